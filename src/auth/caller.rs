@@ -1,0 +1,173 @@
+//! Who is calling: a signed-in user (session cookie) or an API key (Bearer).
+//! Cookie-authenticated unsafe requests must carry the session's CSRF token.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::auth::{session, tokens};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::platform::roles::Role;
+use crate::platform::users::User;
+use crate::state::AppState;
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const API_KEY_PREFIX: &str = "hmn_";
+
+/// What the request presented, before any lookup.
+#[derive(Clone)]
+pub enum Credentials {
+    Session(String),
+    ApiKey(String),
+}
+
+impl Credentials {
+    pub fn from_parts(parts: &Parts) -> AppResult<Credentials> {
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+            let value = auth.to_str().map_err(|_| AppError::Unauthenticated)?;
+            let secret = value
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .filter(|s| s.starts_with(API_KEY_PREFIX))
+                .ok_or(AppError::Unauthenticated)?;
+            return Ok(Credentials::ApiKey(secret.to_string()));
+        }
+        session::cookie_value(&parts.headers, session::COOKIE_NAME)
+            .filter(|t| !t.is_empty())
+            .map(Credentials::Session)
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// An API key as it authenticates: one organization, one role.
+#[derive(Clone, Debug)]
+pub struct KeyAuth {
+    pub id: String,
+    pub org_id: String,
+    pub role: Role,
+    last_used_at: Option<String>,
+}
+
+#[derive(Clone)]
+pub enum Caller {
+    User {
+        user: User,
+        session_token: String,
+        last_seen_at: String,
+    },
+    ApiKey(KeyAuth),
+}
+
+impl Caller {
+    /// Looks the credentials up (blocking; runs inside a `read`).
+    pub fn resolve(conn: &Connection, creds: &Credentials, config: &Config) -> AppResult<Caller> {
+        match creds {
+            Credentials::Session(token) => {
+                let found = session::find(conn, token, config)?.ok_or(AppError::Unauthenticated)?;
+                Ok(Caller::User {
+                    user: found.user,
+                    session_token: token.clone(),
+                    last_seen_at: found.last_seen_at,
+                })
+            }
+            Credentials::ApiKey(secret) => conn
+                .query_row(
+                    "SELECT id, org_id, role, last_used_at FROM api_keys
+                     WHERE key_hash = ?1 AND revoked_at IS NULL",
+                    [tokens::sha256(secret)],
+                    |r| {
+                        Ok(KeyAuth {
+                            id: r.get(0)?,
+                            org_id: r.get(1)?,
+                            role: r.get(2)?,
+                            last_used_at: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?
+                .map(Caller::ApiKey)
+                .ok_or(AppError::Unauthenticated),
+        }
+    }
+
+    pub fn user(&self) -> AppResult<&User> {
+        match self {
+            Caller::User { user, .. } => Ok(user),
+            Caller::ApiKey(_) => Err(AppError::forbidden(
+                "this needs a signed-in user, not an API key",
+            )),
+        }
+    }
+
+    /// CSRF: a cookie-authenticated request that changes something must echo
+    /// the session's token in `X-CSRF-Token`. API keys are not sent by
+    /// browsers on their own, so they need none.
+    pub fn check_csrf(&self, parts: &Parts) -> AppResult<()> {
+        let Caller::User { session_token, .. } = self else {
+            return Ok(());
+        };
+        if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Ok(());
+        }
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if tokens::constant_time_eq(sent, &tokens::csrf_for(session_token)) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+
+    /// Records last use, at most once a minute so reads stay reads.
+    pub async fn touch(&self, state: &AppState) -> AppResult<()> {
+        let stale = crate::clock::stamp(crate::clock::now() - time::Duration::minutes(1));
+        match self {
+            Caller::User {
+                session_token,
+                last_seen_at,
+                ..
+            } if *last_seen_at < stale => {
+                let hash = tokens::sha256(session_token);
+                state
+                    .control
+                    .write(move |tx| session::touch(tx, &hash))
+                    .await
+            }
+            Caller::ApiKey(key) if key.last_used_at.as_deref().is_none_or(|t| *t < *stale) => {
+                let id = key.id.clone();
+                state
+                    .control
+                    .write(move |tx| {
+                        tx.execute(
+                            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                            rusqlite::params![id, crate::clock::now_stamp()],
+                        )?;
+                        Ok(())
+                    })
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let creds = Credentials::from_parts(parts)?;
+        let config = state.config.clone();
+        let caller = state
+            .control
+            .read(move |conn| Caller::resolve(conn, &creds, &config))
+            .await?;
+        caller.check_csrf(parts)?;
+        caller.touch(state).await?;
+        Ok(caller)
+    }
+}

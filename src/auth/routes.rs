@@ -1,0 +1,412 @@
+//! Signing in and out, the current user, password changes, self-service
+//! sign-up, and accepting invitations.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::caller::Caller;
+use crate::auth::client_ip::ClientIp;
+use crate::auth::{password, session, tokens};
+use crate::clock;
+use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
+use crate::platform::orgs::{self, MyOrg, NewOrg};
+use crate::platform::roles::Role;
+use crate::platform::users::{self, User};
+use crate::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    pub user: User,
+    pub organizations: Vec<MyOrg>,
+    /// Send this as `X-CSRF-Token` on every POST, PATCH and DELETE.
+    pub csrf_token: String,
+}
+
+/// The response to a successful sign-in of any kind: session cookie, and the
+/// device cookie the first time this browser signs in to the account.
+pub async fn signed_in(
+    state: &AppState,
+    status: StatusCode,
+    user: User,
+    session_token: String,
+    device_token: Option<String>,
+) -> AppResult<Response> {
+    let uid = user.id.clone();
+    let organizations = state.control.read(move |c| orgs::of_user(c, &uid)).await?;
+    let mut jar = CookieJar::new().add(session::session_cookie(
+        session_token.clone(),
+        &state.config,
+    ));
+    if let Some(d) = device_token {
+        jar = jar.add(session::device_cookie(d, &state.config));
+    }
+    let body = SignedIn {
+        user,
+        organizations,
+        csrf_token: tokens::csrf_for(&session_token),
+    };
+    Ok((status, jar, Json(body)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+/// Sign in with email and password. Throttled: see the README's login policy.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody, description = "throttled; see Retry-After")))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<Login>,
+) -> AppResult<Response> {
+    let email = body.email.trim().to_lowercase();
+    let device = session::cookie_value(&headers, session::DEVICE_COOKIE);
+    let lookup_email = email.clone();
+    let (user, hash, known_device) = state
+        .control
+        .read(move |c| {
+            Ok(match users::by_email(c, &lookup_email)? {
+                Some((u, h)) => {
+                    let known = match &device {
+                        Some(d) => session::is_known_device(c, &u.id, d)?,
+                        None => false,
+                    };
+                    (Some(u), h, known)
+                }
+                None => (None, None, false),
+            })
+        })
+        .await?;
+    state
+        .throttle
+        .check(&email, ip, known_device)
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+    let ok = body.password.chars().count() <= password::MAX_LENGTH
+        && password::verify(body.password, hash).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.record_failure(&email, ip);
+        tracing::info!(%ip, "failed sign-in");
+        return Err(AppError::BadCredentials);
+    };
+    state.throttle.record_success(&email, ip);
+    let config = state.config.clone();
+    let uid = user.id.clone();
+    let (token, device_token) = state
+        .control
+        .write(move |tx| {
+            let token = session::create(tx, &uid, &config)?;
+            let device = if known_device {
+                None
+            } else {
+                Some(session::remember_device(tx, &uid)?)
+            };
+            Ok((token, device))
+        })
+        .await?;
+    signed_in(&state, StatusCode::OK, user, token, device_token).await
+}
+
+/// Sign out of this browser.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<Response> {
+    let Caller::User { session_token, .. } = caller else {
+        return Err(caller.user().err().unwrap_or(AppError::Unauthenticated));
+    };
+    state
+        .control
+        .write(move |tx| session::revoke(tx, &session_token))
+        .await?;
+    let jar = CookieJar::new().add(session::clear_session_cookie(&state.config));
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}
+
+/// Sign out everywhere: ends every session of yours, this one included.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn logout_all(State(state): State<AppState>, caller: Caller) -> AppResult<Response> {
+    let user_id = caller.user()?.id.clone();
+    state
+        .control
+        .write(move |tx| session::revoke_all(tx, &user_id, None))
+        .await?;
+    let jar = CookieJar::new().add(session::clear_session_cookie(&state.config));
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}
+
+/// The signed-in user, their organizations and the CSRF token.
+#[utoipa::path(get, path = "/me", tag = "auth",
+    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json<SignedIn>> {
+    let Caller::User {
+        user,
+        session_token,
+        ..
+    } = caller
+    else {
+        return Err(AppError::forbidden(
+            "this needs a signed-in user, not an API key",
+        ));
+    };
+    let uid = user.id.clone();
+    let organizations = state.control.read(move |c| orgs::of_user(c, &uid)).await?;
+    Ok(Json(SignedIn {
+        user,
+        organizations,
+        csrf_token: tokens::csrf_for(&session_token),
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change your password; every other session of yours ends.
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = ChangePassword,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+    Json(body): Json<ChangePassword>,
+) -> AppResult<StatusCode> {
+    let Caller::User {
+        user,
+        session_token,
+        ..
+    } = caller
+    else {
+        return Err(AppError::forbidden(
+            "this needs a signed-in user, not an API key",
+        ));
+    };
+    password::check_strength("new_password", &body.new_password)?;
+    state
+        .throttle
+        .check(&user.email, ip, true)
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+    let uid = user.id.clone();
+    let hash = state
+        .control
+        .read(move |c| Ok(users::by_id(c, &uid)?.and_then(|(_, h)| h)))
+        .await?;
+    if !password::verify(body.current_password, hash).await {
+        state.throttle.record_failure(&user.email, ip);
+        return Err(AppError::field("current_password", "not your current password"));
+    }
+    let new_hash = password::hash(body.new_password).await?;
+    state
+        .control
+        .write(move |tx| {
+            users::set_password(tx, &user.id, &new_hash)?;
+            session::revoke_all(tx, &user.id, Some(&session_token))?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub org_name: String,
+}
+
+/// Create an account and a new organization (only when the server runs with --allow-signup).
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = Signup,
+    responses((status = 201, body = SignedIn), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn signup(State(state): State<AppState>, Json(body): Json<Signup>) -> AppResult<Response> {
+    if !state.config.allow_signup {
+        return Err(AppError::NotFound);
+    }
+    let (name, email, new_org) = check_account_and_org(&body.name, &body.email, &body.password, &body.org_name)?;
+    let hash = password::hash(body.password).await?;
+    let st = state.clone();
+    let (user, token) = state
+        .control
+        .write(move |tx| {
+            if users::by_email(tx, &email)?.is_some() {
+                return Err(AppError::Conflict(
+                    "an account with this email exists; sign in instead".into(),
+                ));
+            }
+            let user = users::insert(tx, &email, &name, Some(&hash), false)?;
+            orgs::create(tx, &st.tenants, new_org, &user.id)?;
+            let token = session::create(tx, &user.id, &st.config)?;
+            Ok((user, token))
+        })
+        .await?;
+    signed_in(&state, StatusCode::CREATED, user, token, None).await
+}
+
+/// Checks what setup and sign-up share; returns (name, email, org) cleaned.
+pub fn check_account_and_org(
+    name: &str,
+    email: &str,
+    password_text: &str,
+    org_name: &str,
+) -> AppResult<(String, String, NewOrg)> {
+    let mut problems = crate::error::Problems::new();
+    let name = users::check_name("name", name).map_err(|e| problems_from(&mut problems, e)).ok();
+    let email = users::normalize_email("email", email).map_err(|e| problems_from(&mut problems, e)).ok();
+    let _ = password::check_strength("password", password_text).map_err(|e| problems_from(&mut problems, e));
+    let org = NewOrg {
+        name: org_name.to_string(),
+        slug: None,
+        default_country: None,
+    }
+    .validate()
+    .map_err(|e| match e {
+        AppError::Validation { fields, .. } => {
+            for (_, v) in fields {
+                problems.add("org_name", v);
+            }
+        }
+        _ => problems.add("org_name", "not valid"),
+    })
+    .ok();
+    problems.into_result()?;
+    match (name, email, org) {
+        (Some(n), Some(e), Some(o)) => Ok((n, e, o)),
+        _ => Err(AppError::BadRequest("invalid input".into())),
+    }
+}
+
+fn problems_from(problems: &mut crate::error::Problems, e: AppError) {
+    if let AppError::Validation { fields, .. } = e {
+        for (k, v) in fields {
+            problems.add(k, v);
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InviteOrg {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InviteInfo {
+    pub organization: InviteOrg,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: String,
+}
+
+struct PendingInvite {
+    info: InviteInfo,
+    user_id: String,
+}
+
+fn pending_invite(c: &rusqlite::Connection, token: &str) -> AppResult<Option<PendingInvite>> {
+    Ok(c.query_row(
+        "SELECT o.slug, o.name, u.email, i.role, i.expires_at, u.id
+         FROM invites i JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.user_id
+         WHERE i.token_hash = ?1 AND i.accepted_at IS NULL AND i.expires_at > ?2
+           AND u.password_hash IS NULL
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = i.org_id AND m.user_id = i.user_id)",
+        params![tokens::sha256(token), clock::now_stamp()],
+        |r| {
+            Ok(PendingInvite {
+                info: InviteInfo {
+                    organization: InviteOrg {
+                        slug: r.get(0)?,
+                        name: r.get(1)?,
+                    },
+                    email: r.get(2)?,
+                    role: r.get(3)?,
+                    expires_at: r.get(4)?,
+                },
+                user_id: r.get(5)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+/// What an invitation is for (so the page can say who invited you where).
+#[utoipa::path(get, path = "/invites/{token}", tag = "auth",
+    params(("token" = String, Path)),
+    responses((status = 200, body = InviteInfo), (status = 404, body = ErrorBody)))]
+async fn invite_info(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Json<InviteInfo>> {
+    let found = state
+        .control
+        .read(move |c| pending_invite(c, &token))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(found.info))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    pub token: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// Accept an invitation: choose your name and password, and you are signed in.
+#[utoipa::path(post, path = "/invites/accept", tag = "auth", request_body = AcceptInvite,
+    responses((status = 200, body = SignedIn), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn accept_invite(
+    State(state): State<AppState>,
+    Json(body): Json<AcceptInvite>,
+) -> AppResult<Response> {
+    let name = users::check_name("name", &body.name)?;
+    password::check_strength("password", &body.password)?;
+    let hash = password::hash(body.password).await?;
+    let config = state.config.clone();
+    let (user, token) = state
+        .control
+        .write(move |tx| {
+            let invite = pending_invite(tx, &body.token)?.ok_or(AppError::NotFound)?;
+            users::set_password(tx, &invite.user_id, &hash)?;
+            users::set_name(tx, &invite.user_id, &name)?;
+            tx.execute(
+                "UPDATE invites SET accepted_at = ?2 WHERE user_id = ?1 AND accepted_at IS NULL",
+                params![invite.user_id, clock::now_stamp()],
+            )?;
+            let token = session::create(tx, &invite.user_id, &config)?;
+            let (user, _) = users::by_id(tx, &invite.user_id)?.ok_or(AppError::NotFound)?;
+            Ok((user, token))
+        })
+        .await?;
+    signed_in(&state, StatusCode::OK, user, token, None).await
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(signup))
+        .routes(routes!(invite_info))
+        .routes(routes!(accept_invite))
+}

@@ -1,0 +1,60 @@
+//! Identifiers and timestamps in the one format the whole system uses:
+//! UUIDv7 text ids and RFC 3339 UTC times with fixed microsecond precision,
+//! so that text order is time order in SQLite indexes.
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime, UtcOffset};
+
+const STAMP: &[time::format_description::BorrowedFormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn stamp(t: OffsetDateTime) -> String {
+    t.to_offset(UtcOffset::UTC)
+        .format(STAMP)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+pub fn now_stamp() -> String {
+    stamp(now())
+}
+
+pub fn stamp_in(d: Duration) -> String {
+    stamp(now() + d)
+}
+
+/// Parses any RFC 3339 time a client sends and returns it in our stored format.
+pub fn parse_rfc3339(s: &str) -> Option<String> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(stamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_sort_like_times() {
+        let a = stamp(OffsetDateTime::UNIX_EPOCH + Duration::seconds(9));
+        let b = stamp(OffsetDateTime::UNIX_EPOCH + Duration::seconds(10));
+        assert!(a < b, "{a} < {b}");
+        assert_eq!(a, "1970-01-01T00:00:09.000000Z");
+    }
+
+    #[test]
+    fn client_times_are_normalised_to_utc() {
+        assert_eq!(
+            parse_rfc3339("2026-01-02T03:04:05+02:00").as_deref(),
+            Some("2026-01-02T01:04:05.000000Z")
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! One typed configuration: command-line flags, each also settable as a
+//! `HARMONIA_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Flags of `harmonia serve` (also accepted with no subcommand).
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "HARMONIA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The URL people use to reach this server (for links in invites and setup;
+    /// cookies are marked Secure when it is https). Default: http://<listen>.
+    #[arg(long, env = "HARMONIA_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// How many organizations' databases stay open at once (least recently used close first).
+    #[arg(long, env = "HARMONIA_MAX_OPEN_TENANTS", default_value_t = 256)]
+    pub max_open_tenants: usize,
+    /// Let anyone create an account and an organization (off: platform admins create orgs).
+    #[arg(long, env = "HARMONIA_ALLOW_SIGNUP", default_value_t = false)]
+    pub allow_signup: bool,
+    /// Take the client address from the last X-Forwarded-For entry (only behind a reverse proxy you run).
+    #[arg(long, env = "HARMONIA_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// synchronous=FULL: every commit reaches the disk before the response (survives power loss).
+    #[arg(long, env = "HARMONIA_SYNC_FULL", default_value_t = false)]
+    pub sync_full: bool,
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, env = "HARMONIA_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+/// What the running server needs to know, built from flags.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub public_url: url::Url,
+    pub max_open_tenants: usize,
+    pub allow_signup: bool,
+    pub trust_forwarded_for: bool,
+    pub sync_full: bool,
+    pub request_timeout: Duration,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in whatever happens.
+    pub session_absolute: Duration,
+    /// An open organization unused this long is closed.
+    pub tenant_idle: Duration,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, serve: &ServeArgs) -> Config {
+        let public_url = serve.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{}", serve.listen))
+                .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("static url"))
+        });
+        Config {
+            data_dir,
+            public_url,
+            max_open_tenants: serve.max_open_tenants.max(1),
+            allow_signup: serve.allow_signup,
+            trust_forwarded_for: serve.trust_forwarded_for,
+            sync_full: serve.sync_full,
+            request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
+            session_idle: Duration::from_secs(7 * 24 * 3600),
+            session_absolute: Duration::from_secs(30 * 24 * 3600),
+            tenant_idle: Duration::from_secs(300),
+        }
+    }
+
+    /// Defaults for tests and tools: everything as `serve` would have it.
+    pub fn for_data_dir(data_dir: PathBuf) -> Config {
+        let serve = ServeArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_open_tenants: 256,
+            allow_signup: false,
+            trust_forwarded_for: false,
+            sync_full: false,
+            request_timeout_secs: 30,
+        };
+        Config::new(data_dir, &serve)
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `public_url` + path, without a doubled slash.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{}",
+            self.public_url.as_str().trim_end_matches('/'),
+            path_and_query
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! Validation and normalisation of the field kinds CRM records share:
+//! short texts, labelled emails and phones, postal addresses, web domains.
+//! Each function records problems under the field's JSON path and returns
+//! the cleaned value, so one 422 can name every bad field at once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Problems;
+
+pub const MAX_LABELLED: usize = 20;
+
+/// Trims; empty means absent; longer than `max` characters is a problem.
+pub fn text(p: &mut Problems, field: &str, value: Option<String>, max: usize) -> Option<String> {
+    let v = value?.trim().to_string();
+    if v.is_empty() {
+        return None;
+    }
+    if v.chars().count() > max {
+        p.add(field, format!("use at most {max} characters"));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        p.add(field, "contains control characters");
+    }
+    Some(v)
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabeledEmail {
+    /// Free text such as work, personal (default: work).
+    #[serde(default)]
+    pub label: Option<String>,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabeledPhone {
+    /// Free text such as mobile, work (default: work).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Any common way of writing it; stored and returned in E.164 (+14155550123).
+    pub phone: String,
+}
+
+fn label(p: &mut Problems, field: String, value: Option<String>) -> String {
+    text(p, &field, value, 40).unwrap_or_else(|| "work".into())
+}
+
+pub fn emails(p: &mut Problems, field: &str, list: Vec<LabeledEmail>) -> Vec<LabeledEmail> {
+    if list.len() > MAX_LABELLED {
+        p.add(field, format!("at most {MAX_LABELLED} entries"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, e) in list.into_iter().enumerate() {
+        let path = format!("{field}[{i}].email");
+        let addr = e.email.trim().to_string();
+        if addr.len() > 254 || !email_address::EmailAddress::is_valid(&addr) {
+            p.add(path, "not a valid email address");
+        } else if !seen.insert(addr.to_lowercase()) {
+            p.add(path, "listed twice");
+        }
+        out.push(LabeledEmail {
+            label: Some(label(p, format!("{field}[{i}].label"), e.label)),
+            email: addr,
+        });
+    }
+    out
+}
+
+/// A phone number in E.164, read in `region` when written without +country.
+pub fn phone_number(p: &mut Problems, field: &str, raw: &str, region: &str) -> String {
+    let raw = raw.trim();
+    let region = phonenumber::country::Id::try_from(region).ok();
+    match phonenumber::parse(region, raw) {
+        Ok(n) if phonenumber::is_valid(&n) => n.format().mode(phonenumber::Mode::E164).to_string(),
+        _ => {
+            p.add(field, "not a valid phone number (add the country code, e.g. +44 …)");
+            raw.to_string()
+        }
+    }
+}
+
+pub fn phones(p: &mut Problems, field: &str, list: Vec<LabeledPhone>, region: &str) -> Vec<LabeledPhone> {
+    if list.len() > MAX_LABELLED {
+        p.add(field, format!("at most {MAX_LABELLED} entries"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, ph) in list.into_iter().enumerate() {
+        let path = format!("{field}[{i}].phone");
+        let number = phone_number(p, &path, &ph.phone, region);
+        if !seen.insert(number.clone()) {
+            p.add(path, "listed twice");
+        }
+        out.push(LabeledPhone {
+            label: Some(label(p, format!("{field}[{i}].label"), ph.label)),
+            phone: number,
+        });
+    }
+    out
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// Cleans every part; an address with no part left is no address.
+pub fn address(p: &mut Problems, field: &str, a: Option<Address>) -> Option<Address> {
+    let a = a?;
+    let clean = Address {
+        street: text(p, &format!("{field}.street"), a.street, 200),
+        city: text(p, &format!("{field}.city"), a.city, 100),
+        region: text(p, &format!("{field}.region"), a.region, 100),
+        postal_code: text(p, &format!("{field}.postal_code"), a.postal_code, 20),
+        country: text(p, &format!("{field}.country"), a.country, 100),
+    };
+    (clean != Address::default()).then_some(clean)
+}
+
+/// A company's web domain: accepts `acme.com`, `www.acme.com` or a pasted URL
+/// and keeps the lower-case host without `www.` (internationalised names in
+/// their ASCII form).
+pub fn domain(p: &mut Problems, field: &str, value: Option<String>) -> Option<String> {
+    let raw = value?.trim().to_string();
+    if raw.is_empty() {
+        return None;
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.clone()
+    } else {
+        format!("http://{raw}")
+    };
+    let host = url::Url::parse(&with_scheme)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| match u.host() {
+            Some(url::Host::Domain(d)) => Some(d.to_string()),
+            _ => None,
+        });
+    let valid = host.filter(|h| {
+        let labels: Vec<&str> = h.split('.').collect();
+        h.len() <= 253
+            && labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+            && labels
+                .last()
+                .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) || tld.starts_with("xn--"))
+    });
+    match valid {
+        Some(h) => Some(h.strip_prefix("www.").unwrap_or(&h).to_string()),
+        None => {
+            p.add(field, "not a valid domain, e.g. acme.com");
+            Some(raw)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_become_e164() {
+        let mut p = Problems::new();
+        assert_eq!(phone_number(&mut p, "f", "(415) 555-0132", "US"), "+14155550132");
+        assert_eq!(phone_number(&mut p, "f", "+44 20 7946 0958", "US"), "+442079460958");
+        assert_eq!(phone_number(&mut p, "f", "030 901820", "DE"), "+4930901820");
+        assert!(p.is_empty());
+        phone_number(&mut p, "f", "12", "US");
+        phone_number(&mut p, "g", "call me", "US");
+        assert!(p.into_result().is_err());
+    }
+
+    #[test]
+    fn domains_are_normalised() {
+        let mut p = Problems::new();
+        assert_eq!(domain(&mut p, "d", Some("Acme.COM".into())).as_deref(), Some("acme.com"));
+        assert_eq!(
+            domain(&mut p, "d", Some("https://www.acme.co.uk/about?x=1".into())).as_deref(),
+            Some("acme.co.uk")
+        );
+        assert_eq!(domain(&mut p, "d", Some("bücher.de".into())).as_deref(), Some("xn--bcher-kva.de"));
+        assert!(p.is_empty());
+        for bad in ["localhost", "acme", "1.2.3.4", "ftp://acme.com", "acme..com", "-a.com"] {
+            let mut p = Problems::new();
+            domain(&mut p, "d", Some(bad.into()));
+            assert!(!p.is_empty(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_and_deduplicated() {
+        let mut p = Problems::new();
+        let out = emails(
+            &mut p,
+            "emails",
+            vec![
+                LabeledEmail { label: None, email: " ann@example.com ".into() },
+                LabeledEmail { label: Some("home".into()), email: "ANN@example.com".into() },
+                LabeledEmail { label: None, email: "not-an-email".into() },
+            ],
+        );
+        assert_eq!(out[0].email, "ann@example.com");
+        assert_eq!(out[0].label.as_deref(), Some("work"));
+        let Err(crate::error::AppError::Validation { fields, .. }) = p.into_result() else {
+            panic!("expected problems")
+        };
+        assert!(fields.contains_key("emails[1].email"));
+        assert!(fields.contains_key("emails[2].email"));
+    }
+
+    #[test]
+    fn empty_addresses_vanish() {
+        let mut p = Problems::new();
+        assert_eq!(address(&mut p, "a", Some(Address { city: Some("  ".into()), ..Default::default() })), None);
+        assert!(address(&mut p, "a", Some(Address { city: Some("Lyon".into()), ..Default::default() })).is_some());
+    }
+}

@@ -1,0 +1,18 @@
+//! Harmonia: a CRM in one executable — HTTP API, web UI, one SQLite database
+//! per organization. `app(state)` is the whole server; `main.rs` only adds
+//! the command line around it, and the tests build the same app.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crm;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod platform;
+pub mod state;
+pub mod tenant;
+
+pub use config::Config;
+pub use http::app;
+pub use state::AppState;

@@ -1,0 +1,195 @@
+//! The `harmonia` command: serve (the default), setup, migrate.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use harmonia::config::{Config, ServeArgs};
+use harmonia::platform::{orgs, setup, users};
+use harmonia::state::AppState;
+
+#[derive(Parser)]
+#[command(name = "harmonia", version, about = "A self-hosted CRM in one executable")]
+struct Cli {
+    /// Where the databases live (created if missing).
+    #[arg(long, env = "HARMONIA_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (what `harmonia` with no subcommand does).
+    Serve(ServeArgs),
+    /// Create the first organization and its owner without a browser.
+    Setup {
+        #[arg(long)]
+        org_name: String,
+        #[arg(long)]
+        email: String,
+        /// A file holding the password (a trailing newline is ignored).
+        #[arg(long)]
+        password_file: PathBuf,
+        /// The owner's display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Apply pending database migrations to the control database and every organization.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HARMONIA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.data_dir, cli.serve),
+        Some(Command::Serve(args)) => serve(cli.data_dir, args),
+        Some(Command::Setup {
+            org_name,
+            email,
+            password_file,
+            name,
+        }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
+        Some(Command::Migrate) => migrate(cli.data_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = Config::new(data_dir, &args);
+        let state = AppState::open(config.clone())?;
+        harmonia::auth::password::warm_up();
+        if let Some(token) = state.issue_setup_token()? {
+            tracing::info!(
+                "first run: open {} to create the first organization (link valid for one hour)",
+                config.link(&format!("/setup?token={token}"))
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            data_dir = %config.data_dir.display(),
+            "Harmonia {} is serving",
+            env!("CARGO_PKG_VERSION")
+        );
+        let housekeeping = state.spawn_housekeeping();
+        axum::serve(
+            listener,
+            harmonia::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+        housekeeping.abort();
+        state.tenants.close_all();
+        tracing::info!("stopped; databases closed");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn setup_cli(
+    data_dir: PathBuf,
+    org_name: String,
+    email: String,
+    password_file: PathBuf,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let password = std::fs::read_to_string(&password_file)
+        .with_context(|| format!("reading {}", password_file.display()))?;
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("Owner").to_string());
+    let (name, email, org) =
+        harmonia::auth::routes::check_account_and_org(&name, &email, &password, &org_name)
+            .map_err(describe)?;
+    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let hash = harmonia::auth::password::hash_now(&password).map_err(describe)?;
+    let st = state.clone();
+    let (user, org) = state
+        .control
+        .write_blocking(|tx| {
+            if users::any_exist(tx)? {
+                return Err(harmonia::error::AppError::Conflict(
+                    "setup is already done: this data directory has users".into(),
+                ));
+            }
+            setup::create_first_owner(tx, &st, &name, &email, &hash, org)
+        })
+        .map_err(describe)?;
+    println!(
+        "Created organization \"{}\" (slug {}) with owner {} <{}>.",
+        org.name, org.slug, user.name, user.email
+    );
+    Ok(())
+}
+
+fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
+    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let ids = state.control.read_blocking(|c| orgs::all_ids(c)).map_err(describe)?;
+    for id in &ids {
+        state
+            .tenants
+            .migrate_blocking(id)
+            .with_context(|| format!("migrating organization {id}"))?;
+    }
+    println!("Control database and {} organization(s) are up to date.", ids.len());
+    Ok(())
+}
+
+/// Turns an API error into a sentence for the terminal.
+fn describe(e: harmonia::error::AppError) -> anyhow::Error {
+    match e {
+        harmonia::error::AppError::Validation { fields, .. } => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}

@@ -1,0 +1,173 @@
+//! API keys: a secret `hmn_…` shown once, stored as SHA-256, acting in one
+//! organization with one role (never above the role of whoever created it).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::caller::{API_KEY_PREFIX, Caller};
+use crate::auth::tokens;
+use crate::clock;
+use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
+use crate::platform::roles::Role;
+use crate::state::AppState;
+use crate::tenant::OrgAccess;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The first characters of the secret, to tell keys apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret: shown this once, never again. Send it as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub role: Role,
+}
+
+/// API keys of the organization (admin+); secrets are never shown again.
+#[utoipa::path(get, path = "/api-keys", tag = "api keys",
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 200, body = ApiKeyList), (status = 403, body = ErrorBody)))]
+async fn list_keys(State(state): State<AppState>, access: OrgAccess) -> AppResult<Json<ApiKeyList>> {
+    access.require(Role::Admin)?;
+    let org_id = access.org.id.clone();
+    let items = state
+        .control
+        .read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, role, prefix, created_at, created_by, last_used_at FROM api_keys
+                 WHERE org_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+            )?;
+            let items = stmt
+                .query_map([org_id], |r| {
+                    Ok(ApiKey {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        role: r.get(2)?,
+                        prefix: r.get(3)?,
+                        created_at: r.get(4)?,
+                        created_by: r.get(5)?,
+                        last_used_at: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(items)
+        })
+        .await?;
+    Ok(Json(ApiKeyList { items }))
+}
+
+/// Create an API key (admin+). The response holds the secret, once.
+#[utoipa::path(post, path = "/api-keys", tag = "api keys", request_body = CreateApiKey,
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn create_key(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Json(body): Json<CreateApiKey>,
+) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
+    access.require(Role::Admin)?;
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::field("name", "use 1–100 characters"));
+    }
+    if body.role > access.role {
+        return Err(AppError::field(
+            "role",
+            "a key cannot have a higher role than yours",
+        ));
+    }
+    let secret = format!("{API_KEY_PREFIX}{}", tokens::random_token());
+    let key = ApiKey {
+        id: clock::new_id(),
+        name,
+        role: body.role,
+        prefix: secret.chars().take(12).collect(),
+        created_at: clock::now_stamp(),
+        created_by: match &access.caller {
+            Caller::User { user, .. } => user.id.clone(),
+            Caller::ApiKey(k) => format!("api_key:{}", k.id),
+        },
+        last_used_at: None,
+    };
+    let org_id = access.org.id.clone();
+    let hash = tokens::sha256(&secret);
+    let (id, n, role, prefix, at, by) = (
+        key.id.clone(),
+        key.name.clone(),
+        key.role,
+        key.prefix.clone(),
+        key.created_at.clone(),
+        key.created_by.clone(),
+    );
+    state
+        .control
+        .write(move |tx| {
+            tx.execute(
+                "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, org_id, n, role.as_str(), prefix, hash, by, at],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedApiKey { key, secret })))
+}
+
+/// Revoke an API key (admin+); it stops working at once.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api keys",
+    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path(path): Path<crate::http::paths::IdPath>,
+) -> AppResult<StatusCode> {
+    let id = path.id;
+    access.require(Role::Admin)?;
+    let org_id = access.org.id.clone();
+    let changed = state
+        .control
+        .write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
+                params![id, org_id, clock::now_stamp()],
+            )?)
+        })
+        .await?;
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+}

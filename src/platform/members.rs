@@ -1,0 +1,294 @@
+//! Members of an organization and their roles; inviting people by email.
+//! Rules: admins manage members; only owners make or unmake owners; the
+//! last owner can neither leave nor be demoted; anyone may leave.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::caller::Caller;
+use crate::auth::tokens;
+use crate::clock;
+use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
+use crate::platform::roles::Role;
+use crate::platform::users;
+use crate::state::AppState;
+use crate::tenant::OrgAccess;
+
+pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// `invited` until the person accepts the invitation and sets a password.
+    pub status: String,
+    pub joined_at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberList {
+    pub items: Vec<Member>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AddedMember {
+    pub member: Member,
+    /// A one-time link for someone without an account yet (valid 7 days); null
+    /// when the person already had an account and was added at once.
+    pub invite_url: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: Role,
+}
+
+const SELECT: &str = "SELECT u.id, u.email, u.name, m.role, u.password_hash IS NULL, m.created_at
+     FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Member> {
+    let invited: bool = r.get(4)?;
+    Ok(Member {
+        user_id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        role: r.get(3)?,
+        status: if invited { "invited" } else { "active" }.into(),
+        joined_at: r.get(5)?,
+    })
+}
+
+pub fn find(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<Member>> {
+    Ok(conn
+        .query_row(
+            &format!("{SELECT} WHERE m.org_id = ?1 AND m.user_id = ?2"),
+            [org_id, user_id],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn is_member(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE org_id = ?1 AND user_id = ?2)",
+        [org_id, user_id],
+        |r| r.get(0),
+    )?)
+}
+
+fn owner_count(conn: &Connection, org_id: &str) -> AppResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM memberships WHERE org_id = ?1 AND role = 'owner'",
+        [org_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Creates an invitation token for `user_id` and returns the secret.
+pub fn create_invite(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    by: &str,
+) -> AppResult<String> {
+    let token = tokens::random_token();
+    conn.execute(
+        "INSERT INTO invites (token_hash, org_id, user_id, role, created_by, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            tokens::sha256(&token),
+            org_id,
+            user_id,
+            role.as_str(),
+            by,
+            clock::now_stamp(),
+            clock::stamp_in(INVITE_LIFETIME)
+        ],
+    )?;
+    Ok(token)
+}
+
+fn caller_id(caller: &Caller) -> String {
+    match caller {
+        Caller::User { user, .. } => user.id.clone(),
+        Caller::ApiKey(k) => format!("api_key:{}", k.id),
+    }
+}
+
+/// Everyone in the organization (any role may see who their colleagues are).
+#[utoipa::path(get, path = "/members", tag = "members",
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 200, body = MemberList), (status = 404, body = ErrorBody)))]
+async fn list_members(State(state): State<AppState>, access: OrgAccess) -> AppResult<Json<MemberList>> {
+    let org_id = access.org.id.clone();
+    let items = state
+        .control
+        .read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "{SELECT} WHERE m.org_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id"
+            ))?;
+            let items = stmt
+                .query_map([org_id], from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(items)
+        })
+        .await?;
+    Ok(Json(MemberList { items }))
+}
+
+/// Add someone by email (admin+). Someone without an account gets an invite link.
+#[utoipa::path(post, path = "/members", tag = "members", request_body = AddMember,
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 201, body = AddedMember), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_member(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Json(body): Json<AddMember>,
+) -> AppResult<(StatusCode, Json<AddedMember>)> {
+    access.require(Role::Admin)?;
+    if body.role == Role::Owner {
+        access.require(Role::Owner)?;
+    }
+    let email = users::normalize_email("email", &body.email)?;
+    let org_id = access.org.id.clone();
+    let by = caller_id(&access.caller);
+    let role = body.role;
+    let (member, token) = state
+        .control
+        .write(move |tx| {
+            let user = match users::by_email(tx, &email)? {
+                Some((u, hash)) => (u, hash.is_some()),
+                None => {
+                    let name = email.split('@').next().unwrap_or(&email).to_string();
+                    (users::insert(tx, &email, &name, None, false)?, false)
+                }
+            };
+            let (user, active) = user;
+            if is_member(tx, &org_id, &user.id)? {
+                return Err(AppError::Conflict(format!(
+                    "{} is already a member",
+                    user.email
+                )));
+            }
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![org_id, user.id, role.as_str(), clock::now_stamp()],
+            )?;
+            let token = if active {
+                None
+            } else {
+                Some(create_invite(tx, &org_id, &user.id, role, &by)?)
+            };
+            let member = find(tx, &org_id, &user.id)?.ok_or(AppError::NotFound)?;
+            Ok((member, token))
+        })
+        .await?;
+    let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
+    Ok((StatusCode::CREATED, Json(AddedMember { member, invite_url })))
+}
+
+/// Change a member's role (admin+; only owners give or take the owner role).
+#[utoipa::path(patch, path = "/members/{user_id}", tag = "members", request_body = ChangeRole,
+    params(("org" = String, Path, description = "organization slug"), ("user_id" = String, Path)),
+    responses((status = 200, body = Member), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn change_role(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path(path): Path<crate::http::paths::MemberPath>,
+    Json(body): Json<ChangeRole>,
+) -> AppResult<Json<Member>> {
+    let user_id = path.user_id;
+    access.require(Role::Admin)?;
+    let org_id = access.org.id.clone();
+    let caller_role = access.role;
+    let member = state
+        .control
+        .write(move |tx| {
+            let current = find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)?;
+            if (body.role == Role::Owner || current.role == Role::Owner) && caller_role < Role::Owner
+            {
+                return Err(AppError::forbidden("only owners give or take the owner role"));
+            }
+            if current.role == Role::Owner && body.role != Role::Owner && owner_count(tx, &org_id)? <= 1
+            {
+                return Err(AppError::Conflict(
+                    "the last owner cannot be demoted; make someone else owner first".into(),
+                ));
+            }
+            tx.execute(
+                "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id, body.role.as_str()],
+            )?;
+            find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(Json(member))
+}
+
+/// Remove a member (admin+, or yourself to leave). The last owner cannot leave.
+#[utoipa::path(delete, path = "/members/{user_id}", tag = "members",
+    params(("org" = String, Path, description = "organization slug"), ("user_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path(path): Path<crate::http::paths::MemberPath>,
+) -> AppResult<StatusCode> {
+    let user_id = path.user_id;
+    let is_self = matches!(&access.caller, Caller::User { user, .. } if user.id == user_id);
+    if !is_self {
+        access.require(Role::Admin)?;
+    }
+    let org_id = access.org.id.clone();
+    let caller_role = access.role;
+    state
+        .control
+        .write(move |tx| {
+            let current = find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)?;
+            if current.role == Role::Owner {
+                if !is_self && caller_role < Role::Owner {
+                    return Err(AppError::forbidden("only owners remove owners"));
+                }
+                if owner_count(tx, &org_id)? <= 1 {
+                    return Err(AppError::Conflict(
+                        "the last owner cannot leave; make someone else owner first".into(),
+                    ));
+                }
+            }
+            tx.execute(
+                "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+                [&org_id, &user_id],
+            )?;
+            tx.execute(
+                "DELETE FROM invites WHERE org_id = ?1 AND user_id = ?2",
+                [&org_id, &user_id],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(change_role, remove_member))
+}

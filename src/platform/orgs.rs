@@ -1,0 +1,368 @@
+//! Organizations: each is a control-plane row (name, slug) plus its own
+//! database file under `data/tenants/<org-id>/`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::caller::Caller;
+use crate::clock;
+use crate::error::{AppError, AppResult, Json};
+use crate::platform::roles::Role;
+use crate::state::AppState;
+use crate::tenant::{OrgAccess, Tenants};
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Org {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    /// Region for phone numbers typed without a country code (ISO 3166-1 alpha-2).
+    pub default_country: String,
+    pub created_at: String,
+}
+
+/// An organization as one of its members sees it in lists.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct MyOrg {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyOrgList {
+    pub items: Vec<MyOrg>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrgWithRole {
+    #[serde(flatten)]
+    pub org: Org,
+    pub role: Role,
+}
+
+const COLUMNS: &str = "id, slug, name, default_country, created_at";
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
+    Ok(Org {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        default_country: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+pub fn by_slug(conn: &Connection, slug: &str) -> AppResult<Option<Org>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM orgs WHERE slug = ?1"),
+            [slug],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn all_ids(conn: &Connection) -> AppResult<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM orgs ORDER BY id")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(ids)
+}
+
+pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id, o.slug, o.name, m.role, o.created_at
+         FROM memberships m JOIN orgs o ON o.id = m.org_id
+         WHERE m.user_id = ?1 ORDER BY o.name COLLATE NOCASE, o.id",
+    )?;
+    let items = stmt
+        .query_map([user_id], |r| {
+            Ok(MyOrg {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                role: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(items)
+}
+
+/// A URL-safe name: lower-case letters, digits and single hyphens, 2–48 long.
+pub fn check_slug(slug: &str) -> AppResult<()> {
+    let ok = (2..=48).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "slug",
+            "use 2–48 lower-case letters, digits and single hyphens",
+        ))
+    }
+}
+
+fn slug_from_name(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.len() < 2 {
+        format!("org-{}", &clock::new_id()[24..32])
+    } else {
+        slug
+    }
+}
+
+pub fn check_country(field: &str, c: &str) -> AppResult<String> {
+    let up = c.trim().to_ascii_uppercase();
+    if up.len() == 2 && phonenumber::country::Id::try_from(up.as_str()).is_ok() {
+        Ok(up)
+    } else {
+        Err(AppError::field(
+            field,
+            "use a two-letter ISO 3166 country code, e.g. US or DE",
+        ))
+    }
+}
+
+pub struct NewOrg {
+    pub name: String,
+    pub slug: Option<String>,
+    pub default_country: Option<String>,
+}
+
+impl NewOrg {
+    pub fn validate(self) -> AppResult<NewOrg> {
+        let mut problems = crate::error::Problems::new();
+        let name = self.name.trim().to_string();
+        if name.is_empty() {
+            problems.add("name", "required");
+        } else if name.chars().count() > 120 {
+            problems.add("name", "use at most 120 characters");
+        }
+        if let Some(s) = &self.slug
+            && let Err(AppError::Validation { fields, .. }) = check_slug(s)
+        {
+            for (k, v) in fields {
+                problems.add(k, v);
+            }
+        }
+        let country = match self.default_country.as_deref() {
+            Some(c) => match check_country("default_country", c) {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    problems.add("default_country", "use a two-letter ISO 3166 country code");
+                    None
+                }
+            },
+            None => None,
+        };
+        problems.into_result()?;
+        Ok(NewOrg {
+            name,
+            slug: self.slug,
+            default_country: country,
+        })
+    }
+}
+
+/// Creates the organization's database, then its control row with `owner_id`
+/// as owner, in the caller's transaction. A database file without a row is
+/// harmless; a row without a database never exists.
+pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str) -> AppResult<Org> {
+    let slug = match new.slug {
+        Some(s) => {
+            if by_slug(conn, &s)?.is_some() {
+                return Err(AppError::Conflict(format!("the slug {s} is taken")));
+            }
+            s
+        }
+        None => {
+            let base = slug_from_name(&new.name);
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while by_slug(conn, &candidate)?.is_some() {
+                candidate = format!("{base}-{n}");
+                n += 1;
+            }
+            candidate
+        }
+    };
+    let org = Org {
+        id: clock::new_id(),
+        slug,
+        name: new.name,
+        default_country: new.default_country.unwrap_or_else(|| "US".into()),
+        created_at: clock::now_stamp(),
+    };
+    tenants
+        .create_blocking(&org.id)
+        .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
+    conn.execute(
+        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![org.id, org.slug, org.name, org.default_country, org.created_at],
+    )?;
+    conn.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+        params![org.id, owner_id, org.created_at],
+    )?;
+    Ok(org)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrg {
+    pub name: String,
+    pub slug: Option<String>,
+    pub default_country: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrg {
+    pub name: Option<String>,
+    pub default_country: Option<String>,
+}
+
+/// The organizations you belong to.
+#[utoipa::path(get, path = "/orgs", tag = "organizations",
+    responses((status = 200, body = MyOrgList), (status = 401, body = crate::error::ErrorBody)))]
+async fn list_orgs(State(state): State<AppState>, caller: Caller) -> AppResult<Json<MyOrgList>> {
+    let user_id = caller.user()?.id.clone();
+    let items = state.control.read(move |c| of_user(c, &user_id)).await?;
+    Ok(Json(MyOrgList { items }))
+}
+
+/// Create an organization (platform admins; you become its owner).
+#[utoipa::path(post, path = "/orgs", tag = "organizations", request_body = CreateOrg,
+    responses((status = 201, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateOrg>,
+) -> AppResult<(StatusCode, Json<OrgWithRole>)> {
+    let user = caller.user()?.clone();
+    if !user.is_platform_admin {
+        return Err(AppError::forbidden(
+            "only platform admins create organizations",
+        ));
+    }
+    let new = NewOrg {
+        name: body.name,
+        slug: body.slug,
+        default_country: body.default_country,
+    }
+    .validate()?;
+    let st = state.clone();
+    let org = state
+        .control
+        .write(move |tx| create(tx, &st.tenants, new, &user.id))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrgWithRole {
+            org,
+            role: Role::Owner,
+        }),
+    ))
+}
+
+/// One organization you belong to, with your role in it.
+#[utoipa::path(get, path = "/orgs/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 200, body = OrgWithRole), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
+    Ok(Json(OrgWithRole {
+        org: access.org,
+        role: access.role,
+    }))
+}
+
+/// Rename the organization or change its default phone region (admin+).
+#[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
+    params(("org" = String, Path, description = "organization slug")),
+    responses((status = 200, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)))]
+async fn update_org(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Json(body): Json<UpdateOrg>,
+) -> AppResult<Json<OrgWithRole>> {
+    access.require(Role::Admin)?;
+    let mut org = access.org.clone();
+    let mut problems = crate::error::Problems::new();
+    if let Some(name) = body.name {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 120 {
+            problems.add("name", "use 1–120 characters");
+        }
+        org.name = name;
+    }
+    if let Some(c) = body.default_country {
+        match check_country("default_country", &c) {
+            Ok(c) => org.default_country = c,
+            Err(_) => problems.add("default_country", "use a two-letter ISO 3166 country code"),
+        }
+    }
+    problems.into_result()?;
+    let o = org.clone();
+    state
+        .control
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE orgs SET name = ?2, default_country = ?3 WHERE id = ?1",
+                params![o.id, o.name, o.default_country],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(OrgWithRole {
+        org,
+        role: access.role,
+    }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_orgs, create_org))
+        .routes(routes!(get_org, update_org))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_names() {
+        assert_eq!(slug_from_name("Acme & Sons, Ltd."), "acme-sons-ltd");
+        assert!(slug_from_name("!!").starts_with("org-"));
+        assert!(check_slug("acme-sons").is_ok());
+        for bad in ["A", "-acme", "acme-", "ac--me", "acmé", "a"] {
+            assert!(check_slug(bad).is_err(), "{bad}");
+        }
+    }
+}

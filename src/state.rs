@@ -1,0 +1,114 @@
+//! What every request handler shares: configuration, the control database,
+//! the open organizations, the login throttle and the first-run setup token.
+
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens;
+use crate::config::Config;
+use crate::db::{Db, DbOptions, Schema};
+use crate::platform::users;
+use crate::tenant::Tenants;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub control: Arc<Db>,
+    pub tenants: Tenants,
+    pub throttle: Throttle,
+    setup_token: Mutex<Option<(Vec<u8>, Instant)>>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+const SETUP_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+impl AppState {
+    /// Opens (creating if needed) the data directory and the control database.
+    pub fn open(config: Config) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(config.data_dir.join("tenants"))
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let opts = DbOptions::new(config.sync_full);
+        let control = Db::open(&config.data_dir.join("harmonia.db"), Schema::Control, &opts)?;
+        let tenants = Tenants::new(
+            config.data_dir.join("tenants"),
+            config.max_open_tenants,
+            opts,
+        );
+        Ok(AppState(Arc::new(Inner {
+            config,
+            control: Arc::new(control),
+            tenants,
+            throttle: Throttle::default(),
+            setup_token: Mutex::new(None),
+        })))
+    }
+
+    /// While nobody has an account: a fresh one-hour setup token (the
+    /// previous one stops working). None once the first user exists.
+    pub fn issue_setup_token(&self) -> anyhow::Result<Option<String>> {
+        let exists = self
+            .control
+            .read_blocking(|c| users::any_exist(c))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if exists {
+            return Ok(None);
+        }
+        let token = tokens::random_token();
+        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((tokens::sha256(&token), Instant::now() + SETUP_TOKEN_LIFETIME));
+        Ok(Some(token))
+    }
+
+    pub fn setup_token_matches(&self, token: &str) -> bool {
+        let guard = self.setup_token.lock().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            Some((hash, until)) => {
+                Instant::now() < *until
+                    && subtle::ConstantTimeEq::ct_eq(hash.as_slice(), tokens::sha256(token).as_slice())
+                        .into()
+            }
+            None => false,
+        }
+    }
+
+    pub fn clear_setup_token(&self) {
+        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Periodic upkeep: close idle organizations, forget old throttle entries,
+    /// delete expired sessions. Runs until the process ends.
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let closed = state.tenants.close_idle(state.config.tenant_idle);
+                if closed > 0 {
+                    tracing::debug!(closed, "closed idle organizations");
+                }
+                state.throttle.prune();
+                let config = state.config.clone();
+                if let Err(e) = state
+                    .control
+                    .write(move |tx| crate::auth::session::purge_expired(tx, &config))
+                    .await
+                {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! Open organizations. Each organization's database is opened on first use and
+//! kept in a least-recently-used set of bounded size; one that falls out of the
+//! set, or sits idle, is closed (its writer and read pool go away once the
+//! last request using it finishes), so memory and file handles stay bounded
+//! with thousands of organizations on disk.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use crate::db::{Db, DbOptions, Schema};
+use crate::error::{AppError, AppResult};
+
+pub struct Tenant {
+    pub org_id: String,
+    pub db: Arc<Db>,
+    last_used: AtomicU64,
+}
+
+pub struct Tenants {
+    root: PathBuf,
+    opts: DbOptions,
+    open: Mutex<LruCache<String, Arc<Tenant>>>,
+    /// Serializes opening so two requests never open the same file twice.
+    opening: tokio::sync::Mutex<()>,
+    started: Instant,
+}
+
+impl Tenants {
+    pub fn new(root: PathBuf, capacity: usize, opts: DbOptions) -> Tenants {
+        let cap = std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
+        Tenants {
+            root,
+            opts,
+            open: Mutex::new(LruCache::new(cap)),
+            opening: tokio::sync::Mutex::new(()),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn dir(&self, org_id: &str) -> PathBuf {
+        self.root.join(org_id)
+    }
+
+    fn db_path(&self, org_id: &str) -> PathBuf {
+        self.dir(org_id).join("crm.db")
+    }
+
+    fn tick(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<String, Arc<Tenant>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cached(&self, org_id: &str) -> Option<Arc<Tenant>> {
+        let t = self.cache().get(org_id).cloned();
+        if let Some(t) = &t {
+            t.last_used.store(self.tick(), Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// The open tenant of an organization that exists in the control plane.
+    /// Callers reach this only through an authorization check (`OrgAccess`).
+    pub async fn get(&self, org_id: &str) -> AppResult<Arc<Tenant>> {
+        if let Some(t) = self.cached(org_id) {
+            return Ok(t);
+        }
+        let _guard = self.opening.lock().await;
+        if let Some(t) = self.cached(org_id) {
+            return Ok(t);
+        }
+        let path = self.db_path(org_id);
+        let opts = self.opts.clone();
+        let db = tokio::task::spawn_blocking(move || {
+            if !path.exists() {
+                anyhow::bail!("organization database {} is missing", path.display());
+            }
+            Db::open(&path, Schema::Tenant, &opts)
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("open task: {e}")))??;
+        let tenant = Arc::new(Tenant {
+            org_id: org_id.to_string(),
+            db: Arc::new(db),
+            last_used: AtomicU64::new(self.tick()),
+        });
+        let evicted = self.cache().push(org_id.to_string(), tenant.clone());
+        drop(evicted); // closes outside the lock once no request holds it
+        Ok(tenant)
+    }
+
+    /// Creates a new organization's folder and database (blocking).
+    pub fn create_blocking(&self, org_id: &str) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.dir(org_id))?;
+        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)?;
+        Ok(())
+    }
+
+    /// Opens (and so migrates) an organization's database without caching it.
+    pub fn migrate_blocking(&self, org_id: &str) -> anyhow::Result<()> {
+        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)?;
+        Ok(())
+    }
+
+    /// Closes organizations nobody has used for `idle`.
+    pub fn close_idle(&self, idle: Duration) -> usize {
+        let now = self.tick();
+        let mut cache = self.cache();
+        let stale: Vec<String> = cache
+            .iter()
+            .filter(|(_, t)| now.saturating_sub(t.last_used.load(Ordering::Relaxed)) >= idle.as_secs())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let closed: Vec<_> = stale.iter().filter_map(|k| cache.pop(k)).collect();
+        drop(cache);
+        closed.len()
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.cache().len()
+    }
+
+    pub fn close_all(&self) {
+        let drained: Vec<_> = {
+            let mut cache = self.cache();
+            let mut v = Vec::new();
+            while let Some(entry) = cache.pop_lru() {
+                v.push(entry);
+            }
+            v
+        };
+        drop(drained);
+    }
+}
