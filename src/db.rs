@@ -48,7 +48,12 @@ impl DbOptions {
         DbOptions {
             synchronous_full,
             readers: 4,
-            pool_threads: Arc::new(ScheduledThreadPool::builder().num_threads(1).thread_name_pattern("sqlite-pool-{}").build()),
+            pool_threads: Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("sqlite-pool-{}")
+                    .build(),
+            ),
         }
     }
 }

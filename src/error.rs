@@ -81,10 +81,9 @@ impl AppError {
             AppError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            AppError::UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-            ),
+            AppError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -162,6 +161,11 @@ where
             Ok(axum::Json(v)) => v,
             Err(rejection) => return Err(json_rejection(rejection)),
         };
+        // Every body this API takes is an object; serde would otherwise read
+        // a struct from an array, field by field in order.
+        if !value.is_object() {
+            return Err(AppError::field("body", "send a JSON object"));
+        }
         from_value(value).map(Json)
     }
 }
@@ -230,7 +234,9 @@ where
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
                 Err(match detail.split_once(": ") {
-                    Some((field, problem)) if !field.contains(' ') => AppError::field(field, problem),
+                    Some((field, problem)) if !field.contains(' ') => {
+                        AppError::field(field, problem)
+                    }
                     _ => AppError::field("query", detail),
                 })
             }

@@ -11,10 +11,19 @@ use harmonia::platform::{orgs, setup, users};
 use harmonia::state::AppState;
 
 #[derive(Parser)]
-#[command(name = "harmonia", version, about = "A self-hosted CRM in one executable")]
+#[command(
+    name = "harmonia",
+    version,
+    about = "A self-hosted CRM in one executable"
+)]
 struct Cli {
     /// Where the databases live (created if missing).
-    #[arg(long, env = "HARMONIA_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "HARMONIA_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -168,14 +177,20 @@ fn setup_cli(
 
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
     let state = AppState::open(Config::for_data_dir(data_dir))?;
-    let ids = state.control.read_blocking(|c| orgs::all_ids(c)).map_err(describe)?;
+    let ids = state
+        .control
+        .read_blocking(orgs::all_ids)
+        .map_err(describe)?;
     for id in &ids {
         state
             .tenants
             .migrate_blocking(id)
             .with_context(|| format!("migrating organization {id}"))?;
     }
-    println!("Control database and {} organization(s) are up to date.", ids.len());
+    println!(
+        "Control database and {} organization(s) are up to date.",
+        ids.len()
+    );
     Ok(())
 }
 

@@ -60,14 +60,16 @@ impl AppState {
     pub fn issue_setup_token(&self) -> anyhow::Result<Option<String>> {
         let exists = self
             .control
-            .read_blocking(|c| users::any_exist(c))
+            .read_blocking(users::any_exist)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if exists {
             return Ok(None);
         }
         let token = tokens::random_token();
-        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((tokens::sha256(&token), Instant::now() + SETUP_TOKEN_LIFETIME));
+        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = Some((
+            tokens::sha256(&token),
+            Instant::now() + SETUP_TOKEN_LIFETIME,
+        ));
         Ok(Some(token))
     }
 
@@ -76,8 +78,11 @@ impl AppState {
         match &*guard {
             Some((hash, until)) => {
                 Instant::now() < *until
-                    && subtle::ConstantTimeEq::ct_eq(hash.as_slice(), tokens::sha256(token).as_slice())
-                        .into()
+                    && subtle::ConstantTimeEq::ct_eq(
+                        hash.as_slice(),
+                        tokens::sha256(token).as_slice(),
+                    )
+                    .into()
             }
             None => false,
         }

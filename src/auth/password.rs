@@ -14,9 +14,8 @@ pub const MAX_LENGTH: usize = 1024;
 
 /// Verified against when the email is unknown, so that a wrong email costs the
 /// same time as a wrong password and the answer reveals nothing.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_blocking("harmonia dummy password").unwrap_or_else(|_| String::new())
-});
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("harmonia dummy password").unwrap_or_else(|_| String::new()));
 
 pub fn check_strength(field: &str, password: &str) -> AppResult<()> {
     let chars = password.chars().count();

@@ -208,7 +208,10 @@ async fn change_password(
         .await?;
     if !password::verify(body.current_password, hash).await {
         state.throttle.record_failure(&user.email, ip);
-        return Err(AppError::field("current_password", "not your current password"));
+        return Err(AppError::field(
+            "current_password",
+            "not your current password",
+        ));
     }
     let new_hash = password::hash(body.new_password).await?;
     state
@@ -239,7 +242,8 @@ async fn signup(State(state): State<AppState>, Json(body): Json<Signup>) -> AppR
     if !state.config.allow_signup {
         return Err(AppError::NotFound);
     }
-    let (name, email, new_org) = check_account_and_org(&body.name, &body.email, &body.password, &body.org_name)?;
+    let (name, email, new_org) =
+        check_account_and_org(&body.name, &body.email, &body.password, &body.org_name)?;
     let hash = password::hash(body.password).await?;
     let st = state.clone();
     let (user, token) = state
@@ -267,9 +271,14 @@ pub fn check_account_and_org(
     org_name: &str,
 ) -> AppResult<(String, String, NewOrg)> {
     let mut problems = crate::error::Problems::new();
-    let name = users::check_name("name", name).map_err(|e| problems_from(&mut problems, e)).ok();
-    let email = users::normalize_email("email", email).map_err(|e| problems_from(&mut problems, e)).ok();
-    let _ = password::check_strength("password", password_text).map_err(|e| problems_from(&mut problems, e));
+    let name = users::check_name("name", name)
+        .map_err(|e| problems_from(&mut problems, e))
+        .ok();
+    let email = users::normalize_email("email", email)
+        .map_err(|e| problems_from(&mut problems, e))
+        .ok();
+    let _ = password::check_strength("password", password_text)
+        .map_err(|e| problems_from(&mut problems, e));
     let org = NewOrg {
         name: org_name.to_string(),
         slug: None,

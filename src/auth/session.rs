@@ -23,7 +23,12 @@ pub fn create(conn: &Connection, user_id: &str, config: &Config) -> AppResult<St
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at)
          VALUES (?1, ?2, ?3, ?3, ?4)",
-        params![tokens::sha256(&token), user_id, now, clock::stamp_in(absolute)],
+        params![
+            tokens::sha256(&token),
+            user_id,
+            now,
+            clock::stamp_in(absolute)
+        ],
     )?;
     Ok(token)
 }

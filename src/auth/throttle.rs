@@ -58,8 +58,11 @@ impl Throttle {
         {
             return Err(secs_until(w.start + WINDOW, now));
         }
-        if let Some(w) = Self::failures(&map, &Key::AccountAddress(account.to_string(), address), now)
-            && w.failures >= FREE_FAILURES_PER_ACCOUNT_ADDRESS
+        if let Some(w) = Self::failures(
+            &map,
+            &Key::AccountAddress(account.to_string(), address),
+            now,
+        ) && w.failures >= FREE_FAILURES_PER_ACCOUNT_ADDRESS
         {
             let exp = (w.failures - FREE_FAILURES_PER_ACCOUNT_ADDRESS).min(20);
             let wait = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);
@@ -114,7 +117,10 @@ impl Throttle {
 }
 
 fn secs_until(t: Instant, now: Instant) -> u64 {
-    t.saturating_duration_since(now).as_secs_f64().ceil().max(1.0) as u64
+    t.saturating_duration_since(now)
+        .as_secs_f64()
+        .ceil()
+        .max(1.0) as u64
 }
 
 #[cfg(test)]

@@ -46,7 +46,11 @@ impl Size {
         (Size::S5001Plus, "5001+"),
     ];
     fn as_str(self) -> &'static str {
-        Size::ALL.iter().find(|(s, _)| *s == self).map(|(_, n)| *n).unwrap_or("1-10")
+        Size::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("1-10")
     }
     fn parse(s: &str) -> Option<Size> {
         Size::ALL.iter().find(|(_, n)| *n == s).map(|(s, _)| *s)
@@ -94,7 +98,12 @@ pub struct CompanyInput {
 }
 
 const READ_ONLY: &[&str] = &[
-    "id", "contact_count", "created_at", "updated_at", "created_by", "updated_by",
+    "id",
+    "contact_count",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 ];
 
 struct Clean {
@@ -171,7 +180,9 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Company> {
 
 pub fn get(conn: &Connection, id: &str) -> AppResult<Option<Company>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE t.id = ?1 AND t.deleted_at IS NULL"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE t.id = ?1 AND t.deleted_at IS NULL"
+        ))?
         .query_row([id], from_row)
         .optional()?)
 }
@@ -259,7 +270,17 @@ async fn list_companies(
     let page = access
         .tenant
         .db
-        .read(move |c| f.page(c, (COLUMNS, FROM), SELECT_COLUMNS, sort, filter.cursor.as_deref(), limit, from_row))
+        .read(move |c| {
+            f.page(
+                c,
+                (COLUMNS, FROM),
+                SELECT_COLUMNS,
+                sort,
+                filter.cursor.as_deref(),
+                limit,
+                from_row,
+            )
+        })
         .await?;
     Ok(Json(page))
 }
@@ -273,7 +294,11 @@ async fn count_companies(
     Query(filter): Query<CompanyFilter>,
 ) -> AppResult<Json<Count>> {
     let f = filter.to_filter()?;
-    let count = access.tenant.db.read(move |c| f.count(c, "companies")).await?;
+    let count = access
+        .tenant
+        .db
+        .read(move |c| f.count(c, "companies"))
+        .await?;
     Ok(Json(Count { count }))
 }
 
@@ -336,7 +361,8 @@ async fn update_company(
         .read(move |c| get(c, &lookup))
         .await?
         .ok_or(AppError::NotFound)?;
-    let before = serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
+    let before =
+        serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
     let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
     let input: CompanyInput = crate::error::from_value(merged)?;
     let clean = input.validate(&access.org.default_country)?;

@@ -103,7 +103,13 @@ pub struct ContactInput {
 
 /// Fields of the response that a PATCH may carry back but cannot change.
 const READ_ONLY: &[&str] = &[
-    "id", "name", "company", "created_at", "updated_at", "created_by", "updated_by",
+    "id",
+    "name",
+    "company",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 ];
 
 struct Clean {
@@ -122,7 +128,8 @@ struct Clean {
 impl ContactInput {
     fn validate(self, region: &str) -> AppResult<Clean> {
         let mut p = Problems::new();
-        let first_name = fields::text(&mut p, "first_name", self.first_name, 100).unwrap_or_default();
+        let first_name =
+            fields::text(&mut p, "first_name", self.first_name, 100).unwrap_or_default();
         let last_name = fields::text(&mut p, "last_name", self.last_name, 100).unwrap_or_default();
         let emails = fields::emails(&mut p, "emails", self.emails.unwrap_or_default());
         let phones = fields::phones(&mut p, "phones", self.phones.unwrap_or_default(), region);
@@ -181,8 +188,9 @@ const SELECT_COLUMNS: usize = 16;
 
 fn json_col<T: serde::de::DeserializeOwned>(r: &rusqlite::Row, i: usize) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
-    serde_json::from_str(&s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
@@ -202,7 +210,10 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
         phones: json_col(r, 4)?,
         job_title: r.get(5)?,
         company: match (&company_id, company_name) {
-            (Some(id), Some(name)) => Some(CompanyRef { id: id.clone(), name }),
+            (Some(id), Some(name)) => Some(CompanyRef {
+                id: id.clone(),
+                name,
+            }),
             _ => None,
         },
         company_id,
@@ -219,7 +230,9 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
 
 pub fn get(conn: &Connection, id: &str) -> AppResult<Option<Contact>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE t.id = ?1 AND t.deleted_at IS NULL"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE t.id = ?1 AND t.deleted_at IS NULL"
+        ))?
         .query_row([id], from_row)
         .optional()?)
 }
@@ -250,7 +263,10 @@ fn save(conn: &Connection, id: &str, c: &Clean, actor: &str, existing: bool) -> 
         .trim()
         .to_lowercase();
     let sort_name = if sort_name.is_empty() {
-        c.emails.first().map(|e| e.email.to_lowercase()).unwrap_or_default()
+        c.emails
+            .first()
+            .map(|e| e.email.to_lowercase())
+            .unwrap_or_default()
     } else {
         sort_name
     };
@@ -293,8 +309,9 @@ fn save(conn: &Connection, id: &str, c: &Clean, actor: &str, existing: bool) -> 
         )?
         .execute(values)?;
     }
-    let mut add_email =
-        conn.prepare_cached("INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)")?;
+    let mut add_email = conn.prepare_cached(
+        "INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
+    )?;
     for e in &c.emails {
         add_email.execute(params![e.email.to_lowercase(), id])?;
     }
@@ -346,7 +363,17 @@ pub async fn list_page(access: &OrgAccess, filter: ContactFilter) -> AppResult<P
     access
         .tenant
         .db
-        .read(move |c| f.page(c, (COLUMNS, FROM), SELECT_COLUMNS, sort, filter.cursor.as_deref(), limit, from_row))
+        .read(move |c| {
+            f.page(
+                c,
+                (COLUMNS, FROM),
+                SELECT_COLUMNS,
+                sort,
+                filter.cursor.as_deref(),
+                limit,
+                from_row,
+            )
+        })
         .await
 }
 
@@ -370,7 +397,11 @@ async fn count_contacts(
     Query(filter): Query<ContactFilter>,
 ) -> AppResult<Json<Count>> {
     let f = filter.to_filter()?;
-    let count = access.tenant.db.read(move |c| f.count(c, "contacts")).await?;
+    let count = access
+        .tenant
+        .db
+        .read(move |c| f.count(c, "contacts"))
+        .await?;
     Ok(Json(Count { count }))
 }
 
@@ -433,7 +464,8 @@ async fn update_contact(
         .read(move |c| get(c, &lookup))
         .await?
         .ok_or(AppError::NotFound)?;
-    let before = serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
+    let before =
+        serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
     let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
     let input: ContactInput = crate::error::from_value(merged)?;
     let clean = input.validate(&access.org.default_country)?;

@@ -76,13 +76,21 @@ pub fn phone_number(p: &mut Problems, field: &str, raw: &str, region: &str) -> S
     match phonenumber::parse(region, raw) {
         Ok(n) if phonenumber::is_valid(&n) => n.format().mode(phonenumber::Mode::E164).to_string(),
         _ => {
-            p.add(field, "not a valid phone number (add the country code, e.g. +44 …)");
+            p.add(
+                field,
+                "not a valid phone number (add the country code, e.g. +44 …)",
+            );
             raw.to_string()
         }
     }
 }
 
-pub fn phones(p: &mut Problems, field: &str, list: Vec<LabeledPhone>, region: &str) -> Vec<LabeledPhone> {
+pub fn phones(
+    p: &mut Problems,
+    field: &str,
+    list: Vec<LabeledPhone>,
+    region: &str,
+) -> Vec<LabeledPhone> {
     if list.len() > MAX_LABELLED {
         p.add(field, format!("at most {MAX_LABELLED} entries"));
     }
@@ -161,9 +169,9 @@ pub fn domain(p: &mut Problems, field: &str, value: Option<String>) -> Option<St
                     && !l.starts_with('-')
                     && !l.ends_with('-')
             })
-            && labels
-                .last()
-                .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) || tld.starts_with("xn--"))
+            && labels.last().is_some_and(|tld| {
+                tld.chars().all(|c| c.is_ascii_alphabetic()) || tld.starts_with("xn--")
+            })
     });
     match valid {
         Some(h) => Some(h.strip_prefix("www.").unwrap_or(&h).to_string()),
@@ -181,8 +189,14 @@ mod tests {
     #[test]
     fn phones_become_e164() {
         let mut p = Problems::new();
-        assert_eq!(phone_number(&mut p, "f", "(415) 555-0132", "US"), "+14155550132");
-        assert_eq!(phone_number(&mut p, "f", "+44 20 7946 0958", "US"), "+442079460958");
+        assert_eq!(
+            phone_number(&mut p, "f", "(415) 555-0132", "US"),
+            "+14155550132"
+        );
+        assert_eq!(
+            phone_number(&mut p, "f", "+44 20 7946 0958", "US"),
+            "+442079460958"
+        );
         assert_eq!(phone_number(&mut p, "f", "030 901820", "DE"), "+4930901820");
         assert!(p.is_empty());
         phone_number(&mut p, "f", "12", "US");
@@ -193,14 +207,27 @@ mod tests {
     #[test]
     fn domains_are_normalised() {
         let mut p = Problems::new();
-        assert_eq!(domain(&mut p, "d", Some("Acme.COM".into())).as_deref(), Some("acme.com"));
+        assert_eq!(
+            domain(&mut p, "d", Some("Acme.COM".into())).as_deref(),
+            Some("acme.com")
+        );
         assert_eq!(
             domain(&mut p, "d", Some("https://www.acme.co.uk/about?x=1".into())).as_deref(),
             Some("acme.co.uk")
         );
-        assert_eq!(domain(&mut p, "d", Some("bücher.de".into())).as_deref(), Some("xn--bcher-kva.de"));
+        assert_eq!(
+            domain(&mut p, "d", Some("bücher.de".into())).as_deref(),
+            Some("xn--bcher-kva.de")
+        );
         assert!(p.is_empty());
-        for bad in ["localhost", "acme", "1.2.3.4", "ftp://acme.com", "acme..com", "-a.com"] {
+        for bad in [
+            "localhost",
+            "acme",
+            "1.2.3.4",
+            "ftp://acme.com",
+            "acme..com",
+            "-a.com",
+        ] {
             let mut p = Problems::new();
             domain(&mut p, "d", Some(bad.into()));
             assert!(!p.is_empty(), "{bad} should be refused");
@@ -214,9 +241,18 @@ mod tests {
             &mut p,
             "emails",
             vec![
-                LabeledEmail { label: None, email: " ann@example.com ".into() },
-                LabeledEmail { label: Some("home".into()), email: "ANN@example.com".into() },
-                LabeledEmail { label: None, email: "not-an-email".into() },
+                LabeledEmail {
+                    label: None,
+                    email: " ann@example.com ".into(),
+                },
+                LabeledEmail {
+                    label: Some("home".into()),
+                    email: "ANN@example.com".into(),
+                },
+                LabeledEmail {
+                    label: None,
+                    email: "not-an-email".into(),
+                },
             ],
         );
         assert_eq!(out[0].email, "ann@example.com");
@@ -231,7 +267,27 @@ mod tests {
     #[test]
     fn empty_addresses_vanish() {
         let mut p = Problems::new();
-        assert_eq!(address(&mut p, "a", Some(Address { city: Some("  ".into()), ..Default::default() })), None);
-        assert!(address(&mut p, "a", Some(Address { city: Some("Lyon".into()), ..Default::default() })).is_some());
+        assert_eq!(
+            address(
+                &mut p,
+                "a",
+                Some(Address {
+                    city: Some("  ".into()),
+                    ..Default::default()
+                })
+            ),
+            None
+        );
+        assert!(
+            address(
+                &mut p,
+                "a",
+                Some(Address {
+                    city: Some("Lyon".into()),
+                    ..Default::default()
+                })
+            )
+            .is_some()
+        );
     }
 }

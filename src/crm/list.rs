@@ -103,7 +103,10 @@ impl Filter {
     pub fn updated_since(&mut self, since: Option<String>) -> AppResult<()> {
         if let Some(s) = since {
             let stamp = clock::parse_rfc3339(&s).ok_or_else(|| {
-                AppError::field("updated_since", "use an RFC 3339 time, e.g. 2026-01-31T09:00:00Z")
+                AppError::field(
+                    "updated_since",
+                    "use an RFC 3339 time, e.g. 2026-01-31T09:00:00Z",
+                )
             })?;
             self.conditions.push("t.updated_at >= ?".into());
             self.args.push(Value::Text(stamp));
@@ -122,7 +125,10 @@ impl Filter {
         let mut rest = sql;
         while let Some(pos) = rest.find('{') {
             cond.push_str(&rest[..pos]);
-            let end = rest[pos..].find('}').map(|e| pos + e + 1).unwrap_or(rest.len());
+            let end = rest[pos..]
+                .find('}')
+                .map(|e| pos + e + 1)
+                .unwrap_or(rest.len());
             match &rest[pos..end] {
                 "{lo}" => self.args.push(Value::Text(q.clone())),
                 _ => self.args.push(Value::Text(hi.clone())),
@@ -140,7 +146,11 @@ impl Filter {
 
     pub fn count(&self, conn: &Connection, table: &str) -> AppResult<i64> {
         let sql = format!("SELECT count(*) FROM {table} t WHERE {}", self.where_sql());
-        Ok(conn.query_row(&sql, rusqlite::params_from_iter(self.args.iter()), |r| r.get(0))?)
+        Ok(
+            conn.query_row(&sql, rusqlite::params_from_iter(self.args.iter()), |r| {
+                r.get(0)
+            })?,
+        )
     }
 
     /// Runs `SELECT {columns} FROM {from}` (the listed table aliased `t`)
@@ -200,7 +210,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let c = encode_cursor("ann lee", "0190-abc");
-        assert_eq!(decode_cursor(&c).ok(), Some(("ann lee".into(), "0190-abc".into())));
+        assert_eq!(
+            decode_cursor(&c).ok(),
+            Some(("ann lee".into(), "0190-abc".into()))
+        );
         assert!(decode_cursor("garbage!").is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("{}")).is_err());
     }

@@ -64,7 +64,9 @@ pub fn merge_patch(mut current: Value, patch: Value, read_only: &[&str]) -> AppR
         return Err(AppError::field("body", "send a JSON object"));
     };
     let Value::Object(target) = &mut current else {
-        return Err(AppError::Internal(anyhow::anyhow!("record is not an object")));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "record is not an object"
+        )));
     };
     for (k, v) in changes {
         if !read_only.contains(&k.as_str()) {
@@ -87,6 +89,9 @@ pub async fn check_owner(state: &AppState, org_id: &str, owner_id: Option<&str>)
     if ok {
         Ok(())
     } else {
-        Err(AppError::field("owner_id", "not a member of this organization"))
+        Err(AppError::field(
+            "owner_id",
+            "not a member of this organization",
+        ))
     }
 }

@@ -37,12 +37,19 @@ async fn shell(uri: axum::http::Uri) -> Response {
         return crate::error::AppError::NotFound.into_response();
     }
     let Some(file) = Web::get("index.html") else {
-        return (StatusCode::NOT_FOUND, "the web UI is not built into this binary").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "the web UI is not built into this binary",
+        )
+            .into_response();
     };
     let html = String::from_utf8_lossy(&file.data).replace("{{VERSION}}", &VERSION);
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         html,
@@ -69,7 +76,8 @@ async fn asset(Path((version, path)): Path<(String, String)>) -> Response {
         [
             (
                 header::CONTENT_TYPE,
-                HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                HeaderValue::from_str(&mime)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],

@@ -69,8 +69,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    match state.control.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await {
-        Ok(_) => (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+    match state
+        .control
+        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await
+    {
+        Ok(_) => (
+            axum::http::StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
         Err(_) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({"status": "unavailable"})),
@@ -89,7 +96,10 @@ pub fn app(state: AppState) -> Router {
                 let body = openapi_json.clone();
                 async move {
                     (
-                        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
                         body.as_ref().clone(),
                     )
                 }
@@ -102,7 +112,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(middleware::json_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::timeout))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::timeout,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_log))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(CompressionLayer::new())

@@ -52,7 +52,10 @@ pub struct CreateApiKey {
 #[utoipa::path(get, path = "/api-keys", tag = "api keys",
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = ApiKeyList), (status = 403, body = ErrorBody)))]
-async fn list_keys(State(state): State<AppState>, access: OrgAccess) -> AppResult<Json<ApiKeyList>> {
+async fn list_keys(
+    State(state): State<AppState>,
+    access: OrgAccess,
+) -> AppResult<Json<ApiKeyList>> {
     access.require(Role::Admin)?;
     let org_id = access.org.id.clone();
     let items = state

@@ -134,7 +134,10 @@ fn caller_id(caller: &Caller) -> String {
 #[utoipa::path(get, path = "/members", tag = "members",
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = MemberList), (status = 404, body = ErrorBody)))]
-async fn list_members(State(state): State<AppState>, access: OrgAccess) -> AppResult<Json<MemberList>> {
+async fn list_members(
+    State(state): State<AppState>,
+    access: OrgAccess,
+) -> AppResult<Json<MemberList>> {
     let org_id = access.org.id.clone();
     let items = state
         .control
@@ -200,7 +203,10 @@ async fn add_member(
         })
         .await?;
     let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
-    Ok((StatusCode::CREATED, Json(AddedMember { member, invite_url })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AddedMember { member, invite_url }),
+    ))
 }
 
 /// Change a member's role (admin+; only owners give or take the owner role).
@@ -222,11 +228,16 @@ async fn change_role(
         .control
         .write(move |tx| {
             let current = find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)?;
-            if (body.role == Role::Owner || current.role == Role::Owner) && caller_role < Role::Owner
+            if (body.role == Role::Owner || current.role == Role::Owner)
+                && caller_role < Role::Owner
             {
-                return Err(AppError::forbidden("only owners give or take the owner role"));
+                return Err(AppError::forbidden(
+                    "only owners give or take the owner role",
+                ));
             }
-            if current.role == Role::Owner && body.role != Role::Owner && owner_count(tx, &org_id)? <= 1
+            if current.role == Role::Owner
+                && body.role != Role::Owner
+                && owner_count(tx, &org_id)? <= 1
             {
                 return Err(AppError::Conflict(
                     "the last owner cannot be demoted; make someone else owner first".into(),

@@ -223,7 +223,13 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
     conn.execute(
         &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        params![org.id, org.slug, org.name, org.default_country, org.created_at],
+        params![
+            org.id,
+            org.slug,
+            org.name,
+            org.default_country,
+            org.created_at
+        ],
     )?;
     conn.execute(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",

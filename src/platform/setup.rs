@@ -55,7 +55,7 @@ pub fn create_first_owner(
 #[utoipa::path(get, path = "/setup", tag = "setup",
     responses((status = 200, body = SetupStatus), (status = 404, body = ErrorBody)))]
 async fn setup_status(State(state): State<AppState>) -> AppResult<Json<SetupStatus>> {
-    let exists = state.control.read(|c| users::any_exist(c)).await?;
+    let exists = state.control.read(users::any_exist).await?;
     if exists {
         return Err(AppError::NotFound);
     }
@@ -71,7 +71,7 @@ async fn setup_status(State(state): State<AppState>) -> AppResult<Json<SetupStat
               (status = 404, body = ErrorBody, description = "setup is done"),
               (status = 422, body = ErrorBody)))]
 async fn setup(State(state): State<AppState>, Json(body): Json<Setup>) -> AppResult<Response> {
-    if state.control.read(|c| users::any_exist(c)).await? {
+    if state.control.read(users::any_exist).await? {
         return Err(AppError::NotFound);
     }
     if !state.setup_token_matches(&body.token) {

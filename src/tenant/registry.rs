@@ -31,7 +31,8 @@ pub struct Tenants {
 
 impl Tenants {
     pub fn new(root: PathBuf, capacity: usize, opts: DbOptions) -> Tenants {
-        let cap = std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
+        let cap =
+            std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
         Tenants {
             root,
             opts,
@@ -114,7 +115,9 @@ impl Tenants {
         let mut cache = self.cache();
         let stale: Vec<String> = cache
             .iter()
-            .filter(|(_, t)| now.saturating_sub(t.last_used.load(Ordering::Relaxed)) >= idle.as_secs())
+            .filter(|(_, t)| {
+                now.saturating_sub(t.last_used.load(Ordering::Relaxed)) >= idle.as_secs()
+            })
             .map(|(k, _)| k.clone())
             .collect();
         let closed: Vec<_> = stale.iter().filter_map(|k| cache.pop(k)).collect();

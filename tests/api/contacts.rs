@@ -1,0 +1,237 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_contact_round_trips_with_normalised_fields() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (status, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Globex", "domain": "https://www.Globex.com/about", "phone": "(415) 555-0199", "size": "51-200"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{co}");
+    assert_eq!(co["domain"], "globex.com");
+    assert_eq!(co["phone"], "+14155550199");
+    let mut input = sample_contact("Ada");
+    input["company_id"] = co["id"].clone();
+    input["owner_id"] = json!(s.user_id);
+    input["phones"] =
+        json!([{"phone": "(415) 555-0132"}, {"label": "home", "phone": "+44 20 7946 0958"}]);
+    let (status, c) = s.post("/api/v1/orgs/acme/contacts", input).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(c["name"], "Ada Lovelace");
+    assert_eq!(
+        c["phones"][0],
+        json!({"label": "work", "phone": "+14155550132"})
+    );
+    assert_eq!(c["phones"][1]["phone"], "+442079460958");
+    assert_eq!(c["company"]["name"], "Globex");
+    assert_eq!(c["stage"], "prospect");
+    assert_eq!(c["created_by"], json!(s.user_id));
+    let id = c["id"].as_str().expect("id");
+
+    let (status, got) = s.get(&format!("/api/v1/orgs/acme/contacts/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, c);
+
+    // PATCH changes only what it names; null clears; read-only fields are ignored.
+    let (status, patched) = s
+        .patch(
+            &format!("/api/v1/orgs/acme/contacts/{id}"),
+            json!({"job_title": "CTO", "address": null, "name": "ignored", "stage": "customer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["job_title"], "CTO");
+    assert_eq!(patched["address"], Value::Null);
+    assert_eq!(patched["stage"], "customer");
+    assert_eq!(patched["emails"], c["emails"]);
+    assert!(patched["updated_at"].as_str() > c["updated_at"].as_str());
+
+    let (_, company_contacts) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/companies/{}/contacts",
+            co["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(names(&company_contacts), ["Ada Lovelace"]);
+    let (_, company) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/companies/{}",
+            co["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(company["contact_count"], 1);
+}
+
+#[tokio::test]
+async fn delete_moves_to_trash_and_restore_brings_back() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, c) = s
+        .post("/api/v1/orgs/acme/contacts", sample_contact("Ada"))
+        .await;
+    let path = format!(
+        "/api/v1/orgs/acme/contacts/{}",
+        c["id"].as_str().expect("id")
+    );
+    assert_eq!(s.delete(&path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.delete(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(contact_count(&s, "acme").await, 0);
+    let (status, back) = s.post(&format!("{path}/restore"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["first_name"], "Ada");
+    assert_eq!(
+        s.post(&format!("{path}/restore"), json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(contact_count(&s, "acme").await, 1);
+}
+
+#[tokio::test]
+async fn deleting_a_company_unlinks_its_contacts() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Initech"}))
+        .await;
+    let mut input = sample_contact("Peter");
+    input["company_id"] = co["id"].clone();
+    let (_, c) = s.post("/api/v1/orgs/acme/contacts", input).await;
+    let co_path = format!(
+        "/api/v1/orgs/acme/companies/{}",
+        co["id"].as_str().expect("id")
+    );
+    assert_eq!(s.delete(&co_path).await.0, StatusCode::NO_CONTENT);
+    let (_, after) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/contacts/{}",
+            c["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(after["company_id"], Value::Null);
+    assert_eq!(after["company"], Value::Null);
+    assert_eq!(
+        s.get(&format!("{co_path}/contacts")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn lists_page_sort_and_filter() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Umbrella"}))
+        .await;
+    let people = [
+        ("Zoe", "Adams", "lead"),
+        ("amy", "Brown", "customer"),
+        ("Mia", "Clark", "customer"),
+        ("Bob", "Young", "prospect"),
+        ("Eve", "Stone", "former_customer"),
+    ];
+    for (i, (first, last, stage)) in people.iter().enumerate() {
+        let mut c = json!({"first_name": first, "last_name": last, "stage": stage,
+                           "emails": [{"email": format!("{}@{}.example", first.to_lowercase(), if i % 2 == 0 {"even"} else {"odd"})}]});
+        if i < 2 {
+            c["company_id"] = co["id"].clone();
+        }
+        let (status, body) = s.post("/api/v1/orgs/acme/contacts", c).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, all) = s.get("/api/v1/orgs/acme/contacts?sort=name").await;
+    assert_eq!(
+        names(&all),
+        [
+            "amy Brown",
+            "Bob Young",
+            "Eve Stone",
+            "Mia Clark",
+            "Zoe Adams"
+        ]
+    );
+    let (_, desc) = s.get("/api/v1/orgs/acme/contacts?sort=-name").await;
+    assert_eq!(
+        names(&desc),
+        [
+            "Zoe Adams",
+            "Mia Clark",
+            "Eve Stone",
+            "Bob Young",
+            "amy Brown"
+        ]
+    );
+    let (_, newest) = s
+        .get("/api/v1/orgs/acme/contacts?sort=-created&limit=1")
+        .await;
+    assert_eq!(names(&newest), ["Eve Stone"]);
+
+    // Walking pages of two gives every contact exactly once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/orgs/acme/contacts?limit=2&cursor={c}"),
+            None => "/api/v1/orgs/acme/contacts?limit=2".to_string(),
+        };
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(names(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names(&all));
+
+    let (_, customers) = s.get("/api/v1/orgs/acme/contacts?stage=customer").await;
+    assert_eq!(names(&customers), ["amy Brown", "Mia Clark"]);
+    let (_, at_co) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/contacts?company={}",
+            co["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(names(&at_co), ["amy Brown", "Zoe Adams"]);
+    let (_, q_first) = s.get("/api/v1/orgs/acme/contacts?q=B").await;
+    assert_eq!(
+        names(&q_first),
+        ["amy Brown", "Bob Young"],
+        "first-name and last-name prefixes"
+    );
+    let (_, q_full) = s.get("/api/v1/orgs/acme/contacts?q=mia%20cl").await;
+    assert_eq!(names(&q_full), ["Mia Clark"]);
+    let (_, q_email) = s.get("/api/v1/orgs/acme/contacts?q=bob@odd").await;
+    assert_eq!(names(&q_email), ["Bob Young"]);
+    let (_, owned) = s
+        .get(&format!("/api/v1/orgs/acme/contacts?owner={}", s.user_id))
+        .await;
+    assert_eq!(names(&owned).len(), 0);
+    let (_, count) = s
+        .get("/api/v1/orgs/acme/contacts/count?stage=customer")
+        .await;
+    assert_eq!(count["count"], 2);
+    let (_, future) = s
+        .get("/api/v1/orgs/acme/contacts?updated_since=2999-01-01T00:00:00Z")
+        .await;
+    assert_eq!(names(&future).len(), 0);
+    let (_, past) = s
+        .get("/api/v1/orgs/acme/contacts?updated_since=2000-01-01T00:00:00%2B02:00")
+        .await;
+    assert_eq!(names(&past).len(), 5);
+
+    let (_, companies) = s.get("/api/v1/orgs/acme/companies?q=umb").await;
+    assert_eq!(companies["items"][0]["contact_count"], 2);
+}
