@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod crm;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod platform;

@@ -50,6 +50,24 @@ enum Command {
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate,
+    /// Create an organization full of realistic generated data (offline, from a
+    /// fixed seed), print the demo sign-in, and serve it.
+    Demo {
+        /// How many contacts to generate (up to 5,000,000).
+        #[arg(long, default_value_t = 300)]
+        contacts: usize,
+        /// How many companies (default: one for every five contacts, at least 20).
+        #[arg(long)]
+        companies: Option<usize>,
+        /// The same seed makes the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Only generate the data; do not start the server.
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +89,13 @@ fn main() -> ExitCode {
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
         Some(Command::Migrate) => migrate(cli.data_dir),
+        Some(Command::Demo {
+            contacts,
+            companies,
+            seed,
+            no_serve,
+            serve: args,
+        }) => demo(cli.data_dir, contacts, companies, seed, no_serve, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,7 +184,7 @@ fn setup_cli(
     let st = state.clone();
     let (user, org) = state
         .control
-        .write_blocking(|tx| {
+        .write_now(|tx| {
             if users::any_exist(tx)? {
                 return Err(harmonia::error::AppError::Conflict(
                     "setup is already done: this data directory has users".into(),
@@ -173,6 +198,42 @@ fn setup_cli(
         org.name, org.slug, user.name, user.email
     );
     Ok(())
+}
+
+fn demo(
+    data_dir: PathBuf,
+    contacts: usize,
+    companies: Option<usize>,
+    seed: u64,
+    no_serve: bool,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    let companies = companies.unwrap_or((contacts / 5).max(20));
+    harmonia::demo::check_sizes(contacts, companies).map_err(describe)?;
+    let config = Config::new(data_dir.clone(), &args);
+    {
+        let state = AppState::open(config.clone())?;
+        let started = std::time::Instant::now();
+        if harmonia::demo::generate(&state, contacts, companies, seed)? {
+            eprintln!(
+                "Generated {contacts} contacts and {companies} companies in {:.1} s.",
+                started.elapsed().as_secs_f64()
+            );
+        } else {
+            eprintln!("The demo organization exists already; using it as it is.");
+        }
+        state.tenants.close_all();
+    }
+    println!(
+        "Demo: open {} and sign in as {} with the password {}",
+        config.link(&format!("/o/{}/contacts", harmonia::demo::DEMO_SLUG)),
+        harmonia::demo::DEMO_EMAIL,
+        harmonia::demo::DEMO_PASSWORD
+    );
+    if no_serve {
+        return Ok(());
+    }
+    serve(data_dir, args)
 }
 
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {

@@ -73,19 +73,18 @@ impl Caller {
                 })
             }
             Credentials::ApiKey(secret) => conn
-                .query_row(
+                .prepare_cached(
                     "SELECT id, org_id, role, last_used_at FROM api_keys
                      WHERE key_hash = ?1 AND revoked_at IS NULL",
-                    [tokens::sha256(secret)],
-                    |r| {
-                        Ok(KeyAuth {
-                            id: r.get(0)?,
-                            org_id: r.get(1)?,
-                            role: r.get(2)?,
-                            last_used_at: r.get(3)?,
-                        })
-                    },
-                )
+                )?
+                .query_row([tokens::sha256(secret)], |r| {
+                    Ok(KeyAuth {
+                        id: r.get(0)?,
+                        org_id: r.get(1)?,
+                        role: r.get(2)?,
+                        last_used_at: r.get(3)?,
+                    })
+                })
                 .optional()?
                 .map(Caller::ApiKey)
                 .ok_or(AppError::Unauthenticated),

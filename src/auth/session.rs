@@ -44,12 +44,12 @@ pub fn find(conn: &Connection, token: &str, config: &Config) -> AppResult<Option
     let now = clock::now();
     let idle_cutoff = clock::stamp(now - idle);
     Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
+        .prepare_cached(&format!(
+            "SELECT {}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_seen_at > ?3",
-                users::COLUMNS
-            ),
+            users::COLUMNS
+        ))?
+        .query_row(
             params![tokens::sha256(token), clock::stamp(now), idle_cutoff],
             |r| {
                 Ok(Found {
@@ -106,11 +106,11 @@ pub fn remember_device(conn: &Connection, user_id: &str) -> AppResult<String> {
 }
 
 pub fn is_known_device(conn: &Connection, user_id: &str, token: &str) -> AppResult<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM known_devices WHERE token_hash = ?1 AND user_id = ?2)",
-        params![tokens::sha256(token), user_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM known_devices WHERE token_hash = ?1 AND user_id = ?2)",
+        )?
+        .query_row(params![tokens::sha256(token), user_id], |r| r.get(0))?)
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -187,7 +187,28 @@ pub fn get(conn: &Connection, id: &str) -> AppResult<Option<Company>> {
         .optional()?)
 }
 
-fn save(conn: &Connection, id: &str, c: &Clean, actor: &str, existing: bool) -> AppResult<()> {
+/// Validates and inserts a company stamped with time `at` (importers, demo).
+pub fn insert_at(
+    conn: &Connection,
+    input: CompanyInput,
+    region: &str,
+    actor: &str,
+    at: &str,
+) -> AppResult<String> {
+    let clean = input.validate(region)?;
+    let id = clock::new_id();
+    save(conn, &id, &clean, actor, false, at)?;
+    Ok(id)
+}
+
+fn save(
+    conn: &Connection,
+    id: &str,
+    c: &Clean,
+    actor: &str,
+    existing: bool,
+    now: &str,
+) -> AppResult<()> {
     let address = c
         .address
         .as_ref()
@@ -204,7 +225,7 @@ fn save(conn: &Connection, id: &str, c: &Clean, actor: &str, existing: bool) -> 
         c.phone,
         address,
         c.owner_id,
-        clock::now_stamp(),
+        now,
         actor
     ];
     if existing {
@@ -313,7 +334,8 @@ async fn create_company(
     Json(input): Json<CompanyInput>,
 ) -> AppResult<(StatusCode, Json<Company>)> {
     access.require(Role::Member)?;
-    let clean = input.validate(&access.org.default_country)?;
+    let region = access.org.default_country.clone();
+    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
     crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
     let actor = access.actor().stamp();
     let company = access
@@ -321,7 +343,7 @@ async fn create_company(
         .db
         .write(move |tx| {
             let id = clock::new_id();
-            save(tx, &id, &clean, &actor, false)?;
+            save(tx, &id, &clean, &actor, false, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;
@@ -365,7 +387,8 @@ async fn update_company(
         serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
     let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
     let input: CompanyInput = crate::error::from_value(merged)?;
-    let clean = input.validate(&access.org.default_country)?;
+    let region = access.org.default_country.clone();
+    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
     if clean.owner_id != current.owner_id {
         crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
     }
@@ -375,7 +398,7 @@ async fn update_company(
         .db
         .write(move |tx| {
             get(tx, &id)?.ok_or(AppError::NotFound)?;
-            save(tx, &id, &clean, &actor, true)?;
+            save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;

@@ -239,11 +239,11 @@ pub fn get(conn: &Connection, id: &str) -> AppResult<Option<Contact>> {
 
 fn check_company(conn: &Connection, company_id: Option<&str>) -> AppResult<()> {
     if let Some(cid) = company_id {
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM companies WHERE id = ?1 AND deleted_at IS NULL)",
-            [cid],
-            |r| r.get(0),
-        )?;
+        let exists: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM companies WHERE id = ?1 AND deleted_at IS NULL)",
+            )?
+            .query_row([cid], |r| r.get(0))?;
         if !exists {
             return Err(AppError::field("company_id", "no such company"));
         }
@@ -255,10 +255,32 @@ fn to_json<T: Serialize>(v: &T) -> AppResult<String> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.into()))
 }
 
+/// Validates and inserts a contact stamped with time `at` (for importers
+/// and the demo generator: the same rules as the API, in the caller's
+/// transaction). The owner is not checked against the members.
+pub fn insert_at(
+    conn: &Connection,
+    input: ContactInput,
+    region: &str,
+    actor: &str,
+    at: &str,
+) -> AppResult<String> {
+    let clean = input.validate(region)?;
+    let id = clock::new_id();
+    save(conn, &id, &clean, actor, false, at)?;
+    Ok(id)
+}
+
 /// Inserts or (with `existing`) replaces a contact's fields.
-fn save(conn: &Connection, id: &str, c: &Clean, actor: &str, existing: bool) -> AppResult<()> {
+fn save(
+    conn: &Connection,
+    id: &str,
+    c: &Clean,
+    actor: &str,
+    existing: bool,
+    now: &str,
+) -> AppResult<()> {
     check_company(conn, c.company_id.as_deref())?;
-    let now = clock::now_stamp();
     let sort_name = format!("{} {}", c.first_name, c.last_name)
         .trim()
         .to_lowercase();
@@ -416,7 +438,8 @@ async fn create_contact(
     Json(input): Json<ContactInput>,
 ) -> AppResult<(StatusCode, Json<Contact>)> {
     access.require(Role::Member)?;
-    let clean = input.validate(&access.org.default_country)?;
+    let region = access.org.default_country.clone();
+    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
     crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
     let actor = access.actor().stamp();
     let contact = access
@@ -424,7 +447,7 @@ async fn create_contact(
         .db
         .write(move |tx| {
             let id = clock::new_id();
-            save(tx, &id, &clean, &actor, false)?;
+            save(tx, &id, &clean, &actor, false, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;
@@ -468,7 +491,8 @@ async fn update_contact(
         serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
     let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
     let input: ContactInput = crate::error::from_value(merged)?;
-    let clean = input.validate(&access.org.default_country)?;
+    let region = access.org.default_country.clone();
+    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
     if clean.owner_id != current.owner_id {
         crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
     }
@@ -478,7 +502,7 @@ async fn update_contact(
         .db
         .write(move |tx| {
             get(tx, &id)?.ok_or(AppError::NotFound)?;
-            save(tx, &id, &clean, &actor, true)?;
+            save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;

@@ -61,7 +61,9 @@ async fn asset(Path((version, path)): Path<(String, String)>) -> Response {
     let Some(file) = Web::get(&path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let cache = if version == *VERSION {
+    // Debug builds read web/ from disk on every request, so the hash of the
+    // start-up files may no longer match: never let a browser keep them.
+    let cache = if version == *VERSION && !cfg!(debug_assertions) {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

@@ -61,11 +61,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
 
 pub fn by_slug(conn: &Connection, slug: &str) -> AppResult<Option<Org>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM orgs WHERE slug = ?1"),
-            [slug],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = ?1"))?
+        .query_row([slug], from_row)
         .optional()?)
 }
 

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,7 +36,7 @@ pub struct Setup {
 
 /// Creates the first user (platform admin) and organization in `tx`.
 pub fn create_first_owner(
-    tx: &Transaction,
+    tx: &Connection,
     state: &AppState,
     name: &str,
     email: &str,

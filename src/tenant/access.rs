@@ -75,11 +75,10 @@ impl FromRequestParts<AppState> for OrgAccess {
                 let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
                 let role = match &caller {
                     Caller::User { user, .. } => conn
-                        .query_row(
+                        .prepare_cached(
                             "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
-                            [&org.id, &user.id],
-                            |r| r.get::<_, Role>(0),
-                        )
+                        )?
+                        .query_row([&org.id, &user.id], |r| r.get::<_, Role>(0))
                         .optional()?,
                     Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
                 }

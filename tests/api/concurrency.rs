@@ -33,3 +33,42 @@ async fn fifty_parallel_creations_all_succeed() {
         );
     }
 }
+
+/// Concurrent writes share transactions (group commit); one that fails must
+/// roll back alone and the others must commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_among_concurrent_ones_fails_alone() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut body = sample_contact(&format!("Q{i}"));
+                if i % 3 == 0 {
+                    // Valid on its face, refused inside the write transaction.
+                    body["company_id"] = serde_json::json!("no-such-company");
+                }
+                (i, s.post("/api/v1/orgs/acme/contacts", body).await)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, (status, body)) = t.await.expect("task");
+        let want = if i % 3 == 0 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::CREATED
+        };
+        assert_eq!(status, want, "{i}: {body}");
+    }
+    assert_eq!(contact_count(&s, "acme").await, 40);
+    let (_, list) = s.get("/api/v1/orgs/acme/contacts?limit=200").await;
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|c| c["company_id"].is_null())
+    );
+}

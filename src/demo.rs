@@ -1,0 +1,497 @@
+//! `harmonia demo`: an organization full of realistic, generated CRM data,
+//! made offline from a fixed seed (the same seed gives the same data).
+//! Records go through the same validation and SQL as the API, in batches,
+//! so a million contacts stay a matter of a minute.
+
+use std::io::Write;
+
+use crate::clock;
+use crate::crm::companies::{self, CompanyInput, Size};
+use crate::crm::contacts::{self, ContactInput, Stage};
+use crate::crm::fields::{Address, LabeledEmail, LabeledPhone};
+use crate::error::{AppError, AppResult};
+use crate::platform::orgs::{self, NewOrg};
+use crate::platform::{setup, users};
+use crate::state::AppState;
+
+pub const DEMO_EMAIL: &str = "demo@harmonia.example";
+pub const DEMO_PASSWORD: &str = "harmonia-demo";
+pub const DEMO_SLUG: &str = "demo";
+const BATCH: usize = 5_000;
+
+/// SplitMix64: tiny, fast, and deterministic across platforms.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
+        list[self.below(list.len())]
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ada",
+    "Amara",
+    "Ben",
+    "Carlos",
+    "Chloé",
+    "Daniel",
+    "Elena",
+    "Emeka",
+    "Fatima",
+    "François",
+    "Grace",
+    "Hana",
+    "Hiroshi",
+    "Ines",
+    "Isaac",
+    "Jamal",
+    "José",
+    "Julia",
+    "Kai",
+    "Lars",
+    "Leila",
+    "Lucas",
+    "Maya",
+    "Mei",
+    "Mohammed",
+    "Nadia",
+    "Noah",
+    "Olivia",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Rosa",
+    "Sam",
+    "Sofia",
+    "Søren",
+    "Tariq",
+    "Uma",
+    "Valentina",
+    "Wei",
+    "Zoë",
+    "Aisha",
+    "Björn",
+    "Camille",
+    "Dmitri",
+    "Esther",
+    "Felix",
+    "Gabriel",
+    "Helga",
+    "Ivan",
+    "Jana",
+];
+const LAST: &[&str] = &[
+    "Adeyemi",
+    "Álvarez",
+    "Andersen",
+    "Bauer",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Gupta",
+    "Hansen",
+    "Hernández",
+    "Ibrahim",
+    "Ito",
+    "Jansen",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lee",
+    "López",
+    "Martin",
+    "Müller",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Pereira",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Sørensen",
+    "Tanaka",
+    "Thompson",
+    "Nguyen",
+    "Varga",
+    "Wagner",
+    "Walker",
+    "Wang",
+    "Weber",
+    "Yilmaz",
+    "Zhang",
+    "O'Brien",
+    "Murphy",
+    "Kovács",
+    "Haddad",
+];
+const COMPANY_A: &[&str] = &[
+    "Blue", "North", "Bright", "Silver", "Green", "Iron", "Clear", "Swift", "Summit", "Harbor",
+    "Cedar", "Atlas", "Nova", "Pioneer", "Golden", "Coastal", "Prime", "Urban", "Maple", "Polar",
+];
+const COMPANY_B: &[&str] = &[
+    "Labs",
+    "Works",
+    "Systems",
+    "Logistics",
+    "Foods",
+    "Health",
+    "Analytics",
+    "Design",
+    "Energy",
+    "Partners",
+    "Robotics",
+    "Textiles",
+    "Media",
+    "Ventures",
+    "Bakery",
+    "Dental",
+    "Legal",
+    "Builders",
+    "Travel",
+    "Software",
+];
+const INDUSTRIES: &[&str] = &[
+    "Software",
+    "Manufacturing",
+    "Retail",
+    "Healthcare",
+    "Logistics",
+    "Hospitality",
+    "Construction",
+    "Financial services",
+    "Education",
+    "Food & beverage",
+    "Media",
+    "Energy",
+];
+const TITLES: &[&str] = &[
+    "CEO",
+    "Founder",
+    "Head of Sales",
+    "Office Manager",
+    "CTO",
+    "Marketing Lead",
+    "Operations Director",
+    "Account Manager",
+    "Purchasing Manager",
+    "Product Manager",
+    "Finance Director",
+    "Customer Success Lead",
+    "Engineer",
+    "Consultant",
+    "Owner",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("San Francisco", "CA", "US"),
+    ("Austin", "TX", "US"),
+    ("New York", "NY", "US"),
+    ("Chicago", "IL", "US"),
+    ("Seattle", "WA", "US"),
+    ("Denver", "CO", "US"),
+    ("Boston", "MA", "US"),
+    ("Toronto", "ON", "CA"),
+    ("London", "", "GB"),
+    ("Berlin", "", "DE"),
+    ("Lyon", "", "FR"),
+    ("Madrid", "", "ES"),
+];
+const AREA_CODES: &[&str] = &[
+    "415", "512", "212", "312", "206", "303", "617", "646", "720",
+];
+const SOURCES: &[&str] = &[
+    "referral",
+    "web form",
+    "trade show",
+    "cold email",
+    "partner",
+    "inbound call",
+];
+const SIZES: &[Size] = &[
+    Size::S1to10,
+    Size::S11to50,
+    Size::S51to200,
+    Size::S201to500,
+    Size::S501to1000,
+];
+
+fn slug_part(s: &str) -> String {
+    s.to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+fn ascii_fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ï' => 'i',
+            'ó' | 'ö' | 'ø' => 'o',
+            'ú' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect()
+}
+
+fn phone(rng: &mut Rng) -> String {
+    format!("+1 {} 555 01{:02}", rng.pick(AREA_CODES), rng.below(100))
+}
+
+fn address(rng: &mut Rng) -> Address {
+    let (city, region, country) = CITIES[rng.below(CITIES.len())];
+    Address {
+        street: Some(format!(
+            "{} {} Street",
+            1 + rng.below(900),
+            rng.pick(COMPANY_A)
+        )),
+        city: Some(city.into()),
+        region: (!region.is_empty()).then(|| region.to_string()),
+        postal_code: Some(format!("{:05}", rng.below(99_999))),
+        country: Some(country.into()),
+    }
+}
+
+/// A time within the last two years, earlier for lower `i` so lists look lived-in.
+fn stamp_for(rng: &mut Rng, i: usize, n: usize) -> String {
+    let span = 730 * 24 * 3600;
+    let back = span - (span as usize * i / n.max(1)) as i64 + rng.below(3600) as i64;
+    clock::stamp(clock::now() - time::Duration::seconds(back.max(0)))
+}
+
+struct Progress {
+    label: &'static str,
+    total: usize,
+    shown: usize,
+}
+
+impl Progress {
+    fn update(&mut self, done: usize) {
+        let pct = done * 100 / self.total.max(1);
+        if pct == self.shown && done != self.total {
+            return;
+        }
+        self.shown = pct;
+        let bar = "#".repeat(pct / 4) + &".".repeat(25 - pct / 4);
+        eprint!(
+            "\r{:<10} [{bar}] {pct:>3}% {done}/{}",
+            self.label, self.total
+        );
+        if done == self.total {
+            eprintln!();
+        }
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Creates the demo user and organization (if missing) and fills it.
+/// Returns false when the demo organization already exists (left as it is).
+pub fn generate(
+    state: &AppState,
+    contacts_n: usize,
+    companies_n: usize,
+    seed: u64,
+) -> anyhow::Result<bool> {
+    let err = |e: AppError| anyhow::anyhow!("{e}");
+    let exists = state
+        .control
+        .read_blocking(|c| orgs::by_slug(c, DEMO_SLUG))
+        .map_err(err)?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    let hash = crate::auth::password::hash_now(DEMO_PASSWORD).map_err(err)?;
+    let new_org = || NewOrg {
+        name: "Northwind Demo".into(),
+        slug: Some(DEMO_SLUG.into()),
+        default_country: Some("US".into()),
+    };
+    let org = state
+        .control
+        .write_now(|tx| {
+            let user = match users::by_email(tx, DEMO_EMAIL)? {
+                Some((u, _)) => u,
+                None if !users::any_exist(tx)? => {
+                    return setup::create_first_owner(
+                        tx,
+                        state,
+                        "Demo Owner",
+                        DEMO_EMAIL,
+                        &hash,
+                        new_org(),
+                    )
+                    .map(|(_, org)| org);
+                }
+                None => users::insert(tx, DEMO_EMAIL, "Demo Owner", Some(&hash), false)?,
+            };
+            orgs::create(tx, &state.tenants, new_org(), &user.id)
+        })
+        .map_err(err)?;
+    let owner = state
+        .control
+        .read_blocking(|c| users::by_email(c, DEMO_EMAIL))
+        .map_err(err)?
+        .map(|(u, _)| u.id)
+        .ok_or_else(|| anyhow::anyhow!("demo user vanished"))?;
+
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    let tenant = rt.block_on(state.tenants.get(&org.id)).map_err(err)?;
+    let mut rng = Rng(seed);
+
+    let mut company_ids: Vec<(String, String)> = Vec::with_capacity(companies_n);
+    let mut progress = Progress {
+        label: "companies",
+        total: companies_n,
+        shown: 101,
+    };
+    let mut done = 0;
+    while done < companies_n {
+        let end = (done + BATCH).min(companies_n);
+        let made = tenant
+            .db
+            .write_now(|tx| {
+                let mut out = Vec::new();
+                for i in done..end {
+                    let name = format!("{} {}", rng.pick(COMPANY_A), rng.pick(COMPANY_B));
+                    let name = if i >= COMPANY_A.len() * COMPANY_B.len() {
+                        format!("{name} {}", i / (COMPANY_A.len() * COMPANY_B.len()) + 1)
+                    } else {
+                        name
+                    };
+                    let domain = format!(
+                        "{}{}.example",
+                        slug_part(&name),
+                        if i % 3 == 0 { "" } else { "-co" }
+                    );
+                    let input = CompanyInput {
+                        name: Some(name),
+                        domain: Some(domain.clone()),
+                        industry: Some(rng.pick(INDUSTRIES).into()),
+                        size: Some(SIZES[rng.below(SIZES.len())]),
+                        phone: Some(phone(&mut rng)),
+                        address: Some(address(&mut rng)),
+                        owner_id: rng.chance(80).then(|| owner.clone()),
+                    };
+                    let at = stamp_for(&mut rng, i, companies_n);
+                    let id = companies::insert_at(tx, input, "US", &owner, &at)?;
+                    out.push((id, domain));
+                }
+                Ok(out)
+            })
+            .map_err(err)?;
+        company_ids.extend(made);
+        done = end;
+        progress.update(done);
+    }
+
+    let stages = [
+        Stage::Lead,
+        Stage::Lead,
+        Stage::Prospect,
+        Stage::Customer,
+        Stage::Customer,
+        Stage::FormerCustomer,
+    ];
+    let mut progress = Progress {
+        label: "contacts",
+        total: contacts_n,
+        shown: 101,
+    };
+    let mut done = 0;
+    while done < contacts_n {
+        let end = (done + BATCH).min(contacts_n);
+        tenant
+            .db
+            .write_now(|tx| {
+                for i in done..end {
+                    let first = rng.pick(FIRST);
+                    let last = rng.pick(LAST);
+                    let company = (!company_ids.is_empty() && rng.chance(85))
+                        .then(|| &company_ids[rng.below(company_ids.len())]);
+                    let domain = company.map(|(_, d)| d.as_str()).unwrap_or("mail.example");
+                    let local = format!(
+                        "{}.{}",
+                        slug_part(&ascii_fold(first)),
+                        slug_part(&ascii_fold(last))
+                    );
+                    let mut emails = vec![LabeledEmail {
+                        label: Some("work".into()),
+                        email: format!(
+                            "{local}{}@{domain}",
+                            if i < 1000 {
+                                String::new()
+                            } else {
+                                (i % 997).to_string()
+                            }
+                        ),
+                    }];
+                    if rng.chance(20) {
+                        emails.push(LabeledEmail {
+                            label: Some("personal".into()),
+                            email: format!("{local}{}@personal.example", rng.below(1000)),
+                        });
+                    }
+                    let input = ContactInput {
+                        first_name: Some(first.into()),
+                        last_name: Some(last.into()),
+                        emails: Some(emails),
+                        phones: Some(if rng.chance(70) {
+                            vec![LabeledPhone {
+                                label: Some("mobile".into()),
+                                phone: phone(&mut rng),
+                            }]
+                        } else {
+                            vec![]
+                        }),
+                        job_title: rng.chance(75).then(|| rng.pick(TITLES).to_string()),
+                        company_id: company.map(|(id, _)| id.clone()),
+                        address: rng.chance(40).then(|| address(&mut rng)),
+                        owner_id: rng.chance(70).then(|| owner.clone()),
+                        stage: Some(stages[rng.below(stages.len())]),
+                        source: rng.chance(60).then(|| rng.pick(SOURCES).to_string()),
+                    };
+                    let at = stamp_for(&mut rng, i, contacts_n);
+                    contacts::insert_at(tx, input, "US", &owner, &at)?;
+                }
+                Ok(())
+            })
+            .map_err(err)?;
+        done = end;
+        progress.update(done);
+    }
+    Ok(true)
+}
+
+/// For the CLI: validation errors as one readable line.
+pub fn check_sizes(contacts_n: usize, companies_n: usize) -> AppResult<()> {
+    if contacts_n > 5_000_000 || companies_n > 1_000_000 {
+        return Err(AppError::BadRequest(
+            "the demo generator makes at most 5,000,000 contacts and 1,000,000 companies".into(),
+        ));
+    }
+    Ok(())
+}

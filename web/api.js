@@ -1,0 +1,88 @@
+// The one door to the server: adds the CSRF header, parses errors into ApiError with a
+// human message, retries once after refreshing the CSRF token, and reports 401s.
+
+const BASE = '/api/v1';
+let csrfToken = null;
+let onUnauthenticated = () => {};
+
+export const setCsrf = (t) => { csrfToken = t || null; };
+export const setUnauthenticatedHandler = (fn) => { onUnauthenticated = fn; };
+
+export class ApiError extends Error {
+  constructor(status, code, message, fields = null, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const CODE_BY_STATUS = { 400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 422: 'validation_failed', 429: 'rate_limited' };
+
+function messageFor(status, code, serverMsg, retryAfter) {
+  switch (code) {
+    case 'unauthenticated': return 'Your session has ended. Please sign in again.';
+    case 'csrf_failed': return 'Your session token expired. Reload the page and try again.';
+    case 'forbidden': return "You don't have permission to do that in this organization.";
+    case 'not_found': return 'Not found. It may have been deleted, or you may not have access.';
+    case 'payload_too_large': return 'That is too large to save.';
+    case 'validation_failed': return serverMsg && !/^validation failed\.?$/i.test(serverMsg) ? serverMsg : 'Some fields need attention.';
+    case 'rate_limited': {
+      const s = parseInt(retryAfter, 10);
+      return Number.isFinite(s) && s > 0 ? `Too many attempts. Try again in ${s < 90 ? s + ' s' : Math.ceil(s / 60) + ' min'}.` : 'Too many attempts. Wait a moment and try again.';
+    }
+  }
+  if (status >= 500) return 'Something went wrong on the server. Please try again.';
+  return serverMsg || `Request failed (${status}).`;
+}
+
+export async function request(method, path, body, opts = {}) {
+  const unsafe = !['GET', 'HEAD'].includes(method);
+  const headers = { Accept: 'application/json' };
+  if (unsafe) {
+    if (method !== 'DELETE' || body !== undefined) headers['Content-Type'] = 'application/json';
+    if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  }
+  let res;
+  try {
+    res = await fetch(BASE + path, {
+      method,
+      headers,
+      body: body === undefined ? (unsafe && method !== 'DELETE' ? '{}' : undefined) : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal: opts.signal,
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (res.ok) return data;
+
+  const err = (data && data.error) || {};
+  const code = err.code || CODE_BY_STATUS[res.status] || 'error';
+  const retryAfter = res.headers.get('Retry-After');
+  if (res.status === 403 && code === 'csrf_failed' && unsafe && !opts.retried) {
+    const me = await request('GET', '/me', undefined, { quiet401: true }).catch(() => null);
+    if (me && me.csrf_token) {
+      csrfToken = me.csrf_token;
+      return request(method, path, body, { ...opts, retried: true });
+    }
+  }
+  if (res.status === 401 && !opts.quiet401) onUnauthenticated();
+  throw new ApiError(res.status, code, messageFor(res.status, code, err.message, retryAfter), err.fields || null, retryAfter);
+}
+
+export const get = (path, opts) => request('GET', path, undefined, opts);
+export const post = (path, body, opts) => request('POST', path, body, opts);
+export const patch = (path, body, opts) => request('PATCH', path, body, opts);
+export const del = (path, opts) => request('DELETE', path, undefined, opts);
+
+/** Path of an org-scoped resource: orgPath('acme', 'contacts', id) → /orgs/acme/contacts/<id> */
+export const orgPath = (org, ...parts) => ['/orgs', org, ...parts].map((p, i) => (i ? encodeURIComponent(p) : p)).join('/');

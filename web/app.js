@@ -1,0 +1,154 @@
+// Boot: load the session, map routes to screens, mount the app frame, global shortcuts.
+import { h, clear, isTyping, tickTimes } from './util.js';
+import { setUnauthenticatedHandler, post } from './api.js';
+import { session, loadSession, clearSession, findOrg } from './session.js';
+import { route, start, navigate, currentRoute } from './router.js';
+import { mountShell } from './shell.js';
+import { closeMenus } from './components/menu.js';
+import { emptyState } from './components/table.js';
+import { reportError } from './components/toast.js';
+import { openOrgDialog } from './screens/org-new.js';
+import { renderLogin, renderSetup, renderInvite } from './screens/auth.js';
+import { renderContacts } from './screens/contacts.js';
+import { renderContact } from './screens/contact.js';
+import { renderCompanies } from './screens/companies.js';
+import { renderCompany } from './screens/company.js';
+import { renderMembers } from './screens/members.js';
+import { renderApiKeys } from './screens/apikeys.js';
+import { renderAccount } from './screens/account.js';
+
+route('/', 'home');
+route('/login', 'login');
+route('/setup', 'setup');
+route('/invite', 'invite');
+route('/o/:org', 'orgHome');
+route('/o/:org/contacts', 'contacts');
+route('/o/:org/contacts/:id', 'contact');
+route('/o/:org/companies', 'companies');
+route('/o/:org/companies/:id', 'company');
+route('/o/:org/settings', 'settingsHome');
+route('/o/:org/settings/members', 'members');
+route('/o/:org/settings/api-keys', 'apiKeys');
+route('/o/:org/settings/account', 'account');
+
+const SCREENS = {
+  contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount,
+};
+
+const root = document.getElementById('app');
+let shell = null;
+let screen = null;
+let controller = null;
+
+function teardownScreen() {
+  if (controller) controller.abort();
+  controller = null;
+  if (screen && screen.destroy) screen.destroy();
+  screen = null;
+  closeMenus();
+}
+function teardownShell() {
+  teardownScreen();
+  if (shell) shell.destroy();
+  shell = null;
+}
+
+const toLogin = () => {
+  const here = location.pathname + location.search;
+  navigate(here === '/' || here.startsWith('/login') ? '/login' : `/login?next=${encodeURIComponent(here)}`, { replace: true });
+};
+
+const safeNext = (n) => (n && n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : '/');
+
+function pageState(title, text, actions = []) {
+  return h('div', { class: 'state' }, emptyState({ iconName: 'info', title, text, actions }));
+}
+
+async function onRoute(r) {
+  teardownScreen();
+  const q = r.query;
+  if (r.name === 'login' || r.name === 'setup' || r.name === 'invite') {
+    teardownShell();
+    if (r.name === 'login' && session.user) { navigate(safeNext(q.get('next')), { replace: true }); return; }
+    ({ login: renderLogin, setup: renderSetup, invite: renderInvite })[r.name](root, r);
+    return;
+  }
+  if (!session.user) { teardownShell(); toLogin(); return; }
+
+  if (r.name === 'home' || r.name === 'notFound') {
+    if (r.name === 'home' && session.orgs.length) { navigate(`/o/${session.orgs[0].slug}/contacts`, { replace: true }); return; }
+    teardownShell();
+    document.title = 'Harmonia';
+    clear(root, r.name === 'home'
+      ? pageState('You’re not in an organization yet', session.user.is_platform_admin ? 'Create the first organization to start adding contacts.' : 'Ask an admin to invite you, then open the link from the invitation.',
+        session.user.is_platform_admin ? [h('button', { class: 'btn btn-primary', type: 'button', text: 'New organization', onclick: () => openOrgDialog() })] : [h('button', { class: 'btn', type: 'button', text: 'Sign out', onclick: () => signOut() })])
+      : pageState('Page not found', 'There is nothing at this address.', [h('a', { class: 'btn', href: '/', text: 'Go home' })]));
+    return;
+  }
+
+  const slug = r.params.org;
+  if (!findOrg(slug)) {
+    try { await loadSession(); } catch (e) { reportError(e); }
+    if (!session.user) { toLogin(); return; }
+    if (!findOrg(slug)) {
+      teardownShell();
+      clear(root, pageState('Organization not found', 'It doesn’t exist or you are not a member of it.', [h('a', { class: 'btn', href: '/', text: 'Go to my organization' })]));
+      return;
+    }
+  }
+  if (r.name === 'orgHome') { navigate(`/o/${slug}/contacts`, { replace: true }); return; }
+  if (r.name === 'settingsHome') { navigate(`/o/${slug}/settings/members`, { replace: true }); return; }
+  if (!shell || shell.slug !== slug) {
+    teardownShell();
+    shell = mountShell(root, slug);
+  }
+  controller = new AbortController();
+  const ctx = { shell, slug, params: r.params, query: q, isBack: r.isBack, savedScroll: r.savedScroll, signal: controller.signal };
+  const mine = controller;
+  shell.content.scrollTop = 0;
+  try {
+    const s = await SCREENS[r.name](ctx);
+    if (mine !== controller) { if (s && s.destroy) s.destroy(); return; }
+    screen = s || {};
+  } catch (e) {
+    if (e.name !== 'AbortError') reportError(e);
+  }
+}
+
+async function signOut() {
+  try { await post('/auth/logout'); } catch { /* already signed out */ }
+  clearSession();
+  navigate('/login', { replace: true });
+}
+
+// Keyboard: "/" or Ctrl/Cmd-K search, "c" create, "e" edit. Not while typing or in a dialog.
+document.addEventListener('keydown', (e) => {
+  if (e.defaultPrevented || document.querySelector('dialog[open]')) return;
+  const k = e.key;
+  if ((k === 'k' || k === 'K') && (e.metaKey || e.ctrlKey) && shell) { e.preventDefault(); shell.focusSearch(); return; }
+  if (isTyping(e) || e.metaKey || e.ctrlKey || e.altKey) return;
+  if (k === '/' && shell) { e.preventDefault(); shell.focusSearch(); return; }
+  const fn = screen && screen.shortcuts && screen.shortcuts[k];
+  if (fn) { e.preventDefault(); fn(); }
+});
+
+setUnauthenticatedHandler(() => {
+  const r = currentRoute();
+  if (r && ['login', 'setup', 'invite'].includes(r.name)) return;
+  clearSession();
+  teardownShell();
+  toLogin();
+});
+
+setInterval(tickTimes, 60000);
+window.addEventListener('harmonia:forbidden', () => { loadSession().catch(() => {}); });
+
+(async () => {
+  try {
+    await loadSession();
+  } catch (e) {
+    reportError(e);
+  }
+  start(onRoute, () => (shell ? shell.content : null));
+})();

@@ -1,0 +1,143 @@
+// Sign in, first-run setup and accepting an invitation: centred cards outside the app frame.
+import { h, clear, relTime, exactTime } from '../util.js';
+import { logo, icon } from '../icons.js';
+import { get, post } from '../api.js';
+import { applyAuth, ROLE_LABEL } from '../session.js';
+import { navigate } from '../router.js';
+import { field, showErrors, clearErrors, setBusy } from '../components/field.js';
+
+const MIN_PASSWORD = 10;
+
+function card(root, title, lead, ...body) {
+  const c = h('div', { class: 'auth-card' },
+    h('div', { class: 'auth-brand' }, h('span', { class: 'logo' }, logo(28)), 'Harmonia'),
+    h('h1', { text: title }),
+    lead && h('p', { class: 'lead', text: lead }),
+    body);
+  clear(root, h('main', { class: 'auth' }, c));
+  document.title = `${title} · Harmonia`;
+  return c;
+}
+
+function passwordField(label = 'Password', name = 'password', autocomplete = 'new-password') {
+  return field({ label, name, type: 'password', autocomplete, required: true, hint: autocomplete === 'new-password' ? `At least ${MIN_PASSWORD} characters.` : null, attrs: { minLength: MIN_PASSWORD } });
+}
+
+function checkPassword(form, f) {
+  if (f._input.value.length >= MIN_PASSWORD) return true;
+  showErrors(form, { fields: { [f.dataset.field]: `Use at least ${MIN_PASSWORD} characters.` } });
+  return false;
+}
+
+/** Sends the form; 422 errors land next to inputs, anything else in the alert above. */
+async function submitWith(form, btn, fn) {
+  clearErrors(form);
+  setBusy(btn, true);
+  try {
+    await fn();
+  } catch (e) {
+    showErrors(form, e);
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+function landing(orgs, next) {
+  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login')) return next;
+  return orgs && orgs.length ? `/o/${orgs[0].slug}/contacts` : '/';
+}
+
+export function renderLogin(root, { query }) {
+  const email = field({ label: 'Email', name: 'email', type: 'email', autocomplete: 'username', required: true });
+  const password = field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: 'Sign in' });
+  const form = h('form', { class: 'form', novalidate: true }, email, password, btn);
+  card(root, 'Sign in', 'Welcome back. Sign in to your workspace.', form);
+  email._input.focus();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitWith(form, btn, async () => {
+      if (!email._input.value.trim() || !password._input.value) {
+        throw { fields: { ...(email._input.value.trim() ? {} : { email: 'Enter your email.' }), ...(password._input.value ? {} : { password: 'Enter your password.' }) } };
+      }
+      try {
+        const r = await post('/auth/login', { email: email._input.value.trim(), password: password._input.value });
+        applyAuth(r);
+        navigate(landing(r.organizations, query.get('next')), { replace: true });
+      } catch (err) {
+        if (err.status === 401) err.message = 'That email and password don’t match an account.';
+        password._input.value = '';
+        throw err;
+      }
+    });
+  });
+}
+
+export async function renderSetup(root, { query }) {
+  const token = query.get('token') || '';
+  card(root, 'Set up Harmonia', 'Checking…');
+  let required = false;
+  try {
+    required = !!(await get('/setup', { quiet401: true })).setup_required;
+  } catch { required = false; }
+  if (!required) {
+    card(root, 'Already set up', 'This Harmonia server already has an owner.', h('a', { class: 'btn btn-primary btn-block', href: '/login', text: 'Go to sign in' }));
+    return;
+  }
+  if (!token) {
+    card(root, 'Set up Harmonia', null, h('div', { class: 'callout info' }, icon('info', 16),
+      h('span', { text: 'Open the setup link printed in the server log when Harmonia started. It contains a one-time token.' })));
+    return;
+  }
+  const org = field({ label: 'Organization name', name: 'org_name', required: true, placeholder: 'Acme Inc.', autocomplete: 'organization' });
+  const name = field({ label: 'Your name', name: 'name', required: true, autocomplete: 'name' });
+  const email = field({ label: 'Email', name: 'email', type: 'email', required: true, autocomplete: 'email' });
+  const password = passwordField();
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: 'Create workspace' });
+  const form = h('form', { class: 'form', novalidate: true }, org, name, email, password, btn);
+  card(root, 'Set up Harmonia', 'Create your organization and the owner account. You can invite your team next.', form);
+  org._input.focus();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!checkPassword(form, password)) return;
+    submitWith(form, btn, async () => {
+      const r = await post('/setup', { token, org_name: org._input.value.trim(), name: name._input.value.trim(), email: email._input.value.trim(), password: password._input.value });
+      applyAuth(r);
+      navigate(landing(r.organizations), { replace: true });
+    });
+  });
+}
+
+export async function renderInvite(root, { query }) {
+  const token = query.get('token') || '';
+  card(root, 'Join your team', 'Loading invitation…');
+  let inv = null;
+  try {
+    if (token) inv = await get(`/invites/${encodeURIComponent(token)}`, { quiet401: true });
+  } catch { inv = null; }
+  if (!inv) {
+    card(root, 'Invitation not found', 'This invitation link is invalid, was already used or has expired. Ask an admin of the organization to invite you again.',
+      h('a', { class: 'btn btn-block', href: '/login', text: 'Go to sign in' }));
+    return;
+  }
+  const orgName = (inv.organization && inv.organization.name) || 'the organization';
+  const email = field({ label: 'Email', name: 'email', value: inv.email, autocomplete: 'username' });
+  email._input.readOnly = true;
+  const name = field({ label: 'Your name', name: 'name', required: true, autocomplete: 'name' });
+  const password = passwordField();
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: `Join ${orgName}` });
+  const form = h('form', { class: 'form', novalidate: true }, email, name, password, btn);
+  const expires = inv.expires_at ? h('p', { class: 'auth-foot', title: exactTime(inv.expires_at), text: `This invitation expires ${relTime(inv.expires_at)}.` }) : null;
+  card(root, `Join ${orgName}`, `You’ve been invited as ${(ROLE_LABEL[inv.role] || inv.role || 'member').toLowerCase()}. Choose your name and a password to continue.`, form, expires);
+  name._input.focus();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!checkPassword(form, password)) return;
+    submitWith(form, btn, async () => {
+      const r = await post('/invites/accept', { token, name: name._input.value.trim(), password: password._input.value });
+      applyAuth(r);
+      const slug = inv.organization && inv.organization.slug;
+      navigate(slug ? `/o/${slug}/contacts` : landing(r.organizations), { replace: true });
+    });
+  });
+}

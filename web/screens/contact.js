@@ -1,0 +1,151 @@
+// Contact page: header with key facts, related company and history in the main column,
+// every field inline-editable in the side column (`e` opens the full edit form).
+import { h, clear, trimOrNull, fmtNum } from '../util.js';
+import { icon } from '../icons.js';
+import { get, patch, orgPath } from '../api.js';
+import { canEdit, getMembers, memberName } from '../session.js';
+import { avatar } from '../components/avatar.js';
+import { stageBadge } from '../components/badge.js';
+import { field } from '../components/field.js';
+import { menuButton } from '../components/menu.js';
+import { reportError } from '../components/toast.js';
+import { companyPicker } from '../components/picker.js';
+import { multiEditor, addressEditor, stageSelect, ownerSelect, formatAddress } from '../components/editors.js';
+import { openContactForm } from './forms.js';
+import { contactName } from './contacts.js';
+import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
+
+const textField = (key, label, type = 'text') => ({
+  key, label,
+  view: (c) => (c[key] ? h('span', { text: c[key] }) : null),
+  editor: (c) => { const f = field({ label, name: key, type, value: c[key] }); f.querySelector('label').classList.add('sr-only'); return { el: f, focus: () => f._input.focus(), value: () => f._input.value }; },
+  toPatch: (v) => ({ [key]: trimOrNull(v) }),
+});
+
+const lines = (list, key, scheme) => (list && list.length
+  ? h('span', { class: 'lines' }, list.map((x) => h('span', null, h('a', { href: `${scheme}:${x[key]}`, dataset: { native: '' }, text: x[key] }), x.label && h('span', { class: 'meta', text: x.label }))))
+  : null);
+
+function selectField(key, label, build, view) {
+  return {
+    key, label, view,
+    editor: (c) => { const s = build(c[key]); const f = field({ label, name: key, control: s }); f.querySelector('label').classList.add('sr-only'); return { el: f, focus: () => s.focus(), value: () => s.value }; },
+    toPatch: (v) => ({ [key]: v || null }),
+  };
+}
+
+export function contactFields(slug, members) {
+  return [
+    textField('first_name', 'First name'),
+    textField('last_name', 'Last name'),
+    textField('job_title', 'Job title'),
+    {
+      key: 'company_id', label: 'Company',
+      view: (c) => (c.company ? h('a', { href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }) : null),
+      editor: (c) => {
+        const p = companyPicker({ org: slug, value: c.company, allowCreate: true, placeholder: 'Search or create…' });
+        p.input.setAttribute('aria-label', 'Company');
+        const el = h('div', { class: 'field', dataset: { field: 'company_id' } }, p.el);
+        el._input = p.input;
+        return { el, focus: () => p.input.focus(), value: () => p.value() };
+      },
+      toPatch: (v) => ({ company_id: v ? v.id : null }),
+      optimistic: (v) => ({ company: v }),
+    },
+    {
+      key: 'emails', label: 'Email', view: (c) => lines(c.emails, 'email', 'mailto'),
+      editor: (c) => { const m = multiEditor('emails', c.emails, { label: 'Email' }); m.el.querySelector('.field-label').classList.add('sr-only'); return m; },
+      toPatch: (v) => ({ emails: v }),
+    },
+    {
+      key: 'phones', label: 'Phone', view: (c) => lines(c.phones, 'phone', 'tel'),
+      editor: (c) => { const m = multiEditor('phones', c.phones, { label: 'Phone' }); m.el.querySelector('.field-label').classList.add('sr-only'); return m; },
+      toPatch: (v) => ({ phones: v }),
+    },
+    selectField('stage', 'Stage', (v) => stageSelect(v), (c) => stageBadge(c.stage)),
+    selectField('owner_id', 'Owner', (v) => ownerSelect(members, v), (c) => (c.owner_id ? h('span', { text: memberName(members, c.owner_id) || 'Former member' }) : null)),
+    textField('source', 'Source'),
+    {
+      key: 'address', label: 'Address',
+      view: (c) => { const l = formatAddress(c.address); return l.length ? h('span', { class: 'lines' }, l.map((x) => h('span', { text: x }))) : null; },
+      editor: (c) => addressEditor(c.address),
+      toPatch: (v) => ({ address: v }),
+    },
+  ];
+}
+
+function companyCard(slug, company) {
+  if (!company) return h('p', { class: 'meta', text: 'Not linked to a company yet.' });
+  const card = h('div', { class: 'card related' }, avatar(company.name, { size: 'md', square: true, seed: company.id }),
+    h('div', { class: 'info' }, h('a', { href: `/o/${slug}/companies/${company.id}`, text: company.name }), h('span', { class: 'meta', text: ' ' })),
+    icon('chevRight', 16));
+  get(orgPath(slug, 'companies', company.id)).then((full) => {
+    const bits = [full.domain, full.industry, full.contact_count != null ? `${fmtNum(full.contact_count)} contact${full.contact_count === 1 ? '' : 's'}` : null].filter(Boolean);
+    card.querySelector('.info .meta').textContent = bits.join(' · ') || ' ';
+  }).catch(() => {});
+  return card;
+}
+
+export async function renderContact(ctx) {
+  const { shell, slug, params, signal } = ctx;
+  const editable = canEdit(slug);
+  const listHref = `/o/${slug}/contacts`;
+  shell.setActive('contacts');
+  shell.setTop({ title: 'Contact', crumbs: [{ label: 'Contacts', href: listHref }] });
+  clear(shell.content, skeletonRecord());
+  const apiPath = orgPath(slug, 'contacts', params.id);
+  let contact;
+  let members;
+  try {
+    [contact, members] = await Promise.all([get(apiPath, { signal }), getMembers(slug).catch(() => [])]);
+  } catch (e) {
+    if (e.name === 'AbortError') return {};
+    if (e.status === 404) { shell.setTop({ title: 'Not found', crumbs: [{ label: 'Contacts', href: listHref }] }); clear(shell.content, notFoundState('contact', listHref)); }
+    else { reportError(e); clear(shell.content); }
+    return {};
+  }
+
+  const recordHref = `${listHref}/${contact.id}`;
+  const openEdit = () => openContactForm({ slug, contact, onSaved: (c) => { contact = c; render(); props.update(c); } });
+  const props = propsList({
+    fields: contactFields(slug, members),
+    item: contact,
+    editable,
+    save: (body) => patch(apiPath, body),
+    onSaved: (c) => { contact = c; render(); },
+  });
+  const actions = editable ? [
+    h('button', { class: 'btn', type: 'button', title: 'Edit (e)', onclick: openEdit }, icon('pencil', 14), 'Edit'),
+    menuButton({ label: 'More actions' }, () => [
+      { label: 'Delete contact', icon: 'trash', danger: true, onSelect: () => deleteRecord({ apiPath, entity: 'contacts', label: contactName(contact), backHref: listHref, recordHref }) },
+    ], { align: 'end' }),
+  ] : [];
+
+  const headHost = h('div');
+  const mainHost = h('div', { class: 'record-main' });
+  function render() {
+    const c = contact;
+    const email = c.emails && c.emails[0];
+    const phone = c.phones && c.phones[0];
+    shell.setTop({ title: contactName(c), crumbs: [{ label: 'Contacts', href: listHref }] });
+    clear(headHost, recordHeader({
+      avatarEl: avatar(contactName(c), { size: 'lg', seed: c.id }),
+      title: contactName(c),
+      facts: [
+        c.job_title && fact('briefcase', c.job_title, 'Job title'),
+        c.company && fact('companies', h('a', { href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }), 'Company'),
+        email && fact('mail', h('a', { href: `mailto:${email.email}`, dataset: { native: '' }, text: email.email }), 'Email'),
+        phone && fact('phone', h('a', { href: `tel:${phone.phone}`, dataset: { native: '' }, text: phone.phone }), 'Phone'),
+        c.stage && stageBadge(c.stage),
+      ],
+      actions,
+    }));
+    clear(mainHost,
+      sideSection('Company', companyCard(slug, c.company)),
+      sideSection('History', historyList(c, members)));
+  }
+  render();
+  clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' }, mainHost,
+    h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Details', props.el)))));
+  return { shortcuts: editable ? { e: openEdit } : {} };
+}

@@ -1,0 +1,20 @@
+// Settings frame: tabs for Members, API keys (admins) and My account.
+import { h, clear } from '../util.js';
+import { icon } from '../icons.js';
+import { canAdmin } from '../session.js';
+
+export function settingsFrame(ctx, current, { title, actions = [] }) {
+  const { shell, slug } = ctx;
+  shell.setActive('settings');
+  shell.setTop({ title, crumbs: [{ label: 'Settings', href: `/o/${slug}/settings/members` }], actions });
+  const tabs = [
+    ['members', 'Members', 'users'],
+    canAdmin(slug) && ['api-keys', 'API keys', 'key'],
+    ['account', 'My account', 'user'],
+  ].filter(Boolean);
+  const nav = h('nav', { class: 'tabs', 'aria-label': 'Settings' }, tabs.map(([key, label, ic]) =>
+    h('a', { href: `/o/${slug}/settings/${key}`, 'aria-current': key === current ? 'page' : null }, icon(ic, 15), label)));
+  const page = h('div', { class: 'page' });
+  clear(shell.content, nav, page);
+  return page;
+}
