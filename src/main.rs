@@ -77,6 +77,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -111,7 +112,13 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let config = Config::new(data_dir, &args);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        // With port 0 the real port is known only now; links must carry it.
+        let mut bound = args.clone();
+        bound.listen = listener.local_addr()?;
+        let config = Config::new(data_dir, &bound);
         let state = AppState::open(config.clone())?;
         harmonia::auth::password::warm_up();
         if let Some(token) = state.issue_setup_token()? {
@@ -120,9 +127,6 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
                 config.link(&format!("/setup?token={token}"))
             );
         }
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
         tracing::info!(
             address = %listener.local_addr()?,
             data_dir = %config.data_dir.display(),

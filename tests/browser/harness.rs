@@ -1,0 +1,361 @@
+//! The real `harmonia` binary on port 0 with a fresh data directory, driven by
+//! Debian's Chromium through chromedriver (headless).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Browser tests share two cores: run them one at a time.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub setup_link: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary. With `first_org`, the CLI creates org "Acme" and its
+/// owner owner@example.com first; without, the server logs a setup link.
+pub fn server(first_org: bool) -> Server {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    if first_org {
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, PASSWORD).expect("pw");
+        let ok = Command::new(env!("CARGO_BIN_EXE_harmonia"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args([
+                "setup",
+                "--org-name",
+                "Acme",
+                "--email",
+                "owner@example.com",
+                "--name",
+                "Olivia Owner",
+                "--password-file",
+            ])
+            .arg(&pw)
+            .env("HARMONIA_LOG", "warn")
+            .status()
+            .expect("setup");
+        assert!(ok.success());
+    }
+    let mut s = server_on(&data);
+    s._dir = Some(dir);
+    s
+}
+
+/// A server on an existing data directory (for measurements on big data).
+pub fn server_on(data: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("HARMONIA_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn harmonia");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let mut setup_link = None;
+    let mut addr = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("log line");
+        if let Some(i) = line.find("http://") {
+            if line.contains("/setup?token=") {
+                setup_link = line[i..].split_whitespace().next().map(str::to_string);
+            }
+        }
+        if let Some(rest) = line.split("address=").nth(1) {
+            addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            break;
+        }
+    }
+    assert!(!addr.is_empty(), "server did not start");
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        base: format!("http://{addr}"),
+        setup_link,
+        _dir: None,
+    }
+}
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+        let mut driver = self.driver;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub async fn browser() -> Browser {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (apt-get install chromium chromium-driver)");
+    let profile = tempfile::tempdir().expect("profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-quic",
+                     "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_err = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                };
+            }
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("could not start a browser session: {last_err:?}");
+}
+
+pub async fn wait_for(c: &Client, xpath: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
+}
+
+pub async fn wait_for_css(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+pub async fn wait_for_url(c: &Client, fragment: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let url = c.current_url().await.expect("url");
+        if url.as_str().contains(fragment) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "still at {url}, expected {fragment}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `js` (an expression) is truthy in the page.
+pub async fn wait_until(c: &Client, js: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let v = c
+            .execute(&format!("return !!({js});"), vec![])
+            .await
+            .expect("script");
+        if v == Value::Bool(true) {
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for: {js}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    let el = wait_for_css(c, css).await;
+    el.clear().await.expect("clear");
+    el.send_keys(text).await.expect("type");
+}
+
+pub async fn click(c: &Client, xpath: &str) {
+    wait_for(c, xpath)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {xpath}: {e}"));
+}
+
+pub async fn sign_in(c: &Client, base: &str, email: &str) {
+    sign_in_with(c, base, email, PASSWORD).await
+}
+
+pub async fn sign_in_with(c: &Client, base: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.expect("goto login");
+    type_into(c, "input[name=email]", email).await;
+    type_into(c, "input[name=password]", password).await;
+    click(
+        c,
+        "//button[@type='submit' and normalize-space()='Sign in']",
+    )
+    .await;
+    wait_for_url(c, "/o/").await;
+}
+
+/// Calls the API from inside the page (same origin, the page's cookie), like
+/// the UI does; returns (status, body).
+pub async fn page_fetch(
+    c: &Client,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    csrf: bool,
+) -> (u16, Value) {
+    let script = r#"
+        const [method, path, body, withCsrf, done] = arguments;
+        (async () => {
+          const headers = {'content-type': 'application/json'};
+          if (withCsrf) {
+            const me = await (await fetch('/api/v1/me')).json();
+            headers['x-csrf-token'] = me.csrf_token;
+          }
+          const r = await fetch(path, {method, headers, body: body == null ? undefined : JSON.stringify(body)});
+          const text = await r.text();
+          done([r.status, text ? JSON.parse(text) : null]);
+        })().catch((e) => done([0, String(e)]));
+    "#;
+    let v = c
+        .execute_async(
+            script,
+            vec![
+                json!(method),
+                json!(path),
+                body.unwrap_or(Value::Null),
+                json!(csrf),
+            ],
+        )
+        .await
+        .expect("fetch in page");
+    (v[0].as_u64().unwrap_or(0) as u16, v[1].clone())
+}
+
+/// The browser's console log (chromedriver's legacy log endpoint).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+pub async fn console_messages(c: &Client) -> Vec<String> {
+    let v = c.issue_cmd(BrowserLog).await.expect("browser log");
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["message"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Signs in through the API (no browser) and returns (cookie, csrf).
+pub async fn api_session(base: &str, email: &str) -> (String, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("harmonia_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let body: Value = resp.json().await.expect("json");
+    (
+        cookie,
+        body["csrf_token"].as_str().expect("csrf").to_string(),
+    )
+}
+
+pub async fn api(
+    base: &str,
+    session: &(String, String),
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{base}/api/v1{path}"))
+        .header("cookie", &session.0)
+        .header("x-csrf-token", &session.1)
+        .json(&body)
+        .send()
+        .await
+        .expect("api call");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap_or(Value::Null)
+}

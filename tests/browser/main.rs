@@ -1,0 +1,498 @@
+//! The web UI in a real browser (Debian's Chromium, headless, through
+//! chromedriver) against the real binary on port 0.
+
+mod harness;
+
+use harness::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn first_run_sign_in_and_a_contacts_whole_life() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(false);
+    let b = browser().await;
+    let c = &b.client;
+
+    // First-run setup from the logged link.
+    let link = server.setup_link.clone().expect("setup link in the log");
+    c.goto(&link).await.expect("goto setup");
+    type_into(c, "input[name=org_name]", "Acme Inc").await;
+    type_into(c, "input[name=name]", "Olivia Owner").await;
+    type_into(c, "input[name=email]", "owner@example.com").await;
+    type_into(c, "input[name=password]", PASSWORD).await;
+    click(c, "//button[@type='submit']").await;
+    wait_for_url(c, "/o/acme-inc/contacts").await;
+
+    // Sign out (forget the cookie) and sign in again.
+    c.delete_all_cookies().await.expect("cookies");
+    sign_in(c, &server.base, "owner@example.com").await;
+    wait_for_url(c, "/o/acme-inc/contacts").await;
+
+    // Create a contact: a bad email is shown next to its field, nothing typed is lost.
+    click(c, "//button[@aria-label='New contact']").await;
+    type_into(c, "dialog input[name=first_name]", "Grace").await;
+    type_into(c, "dialog input[name=last_name]", "Hopper").await;
+    type_into(c, "dialog input[aria-label='Email 1']", "grace at navy").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    let err = wait_for_css(c, "dialog [data-field^='emails'] .field-error").await;
+    let text = err.text().await.expect("text");
+    assert!(text.to_lowercase().contains("valid email"), "{text}");
+    let kept = c
+        .execute(
+            "return document.querySelector('dialog input[name=first_name]').value",
+            vec![],
+        )
+        .await
+        .expect("value");
+    assert_eq!(kept, json!("Grace"));
+    type_into(
+        c,
+        "dialog input[aria-label='Email 1']",
+        "grace@navy.example",
+    )
+    .await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_until(c, "!document.querySelector('dialog[open]')").await;
+
+    // It is in the list; open it.
+    c.goto(&format!("{}/o/acme-inc/contacts", server.base))
+        .await
+        .expect("list");
+    click(c, "//table//a[normalize-space()='Grace Hopper']").await;
+    wait_for(c, "//h1[normalize-space()='Grace Hopper']").await;
+    wait_for_url(c, "/o/acme-inc/contacts/").await;
+
+    // Edit it through the form.
+    click(c, "//button[normalize-space()='Edit']").await;
+    type_into(c, "dialog input[name=job_title]", "Rear Admiral").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_for(
+        c,
+        "//*[contains(@class,'facts')]//*[contains(normalize-space(),'Rear Admiral')]",
+    )
+    .await;
+
+    // Delete it: gone from the list and from the API.
+    click(c, "//button[@aria-label='More actions']").await;
+    click(
+        c,
+        "//*[@role='menuitem' and contains(normalize-space(),'Delete contact')]",
+    )
+    .await;
+    wait_for_url(c, "/o/acme-inc/contacts").await;
+    wait_until(c, "!document.querySelector('h1') || document.querySelector('h1').textContent !== 'Grace Hopper'").await;
+    let (status, count) = page_fetch(
+        c,
+        "GET",
+        "/api/v1/orgs/acme-inc/contacts/count",
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(count["count"], 0);
+    b.close().await;
+}
+
+async fn seed(base: &str) -> (String, String) {
+    let s = api_session(base, "owner@example.com").await;
+    let initech = api(
+        base,
+        &s,
+        Method::POST,
+        "/orgs/acme/companies",
+        json!({"name": "Initech", "domain": "initech.example"}),
+    )
+    .await;
+    let hooli = api(
+        base,
+        &s,
+        Method::POST,
+        "/orgs/acme/companies",
+        json!({"name": "Hooli"}),
+    )
+    .await;
+    let people = [
+        ("Bill", "Lumbergh", "customer", &initech),
+        ("Peter", "Gibbons", "lead", &initech),
+        ("Gavin", "Belson", "customer", &hooli),
+        ("Zelda", "Aaron", "prospect", &hooli),
+    ];
+    let mut first_id = String::new();
+    for (first, last, stage, co) in people {
+        let c = api(
+            base,
+            &s,
+            Method::POST,
+            "/orgs/acme/contacts",
+            json!({
+                "first_name": first, "last_name": last, "stage": stage, "company_id": co["id"],
+                "emails": [{"email": format!("{}@example.com", first.to_lowercase())}]
+            }),
+        )
+        .await;
+        if first_id.is_empty() {
+            first_id = c["id"].as_str().unwrap_or_default().to_string();
+        }
+    }
+    (
+        initech["id"].as_str().unwrap_or_default().to_string(),
+        first_id,
+    )
+}
+
+async fn first_row_name(c: &fantoccini::Client) -> String {
+    c.execute(
+        "const a = document.querySelector('table tbody td.name-cell a'); return a ? a.textContent.trim() : ''",
+        vec![],
+    )
+    .await
+    .expect("script")
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+#[tokio::test]
+async fn lists_sort_and_filter_and_a_company_shows_its_contacts() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (initech, _) = seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 4",
+    )
+    .await;
+    assert_eq!(first_row_name(c).await, "Bill Lumbergh");
+
+    // Sort by name, descending, by clicking the header.
+    click(c, "//th//*[normalize-space()='Name']").await;
+    wait_until(c, "(document.querySelector('table tbody td.name-cell a')||{}).textContent?.trim() === 'Zelda Aaron'").await;
+    wait_for_url(c, "sort=-name").await;
+
+    // Filter by stage.
+    let stage = wait_for_css(c, ".filterbar select").await;
+    stage.select_by_value("customer").await.expect("select");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 2",
+    )
+    .await;
+    let names = c
+        .execute("return [...document.querySelectorAll('table tbody td.name-cell a')].map(a => a.textContent.trim())", vec![])
+        .await
+        .expect("names");
+    let names: Vec<String> = serde_json::from_value(names).expect("list");
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "Gavin Belson" || n == "Bill Lumbergh"),
+        "{names:?}"
+    );
+
+    // The company page lists its contacts.
+    c.goto(&format!("{}/o/acme/companies/{initech}", server.base))
+        .await
+        .expect("company");
+    wait_for(c, "//h1[normalize-space()='Initech']").await;
+    wait_for(c, "//a[normalize-space()='Peter Gibbons']").await;
+    wait_for(c, "//a[normalize-space()='Bill Lumbergh']").await;
+    assert!(
+        c.find(fantoccini::Locator::XPath(
+            "//a[normalize-space()='Gavin Belson']"
+        ))
+        .await
+        .is_err()
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_edit_controls_and_a_forged_write_is_refused() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (_, contact) = seed(&server.base).await;
+    let owner = api_session(&server.base, "owner@example.com").await;
+    let added = api(
+        &server.base,
+        &owner,
+        Method::POST,
+        "/orgs/acme/members",
+        json!({"email": "vera@example.com", "role": "viewer"}),
+    )
+    .await;
+    let token = added["invite_url"]
+        .as_str()
+        .expect("invite")
+        .split("token=")
+        .nth(1)
+        .expect("token")
+        .to_string();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/invites/accept", server.base))
+        .json(&json!({"token": token, "name": "Vera Viewer", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("accept");
+    assert!(resp.status().is_success());
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "vera@example.com").await;
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length >= 4",
+    )
+    .await;
+    assert!(
+        c.find(fantoccini::Locator::XPath(
+            "//button[@aria-label='New contact']"
+        ))
+        .await
+        .is_err()
+    );
+    c.goto(&format!("{}/o/acme/contacts/{contact}", server.base))
+        .await
+        .expect("record");
+    wait_for(c, "//h1[normalize-space()='Bill Lumbergh']").await;
+    let edit_controls = c
+        .execute("return [...document.querySelectorAll('button')].filter(b => /^(Edit|Delete)/.test(b.textContent.trim()) || /^Edit /.test(b.getAttribute('aria-label')||'')).length", vec![])
+        .await
+        .expect("count");
+    assert_eq!(edit_controls, json!(0));
+
+    // A write forged from the page, with a valid CSRF token, is refused by the API.
+    let (status, body) = page_fetch(
+        c,
+        "PATCH",
+        &format!("/api/v1/orgs/acme/contacts/{contact}"),
+        Some(json!({"first_name": "Hacked"})),
+        true,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (_, after) = page_fetch(
+        c,
+        "GET",
+        &format!("/api/v1/orgs/acme/contacts/{contact}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(after["first_name"], "Bill");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn markup_in_a_name_is_shown_as_text_and_never_runs() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let s = api_session(&server.base, "owner@example.com").await;
+    let evil = "<img src=x onerror=alert(1)>";
+    let created = api(&server.base, &s, Method::POST, "/orgs/acme/contacts", json!({"first_name": evil, "last_name": "<b>bold</b>", "job_title": "<script>alert(2)</script>"})).await;
+    let id = created["id"].as_str().expect("id");
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    for path in [
+        "/o/acme/contacts".to_string(),
+        format!("/o/acme/contacts/{id}"),
+    ] {
+        c.goto(&format!("{}{path}", server.base))
+            .await
+            .expect("goto");
+        wait_until(
+            c,
+            "document.body.textContent.includes('<img src=x onerror=alert(1)>')",
+        )
+        .await;
+        let injected = c
+            .execute(
+                "return document.querySelectorAll('img[src=\"x\"], script:not([src])').length
+                    + [...document.querySelectorAll('b')].filter(e => e.textContent === 'bold').length",
+                vec![],
+            )
+            .await
+            .expect("count");
+        assert_eq!(injected, json!(0), "{path}: markup became elements");
+        assert!(c.get_alert_text().await.is_err(), "{path}: an alert opened");
+    }
+    b.close().await;
+}
+
+#[tokio::test]
+async fn strict_csp_no_violations_and_no_other_hosts() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (initech, contact) = seed(&server.base).await;
+    let resp = reqwest::get(format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("shell");
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(
+        resp.headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert!(resp.headers().get("referrer-policy").is_some());
+    let html = resp.text().await.expect("html");
+    assert!(
+        !html.contains("<script>") && !html.contains(" style=") && !html.contains("<style"),
+        "inline code in the shell"
+    );
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    for path in [
+        "/o/acme/contacts".to_string(),
+        format!("/o/acme/contacts/{contact}"),
+        "/o/acme/companies".to_string(),
+        format!("/o/acme/companies/{initech}"),
+        "/o/acme/settings/members".to_string(),
+        "/o/acme/settings/api-keys".to_string(),
+        "/o/acme/settings/account".to_string(),
+    ] {
+        c.goto(&format!("{}{path}", server.base))
+            .await
+            .expect("goto");
+        wait_until(c, "document.querySelector('h1')").await;
+        let foreign = c
+            .execute("return performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin))", vec![])
+            .await
+            .expect("resources");
+        assert_eq!(foreign, json!([]), "{path}: requests to other hosts");
+    }
+    // Open a dialog too: dynamic UI must not need inline styles either.
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    click(c, "//button[@aria-label='New contact']").await;
+    wait_for_css(c, "dialog[open]").await;
+    let is_violation =
+        |m: &String| m.contains("Content Security Policy") || m.contains("Refused to");
+    let log = console_messages(c).await;
+    let violations: Vec<&String> = log.iter().filter(|m| is_violation(m)).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+
+    // Positive controls: the log channel works, and a violation would be seen.
+    c.execute(
+        "console.error('harmonia-log-probe');
+         const d = document.createElement('div'); d.setAttribute('style', 'color: red'); document.body.append(d);",
+        vec![],
+    )
+    .await
+    .expect("probe");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let log = console_messages(c).await;
+    assert!(
+        log.iter().any(|m| m.contains("harmonia-log-probe")),
+        "console log not captured: {log:?}"
+    );
+    assert!(
+        log.iter().any(is_violation),
+        "a deliberate inline style was not reported: {log:?}"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_deep_link_survives_a_reload() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (_, contact) = seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    let url = format!("{}/o/acme/contacts/{contact}", server.base);
+    c.goto(&url).await.expect("goto");
+    wait_for(c, "//h1[normalize-space()='Bill Lumbergh']").await;
+    c.refresh().await.expect("reload");
+    wait_for(c, "//h1[normalize-space()='Bill Lumbergh']").await;
+    assert_eq!(c.current_url().await.expect("url").as_str(), url);
+    b.close().await;
+}
+
+/// Measurement, not a test (ignored by `cargo test`): how long the contacts
+/// screen takes to show rows in a big organization made by `harmonia demo`.
+///
+///   harmonia --data-dir /tmp/demo1m demo --contacts 1000000 --no-serve
+///   HARMONIA_BENCH_DATA=/tmp/demo1m cargo test --release --test browser -- \
+///       --ignored --nocapture contacts_screen_time
+#[tokio::test]
+#[ignore]
+async fn contacts_screen_time() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let data = std::env::var("HARMONIA_BENCH_DATA")
+        .expect("HARMONIA_BENCH_DATA=<data dir with a demo org>");
+    let server = server_on(std::path::Path::new(&data));
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with(c, &server.base, "demo@harmonia.example", "harmonia-demo").await;
+    let rows = "document.querySelectorAll('table tbody td.name-cell a').length > 0";
+    let mut in_app = Vec::new();
+    let mut full_load = Vec::new();
+    for _ in 0..7 {
+        // In-app navigation: from the companies screen, click Contacts in the sidebar.
+        c.goto(&format!("{}/o/demo/companies", server.base))
+            .await
+            .expect("companies");
+        wait_until(c, rows).await;
+        c.execute("window.__t0 = performance.now(); document.querySelector('nav a[href$=\"/contacts\"]').click();", vec![])
+            .await
+            .expect("click");
+        wait_until(c, "location.pathname.endsWith('/contacts') && document.querySelectorAll('table tbody td.name-cell a').length > 0").await;
+        let t = c
+            .execute("return performance.now() - window.__t0", vec![])
+            .await
+            .expect("t");
+        in_app.push(t.as_f64().unwrap_or(f64::NAN));
+        // A cold page load of the contacts URL, from navigation start.
+        c.goto(&format!("{}/o/demo/contacts", server.base))
+            .await
+            .expect("contacts");
+        wait_until(c, rows).await;
+        let t = c
+            .execute("return performance.now()", vec![])
+            .await
+            .expect("t");
+        full_load.push(t.as_f64().unwrap_or(f64::NAN));
+    }
+    let (_, count) = page_fetch(c, "GET", "/api/v1/orgs/demo/contacts/count", None, false).await;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "contacts in org: {}; in-app navigation to rows: median {:.0} ms (all {:?}); full page load to rows: median {:.0} ms",
+        count["count"],
+        median(&mut in_app),
+        in_app.iter().map(|t| t.round()).collect::<Vec<_>>(),
+        median(&mut full_load)
+    );
+    b.close().await;
+}
