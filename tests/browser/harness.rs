@@ -78,10 +78,10 @@ pub fn server_on(data: &std::path::Path) -> Server {
     let mut addr = String::new();
     for line in lines.by_ref() {
         let line = line.expect("log line");
-        if let Some(i) = line.find("http://") {
-            if line.contains("/setup?token=") {
-                setup_link = line[i..].split_whitespace().next().map(str::to_string);
-            }
+        if let Some(i) = line.find("http://")
+            && line.contains("/setup?token=")
+        {
+            setup_link = line[i..].split_whitespace().next().map(str::to_string);
         }
         if let Some(rest) = line.split("address=").nth(1) {
             addr = rest
