@@ -31,9 +31,11 @@ pub fn stamp_in(d: Duration) -> String {
     stamp(now() + d)
 }
 
-/// Parses any RFC 3339 time a client sends and returns it in our stored format.
+/// Parses any RFC 3339 time a client sends and returns it in our stored
+/// format; None when it does not parse or cannot be expressed in UTC.
 pub fn parse_rfc3339(s: &str) -> Option<String> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(stamp)
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    t.checked_to_offset(UtcOffset::UTC).map(stamp)
 }
 
 #[cfg(test)]
@@ -55,5 +57,6 @@ mod tests {
             Some("2026-01-02T01:04:05.000000Z")
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59-23:59"), None);
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! All database work runs on the blocking thread pool; handlers call `read`
 //! and `write` with a closure. Writes go to the one writer connection with
-//! group commit: each write joins a queue, and whoever holds the writer runs
-//! everything queued in one `BEGIN IMMEDIATE` transaction, each job inside
-//! its own savepoint (a failing job rolls back alone), then commits once and
+//! group commit: each write joins a queue, and whoever gets the writer runs
+//! what is queued in one `BEGIN IMMEDIATE` transaction, each job inside its
+//! own savepoint (a failing job rolls back alone), then commits once and
 //! answers every job. Nobody meets SQLITE_BUSY, and under load one commit
 //! serves many requests. A job's result is delivered only after the commit
 //! succeeded, so a 2xx always means committed.
@@ -81,6 +81,9 @@ pub struct Db {
 /// request happened to commit; ours runs beside the writer instead.
 const COMMITS_PER_CHECKPOINT: u32 = 500;
 
+/// Batches one caller runs before it leaves the rest to their own callers.
+const BATCHES_PER_TURN: usize = 4;
+
 fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
@@ -125,7 +128,7 @@ fn run_in_savepoint<T>(
 /// One transaction for a batch of jobs; every job is answered after the
 /// commit. True when it committed.
 fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
-    // A job that panicked mid-batch leaves the transaction open: close it.
+    // A failure mid-batch may have left a transaction open: close it.
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -135,15 +138,35 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
         drop(jobs);
         return false;
     }
-    let answers: Vec<_> = jobs.into_iter().map(|job| job(conn)).collect();
-    let committed = match conn.execute_batch("COMMIT") {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            false
+    let mut answers = Vec::with_capacity(jobs.len());
+    let mut lost = false;
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))) {
+            Ok(answer) => answers.push(answer),
+            Err(_) => {
+                tracing::error!("a write job panicked; it is rolled back");
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
         }
-    };
+        // SQLite rolls the whole transaction back by itself on some errors
+        // (disk full, I/O): nothing of this batch will commit, so stop here
+        // rather than run later jobs outside any transaction.
+        if conn.is_autocommit() {
+            lost = true;
+            break;
+        }
+    }
+    drop(jobs);
+    let committed = !lost
+        && match conn.execute_batch("COMMIT") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                false
+            }
+        };
     for answer in answers {
         answer(committed);
     }
@@ -238,7 +261,7 @@ impl Db {
             .map_err(|e| AppError::Internal(anyhow::anyhow!("write task failed: {e}")))?
     }
 
-    /// The same as `write`, for callers already on a blocking thread (CLI, demo).
+    /// The same as `write`, for callers already on a blocking thread.
     pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
@@ -257,9 +280,19 @@ impl Db {
             })
         });
         self.lock_queue().push(job);
-        self.drain();
-        rx.recv()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("write job was dropped")))?
+        // Lead a few batches if the writer is free; otherwise the holder will
+        // run ours. Whoever waits too long drains the queue itself, so no job
+        // is ever left behind and no leader serves others for long.
+        loop {
+            self.drain();
+            match rx.recv_timeout(Duration::from_millis(2)) {
+                Ok(answer) => return answer,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(AppError::Internal(anyhow::anyhow!("write job was dropped")));
+                }
+            }
+        }
     }
 
     /// One transaction run right away with the writer held, for bulk work on
@@ -268,16 +301,38 @@ impl Db {
     pub fn write_now<T>(&self, f: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
         let result = {
             let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
+            (|| {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })()
         };
         self.drain();
         result
+    }
+
+    /// Runs up to a few batches if the writer is free.
+    fn drain(&self) {
+        let Ok(mut conn) = self.writer.try_lock().or_else(|e| match e {
+            std::sync::TryLockError::Poisoned(p) => Ok(p.into_inner()),
+            std::sync::TryLockError::WouldBlock => Err(()),
+        }) else {
+            return;
+        };
+        for _ in 0..BATCHES_PER_TURN {
+            let jobs = std::mem::take(&mut *self.lock_queue());
+            if jobs.is_empty() {
+                break;
+            }
+            if run_batch(&mut conn, jobs) {
+                self.after_commit();
+            }
+        }
     }
 
     /// Every few hundred commits, copies the WAL back into the database on
@@ -310,33 +365,6 @@ impl Db {
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs queued jobs in batches until the queue is empty. Whoever finds the
-    /// writer busy leaves: the holder re-checks the queue after letting go of
-    /// the writer, so no job is stranded.
-    fn drain(&self) {
-        loop {
-            let Ok(mut conn) = self.writer.try_lock().or_else(|e| match e {
-                std::sync::TryLockError::Poisoned(p) => Ok(p.into_inner()),
-                std::sync::TryLockError::WouldBlock => Err(()),
-            }) else {
-                return;
-            };
-            loop {
-                let jobs = std::mem::take(&mut *self.lock_queue());
-                if jobs.is_empty() {
-                    break;
-                }
-                if run_batch(&mut conn, jobs) {
-                    self.after_commit();
-                }
-            }
-            drop(conn);
-            if self.lock_queue().is_empty() {
-                return;
-            }
-        }
     }
 
     /// Synchronous read for callers already on a blocking thread.

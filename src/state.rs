@@ -98,8 +98,15 @@ impl AppState {
         let state = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
+                ticks += 1;
+                if ticks.is_multiple_of(120) {
+                    for tenant in state.tenants.open_tenants() {
+                        crate::tenant::registry::purge_trash(&tenant).await;
+                    }
+                }
                 let closed = state.tenants.close_idle(state.config.tenant_idle);
                 if closed > 0 {
                     tracing::debug!(closed, "closed idle organizations");

@@ -40,7 +40,8 @@ function dispatch(isBack) {
 
 export function navigate(to, { replace = false } = {}) {
   const url = new URL(to, location.origin);
-  if (url.origin !== location.origin) { location.href = to; return; }
+  // The app only ever navigates within itself; anything else stays put.
+  if (url.origin !== location.origin) { console.warn('refused to navigate off-site', to); return; }
   rememberScroll();
   if (replace) history.replaceState({}, '', url.pathname + url.search + url.hash);
   else history.pushState({}, '', url.pathname + url.search + url.hash);

@@ -46,7 +46,10 @@ impl Credentials {
 pub struct KeyAuth {
     pub id: String,
     pub org_id: String,
+    /// The key's role, capped by its owner's current role in the organization.
     pub role: Role,
+    /// The person the key acts for.
+    pub owner_user_id: String,
     last_used_at: Option<String>,
 }
 
@@ -74,14 +77,19 @@ impl Caller {
             }
             Credentials::ApiKey(secret) => conn
                 .prepare_cached(
-                    "SELECT id, org_id, role, last_used_at FROM api_keys
-                     WHERE key_hash = ?1 AND revoked_at IS NULL",
+                    "SELECT k.id, k.org_id, k.role, k.last_used_at, m.role, k.owner_user_id
+                     FROM api_keys k JOIN memberships m
+                       ON m.org_id = k.org_id AND m.user_id = k.owner_user_id AND m.status = 'active'
+                     WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
                 )?
                 .query_row([tokens::sha256(secret)], |r| {
+                    let key_role: Role = r.get(2)?;
+                    let owner_role: Role = r.get(4)?;
                     Ok(KeyAuth {
                         id: r.get(0)?,
                         org_id: r.get(1)?,
-                        role: r.get(2)?,
+                        role: key_role.min(owner_role),
+                        owner_user_id: r.get(5)?,
                         last_used_at: r.get(3)?,
                     })
                 })

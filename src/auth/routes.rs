@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,10 +12,8 @@ use utoipa_axum::routes;
 use crate::auth::caller::Caller;
 use crate::auth::client_ip::ClientIp;
 use crate::auth::{password, session, tokens};
-use crate::clock;
-use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
+use crate::error::{AppError, AppResult, ErrorBody, Json};
 use crate::platform::orgs::{self, MyOrg, NewOrg};
-use crate::platform::roles::Role;
 use crate::platform::users::{self, User};
 use crate::state::AppState;
 
@@ -72,6 +69,9 @@ async fn login(
     Json(body): Json<Login>,
 ) -> AppResult<Response> {
     let email = body.email.trim().to_lowercase();
+    if email.len() > 254 {
+        return Err(AppError::BadCredentials);
+    }
     let device = session::cookie_value(&headers, session::DEVICE_COOKIE);
     let lookup_email = email.clone();
     let (user, hash, known_device) = state
@@ -91,16 +91,15 @@ async fn login(
         .await?;
     state
         .throttle
-        .check(&email, ip, known_device)
+        .begin(&email, ip, known_device)
         .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let ok = body.password.chars().count() <= password::MAX_LENGTH
         && password::verify(body.password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.record_failure(&email, ip);
         tracing::info!(%ip, "failed sign-in");
         return Err(AppError::BadCredentials);
     };
-    state.throttle.record_success(&email, ip);
+    state.throttle.succeeded(&email, ip);
     let config = state.config.clone();
     let uid = user.id.clone();
     let (token, device_token) = state
@@ -199,7 +198,7 @@ async fn change_password(
     password::check_strength("new_password", &body.new_password)?;
     state
         .throttle
-        .check(&user.email, ip, true)
+        .begin(&user.email, ip, true)
         .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let uid = user.id.clone();
     let hash = state
@@ -207,12 +206,12 @@ async fn change_password(
         .read(move |c| Ok(users::by_id(c, &uid)?.and_then(|(_, h)| h)))
         .await?;
     if !password::verify(body.current_password, hash).await {
-        state.throttle.record_failure(&user.email, ip);
         return Err(AppError::field(
             "current_password",
             "not your current password",
         ));
     }
+    state.throttle.succeeded(&user.email, ip);
     let new_hash = password::hash(body.new_password).await?;
     state
         .control
@@ -309,105 +308,6 @@ fn problems_from(problems: &mut crate::error::Problems, e: AppError) {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InviteOrg {
-    pub slug: String,
-    pub name: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InviteInfo {
-    pub organization: InviteOrg,
-    pub email: String,
-    pub role: Role,
-    pub expires_at: String,
-}
-
-struct PendingInvite {
-    info: InviteInfo,
-    user_id: String,
-}
-
-fn pending_invite(c: &rusqlite::Connection, token: &str) -> AppResult<Option<PendingInvite>> {
-    Ok(c.query_row(
-        "SELECT o.slug, o.name, u.email, i.role, i.expires_at, u.id
-         FROM invites i JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.user_id
-         WHERE i.token_hash = ?1 AND i.accepted_at IS NULL AND i.expires_at > ?2
-           AND u.password_hash IS NULL
-           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = i.org_id AND m.user_id = i.user_id)",
-        params![tokens::sha256(token), clock::now_stamp()],
-        |r| {
-            Ok(PendingInvite {
-                info: InviteInfo {
-                    organization: InviteOrg {
-                        slug: r.get(0)?,
-                        name: r.get(1)?,
-                    },
-                    email: r.get(2)?,
-                    role: r.get(3)?,
-                    expires_at: r.get(4)?,
-                },
-                user_id: r.get(5)?,
-            })
-        },
-    )
-    .optional()?)
-}
-
-/// What an invitation is for (so the page can say who invited you where).
-#[utoipa::path(get, path = "/invites/{token}", tag = "auth",
-    params(("token" = String, Path)),
-    responses((status = 200, body = InviteInfo), (status = 404, body = ErrorBody)))]
-async fn invite_info(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> AppResult<Json<InviteInfo>> {
-    let found = state
-        .control
-        .read(move |c| pending_invite(c, &token))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(found.info))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvite {
-    pub token: String,
-    pub name: String,
-    pub password: String,
-}
-
-/// Accept an invitation: choose your name and password, and you are signed in.
-#[utoipa::path(post, path = "/invites/accept", tag = "auth", request_body = AcceptInvite,
-    responses((status = 200, body = SignedIn), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
-async fn accept_invite(
-    State(state): State<AppState>,
-    Json(body): Json<AcceptInvite>,
-) -> AppResult<Response> {
-    let name = users::check_name("name", &body.name)?;
-    password::check_strength("password", &body.password)?;
-    let hash = password::hash(body.password).await?;
-    let config = state.config.clone();
-    let (user, token) = state
-        .control
-        .write(move |tx| {
-            let invite = pending_invite(tx, &body.token)?.ok_or(AppError::NotFound)?;
-            users::set_password(tx, &invite.user_id, &hash)?;
-            users::set_name(tx, &invite.user_id, &name)?;
-            tx.execute(
-                "UPDATE invites SET accepted_at = ?2 WHERE user_id = ?1 AND accepted_at IS NULL",
-                params![invite.user_id, clock::now_stamp()],
-            )?;
-            let token = session::create(tx, &invite.user_id, &config)?;
-            let (user, _) = users::by_id(tx, &invite.user_id)?.ok_or(AppError::NotFound)?;
-            Ok((user, token))
-        })
-        .await?;
-    signed_in(&state, StatusCode::OK, user, token, None).await
-}
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
@@ -416,6 +316,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(change_password))
         .routes(routes!(signup))
-        .routes(routes!(invite_info))
-        .routes(routes!(accept_invite))
 }

@@ -49,17 +49,32 @@ impl Throttle {
     }
 
     /// Whether `account` (the normalized email) may try a password from
-    /// `address` now; Err carries the seconds to wait.
-    pub fn check(&self, account: &str, address: IpAddr, known_device: bool) -> Result<(), u64> {
+    /// `address` now; Err carries the seconds to wait. An allowed attempt is
+    /// counted as a failure at once, under the same lock, so a burst of
+    /// parallel guesses cannot all pass the check before any is counted;
+    /// `succeeded` takes it back when the password was right.
+    pub fn begin(&self, account: &str, address: IpAddr, known_device: bool) -> Result<(), u64> {
         let now = Instant::now();
-        let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = Self::failures(&map, &Key::Address(address), now)
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        Self::check(&map, account, address, known_device, now)?;
+        Self::count(&mut map, account, address, now);
+        Ok(())
+    }
+
+    fn check(
+        map: &HashMap<Key, Window>,
+        account: &str,
+        address: IpAddr,
+        known_device: bool,
+        now: Instant,
+    ) -> Result<(), u64> {
+        if let Some(w) = Self::failures(map, &Key::Address(address), now)
             && w.failures >= MAX_FAILURES_PER_ADDRESS
         {
             return Err(secs_until(w.start + WINDOW, now));
         }
         if let Some(w) = Self::failures(
-            &map,
+            map,
             &Key::AccountAddress(account.to_string(), address),
             now,
         ) && w.failures >= FREE_FAILURES_PER_ACCOUNT_ADDRESS
@@ -72,7 +87,7 @@ impl Throttle {
             }
         }
         if !known_device
-            && let Some(w) = Self::failures(&map, &Key::Account(account.to_string()), now)
+            && let Some(w) = Self::failures(map, &Key::Account(account.to_string()), now)
             && w.failures >= ACCOUNT_UNDER_ATTACK
         {
             return Err(secs_until(w.start + WINDOW, now));
@@ -80,9 +95,7 @@ impl Throttle {
         Ok(())
     }
 
-    pub fn record_failure(&self, account: &str, address: IpAddr) {
-        let now = Instant::now();
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+    fn count(map: &mut HashMap<Key, Window>, account: &str, address: IpAddr, now: Instant) {
         for key in [
             Key::Address(address),
             Key::AccountAddress(account.to_string(), address),
@@ -102,10 +115,16 @@ impl Throttle {
         }
     }
 
-    /// A correct password clears that address's count for the account.
-    pub fn record_success(&self, account: &str, address: IpAddr) {
+    /// A correct password: the attempt was no failure, and that address's
+    /// count for the account starts over.
+    pub fn succeeded(&self, account: &str, address: IpAddr) {
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&Key::AccountAddress(account.to_string(), address));
+        for key in [Key::Address(address), Key::Account(account.to_string())] {
+            if let Some(w) = map.get_mut(&key) {
+                w.failures = w.failures.saturating_sub(1);
+            }
+        }
     }
 
     /// Drops windows that have ended, so memory stays bounded.
@@ -135,31 +154,40 @@ mod tests {
     fn an_attackers_failures_do_not_block_other_addresses() {
         let t = Throttle::default();
         for _ in 0..FREE_FAILURES_PER_ACCOUNT_ADDRESS {
-            assert!(t.check("a@x.io", ip(1), false).is_ok());
-            t.record_failure("a@x.io", ip(1));
+            assert!(t.begin("a@x.io", ip(1), false).is_ok());
         }
-        assert!(t.check("a@x.io", ip(1), false).is_err());
-        assert!(t.check("a@x.io", ip(2), false).is_ok());
-        assert!(t.check("b@x.io", ip(1), false).is_ok());
+        assert!(t.begin("a@x.io", ip(1), false).is_err());
+        assert!(t.begin("a@x.io", ip(2), false).is_ok());
+        assert!(t.begin("b@x.io", ip(1), false).is_ok());
     }
 
     #[test]
     fn a_distributed_attack_only_lets_known_devices_in() {
         let t = Throttle::default();
         for i in 0..ACCOUNT_UNDER_ATTACK {
-            t.record_failure("a@x.io", ip((i % 200) as u8 + 10));
+            assert!(t.begin("a@x.io", ip((i % 100) as u8 + 10), false).is_ok());
         }
-        assert!(t.check("a@x.io", ip(3), false).is_err());
-        assert!(t.check("a@x.io", ip(3), true).is_ok());
+        assert!(t.begin("a@x.io", ip(3), false).is_err());
+        assert!(t.begin("a@x.io", ip(3), true).is_ok());
     }
 
     #[test]
     fn one_address_spraying_many_accounts_is_blocked() {
         let t = Throttle::default();
         for i in 0..MAX_FAILURES_PER_ADDRESS {
-            t.record_failure(&format!("u{i}@x.io"), ip(1));
+            assert!(t.begin(&format!("u{i}@x.io"), ip(1), false).is_ok());
         }
-        let wait = t.check("new@x.io", ip(1), false).expect_err("blocked");
+        let wait = t.begin("new@x.io", ip(1), false).expect_err("blocked");
         assert!(wait > 0 && wait <= WINDOW.as_secs());
+    }
+
+    #[test]
+    fn a_right_password_takes_its_attempt_back() {
+        let t = Throttle::default();
+        for _ in 0..20 {
+            assert!(t.begin("a@x.io", ip(1), false).is_ok());
+            t.succeeded("a@x.io", ip(1));
+        }
+        assert!(t.begin("a@x.io", ip(1), false).is_ok());
     }
 }

@@ -393,11 +393,18 @@ async fn update_company(
         crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
     }
     let actor = access.actor().stamp();
+    let seen_version = current.updated_at.clone();
     let company = access
         .tenant
         .db
         .write(move |tx| {
-            get(tx, &id)?.ok_or(AppError::NotFound)?;
+            let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
+            if now.updated_at != seen_version {
+                return Err(AppError::Conflict(format!(
+                    "this {} was changed by someone else meanwhile; reload and try again",
+                    "company"
+                )));
+            }
             save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })

@@ -60,6 +60,7 @@ pub fn is_email(addr: &str) -> bool {
 pub fn emails(p: &mut Problems, field: &str, list: Vec<LabeledEmail>) -> Vec<LabeledEmail> {
     if list.len() > MAX_LABELLED {
         p.add(field, format!("at most {MAX_LABELLED} entries"));
+        return Vec::new();
     }
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -110,6 +111,7 @@ pub fn phones(
 ) -> Vec<LabeledPhone> {
     if list.len() > MAX_LABELLED {
         p.add(field, format!("at most {MAX_LABELLED} entries"));
+        return Vec::new();
     }
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();

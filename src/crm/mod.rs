@@ -33,14 +33,19 @@ pub fn trash(conn: &Connection, table: &str, id: &str, actor: &str) -> AppResult
     Ok(())
 }
 
-/// Brings a record back from the trash; 404 if it is not there.
+fn trash_cutoff() -> String {
+    clock::stamp(clock::now() - time::Duration::days(TRASH_DAYS))
+}
+
+/// Brings a record back from the trash; 404 if it is not there (or has been
+/// there longer than `TRASH_DAYS`, waiting to be erased).
 pub fn restore(conn: &Connection, table: &str, id: &str, actor: &str) -> AppResult<()> {
     let n = conn.execute(
         &format!(
             "UPDATE {table} SET deleted_at = NULL, updated_at = ?2, updated_by = ?3
-             WHERE id = ?1 AND deleted_at IS NOT NULL"
+             WHERE id = ?1 AND deleted_at IS NOT NULL AND deleted_at >= ?4"
         ),
-        params![id, clock::now_stamp(), actor],
+        params![id, clock::now_stamp(), actor, trash_cutoff()],
     )?;
     if n == 0 {
         return Err(AppError::NotFound);
@@ -50,7 +55,7 @@ pub fn restore(conn: &Connection, table: &str, id: &str, actor: &str) -> AppResu
 
 /// Erases records that have been in the trash longer than `TRASH_DAYS`.
 pub fn purge_trash(conn: &Connection) -> AppResult<usize> {
-    let cutoff = clock::stamp(clock::now() - time::Duration::days(TRASH_DAYS));
+    let cutoff = trash_cutoff();
     let mut n = conn.execute("DELETE FROM contacts WHERE deleted_at < ?1", [&cutoff])?;
     n += conn.execute("DELETE FROM companies WHERE deleted_at < ?1", [&cutoff])?;
     Ok(n)

@@ -63,6 +63,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::auth::routes::router())
+        .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts()
@@ -117,7 +118,10 @@ pub fn app(state: AppState) -> Router {
             middleware::timeout,
         ))
         .layer(axum::middleware::from_fn(middleware::request_log))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

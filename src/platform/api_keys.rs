@@ -1,5 +1,6 @@
 //! API keys: a secret `hmn_…` shown once, stored as SHA-256, acting in one
-//! organization with one role (never above the role of whoever created it).
+//! organization for the person who made it, with its role capped by that
+//! person's current role; it stops working when they leave.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -118,6 +119,10 @@ async fn create_key(
         },
         last_used_at: None,
     };
+    let owner_user_id = match &access.caller {
+        Caller::User { user, .. } => user.id.clone(),
+        Caller::ApiKey(k) => k.owner_user_id.clone(),
+    };
     let org_id = access.org.id.clone();
     let hash = tokens::sha256(&secret);
     let (id, n, role, prefix, at, by) = (
@@ -132,9 +137,10 @@ async fn create_key(
         .control
         .write(move |tx| {
             tx.execute(
-                "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, org_id, n, role.as_str(), prefix, hash, by, at],
+                "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_by, created_at,
+                   owner_user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, org_id, n, role.as_str(), prefix, hash, by, at, owner_user_id],
             )?;
             Ok(())
         })

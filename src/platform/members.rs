@@ -57,7 +57,11 @@ pub struct ChangeRole {
     pub role: Role,
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.name, m.role, u.password_hash IS NULL, m.created_at
+/// Until an invitation is accepted, the person's chosen name (if they have an
+/// account elsewhere on this server) is not shown to the inviting organization.
+const SELECT: &str = "SELECT u.id, u.email,
+       CASE WHEN m.status = 'invited' THEN substr(u.email, 1, instr(u.email, '@') - 1) ELSE u.name END,
+       m.role, m.status = 'invited', m.created_at
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Member> {
@@ -82,7 +86,17 @@ pub fn find(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<
         .optional()?)
 }
 
+/// An active member (one who has accepted, if they were invited).
 pub fn is_member(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memberships
+                        WHERE org_id = ?1 AND user_id = ?2 AND status = 'active')",
+        [org_id, user_id],
+        |r| r.get(0),
+    )?)
+}
+
+fn has_membership(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM memberships WHERE org_id = ?1 AND user_id = ?2)",
         [org_id, user_id],
@@ -90,9 +104,10 @@ pub fn is_member(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bo
     )?)
 }
 
+/// Owners who can sign in: a pending invitation does not keep an organization owned.
 fn owner_count(conn: &Connection, org_id: &str) -> AppResult<i64> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM memberships WHERE org_id = ?1 AND role = 'owner'",
+        "SELECT count(*) FROM memberships WHERE org_id = ?1 AND role = 'owner' AND status = 'active'",
         [org_id],
         |r| r.get(0),
     )?)
@@ -183,15 +198,24 @@ async fn add_member(
                 }
             };
             let (user, active) = user;
-            if is_member(tx, &org_id, &user.id)? {
+            if has_membership(tx, &org_id, &user.id)? {
                 return Err(AppError::Conflict(format!(
-                    "{} is already a member",
+                    "{} is already a member or invited",
                     user.email
                 )));
             }
+            // Someone with an account joins at once; anyone else is pending
+            // until they accept this organization's invitation.
             tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![org_id, user.id, role.as_str(), clock::now_stamp()],
+                "INSERT INTO memberships (org_id, user_id, role, created_at, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    org_id,
+                    user.id,
+                    role.as_str(),
+                    clock::now_stamp(),
+                    if active { "active" } else { "invited" }
+                ],
             )?;
             let token = if active {
                 None

@@ -1,6 +1,7 @@
 //! The control plane: users, organizations, memberships, API keys, first-run setup.
 
 pub mod api_keys;
+pub mod invites;
 pub mod members;
 pub mod orgs;
 pub mod roles;

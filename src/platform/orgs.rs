@@ -78,7 +78,7 @@ pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
     let mut stmt = conn.prepare(
         "SELECT o.id, o.slug, o.name, m.role, o.created_at
          FROM memberships m JOIN orgs o ON o.id = m.org_id
-         WHERE m.user_id = ?1 ORDER BY o.name COLLATE NOCASE, o.id",
+         WHERE m.user_id = ?1 AND m.status = 'active' ORDER BY o.name COLLATE NOCASE, o.id",
     )?;
     let items = stmt
         .query_map([user_id], |r| {

@@ -76,7 +76,7 @@ impl FromRequestParts<AppState> for OrgAccess {
                 let role = match &caller {
                     Caller::User { user, .. } => conn
                         .prepare_cached(
-                            "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+                            "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
                         )?
                         .query_row([&org.id, &user.id], |r| r.get::<_, Role>(0))
                         .optional()?,

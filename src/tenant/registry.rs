@@ -93,6 +93,7 @@ impl Tenants {
         });
         let evicted = self.cache().push(org_id.to_string(), tenant.clone());
         drop(evicted); // closes outside the lock once no request holds it
+        purge_trash(&tenant).await;
         Ok(tenant)
     }
 
@@ -125,6 +126,11 @@ impl Tenants {
         closed.len()
     }
 
+    /// The organizations open right now (for periodic upkeep).
+    pub fn open_tenants(&self) -> Vec<Arc<Tenant>> {
+        self.cache().iter().map(|(_, t)| t.clone()).collect()
+    }
+
     pub fn open_count(&self) -> usize {
         self.cache().len()
     }
@@ -139,5 +145,15 @@ impl Tenants {
             v
         };
         drop(drained);
+    }
+}
+
+/// Erases records that have stayed in the trash past their time. Runs when an
+/// organization opens and hourly while it stays open.
+pub async fn purge_trash(tenant: &Tenant) {
+    match tenant.db.write(crate::crm::purge_trash).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(org = %tenant.org_id, erased = n, "emptied old trash"),
+        Err(e) => tracing::warn!(org = %tenant.org_id, error = %e, "emptying the trash failed"),
     }
 }

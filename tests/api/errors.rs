@@ -42,6 +42,14 @@ async fn bad_contact_and_company_input_is_refused_field_by_field() {
         ),
         (json!({"first_name": "A", "stage": "boss"}), "stage"),
         (
+            json!({"first_name": "A", "phones": vec![json!({"phone": "+1 415 555 0100"}); 21]}),
+            "phones",
+        ),
+        (
+            json!({"first_name": "A", "emails": [{"email": "a@localhost"}]}),
+            "emails[0].email",
+        ),
+        (
             json!({"first_name": "A", "company_id": "no-such-company"}),
             "company_id",
         ),
@@ -127,6 +135,7 @@ async fn bad_list_parameters_name_the_parameter() {
         ("cursor=garbage", "cursor"),
         ("stage=boss", "stage"),
         ("updated_since=yesterday", "updated_since"),
+        ("updated_since=9999-12-31T23:59:59-23:59", "updated_since"),
     ] {
         let (status, body) = s.get(&format!("/api/v1/orgs/acme/contacts?{query}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");

@@ -82,6 +82,7 @@ async fn invites_create_accounts_and_existing_users_join_at_once() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["invite_url"], serde_json::Value::Null);
     assert_eq!(body["member"]["status"], "active");
+    assert_eq!(body["member"]["name"], "New Person");
 }
 
 #[tokio::test]
@@ -163,4 +164,266 @@ async fn only_platform_admins_create_orgs() {
         )
         .await;
     assert_eq!(c["phones"][0]["phone"], "+4930901820");
+}
+
+/// Another organization inviting the same email gets only its own membership:
+/// accepting its token never opens the first organization.
+#[tokio::test]
+async fn an_invite_from_another_org_cannot_take_over_a_pending_membership() {
+    let app = spawn_app_with(|c| c.allow_signup = true).await;
+    let acme = app.setup_owner().await;
+    let (_, acme_invite) = acme
+        .post(
+            "/api/v1/orgs/acme/members",
+            json!({"email": "victim@corp.example", "role": "admin"}),
+        )
+        .await;
+    let acme_token = acme_invite["invite_url"]
+        .as_str()
+        .expect("link")
+        .split("token=")
+        .nth(1)
+        .expect("t")
+        .to_string();
+
+    let (_, _, mallory) = app
+        .anon()
+        .sign_in_via("/api/v1/auth/signup", json!({"name": "M", "email": "m@evil.example", "password": PASSWORD, "org_name": "Evil"}))
+        .await;
+    let mallory = mallory.expect("mallory");
+    let (status, evil_invite) = mallory
+        .post(
+            "/api/v1/orgs/evil/members",
+            json!({"email": "victim@corp.example", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{evil_invite}");
+    assert_eq!(evil_invite["member"]["status"], "invited");
+    let evil_token = evil_invite["invite_url"]
+        .as_str()
+        .expect("link")
+        .split("token=")
+        .nth(1)
+        .expect("t")
+        .to_string();
+    let (status, body, hijacked) = app
+        .anon()
+        .sign_in_via(
+            "/api/v1/invites/accept",
+            json!({"token": evil_token, "name": "Victim?", "password": "mallorys password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let orgs: Vec<&str> = body["organizations"]
+        .as_array()
+        .expect("orgs")
+        .iter()
+        .filter_map(|o| o["slug"].as_str())
+        .collect();
+    assert_eq!(orgs, ["evil"], "only the inviting org");
+    let hijacked = hijacked.expect("session");
+    assert_eq!(
+        hijacked.get("/api/v1/orgs/acme/contacts").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        hijacked.get("/api/v1/orgs/acme/members").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Acme's own link no longer sets a password: the account must sign in to accept.
+    let (status, _) = app
+        .anon()
+        .post(
+            "/api/v1/invites/accept",
+            json!({"token": acme_token, "name": "V", "password": "another password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, members) = acme.get("/api/v1/orgs/acme/members").await;
+    let victim = members["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["email"] == "victim@corp.example")
+        .cloned()
+        .expect("listed");
+    assert_eq!(victim["status"], "invited");
+}
+
+#[tokio::test]
+async fn an_existing_account_joins_at_once_without_its_name_shown() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let sam = app
+        .add_member(&owner, "acme", "sam@example.com", "member")
+        .await;
+    let (_, org2) = owner
+        .post("/api/v1/orgs", json!({"name": "Beta", "slug": "beta"}))
+        .await;
+    assert_eq!(org2["slug"], "beta");
+    // Sam has an account now, so Beta adds him at once, without a link.
+    let (_, added) = owner
+        .post(
+            "/api/v1/orgs/beta/members",
+            json!({"email": "sam@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(added["member"]["status"], "active");
+    assert_eq!(
+        added["member"]["name"], "sam@example.com",
+        "his chosen name is his own business"
+    );
+    assert_eq!(
+        sam.get("/api/v1/orgs/beta/contacts").await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_pending_owner_does_not_keep_an_org_owned() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (status, _) = owner
+        .post(
+            "/api/v1/orgs/acme/members",
+            json!({"email": "nobody-yet@example.com", "role": "owner"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = owner
+        .delete(&format!("/api/v1/orgs/acme/members/{}", owner.user_id))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the only owner who can sign in may not leave"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_act_with_their_creators_current_rights() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let admin = app
+        .add_member(&owner, "acme", "adm@example.com", "admin")
+        .await;
+    let key = app.api_key(&admin, "acme", "admin").await;
+    let me = format!("/api/v1/orgs/acme/members/{}", admin.user_id);
+    assert_eq!(
+        key.post("/api/v1/orgs/acme/contacts", sample_contact("K"))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+
+    // Demoted to viewer: the key can no longer write, nor promote its creator back.
+    assert_eq!(
+        owner.patch(&me, json!({"role": "viewer"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        key.post("/api/v1/orgs/acme/contacts", sample_contact("K"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        key.send(reqwest::Method::PATCH, &me, Some(json!({"role": "admin"})))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        key.get("/api/v1/orgs/acme/contacts").await.0,
+        StatusCode::OK,
+        "a viewer still reads"
+    );
+
+    // Removed: the key stops working.
+    assert_eq!(owner.delete(&me).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        key.get("/api/v1/orgs/acme/contacts").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_account_accepts_a_second_pending_invitation_while_signed_in() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    owner
+        .post("/api/v1/orgs", json!({"name": "Beta", "slug": "beta"}))
+        .await;
+    let link = |body: &serde_json::Value| {
+        body["invite_url"]
+            .as_str()
+            .expect("link")
+            .split("token=")
+            .nth(1)
+            .expect("t")
+            .to_string()
+    };
+    // Invited to both before having an account.
+    let (_, a) = owner
+        .post(
+            "/api/v1/orgs/acme/members",
+            json!({"email": "dee@example.com", "role": "member"}),
+        )
+        .await;
+    let (_, b) = owner
+        .post(
+            "/api/v1/orgs/beta/members",
+            json!({"email": "dee@example.com", "role": "viewer"}),
+        )
+        .await;
+    let (status, _, dee) = app
+        .anon()
+        .sign_in_via(
+            "/api/v1/invites/accept",
+            json!({"token": link(&a), "name": "Dee", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let dee = dee.expect("session");
+    assert_eq!(
+        dee.get("/api/v1/orgs/beta/contacts").await.0,
+        StatusCode::NOT_FOUND,
+        "still pending"
+    );
+
+    let (_, info) = app
+        .anon()
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/invites/{}", link(&b)),
+            None,
+        )
+        .await;
+    assert_eq!(info["account_exists"], true);
+    let accept = json!({"token": link(&b)});
+    let (status, _) = dee
+        .send_with_csrf(
+            reqwest::Method::POST,
+            "/api/v1/invites/accept",
+            Some(accept.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a cookie without the CSRF token is not enough"
+    );
+    let (status, body) = dee.post("/api/v1/invites/accept", accept.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        dee.get("/api/v1/orgs/beta/contacts").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        dee.post("/api/v1/invites/accept", accept).await.0,
+        StatusCode::NOT_FOUND,
+        "one use"
+    );
 }

@@ -95,3 +95,26 @@ async fn a_distributed_attack_cannot_lock_out_a_known_browser() {
         .expect("send");
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// A burst of parallel guesses is counted as it arrives: no more than the free
+/// attempts get a password verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_cannot_outrun_the_counter() {
+    let app = spawn_app().await;
+    app.setup_owner().await;
+    let wrong = json!({"email": "owner@example.com", "password": "guess guess guess"});
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let client = app.anon_from(ip(7));
+            let wrong = wrong.clone();
+            tokio::spawn(async move { client.post("/api/v1/auth/login", wrong).await.0 })
+        })
+        .collect();
+    let mut verified = 0;
+    for t in tasks {
+        if t.await.expect("task") == StatusCode::UNAUTHORIZED {
+            verified += 1;
+        }
+    }
+    assert_eq!(verified, 5, "exactly the free attempts were checked");
+}

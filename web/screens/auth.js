@@ -42,8 +42,19 @@ async function submitWith(form, btn, fn) {
   }
 }
 
+/** A same-origin path from `next`, or null: never a way off this site. */
+function localPath(next) {
+  if (!next) return null;
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin !== location.origin || url.pathname.startsWith('/login')) return null;
+    return url.pathname + url.search + url.hash;
+  } catch { return null; }
+}
+
 function landing(orgs, next) {
-  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login')) return next;
+  const local = localPath(next);
+  if (local) return local;
   return orgs && orgs.length ? `/o/${orgs[0].slug}/contacts` : '/';
 }
 
@@ -121,6 +132,10 @@ export async function renderInvite(root, { query }) {
     return;
   }
   const orgName = (inv.organization && inv.organization.name) || 'the organization';
+  if (inv.account_exists) {
+    renderInviteForAccount(root, token, inv, orgName);
+    return;
+  }
   const email = field({ label: 'Email', name: 'email', value: inv.email, autocomplete: 'username' });
   email._input.readOnly = true;
   const name = field({ label: 'Your name', name: 'name', required: true, autocomplete: 'name' });
@@ -135,6 +150,36 @@ export async function renderInvite(root, { query }) {
     if (!checkPassword(form, password)) return;
     submitWith(form, btn, async () => {
       const r = await post('/invites/accept', { token, name: name._input.value.trim(), password: password._input.value });
+      applyAuth(r);
+      const slug = inv.organization && inv.organization.slug;
+      navigate(slug ? `/o/${slug}/contacts` : landing(r.organizations), { replace: true });
+    });
+  });
+}
+
+/** The invited email already has an account: it accepts while signed in as itself. */
+async function renderInviteForAccount(root, token, inv, orgName) {
+  let me = null;
+  try { me = await get('/me', { quiet401: true }); } catch { me = null; }
+  const here = `/invite?token=${encodeURIComponent(token)}`;
+  const role = (ROLE_LABEL[inv.role] || inv.role || 'member').toLowerCase();
+  if (!me || !me.user || me.user.email !== inv.email) {
+    const lead = me && me.user
+      ? `This invitation is for ${inv.email}, but you are signed in as ${me.user.email}. Sign in as ${inv.email} to accept it.`
+      : `You’ve been invited as ${role}. ${inv.email} already has an account: sign in to accept.`;
+    card(root, `Join ${orgName}`, lead,
+      h('a', { class: 'btn btn-primary btn-block', href: `/login?next=${encodeURIComponent(here)}`, text: `Sign in as ${inv.email}` }));
+    return;
+  }
+  applyAuth(me);
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: `Join ${orgName}` });
+  const form = h('form', { class: 'form', novalidate: true }, btn);
+  card(root, `Join ${orgName}`, `You’ve been invited as ${role}.`, form);
+  btn.focus();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitWith(form, btn, async () => {
+      const r = await post('/invites/accept', { token });
       applyAuth(r);
       const slug = inv.organization && inv.organization.slug;
       navigate(slug ? `/o/${slug}/contacts` : landing(r.organizations), { replace: true });
