@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod platform;
+pub mod search;
 pub mod state;
 pub mod tenant;
 

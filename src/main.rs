@@ -50,6 +50,13 @@ enum Command {
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate,
+    /// Rebuild the search index from the database (all organizations, or one).
+    /// Stop the server first.
+    Reindex {
+        /// Only this organization (its slug).
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Create an organization full of realistic generated data (offline, from a
     /// fixed seed), print the demo sign-in, and serve it.
     Demo {
@@ -90,6 +97,7 @@ fn main() -> ExitCode {
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
         Some(Command::Migrate) => migrate(cli.data_dir),
+        Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Demo {
             contacts,
             companies,
@@ -240,6 +248,49 @@ fn demo(
     serve(data_dir, args)
 }
 
+fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
+    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let all = state
+        .control
+        .read_blocking(|c| {
+            let mut stmt = c.prepare("SELECT id, slug FROM orgs ORDER BY slug")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .map_err(describe)?;
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|(_, slug)| only.as_deref().is_none_or(|o| o == slug))
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!("no organization with the slug {}", only.unwrap_or_default());
+    }
+    for (id, slug) in chosen {
+        let db = state.tenants.open_db_blocking(&id)?;
+        let search =
+            harmonia::search::TenantSearch::open(state.tenants.dir(&id).join("index"), &db);
+        let started = std::time::Instant::now();
+        let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
+        let done = search
+            .rebuild(&db, &|done, total| {
+                let pct = done * 100 / total.max(1);
+                if shown.swap(pct, std::sync::atomic::Ordering::Relaxed) != pct {
+                    let bar = "#".repeat(pct / 4) + &".".repeat(25 - pct / 4);
+                    eprint!("\r{slug:<16} [{bar}] {pct:>3}% {done}/{total}");
+                }
+            })
+            .map_err(describe)?;
+        eprintln!();
+        println!(
+            "{slug}: {done} records indexed in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
     let state = AppState::open(Config::for_data_dir(data_dir))?;
     let ids = state
@@ -249,7 +300,7 @@ fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
     for id in &ids {
         state
             .tenants
-            .migrate_blocking(id)
+            .open_db_blocking(id)
             .with_context(|| format!("migrating organization {id}"))?;
     }
     println!(

@@ -5,6 +5,7 @@ import { session, loadSession, clearSession, findOrg } from './session.js';
 import { route, start, navigate, currentRoute } from './router.js';
 import { mountShell } from './shell.js';
 import { closeMenus } from './components/menu.js';
+import { closePalette } from './components/palette.js';
 import { emptyState } from './components/table.js';
 import { reportError } from './components/toast.js';
 import { openOrgDialog } from './screens/org-new.js';
@@ -47,6 +48,7 @@ function teardownScreen() {
   if (screen && screen.destroy) screen.destroy();
   screen = null;
   closeMenus();
+  closePalette();
 }
 function teardownShell() {
   teardownScreen();
@@ -122,13 +124,14 @@ async function signOut() {
   navigate('/login', { replace: true });
 }
 
-// Keyboard: "/" or Ctrl/Cmd-K search, "c" create, "e" edit. Not while typing or in a dialog.
+// Keyboard: Ctrl/Cmd-K (even while typing) or "/" open the search palette, "c" create, "e" edit.
+// Not while typing (except Ctrl/Cmd-K) or in a dialog.
 document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || document.querySelector('dialog[open]')) return;
   const k = e.key;
-  if ((k === 'k' || k === 'K') && (e.metaKey || e.ctrlKey) && shell) { e.preventDefault(); shell.focusSearch(); return; }
+  if ((k === 'k' || k === 'K') && (e.metaKey || e.ctrlKey) && !e.altKey && !e.shiftKey && shell) { e.preventDefault(); shell.openSearch(); return; }
   if (isTyping(e) || e.metaKey || e.ctrlKey || e.altKey) return;
-  if (k === '/' && shell) { e.preventDefault(); shell.focusSearch(); return; }
+  if (k === '/' && shell) { e.preventDefault(); shell.openSearch(); return; }
   const fn = screen && screen.shortcuts && screen.shortcuts[k];
   if (fn) { e.preventDefault(); fn(); }
 });

@@ -10,6 +10,7 @@ import { menuButton } from './components/menu.js';
 import { toast, reportError } from './components/toast.js';
 import { confirmDialog } from './components/dialog.js';
 import { openOrgDialog } from './screens/org-new.js';
+import { openPalette, closePalette, paletteShortcut, paletteKeyShortcuts } from './components/palette.js';
 
 const narrow = window.matchMedia('(max-width: 767.98px)');
 
@@ -51,10 +52,16 @@ export function mountShell(root, slug) {
 
   const toggle = h('button', { class: 'btn btn-ghost btn-icon menu-toggle', type: 'button', 'aria-label': 'Open navigation', 'aria-controls': 'sidebar', 'aria-expanded': 'false' }, icon('menu', 18));
   const titleEl = h('div', { class: 'topbar-title' });
+  // The list filter (list screens only) and the trigger of the search palette (every screen).
   const searchInput = h('input', { class: 'input', type: 'search', id: 'global-search', placeholder: 'Search', autocomplete: 'off', 'aria-label': 'Search' });
-  const search = h('div', { class: 'search', role: 'search' }, icon('search', 15), searchInput, h('kbd', { text: '/' }));
+  const search = h('div', { class: 'search', role: 'search', hidden: true }, icon('search', 15), searchInput);
+  const openSearch = () => openPalette({ slug });
+  const trigger = h('button', {
+    class: 'search-trigger', type: 'button', title: `Search contacts and companies (${paletteShortcut})`,
+    'aria-label': 'Search contacts and companies', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': paletteKeyShortcuts, onclick: openSearch,
+  }, icon('search', 15), h('span', { class: 'search-trigger-label', text: 'Search…' }), h('kbd', { text: paletteShortcut }));
   const actions = h('div', { class: 'topbar-actions' });
-  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, actions);
+  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
   const content = h('main', { class: 'content', id: 'content', tabIndex: -1 });
   const backdrop = h('div', { class: 'drawer-backdrop' });
   const el = h('div', { class: 'shell' }, h('a', { class: 'skip-link', href: '#content', dataset: { native: '' }, text: 'Skip to content' }), sidebar, backdrop, h('div', { class: 'main' }, topbar, content));
@@ -74,7 +81,7 @@ export function mountShell(root, slug) {
   narrow.addEventListener('change', onMedia);
   setDrawer(false);
 
-  // Search: screens may bind it to their list filter; elsewhere Enter searches contacts.
+  // The list filter: shown while a screen binds it (setTop's search); the palette searches everything.
   let searchHandler = null;
   const fire = debounce(() => searchHandler && searchHandler(searchInput.value.trim()), 220);
   searchInput.addEventListener('input', () => { if (searchHandler) fire(); });
@@ -82,7 +89,6 @@ export function mountShell(root, slug) {
     if (e.key === 'Enter') {
       e.preventDefault();
       if (searchHandler) { fire.cancel(); searchHandler(searchInput.value.trim()); }
-      else if (searchInput.value.trim()) navigate(`/o/${slug}/contacts?q=${encodeURIComponent(searchInput.value.trim())}`);
     } else if (e.key === 'Escape') {
       if (searchInput.value) { searchInput.value = ''; if (searchHandler) { fire.cancel(); searchHandler(''); } }
       else searchInput.blur();
@@ -123,7 +129,9 @@ export function mountShell(root, slug) {
       clear(actions, acts);
       searchHandler = s ? s.onSearch : null;
       searchInput.value = s ? s.value || '' : '';
-      searchInput.placeholder = s ? s.placeholder : 'Search contacts';
+      searchInput.placeholder = s ? s.placeholder : 'Search';
+      search.hidden = !s;
+      trigger.classList.toggle('compact', !!s);
       document.title = `${title} · ${org.name} · Harmonia`;
     },
     setActive(section) {
@@ -135,8 +143,10 @@ export function mountShell(root, slug) {
     },
     setSearchValue(v) { searchInput.value = v; },
     focusSearch() { searchInput.focus(); searchInput.select(); },
+    openSearch,
     refreshCounts,
     destroy() {
+      closePalette();
       window.removeEventListener('harmonia:changed', onChanged);
       narrow.removeEventListener('change', onMedia);
     },

@@ -48,9 +48,14 @@ export function debounce(fn, ms) {
   return d;
 }
 
+const NOT_TEXT = new Set(['checkbox', 'radio', 'button', 'submit', 'reset', 'range', 'color', 'file', 'image']);
+
+/** True when a key event goes to a text field (a checkbox or a button is not one). */
 export function isTyping(e) {
   const t = e.target;
-  return !!(t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)));
+  if (!t) return false;
+  if (t.tagName === 'INPUT') return !NOT_TEXT.has(t.type);
+  return !!(t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT');
 }
 
 export function initials(name) {

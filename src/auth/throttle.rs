@@ -73,11 +73,9 @@ impl Throttle {
         {
             return Err(secs_until(w.start + WINDOW, now));
         }
-        if let Some(w) = Self::failures(
-            map,
-            &Key::AccountAddress(account.to_string(), address),
-            now,
-        ) && w.failures >= FREE_FAILURES_PER_ACCOUNT_ADDRESS
+        if let Some(w) =
+            Self::failures(map, &Key::AccountAddress(account.to_string(), address), now)
+            && w.failures >= FREE_FAILURES_PER_ACCOUNT_ADDRESS
         {
             let exp = (w.failures - FREE_FAILURES_PER_ACCOUNT_ADDRESS).min(20);
             let wait = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);

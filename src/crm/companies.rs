@@ -13,6 +13,7 @@ use crate::crm::fields::{self, Address};
 use crate::crm::list::{self, Count, Filter, Page, Sort};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
 use crate::platform::roles::Role;
+use crate::search::{SearchDoc, TableSource};
 use crate::state::AppState;
 use crate::tenant::OrgAccess;
 
@@ -228,7 +229,15 @@ fn save(
         now,
         actor
     ];
+    crate::search::enqueue(conn, "company", id)?;
     if existing {
+        // Its contacts show the company's name in search results.
+        crate::search::enqueue_select(
+            conn,
+            "contact",
+            "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
+            id,
+        )?;
         conn.prepare_cached(
             "UPDATE companies SET name = ?2, sort_name = ?3, domain = ?4, industry = ?5, size = ?6,
                phone = ?7, address = ?8, owner_id = ?9, updated_at = ?10, updated_by = ?11
@@ -244,6 +253,43 @@ fn save(
         .execute(values)?;
     }
     Ok(())
+}
+
+/// Companies in search: found by name, domain, industry, phone, city.
+pub static SEARCH: TableSource<Company> = TableSource {
+    kind: "company",
+    columns: COLUMNS,
+    from: FROM,
+    row: from_row,
+    doc: search_doc,
+};
+
+fn search_doc(c: Company) -> SearchDoc {
+    let subtitle = [c.domain.clone(), c.industry.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let mut texts: Vec<String> = [c.domain.clone(), c.industry.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(a) = c.address {
+        texts.extend([a.city, a.region, a.country].into_iter().flatten());
+    }
+    let phones: Vec<String> = c.phone.into_iter().collect();
+    let mut snippets: Vec<String> = c.domain.into_iter().collect();
+    snippets.extend(phones.iter().cloned());
+    snippets.extend(c.industry);
+    SearchDoc {
+        kind: "company",
+        id: c.id,
+        title: c.name,
+        subtitle,
+        texts,
+        phones,
+        snippets,
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -340,7 +386,6 @@ async fn create_company(
     let actor = access.actor().stamp();
     let company = access
         .tenant
-        .db
         .write(move |tx| {
             let id = clock::new_id();
             save(tx, &id, &clean, &actor, false, &clock::now_stamp())?;
@@ -396,7 +441,6 @@ async fn update_company(
     let seen_version = current.updated_at.clone();
     let company = access
         .tenant
-        .db
         .write(move |tx| {
             let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
             if now.updated_at != seen_version {
@@ -425,9 +469,14 @@ async fn delete_company(
     let actor = access.actor().stamp();
     access
         .tenant
-        .db
         .write(move |tx| {
             crate::crm::trash(tx, "companies", &id, &actor)?;
+            crate::search::enqueue_select(
+                tx,
+                "contact",
+                "SELECT id FROM contacts WHERE company_id = ?2",
+                &id,
+            )?;
             tx.execute(
                 "UPDATE contacts SET company_id = NULL, updated_at = ?2, updated_by = ?3
                  WHERE company_id = ?1",
@@ -452,7 +501,6 @@ async fn restore_company(
     let actor = access.actor().stamp();
     let company = access
         .tenant
-        .db
         .write(move |tx| {
             crate::crm::restore(tx, "companies", &id, &actor)?;
             get(tx, &id)?.ok_or(AppError::NotFound)

@@ -12,6 +12,7 @@ use crate::crm::fields::{self, Address, LabeledEmail, LabeledPhone};
 use crate::crm::list::{self, Count, Filter, Page, Sort};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
 use crate::platform::roles::Role;
+use crate::search::{SearchDoc, TableSource};
 use crate::state::AppState;
 use crate::tenant::OrgAccess;
 
@@ -331,6 +332,7 @@ fn save(
         )?
         .execute(values)?;
     }
+    crate::search::enqueue(conn, "contact", id)?;
     let mut add_email = conn.prepare_cached(
         "INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
     )?;
@@ -338,6 +340,52 @@ fn save(
         add_email.execute(params![e.email.to_lowercase(), id])?;
     }
     Ok(())
+}
+
+/// Contacts in search: found by name, email, phone, job title, company, city.
+pub static SEARCH: TableSource<Contact> = TableSource {
+    kind: "contact",
+    columns: COLUMNS,
+    from: FROM,
+    row: from_row,
+    doc: search_doc,
+};
+
+fn search_doc(c: Contact) -> SearchDoc {
+    let company = c.company.map(|co| co.name);
+    let emails: Vec<String> = c.emails.into_iter().map(|e| e.email).collect();
+    let phones: Vec<String> = c.phones.into_iter().map(|p| p.phone).collect();
+    let subtitle = [c.job_title.clone(), company.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let subtitle = if subtitle.is_empty() {
+        emails.first().cloned().unwrap_or_default()
+    } else {
+        subtitle
+    };
+    let mut texts = vec![c.first_name, c.last_name];
+    texts.extend(c.job_title.clone());
+    texts.extend(company.clone());
+    texts.extend(emails.iter().cloned());
+    texts.extend(c.source);
+    if let Some(a) = c.address {
+        texts.extend([a.city, a.region, a.country].into_iter().flatten());
+    }
+    let mut snippets = emails;
+    snippets.extend(phones.iter().cloned());
+    snippets.extend(c.job_title);
+    snippets.extend(company);
+    SearchDoc {
+        kind: "contact",
+        id: c.id,
+        title: c.name,
+        subtitle,
+        texts,
+        phones,
+        snippets,
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -444,7 +492,6 @@ async fn create_contact(
     let actor = access.actor().stamp();
     let contact = access
         .tenant
-        .db
         .write(move |tx| {
             let id = clock::new_id();
             save(tx, &id, &clean, &actor, false, &clock::now_stamp())?;
@@ -500,7 +547,6 @@ async fn update_contact(
     let seen_version = current.updated_at.clone();
     let contact = access
         .tenant
-        .db
         .write(move |tx| {
             let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
             if now.updated_at != seen_version {
@@ -529,7 +575,6 @@ async fn delete_contact(
     let actor = access.actor().stamp();
     access
         .tenant
-        .db
         .write(move |tx| crate::crm::trash(tx, "contacts", &id, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -548,7 +593,6 @@ async fn restore_contact(
     let actor = access.actor().stamp();
     let contact = access
         .tenant
-        .db
         .write(move |tx| {
             crate::crm::restore(tx, "contacts", &id, &actor)?;
             get(tx, &id)?.ok_or(AppError::NotFound)

@@ -30,7 +30,15 @@ pub fn trash(conn: &Connection, table: &str, id: &str, actor: &str) -> AppResult
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(())
+    crate::search::enqueue(conn, search_kind(table), id)
+}
+
+/// The search kind of a record table.
+fn search_kind(table: &str) -> &'static str {
+    match table {
+        "companies" => "company",
+        _ => "contact",
+    }
 }
 
 fn trash_cutoff() -> String {
@@ -50,7 +58,7 @@ pub fn restore(conn: &Connection, table: &str, id: &str, actor: &str) -> AppResu
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(())
+    crate::search::enqueue(conn, search_kind(table), id)
 }
 
 /// Erases records that have been in the trash longer than `TRASH_DAYS`.

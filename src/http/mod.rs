@@ -59,7 +59,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(members::router())
         .merge(api_keys::router())
         .merge(contacts::router())
-        .merge(companies::router());
+        .merge(companies::router())
+        .merge(crate::search::routes::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::auth::routes::router())

@@ -13,11 +13,27 @@ use lru::LruCache;
 
 use crate::db::{Db, DbOptions, Schema};
 use crate::error::{AppError, AppResult};
+use crate::search::TenantSearch;
 
 pub struct Tenant {
     pub org_id: String,
     pub db: Arc<Db>,
+    pub search: TenantSearch,
     last_used: AtomicU64,
+}
+
+impl Tenant {
+    /// A write to the organization's database; afterwards the indexer is told
+    /// to look at the outbox (the write put its rows there in the same commit).
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
+    {
+        let result = self.db.write(f).await;
+        self.search.poke();
+        result
+    }
 }
 
 pub struct Tenants {
@@ -77,20 +93,30 @@ impl Tenants {
             return Ok(t);
         }
         let path = self.db_path(org_id);
+        let index_dir = self.dir(org_id).join("index");
         let opts = self.opts.clone();
-        let db = tokio::task::spawn_blocking(move || {
+        let (db, search) = tokio::task::spawn_blocking(move || {
             if !path.exists() {
                 anyhow::bail!("organization database {} is missing", path.display());
             }
-            Db::open(&path, Schema::Tenant, &opts)
+            let db = Db::open(&path, Schema::Tenant, &opts)?;
+            let search = TenantSearch::open(index_dir, &db);
+            Ok((db, search))
         })
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("open task: {e}")))??;
         let tenant = Arc::new(Tenant {
             org_id: org_id.to_string(),
             db: Arc::new(db),
+            search,
             last_used: AtomicU64::new(self.tick()),
         });
+        // Its indexer: catches up with the outbox (or rebuilds) right away,
+        // then follows writes; it ends when the organization closes.
+        tokio::spawn(crate::search::index::run_indexer(
+            Arc::downgrade(&tenant),
+            tenant.search.notifier(),
+        ));
         let evicted = self.cache().push(org_id.to_string(), tenant.clone());
         drop(evicted); // closes outside the lock once no request holds it
         purge_trash(&tenant).await;
@@ -104,10 +130,10 @@ impl Tenants {
         Ok(())
     }
 
-    /// Opens (and so migrates) an organization's database without caching it.
-    pub fn migrate_blocking(&self, org_id: &str) -> anyhow::Result<()> {
-        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)?;
-        Ok(())
+    /// Opens (and so migrates) an organization's database outside the set of
+    /// open organizations, with no indexer (CLI tools, the demo generator).
+    pub fn open_db_blocking(&self, org_id: &str) -> anyhow::Result<Db> {
+        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)
     }
 
     /// Closes organizations nobody has used for `idle`.

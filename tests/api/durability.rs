@@ -136,6 +136,17 @@ async fn acknowledged_writes_survive_kill_9() {
         );
     }
     assert_eq!(contact_count(&s, "acme").await, 20);
+    // Whether or not the indexer had run before the kill, search finds them all.
+    let start = std::time::Instant::now();
+    loop {
+        let (_, found) = s.get("/api/v1/orgs/acme/search?q=lovelace&limit=50").await;
+        let n = found["items"].as_array().map(Vec::len).unwrap_or(0);
+        if n == 20 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 10, "search found {n} of 20");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     child.kill().expect("kill");
     let _ = child.wait();
 }

@@ -9,6 +9,7 @@ mod errors;
 mod isolation;
 mod members;
 mod roles;
+mod search;
 mod sessions;
 mod setup;
 mod throttle;

@@ -496,3 +496,45 @@ async fn contacts_screen_time() {
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_palette_finds_as_you_type_and_opens_with_enter() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/companies", server.base))
+        .await
+        .expect("companies");
+    wait_until(c, "document.querySelector('h1')").await;
+    // `/` opens the palette from anywhere that is not a text field.
+    c.execute(
+        "document.activeElement && document.activeElement.blur()",
+        vec![],
+    )
+    .await
+    .expect("blur");
+    let body = wait_for_css(c, "body").await;
+    body.send_keys("/").await.expect("slash");
+    wait_for_css(c, "dialog.palette[open]").await;
+    let input = wait_for_css(c, "dialog.palette .palette-input").await;
+    // A typo and no accents still find her; the match is marked.
+    input.send_keys("lumbregh").await.expect("type");
+    wait_for(c, "//dialog[@open]//*[contains(@class,'palette-title') and contains(normalize-space(),'Bill Lumbergh')]").await;
+    input.clear().await.expect("clear");
+    input.send_keys("gibb").await.expect("type");
+    wait_for(
+        c,
+        "//dialog[@open]//*[contains(@class,'palette-option')]//mark[normalize-space()='Gibb']",
+    )
+    .await;
+    input
+        .send_keys(&fantoccini::key::Key::Enter)
+        .await
+        .expect("enter");
+    wait_for(c, "//h1[normalize-space()='Peter Gibbons']").await;
+    wait_for_url(c, "/o/acme/contacts/").await;
+    b.close().await;
+}

@@ -1,0 +1,426 @@
+//! One organization's Tantivy index: its schema, the indexer that drains the
+//! outbox, full rebuilds, and searching.
+//!
+//! The index carries, in its commit payload, the *epoch* stored in the
+//! organization's `search_state` row. A rebuild starts by writing a new epoch,
+//! so an index that is missing, unreadable, or from before the last rebuild
+//! started is recognised on open and rebuilt in the background while search
+//! keeps answering (with `rebuilding: true`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::OptionalExtension;
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tokio::sync::Notify;
+
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::search::{SOURCES, SearchDoc, source, text};
+
+const OUTBOX_BATCH: usize = 2_000;
+const REBUILD_PAGE: usize = 5_000;
+/// Memory for the writer that applies small batches; it exists only while
+/// the outbox has rows.
+const INCREMENTAL_WRITER_BYTES: usize = 20_000_000;
+const REBUILD_WRITER_BYTES: usize = 120_000_000;
+
+#[derive(Clone, Copy)]
+pub struct Fields {
+    pub key: Field,
+    pub kind: Field,
+    pub id: Field,
+    pub title: Field,
+    pub subtitle: Field,
+    pub snippets: Field,
+    pub words: Field,
+    pub prefixes: Field,
+    pub title_prefixes: Field,
+    pub phone: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    // Terms are computed in Rust (search::text); the index only splits on spaces.
+    let ws = |opt| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("ws")
+                .set_index_option(opt),
+        )
+    };
+    let fields = Fields {
+        key: b.add_text_field("key", STRING),
+        kind: b.add_text_field("kind", STRING | STORED),
+        id: b.add_text_field("id", STORED),
+        title: b.add_text_field("title", STORED),
+        subtitle: b.add_text_field("subtitle", STORED),
+        snippets: b.add_text_field("snippets", STORED),
+        words: b.add_text_field("words", ws(IndexRecordOption::WithFreqs)),
+        prefixes: b.add_text_field("prefixes", ws(IndexRecordOption::Basic)),
+        title_prefixes: b.add_text_field("title_prefixes", ws(IndexRecordOption::Basic)),
+        phone: b.add_text_field("phone", ws(IndexRecordOption::Basic)),
+    };
+    (b.build(), fields)
+}
+
+fn register_tokenizer(index: &Index) {
+    index
+        .tokenizers()
+        .register("ws", TextAnalyzer::from(WhitespaceTokenizer::default()));
+}
+
+fn to_document(f: &Fields, d: &SearchDoc) -> TantivyDocument {
+    let mut words = BTreeSet::new();
+    let mut prefixes = BTreeSet::new();
+    for t in d.texts.iter().chain([&d.title]) {
+        for w in text::words(t) {
+            text::prefixes_of(&w, &mut prefixes);
+            words.insert(w);
+        }
+    }
+    let mut title_prefixes = BTreeSet::new();
+    for w in text::words(&d.title) {
+        text::prefixes_of(&w, &mut title_prefixes);
+    }
+    let mut phones = BTreeSet::new();
+    for p in &d.phones {
+        text::phone_terms(p, &mut phones);
+    }
+    let join = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>().join(" ");
+    let mut doc = TantivyDocument::default();
+    doc.add_text(f.key, key(d.kind, &d.id));
+    doc.add_text(f.kind, d.kind);
+    doc.add_text(f.id, &d.id);
+    doc.add_text(f.title, &d.title);
+    doc.add_text(f.subtitle, &d.subtitle);
+    doc.add_text(f.snippets, d.snippets.join("\n"));
+    doc.add_text(f.words, join(words));
+    doc.add_text(f.prefixes, join(prefixes));
+    doc.add_text(f.title_prefixes, join(title_prefixes));
+    doc.add_text(f.phone, join(phones));
+    doc
+}
+
+fn key(kind: &str, id: &str) -> String {
+    format!("{kind}:{id}")
+}
+
+struct Opened {
+    index: Index,
+    reader: IndexReader,
+}
+
+fn open_index(dir: &Path) -> tantivy::Result<Opened> {
+    let index = Index::open_in_dir(dir)?;
+    register_tokenizer(&index);
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    Ok(Opened { index, reader })
+}
+
+fn epoch(db: &Db) -> AppResult<String> {
+    db.read_blocking(|c| {
+        Ok(
+            c.query_row("SELECT epoch FROM search_state", [], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default(),
+        )
+    })
+}
+
+fn search_err(e: tantivy::TantivyError) -> AppError {
+    AppError::Internal(anyhow::anyhow!("search index: {e}"))
+}
+
+/// A stored document, as search results need it.
+pub struct Stored {
+    pub kind: String,
+    pub id: String,
+    pub title: String,
+    pub subtitle: String,
+    pub snippets: Vec<String>,
+}
+
+pub struct TenantSearch {
+    dir: PathBuf,
+    fields: Fields,
+    opened: Mutex<Option<Opened>>,
+    needs_rebuild: AtomicBool,
+    notify: Arc<Notify>,
+}
+
+impl TenantSearch {
+    /// Opens the index next to the database (blocking). Anything wrong with it
+    /// only schedules a rebuild; opening never fails.
+    pub fn open(dir: PathBuf, db: &Db) -> TenantSearch {
+        let (_, fields) = schema();
+        let expected = epoch(db).unwrap_or_default();
+        let (opened, fresh) = match open_index(&dir) {
+            Ok(o) => {
+                let payload = o.index.load_metas().ok().and_then(|m| m.payload);
+                let fresh = payload.as_deref() == Some(expected.as_str()) && !expected.is_empty();
+                (Some(o), fresh)
+            }
+            Err(e) => {
+                if dir.exists() {
+                    tracing::warn!(index = %dir.display(), error = %e, "search index unreadable; rebuilding");
+                }
+                (None, false)
+            }
+        };
+        if !fresh {
+            tracing::info!(index = %dir.display(), "search index missing or stale; rebuilding from the database");
+        }
+        TenantSearch {
+            dir,
+            fields,
+            opened: Mutex::new(opened),
+            needs_rebuild: AtomicBool::new(!fresh),
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn notifier(&self) -> Arc<Notify> {
+        self.notify.clone()
+    }
+
+    /// Tells the indexer there may be work.
+    pub fn poke(&self) {
+        self.notify.notify_one();
+    }
+
+    pub fn is_rebuilding(&self) -> bool {
+        self.needs_rebuild.load(Ordering::Acquire)
+    }
+
+    pub fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    /// Whatever is due (blocking): a rebuild if needed, then the outbox.
+    pub fn work(&self, db: &Db) -> AppResult<()> {
+        if self.needs_rebuild.load(Ordering::Acquire) {
+            self.rebuild(db, &|_, _| {})?;
+        }
+        self.drain(db)
+    }
+
+    /// Builds a fresh index from the database beside the live one and swaps
+    /// it in. `progress(done, total)` is told how far it got.
+    pub fn rebuild(&self, db: &Db, progress: &dyn Fn(usize, usize)) -> AppResult<usize> {
+        self.needs_rebuild.store(true, Ordering::Release);
+        let new_epoch = crate::clock::new_id();
+        let e = new_epoch.clone();
+        db.write_blocking(move |c| {
+            c.execute("UPDATE search_state SET epoch = ?1", [e])?;
+            Ok(())
+        })?;
+        let total: usize = db.read_blocking(|c| {
+            let mut n = 0usize;
+            for table in ["contacts", "companies"] {
+                let k: i64 = c.query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE deleted_at IS NULL"),
+                    [],
+                    |r| r.get(0),
+                )?;
+                n += k as usize;
+            }
+            Ok(n)
+        })?;
+        let tmp = self.dir.with_extension("rebuild");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| AppError::Internal(e.into()))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| AppError::Internal(e.into()))?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(&tmp, schema).map_err(search_err)?;
+        register_tokenizer(&index);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get().min(4))
+            .unwrap_or(1);
+        let mut writer: IndexWriter = index
+            .writer_with_num_threads(threads, REBUILD_WRITER_BYTES)
+            .map_err(search_err)?;
+        let mut done = 0;
+        for src in SOURCES {
+            let mut after = String::new();
+            loop {
+                let from = after.clone();
+                let docs = db.read_blocking(move |c| src.docs_after(c, &from, REBUILD_PAGE))?;
+                let Some(last) = docs.last() else { break };
+                after = last.id.clone();
+                for d in &docs {
+                    writer
+                        .add_document(to_document(&fields, d))
+                        .map_err(search_err)?;
+                }
+                done += docs.len();
+                progress(done, total);
+            }
+        }
+        let mut prepared = writer.prepare_commit().map_err(search_err)?;
+        prepared.set_payload(&new_epoch);
+        prepared.commit().map_err(search_err)?;
+        writer.wait_merging_threads().map_err(search_err)?;
+        drop(index);
+
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        *opened = None;
+        let old = self.dir.with_extension("old");
+        let io = |e: std::io::Error| AppError::Internal(e.into());
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io)?;
+        }
+        if self.dir.exists() {
+            std::fs::rename(&self.dir, &old).map_err(io)?;
+        }
+        std::fs::rename(&tmp, &self.dir).map_err(io)?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io)?;
+        }
+        *opened = Some(open_index(&self.dir).map_err(search_err)?);
+        drop(opened);
+        self.needs_rebuild.store(false, Ordering::Release);
+        tracing::info!(index = %self.dir.display(), documents = done, "search index rebuilt");
+        Ok(done)
+    }
+
+    /// Applies the outbox to the index, batch by batch, deleting rows only
+    /// after the index committed them. The writer lives only for this call.
+    fn drain(&self, db: &Db) -> AppResult<()> {
+        let mut writer: Option<IndexWriter> = None;
+        let current_epoch = epoch(db)?;
+        loop {
+            let rows: Vec<(i64, String, String)> = db.read_blocking(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT seq, kind, id FROM search_outbox ORDER BY seq LIMIT ?1",
+                )?;
+                let rows = stmt
+                    .query_map([OUTBOX_BATCH as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })?;
+            let Some(max_seq) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            let mut by_kind: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (_, kind, id) in rows {
+                by_kind.entry(kind).or_default().insert(id);
+            }
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(o) = opened.as_ref() else {
+                return Ok(());
+            };
+            if writer.is_none() {
+                writer = Some(
+                    o.index
+                        .writer_with_num_threads(1, INCREMENTAL_WRITER_BYTES)
+                        .map_err(search_err)?,
+                );
+            }
+            let w = writer
+                .as_mut()
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no writer")))?;
+            for (kind, ids) in by_kind {
+                let ids: Vec<String> = ids.into_iter().collect();
+                for id in &ids {
+                    w.delete_term(Term::from_field_text(self.fields.key, &key(&kind, id)));
+                }
+                if let Some(src) = source(&kind) {
+                    let docs = db.read_blocking(move |c| src.docs(c, &ids))?;
+                    for d in &docs {
+                        w.add_document(to_document(&self.fields, d))
+                            .map_err(search_err)?;
+                    }
+                }
+            }
+            let mut prepared = w.prepare_commit().map_err(search_err)?;
+            prepared.set_payload(&current_epoch);
+            prepared.commit().map_err(search_err)?;
+            o.reader.reload().map_err(search_err)?;
+            drop(opened);
+            db.write_blocking(move |c| {
+                c.execute("DELETE FROM search_outbox WHERE seq <= ?1", [max_seq])?;
+                Ok(())
+            })?;
+        }
+        if let Some(w) = writer {
+            w.wait_merging_threads().map_err(search_err)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a query (blocking) and returns the stored documents with scores.
+    pub fn run(
+        &self,
+        q: &dyn tantivy::query::Query,
+        limit: usize,
+    ) -> AppResult<Vec<(f32, Stored)>> {
+        let searcher = {
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            match opened.as_ref() {
+                Some(o) => o.reader.searcher(),
+                None => return Ok(Vec::new()),
+            }
+        };
+        let top = searcher
+            .search(
+                q,
+                &tantivy::collector::TopDocs::with_limit(limit).order_by_score(),
+            )
+            .map_err(search_err)?;
+        let f = self.fields;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
+            let text = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            out.push((
+                score,
+                Stored {
+                    kind: text(f.kind),
+                    id: text(f.id),
+                    title: text(f.title),
+                    subtitle: text(f.subtitle),
+                    snippets: text(f.snippets)
+                        .split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The indexer of one open organization: runs until the organization closes.
+pub async fn run_indexer(tenant: std::sync::Weak<crate::tenant::Tenant>, notify: Arc<Notify>) {
+    loop {
+        let Some(t) = tenant.upgrade() else { return };
+        let result = tokio::task::spawn_blocking(move || t.search.work(&t.db)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "indexing failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "indexer panicked; retrying"),
+        }
+        // Woken by writes; the timeout catches rows written by other processes
+        // (the CLI) and retries after errors.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await;
+    }
+}

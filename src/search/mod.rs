@@ -1,0 +1,137 @@
+//! Instant search: one Tantivy index per organization, derived from SQLite.
+//!
+//! SQLite stays the source of truth. Every write that changes searchable text
+//! adds a row to `search_outbox` in the same transaction (`enqueue`); a
+//! background indexer per open organization drains the outbox into the index,
+//! and only then deletes the rows, so a crash never leaves the index silently
+//! behind. Records join search by implementing `Source` and being listed in
+//! `SOURCES` — there is no second search path.
+
+pub mod index;
+pub mod query;
+pub mod routes;
+pub mod text;
+
+use rusqlite::{Connection, params};
+
+use crate::error::AppResult;
+
+pub use index::TenantSearch;
+
+/// What the index holds about one record.
+#[derive(Clone, Debug, Default)]
+pub struct SearchDoc {
+    pub kind: &'static str,
+    pub id: String,
+    pub title: String,
+    pub subtitle: String,
+    /// Everything whose words should be found (names, emails, domain, …).
+    pub texts: Vec<String>,
+    /// Phone numbers in E.164.
+    pub phones: Vec<String>,
+    /// Short values worth showing as the matched snippet, most telling first.
+    pub snippets: Vec<String>,
+}
+
+/// A kind of record that can be searched.
+pub trait Source: Sync {
+    /// The `type` in results and in the outbox, e.g. `contact`.
+    fn kind(&self) -> &'static str;
+    /// Documents for those of `ids` that are live (trashed or missing ones are left out).
+    fn docs(&self, conn: &Connection, ids: &[String]) -> AppResult<Vec<SearchDoc>>;
+    /// The next `limit` live documents with an id greater than `after`, by id (rebuilds).
+    fn docs_after(&self, conn: &Connection, after: &str, limit: usize)
+    -> AppResult<Vec<SearchDoc>>;
+}
+
+/// Every searchable kind of record.
+pub static SOURCES: &[&dyn Source] = &[
+    &crate::crm::contacts::SEARCH,
+    &crate::crm::companies::SEARCH,
+];
+
+pub fn source(kind: &str) -> Option<&'static dyn Source> {
+    SOURCES.iter().copied().find(|s| s.kind() == kind)
+}
+
+/// Records (in the caller's transaction) that a record's searchable text changed.
+pub fn enqueue(conn: &Connection, kind: &str, id: &str) -> AppResult<()> {
+    conn.prepare_cached("INSERT INTO search_outbox (kind, id) VALUES (?1, ?2)")?
+        .execute(params![kind, id])?;
+    Ok(())
+}
+
+/// Records that every row an SQL `SELECT id …` returns changed (e.g. the
+/// contacts of a renamed company).
+pub fn enqueue_select(conn: &Connection, kind: &str, select_ids: &str, arg: &str) -> AppResult<()> {
+    conn.execute(
+        &format!("INSERT INTO search_outbox (kind, id) SELECT ?1, id FROM ({select_ids})"),
+        params![kind, arg],
+    )?;
+    Ok(())
+}
+
+/// Marks the index as needing a full rebuild (after bulk loads that skip the
+/// outbox): a new epoch no index carries yet.
+pub fn invalidate(conn: &Connection) -> AppResult<()> {
+    conn.execute("DELETE FROM search_outbox", [])?;
+    conn.execute(
+        "UPDATE search_state SET epoch = ?1",
+        [format!("invalidated-{}", crate::clock::new_id())],
+    )?;
+    Ok(())
+}
+
+/// A source whose records are rows of one table: `SELECT {columns} FROM {from}`
+/// (the table aliased `t`, with `id` and `deleted_at`), each row read by
+/// `row` and turned into a document by `doc`.
+pub struct TableSource<R> {
+    pub kind: &'static str,
+    pub columns: &'static str,
+    pub from: &'static str,
+    pub row: fn(&rusqlite::Row) -> rusqlite::Result<R>,
+    pub doc: fn(R) -> SearchDoc,
+}
+
+impl<R> TableSource<R> {
+    fn query(
+        &self,
+        conn: &Connection,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> AppResult<Vec<SearchDoc>> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM {} WHERE t.deleted_at IS NULL AND {filter}",
+            self.columns, self.from
+        ))?;
+        let docs = stmt
+            .query_map(args, self.row)?
+            .map(|r| r.map(self.doc))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(docs)
+    }
+}
+
+impl<R> Source for TableSource<R> {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn docs(&self, conn: &Connection, ids: &[String]) -> AppResult<Vec<SearchDoc>> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.query(conn, "t.id IN (SELECT value FROM json_each(?1))", [ids])
+    }
+
+    fn docs_after(
+        &self,
+        conn: &Connection,
+        after: &str,
+        limit: usize,
+    ) -> AppResult<Vec<SearchDoc>> {
+        self.query(
+            conn,
+            "t.id > ?1 ORDER BY t.id LIMIT ?2",
+            params![after, limit as i64],
+        )
+    }
+}

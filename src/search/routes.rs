@@ -1,0 +1,128 @@
+//! `GET /orgs/{org}/search`: typed results across every searchable kind.
+
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{AppError, AppResult, ErrorBody, Json, Query};
+use crate::search::query::{self, Snippet};
+use crate::search::{SOURCES, source};
+use crate::state::AppState;
+use crate::tenant::OrgAccess;
+
+pub const MAX_LIMIT: usize = 50;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// What the person typed (any text, at most 200 characters).
+    pub q: Option<String>,
+    /// Comma-separated kinds to search, e.g. `contact,company` (default: all).
+    pub types: Option<String>,
+    /// 1–50 (default 20).
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchHit {
+    /// `contact` or `company`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub title: String,
+    pub subtitle: String,
+    /// Why it matched, with the matching parts marked (the title itself when the
+    /// name matched); null for a match only within one typo.
+    pub snippet: Option<Snippet>,
+    pub score: f32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    pub items: Vec<SearchHit>,
+    /// True while the index is being rebuilt from the database: results may be incomplete.
+    pub rebuilding: bool,
+}
+
+/// Search the organization's contacts and companies as you type: prefixes,
+/// one typo in longer words, accents, phone numbers however written, emails.
+#[utoipa::path(get, path = "/search", tag = "search",
+    params(("org" = String, Path, description = "organization slug"), SearchParams),
+    responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
+async fn search(
+    access: OrgAccess,
+    Query(params): Query<SearchParams>,
+) -> AppResult<Json<SearchResults>> {
+    let limit = match params.limit {
+        None => 20,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(AppError::field("limit", format!("use 1 to {MAX_LIMIT}"))),
+    };
+    let mut kinds = Vec::new();
+    for k in params
+        .types
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        if source(k).is_none() {
+            let known: Vec<_> = SOURCES.iter().map(|s| s.kind()).collect();
+            return Err(AppError::field(
+                "types",
+                format!("use any of {}", known.join(", ")),
+            ));
+        }
+        kinds.push(k.to_string());
+    }
+    let parsed = query::parse(params.q.as_deref().unwrap_or(""))?;
+    let rebuilding = access.tenant.search.is_rebuilding();
+    if parsed.is_empty() {
+        return Ok(Json(SearchResults {
+            items: Vec::new(),
+            rebuilding,
+        }));
+    }
+    let tenant = access.tenant.clone();
+    let items = crate::db::off_runtime(move || {
+        let search = &tenant.search;
+        let exact = query::build(&search.fields(), &parsed, &kinds, false);
+        let mut hits = search.run(exact.as_ref(), limit)?;
+        if hits.len() < limit && query::has_fuzzy_words(&parsed) {
+            let fuzzy = query::build(&search.fields(), &parsed, &kinds, true);
+            for (score, d) in search.run(fuzzy.as_ref(), limit)? {
+                if hits.len() == limit {
+                    break;
+                }
+                if !hits.iter().any(|(_, h)| h.id == d.id && h.kind == d.kind) {
+                    hits.push((score, d));
+                }
+            }
+        }
+        Ok(hits
+            .into_iter()
+            .map(|(score, d)| {
+                // The stored values first, then the title: a name match is marked too.
+                let mut candidates = d.snippets.clone();
+                candidates.push(d.title.clone());
+                let snippet = query::snippet(&candidates, &parsed);
+                SearchHit {
+                    kind: d.kind,
+                    id: d.id,
+                    title: d.title,
+                    subtitle: d.subtitle,
+                    snippet,
+                    score,
+                }
+            })
+            .collect())
+    })
+    .await?;
+    Ok(Json(SearchResults { items, rebuilding }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search))
+}

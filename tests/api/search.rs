@@ -1,0 +1,356 @@
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn titles(s: &Session, org: &str, q: &str) -> Vec<String> {
+    let (status, body) = s
+        .get(&format!("/api/v1/orgs/{org}/search?q={}", urlencode(q)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{q}: {body}");
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn urlencode(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
+/// Polls until `check` holds (the index follows the database within a second
+/// or so); returns how long it took.
+async fn eventually(
+    s: &Session,
+    org: &str,
+    q: &str,
+    check: impl Fn(&[String]) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let found = titles(s, org, q).await;
+        if check(&found) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{q}: still {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn seed(s: &Session) {
+    let (_, globex) = s
+        .post(
+            "/api/v1/orgs/acme/companies",
+            json!({"name": "Globex", "domain": "globex.example", "industry": "Energy"}),
+        )
+        .await;
+    let (_, initech) = s
+        .post(
+            "/api/v1/orgs/acme/companies",
+            json!({"name": "Initech", "domain": "initech.example", "phone": "+44 20 7946 0958"}),
+        )
+        .await;
+    for c in [
+        json!({"first_name": "Ada", "last_name": "Lovelace", "company_id": globex["id"],
+               "emails": [{"email": "ada.lovelace@globex.example"}], "phones": [{"phone": "+1 415 555 0132"}]}),
+        json!({"first_name": "Ada", "last_name": "Byron", "emails": [{"email": "byron@poets.example"}]}),
+        json!({"first_name": "José", "last_name": "Álvarez", "company_id": initech["id"], "job_title": "Engineer"}),
+        json!({"first_name": "Grace", "last_name": "Hopper", "phones": [{"phone": "+49 30 901820"}]}),
+    ] {
+        let (status, body) = s.post("/api/v1/orgs/acme/contacts", c).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn finds_records_the_way_people_type() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    seed(&s).await;
+    eventually(&s, "acme", "grace", |f| f.len() == 1).await;
+    let cases: &[(&str, &[&str])] = &[
+        // prefixes, as you type
+        ("l", &["Ada Lovelace"]),
+        ("lov", &["Ada Lovelace"]),
+        ("gl", &["Globex"]),
+        ("glo", &["Globex", "Ada Lovelace"]),
+        // several words narrow
+        ("ada", &["Ada Byron", "Ada Lovelace"]),
+        ("ada lov", &["Ada Lovelace"]),
+        ("ada globex", &["Ada Lovelace"]),
+        // one typo in words of four letters or more (after the exact matches)
+        ("lovelase", &["Ada Lovelace"]),
+        ("byrom", &["Ada Byron"]),
+        ("hoper", &["Grace Hopper"]),
+        ("lvoelace", &["Ada Lovelace"]),
+        // accents, both ways
+        ("jose", &["José Álvarez"]),
+        ("ÁLVAR", &["José Álvarez"]),
+        ("josé alvarez", &["José Álvarez"]),
+        // phone numbers however written, with or without the country
+        ("+1 (415) 555-0132", &["Ada Lovelace"]),
+        ("415.555.0132", &["Ada Lovelace"]),
+        ("4155550132", &["Ada Lovelace"]),
+        ("555-0132", &["Ada Lovelace"]),
+        ("030 901820", &["Grace Hopper"]),
+        ("+49 30 90", &["Grace Hopper"]),
+        ("020 7946 0958", &["Initech"]),
+        // emails by local part and domain
+        ("ada.lovelace@globex.example", &["Ada Lovelace"]),
+        ("byron@", &["Ada Byron"]),
+        ("poets", &["Ada Byron"]),
+        // company domains and what a contact's company is called
+        ("initech.example", &["Initech"]),
+        ("initech", &["Initech", "José Álvarez"]),
+        ("energy", &["Globex"]),
+        // no match
+        ("zzzz", &[]),
+        ("lve", &[]),
+    ];
+    for (q, want) in cases {
+        let mut got = titles(&s, "acme", q).await;
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "query {q:?}");
+    }
+    let (_, typed) = s.get("/api/v1/orgs/acme/search?q=ini&types=company").await;
+    assert_eq!(typed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(typed["items"][0]["type"], "company");
+    let (_, first) = s.get("/api/v1/orgs/acme/search?q=lovel").await;
+    let hit = &first["items"][0];
+    assert_eq!(hit["subtitle"], "Globex");
+    assert_eq!(
+        hit["snippet"],
+        json!({"text": "ada.lovelace@globex.example", "ranges": [[4, 9]]})
+    );
+}
+
+#[tokio::test]
+async fn changes_are_searchable_within_a_second() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, c) = s
+        .post(
+            "/api/v1/orgs/acme/contacts",
+            json!({"first_name": "Quintessa", "last_name": "Marlowe"}),
+        )
+        .await;
+    let path = format!(
+        "/api/v1/orgs/acme/contacts/{}",
+        c["id"].as_str().expect("id")
+    );
+    let took = eventually(&s, "acme", "quintessa", |f| f == ["Quintessa Marlowe"]).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+
+    s.patch(&path, json!({"last_name": "Vance"})).await;
+    eventually(&s, "acme", "quintessa", |f| f == ["Quintessa Vance"]).await;
+    assert!(titles(&s, "acme", "marlowe").await.is_empty());
+
+    assert_eq!(s.delete(&path).await.0, StatusCode::NO_CONTENT);
+    let took = eventually(&s, "acme", "quintessa", |f| f.is_empty()).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    s.post(&format!("{path}/restore"), json!({})).await;
+    eventually(&s, "acme", "quintessa", |f| f.len() == 1).await;
+
+    // Renaming a company changes what its contacts show.
+    let (_, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Umbrella"}))
+        .await;
+    s.patch(&path, json!({"company_id": co["id"]})).await;
+    eventually(&s, "acme", "umbrella", |f| f.len() == 2).await;
+    s.patch(
+        &format!(
+            "/api/v1/orgs/acme/companies/{}",
+            co["id"].as_str().expect("id")
+        ),
+        json!({"name": "Aperture"}),
+    )
+    .await;
+    let (_, hit) = s.get("/api/v1/orgs/acme/search?q=quintessa").await;
+    let start = Instant::now();
+    let mut subtitle = hit["items"][0]["subtitle"].clone();
+    while subtitle != "Aperture" && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        subtitle =
+            s.get("/api/v1/orgs/acme/search?q=quintessa").await.1["items"][0]["subtitle"].clone();
+    }
+    assert_eq!(subtitle, "Aperture");
+}
+
+#[tokio::test]
+async fn one_orgs_words_never_reach_another() {
+    let app = spawn_app_with(|c| c.allow_signup = true).await;
+    let a = app.setup_owner().await;
+    a.post("/api/v1/orgs/acme/contacts", json!({"first_name": "Xylophonist", "last_name": "Qwertyuiop", "emails": [{"email": "xylo@zzmarker.example"}], "phones": [{"phone": "+1 415 555 0199"}]})).await;
+    eventually(&a, "acme", "xylophonist", |f| f.len() == 1).await;
+    let (_, _, b) = app
+        .anon()
+        .sign_in_via("/api/v1/auth/signup", json!({"name": "B", "email": "b@example.com", "password": PASSWORD, "org_name": "Bobco"}))
+        .await;
+    let b = b.expect("session");
+    b.post("/api/v1/orgs/bobco/contacts", json!({"first_name": "Bob"}))
+        .await;
+    for q in [
+        "xylophonist",
+        "xylophonis",
+        "xylophonst",
+        "xyl",
+        "x",
+        "qwerty",
+        "qwertyuiop",
+        "zzmarker",
+        "xylo@",
+        "415 555 0199",
+        "0199",
+    ] {
+        let (status, body) = b
+            .get(&format!("/api/v1/orgs/bobco/search?q={}", urlencode(q)))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !body.to_string().to_lowercase().contains("xylo"),
+            "{q}: {body}"
+        );
+        let (status, _) = b
+            .get(&format!("/api/v1/orgs/acme/search?q={}", urlencode(q)))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn any_input_is_a_valid_search() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    seed(&s).await;
+    let long = "a".repeat(10_000);
+    for q in [
+        "",
+        "   ",
+        "a AND (b",
+        "\"unclosed",
+        "*:*",
+        "title:x OR",
+        "🙂",
+        "🙂 ada",
+        "\u{1}\u{7}ada",
+        "'; DROP TABLE contacts; --",
+        "%",
+        "_",
+        "\\",
+        "ada~2",
+        "ada*",
+    ] {
+        let (status, body) = s
+            .get(&format!("/api/v1/orgs/acme/search?q={}", urlencode(q)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{q:?}: {body}");
+        assert!(body["items"].is_array());
+    }
+    for (query, field) in [
+        (format!("q={long}"), "q"),
+        ("q=a&limit=0".to_string(), "limit"),
+        ("q=a&limit=51".to_string(), "limit"),
+        ("q=a&types=deal".to_string(), "types"),
+    ] {
+        let (status, body) = s.get(&format!("/api/v1/orgs/acme/search?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert!(body["error"]["fields"].get(field).is_some(), "{body}");
+    }
+}
+
+fn tenant_db(dir: &std::path::Path) -> std::path::PathBuf {
+    let tenants = dir.join("tenants");
+    let org = std::fs::read_dir(&tenants)
+        .expect("tenants")
+        .next()
+        .expect("one org")
+        .expect("entry");
+    org.path()
+}
+
+/// A change committed with its outbox row but never indexed (the process died
+/// first) is found once the server starts again.
+#[tokio::test]
+async fn a_write_the_indexer_never_saw_is_found_after_a_restart() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, c) = s
+        .post(
+            "/api/v1/orgs/acme/contacts",
+            json!({"first_name": "Beatrix", "last_name": "Kiddo"}),
+        )
+        .await;
+    eventually(&s, "acme", "beatrix", |f| f.len() == 1).await;
+    let (dir, config) = app.stop().await;
+
+    // What a crash right after a commit leaves: the row and its outbox entry.
+    let org_dir = tenant_db(dir.path());
+    let conn = rusqlite::Connection::open(org_dir.join("crm.db")).expect("open");
+    conn.execute_batch("BEGIN").expect("begin");
+    conn.execute(
+        "UPDATE contacts SET first_name = 'Elle', sort_name = 'elle kiddo' WHERE id = ?1",
+        [c["id"].as_str().expect("id")],
+    )
+    .expect("update");
+    conn.execute(
+        "INSERT INTO search_outbox (kind, id) VALUES ('contact', ?1)",
+        [c["id"].as_str().expect("id")],
+    )
+    .expect("outbox");
+    conn.execute_batch("COMMIT").expect("commit");
+    drop(conn);
+
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    eventually(&s, "acme", "elle", |f| f == ["Elle Kiddo"]).await;
+    assert!(titles(&s, "acme", "beatrix").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_or_corrupt_index_is_rebuilt_complete() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    for i in 0..30 {
+        s.post(
+            "/api/v1/orgs/acme/contacts",
+            json!({"first_name": format!("Rebuild{i}"), "last_name": "Person"}),
+        )
+        .await;
+    }
+    eventually(&s, "acme", "person", |f| f.len() == 20).await;
+    let (dir, config) = app.stop().await;
+    let index = tenant_db(dir.path()).join("index");
+    std::fs::remove_dir_all(&index).expect("rm index");
+
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    // Answers at once (maybe saying it is rebuilding), then completely.
+    let (status, body) = s.get("/api/v1/orgs/acme/search?q=rebuild29").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for i in [0, 15, 29] {
+        eventually(&s, "acme", &format!("rebuild{i}"), |f| f.len() == 1).await;
+    }
+    let (_, body) = s.get("/api/v1/orgs/acme/search?q=x").await;
+    assert_eq!(body["rebuilding"], Value::Bool(false));
+
+    // Garbage in the index folder: rebuilt as well.
+    let (dir, config) = app.stop().await;
+    let index = tenant_db(dir.path()).join("index");
+    for f in std::fs::read_dir(&index).expect("index").flatten() {
+        if f.path().extension().is_some_and(|e| e == "json") {
+            std::fs::write(f.path(), b"{ not json").expect("corrupt");
+        }
+    }
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    eventually(&s, "acme", "rebuild7", |f| f.len() == 1).await;
+}
