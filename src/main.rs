@@ -149,7 +149,10 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
         housekeeping.abort();
-        state.tenants.close_all();
+        state
+            .tenants
+            .close_all_and_wait(std::time::Duration::from_secs(10))
+            .await;
         tracing::info!("stopped; databases closed");
         Ok(())
     })

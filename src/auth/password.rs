@@ -3,7 +3,7 @@
 //! and never more at once than there are cores: a flood of sign-in or invite
 //! requests waits in line instead of taking 19 MiB and a thread each.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use tokio::sync::Semaphore;
 
@@ -21,12 +21,12 @@ pub const MAX_LENGTH: usize = 1024;
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_blocking("harmonia dummy password").unwrap_or_else(|_| String::new()));
 
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    Arc::new(Semaphore::new(
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),
-    )
+    ))
 });
 
 pub fn check_strength(field: &str, password: &str) -> AppResult<()> {
@@ -66,24 +66,33 @@ fn verify_blocking(password: &str, hash: Option<&str>) -> bool {
 }
 
 pub async fn hash(password: String) -> AppResult<String> {
-    let _turn = HASHING
-        .acquire()
+    // The permit travels with the work: a cancelled request does not free it
+    // while the hash is still running.
+    let turn = (*HASHING)
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hash queue: {e}")))?;
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hash task: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        hash_blocking(&password)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("hash task: {e}")))?
 }
 
 /// True when `password` matches `hash`; with no hash (unknown user) it still
 /// spends the time of one verification and answers false.
 pub async fn verify(password: String, hash: Option<String>) -> bool {
-    let Ok(_turn) = HASHING.acquire().await else {
+    let Ok(turn) = (*HASHING).clone().acquire_owned().await else {
         return false;
     };
-    tokio::task::spawn_blocking(move || verify_blocking(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        verify_blocking(&password, hash.as_deref())
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// For the CLI, which is not inside the async runtime.

@@ -260,6 +260,7 @@ async fn change_role(
                 ));
             }
             if current.role == Role::Owner
+                && current.status == "active"
                 && body.role != Role::Owner
                 && owner_count(tx, &org_id)? <= 1
             {
@@ -302,7 +303,7 @@ async fn remove_member(
                 if !is_self && caller_role < Role::Owner {
                     return Err(AppError::forbidden("only owners remove owners"));
                 }
-                if owner_count(tx, &org_id)? <= 1 {
+                if current.status == "active" && owner_count(tx, &org_id)? <= 1 {
                     return Err(AppError::Conflict(
                         "the last owner cannot leave; make someone else owner first".into(),
                     ));
@@ -315,6 +316,13 @@ async fn remove_member(
             tx.execute(
                 "DELETE FROM invites WHERE org_id = ?1 AND user_id = ?2",
                 [&org_id, &user_id],
+            )?;
+            // Their keys would stop working anyway; revoke them so that being
+            // added again later does not bring them back.
+            tx.execute(
+                "UPDATE api_keys SET revoked_at = ?3
+                 WHERE org_id = ?1 AND owner_user_id = ?2 AND revoked_at IS NULL",
+                rusqlite::params![org_id, user_id, clock::now_stamp()],
             )?;
             Ok(())
         })

@@ -24,6 +24,8 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::search::{SOURCES, SearchDoc, source, text};
 
+static REBUILDS: Mutex<()> = Mutex::new(());
+
 const OUTBOX_BATCH: usize = 2_000;
 const REBUILD_PAGE: usize = 5_000;
 /// Memory for the writer that applies small batches; it exists only while
@@ -207,16 +209,31 @@ impl TenantSearch {
     }
 
     /// Whatever is due (blocking): a rebuild if needed, then the outbox.
+    /// Also reloads the reader, so commits made by another writer (the
+    /// `reindex` command) become visible even when this one had none.
     pub fn work(&self, db: &Db) -> AppResult<()> {
         if self.needs_rebuild.load(Ordering::Acquire) {
             self.rebuild(db, &|_, _| {})?;
         }
-        self.drain(db)
+        self.drain(db)?;
+        let reader = self
+            .opened
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|o| o.reader.clone());
+        if let Some(r) = reader {
+            r.reload().map_err(search_err)?;
+        }
+        Ok(())
     }
 
     /// Builds a fresh index from the database beside the live one and swaps
     /// it in. `progress(done, total)` is told how far it got.
     pub fn rebuild(&self, db: &Db, progress: &dyn Fn(usize, usize)) -> AppResult<usize> {
+        // Each rebuild takes a large writer budget: one at a time, so that
+        // many organizations opening after an upgrade cannot exhaust memory.
+        let _one_at_a_time = REBUILDS.lock().unwrap_or_else(|p| p.into_inner());
         self.needs_rebuild.store(true, Ordering::Release);
         let new_epoch = crate::clock::new_id();
         let e = new_epoch.clone();
@@ -318,13 +335,19 @@ impl TenantSearch {
             for (_, kind, id) in rows {
                 by_kind.entry(kind).or_default().insert(id);
             }
-            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(o) = opened.as_ref() else {
+            // Cheap clones: searches must not wait while this batch is applied.
+            let Some((index, reader)) = self
+                .opened
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|o| (o.index.clone(), o.reader.clone()))
+            else {
                 return Ok(());
             };
             if writer.is_none() {
                 writer = Some(
-                    o.index
+                    index
                         .writer_with_num_threads(1, INCREMENTAL_WRITER_BYTES)
                         .map_err(search_err)?,
                 );
@@ -348,8 +371,7 @@ impl TenantSearch {
             let mut prepared = w.prepare_commit().map_err(search_err)?;
             prepared.set_payload(&current_epoch);
             prepared.commit().map_err(search_err)?;
-            o.reader.reload().map_err(search_err)?;
-            drop(opened);
+            reader.reload().map_err(search_err)?;
             db.write_blocking(move |c| {
                 c.execute("DELETE FROM search_outbox WHERE seq <= ?1", [max_seq])?;
                 Ok(())
@@ -414,13 +436,24 @@ pub async fn run_indexer(tenant: std::sync::Weak<crate::tenant::Tenant>, notify:
     loop {
         let Some(t) = tenant.upgrade() else { return };
         let result = tokio::task::spawn_blocking(move || t.search.work(&t.db)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "indexing failed; retrying"),
-            Err(e) => tracing::error!(error = %e, "indexer panicked; retrying"),
+        let failed = match result {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "indexing failed; retrying");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "indexer panicked; retrying");
+                true
+            }
+        };
+        if failed {
+            // Usually brief (another writer still finishing): try again soon.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            continue;
         }
         // Woken by writes; the timeout catches rows written by other processes
-        // (the CLI) and retries after errors.
+        // (the CLI).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await;
     }
 }

@@ -4,9 +4,10 @@
 //! last request using it finishes), so memory and file handles stay bounded
 //! with thousands of organizations on disk.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -40,6 +41,10 @@ pub struct Tenants {
     root: PathBuf,
     opts: DbOptions,
     open: Mutex<LruCache<String, Arc<Tenant>>>,
+    /// Every organization still alive somewhere (a request or its indexer may
+    /// hold one that fell out of `open`): reused rather than opened twice, so
+    /// one database never has two writers nor one index two indexers.
+    alive: Mutex<HashMap<String, Weak<Tenant>>>,
     /// Serializes opening so two requests never open the same file twice.
     opening: tokio::sync::Mutex<()>,
     started: Instant,
@@ -53,6 +58,7 @@ impl Tenants {
             root,
             opts,
             open: Mutex::new(LruCache::new(cap)),
+            alive: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
             started: Instant::now(),
         }
@@ -92,6 +98,17 @@ impl Tenants {
         if let Some(t) = self.cached(org_id) {
             return Ok(t);
         }
+        let still_alive = {
+            let mut alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+            alive.retain(|_, w| w.strong_count() > 0);
+            alive.get(org_id).and_then(Weak::upgrade)
+        };
+        if let Some(t) = still_alive {
+            t.last_used.store(self.tick(), Ordering::Relaxed);
+            let evicted = self.cache().push(org_id.to_string(), t.clone());
+            drop(evicted);
+            return Ok(t);
+        }
         let path = self.db_path(org_id);
         let index_dir = self.dir(org_id).join("index");
         let opts = self.opts.clone();
@@ -117,8 +134,13 @@ impl Tenants {
             Arc::downgrade(&tenant),
             tenant.search.notifier(),
         ));
+        self.alive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(org_id.to_string(), Arc::downgrade(&tenant));
         let evicted = self.cache().push(org_id.to_string(), tenant.clone());
         drop(evicted); // closes outside the lock once no request holds it
+        drop(_guard);
         purge_trash(&tenant).await;
         Ok(tenant)
     }
@@ -159,6 +181,28 @@ impl Tenants {
 
     pub fn open_count(&self) -> usize {
         self.cache().len()
+    }
+
+    /// Closes every organization and waits (up to `limit`) until none is
+    /// alive anywhere — in particular until their indexers have finished the
+    /// batch they were applying — so the files can be opened afresh.
+    pub async fn close_all_and_wait(&self, limit: Duration) {
+        self.close_all();
+        let start = Instant::now();
+        loop {
+            let alive = {
+                let mut alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+                alive.retain(|_, w| w.strong_count() > 0);
+                alive.len()
+            };
+            if alive == 0 || start.elapsed() >= limit {
+                if alive > 0 {
+                    tracing::warn!(alive, "organizations still busy at shutdown");
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn close_all(&self) {

@@ -68,7 +68,10 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
-        self.state.tenants.close_all();
+        self.state
+            .tenants
+            .close_all_and_wait(std::time::Duration::from_secs(30))
+            .await;
         let config = self.state.config.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp"));
         (dir, config)
