@@ -32,6 +32,12 @@ const REBUILD_PAGE: usize = 5_000;
 /// the outbox has rows.
 const INCREMENTAL_WRITER_BYTES: usize = 20_000_000;
 const REBUILD_WRITER_BYTES: usize = 120_000_000;
+/// Records below which a rebuild uses one thread and the small budget.
+const SMALL_REBUILD: usize = 50_000;
+/// Least time between two index commits: under a stream of writes, batches
+/// grow instead of commits (and their fsyncs) piling up; an isolated write is
+/// still searchable at once.
+const MIN_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -191,6 +197,25 @@ impl TenantSearch {
         }
     }
 
+    /// A brand-new organization's empty index, already matching its database
+    /// (blocking), so that opening it later needs no rebuild.
+    pub fn create_empty(dir: &Path, db: &Db) -> AppResult<()> {
+        let epoch = crate::clock::new_id();
+        std::fs::create_dir_all(dir).map_err(|e| AppError::Internal(e.into()))?;
+        let (schema, _) = schema();
+        let index = Index::create_in_dir(dir, schema).map_err(search_err)?;
+        let mut writer: IndexWriter = index
+            .writer_with_num_threads(1, INCREMENTAL_WRITER_BYTES)
+            .map_err(search_err)?;
+        let mut prepared = writer.prepare_commit().map_err(search_err)?;
+        prepared.set_payload(&epoch);
+        prepared.commit().map_err(search_err)?;
+        db.write_now(|c| {
+            c.execute("UPDATE search_state SET epoch = ?1", [&epoch])?;
+            Ok(())
+        })
+    }
+
     pub fn notifier(&self) -> Arc<Notify> {
         self.notify.clone()
     }
@@ -261,11 +286,18 @@ impl TenantSearch {
         let (schema, fields) = schema();
         let index = Index::create_in_dir(&tmp, schema).map_err(search_err)?;
         register_tokenizer(&index);
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get().min(4))
-            .unwrap_or(1);
+        // Big organizations get every core and a large budget; small ones the
+        // minimum, so a thousand small rebuilds never add up.
+        let (threads, budget) = if total > SMALL_REBUILD {
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get().min(4))
+                .unwrap_or(1);
+            (cores, REBUILD_WRITER_BYTES)
+        } else {
+            (1, INCREMENTAL_WRITER_BYTES)
+        };
         let mut writer: IndexWriter = index
-            .writer_with_num_threads(threads, REBUILD_WRITER_BYTES)
+            .writer_with_num_threads(threads, budget)
             .map_err(search_err)?;
         let mut done = 0;
         for src in SOURCES {
@@ -452,6 +484,7 @@ pub async fn run_indexer(tenant: std::sync::Weak<crate::tenant::Tenant>, notify:
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             continue;
         }
+        tokio::time::sleep(MIN_COMMIT_INTERVAL).await;
         // Woken by writes; the timeout catches rows written by other processes
         // (the CLI).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await;

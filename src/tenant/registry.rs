@@ -145,10 +145,13 @@ impl Tenants {
         Ok(tenant)
     }
 
-    /// Creates a new organization's folder and database (blocking).
+    /// Creates a new organization's folder, database and (empty) search
+    /// index (blocking).
     pub fn create_blocking(&self, org_id: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(self.dir(org_id))?;
-        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)?;
+        let db = Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)?;
+        TenantSearch::create_empty(&self.dir(org_id).join("index"), &db)
+            .map_err(|e| anyhow::anyhow!("creating the search index: {e}"))?;
         Ok(())
     }
 
