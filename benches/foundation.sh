@@ -80,7 +80,7 @@ run_wrk() { # name, then wrk arguments
 DURATION=2s run_wrk warmup -s "$ROOT/benches/wrk/create_contact.lua" "$B/api/v1/orgs/bench/contacts"
 : > "$WORK/table.md"
 run_wrk "create contact (POST, with a phone)" -s "$ROOT/benches/wrk/create_contact.lua" "$B/api/v1/orgs/bench/contacts"
-run_wrk "create contact (POST, no phone)" -s "$ROOT/benches/wrk/create_contact_no_phone.lua" "$B/api/v1/orgs/bench/contacts"
+WITH_PHONE=0 run_wrk "create contact (POST, no phone)" -s "$ROOT/benches/wrk/create_contact.lua" "$B/api/v1/orgs/bench/contacts"
 
 # Ids to read: up to 10,000 contacts, paged through the API.
 CURSOR=""
