@@ -84,7 +84,9 @@ const COMMITS_PER_CHECKPOINT: u32 = 500;
 /// Batches one caller runs before it leaves the rest to their own callers.
 const BATCHES_PER_TURN: usize = 4;
 
-fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
+/// The per-connection settings every Harmonia connection gets (public for the
+/// benchmark's raw-SQLite baseline).
+pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};

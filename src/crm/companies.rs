@@ -419,8 +419,44 @@ async fn update_company(
     Path(path): Path<crate::http::paths::IdPath>,
     Json(patch): Json<serde_json::Value>,
 ) -> AppResult<Json<Company>> {
-    let id = path.id;
     access.require(Role::Member)?;
+    let company = crate::crm::patch_record(|in_writer| {
+        update_company_once(&state, &access, path.id.clone(), patch.clone(), in_writer)
+    })
+    .await?;
+    Ok(Json(company))
+}
+
+/// One read–merge–validate–write pass of a PATCH (see `crm::patch_record`):
+/// `Conflict` when the record changed after it was read, unless the whole
+/// pass runs `in_writer`.
+async fn update_company_once(
+    state: &AppState,
+    access: &OrgAccess,
+    id: String,
+    patch: serde_json::Value,
+    in_writer: bool,
+) -> AppResult<Company> {
+    let region = access.org.default_country.clone();
+    let actor = access.actor().stamp();
+    if in_writer {
+        if let Some(owner) = patch.get("owner_id").and_then(serde_json::Value::as_str) {
+            crate::crm::check_owner(state, &access.org.id, Some(owner)).await?;
+        }
+        return access
+            .tenant
+            .write(move |tx| {
+                let current = get(tx, &id)?.ok_or(AppError::NotFound)?;
+                let before = serde_json::to_value(current.as_input())
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
+                let input: CompanyInput = crate::error::from_value(merged)?;
+                let clean = input.validate(&region)?;
+                save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
+                get(tx, &id)?.ok_or(AppError::NotFound)
+            })
+            .await;
+    }
     let lookup = id.clone();
     let current = access
         .tenant
@@ -432,28 +468,24 @@ async fn update_company(
         serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
     let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
     let input: CompanyInput = crate::error::from_value(merged)?;
-    let region = access.org.default_country.clone();
     let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
     if clean.owner_id != current.owner_id {
-        crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
+        crate::crm::check_owner(state, &access.org.id, clean.owner_id.as_deref()).await?;
     }
-    let actor = access.actor().stamp();
     let seen_version = current.updated_at.clone();
-    let company = access
+    access
         .tenant
         .write(move |tx| {
             let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
             if now.updated_at != seen_version {
-                return Err(AppError::Conflict(format!(
-                    "this {} was changed by someone else meanwhile; reload and try again",
-                    "company"
-                )));
+                return Err(AppError::Conflict(
+                    "this company was changed by someone else meanwhile".into(),
+                ));
             }
             save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
             get(tx, &id)?.ok_or(AppError::NotFound)
         })
-        .await?;
-    Ok(Json(company))
+        .await
 }
 
 /// Move a company to the trash (member+). Its contacts are unlinked from it.

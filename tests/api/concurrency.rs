@@ -72,3 +72,44 @@ async fn a_failing_write_among_concurrent_ones_fails_alone() {
             .all(|c| c["company_id"].is_null())
     );
 }
+
+/// Partial updates name only their fields and carry no version: concurrent
+/// ones on the same contact all succeed and none loses another's field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_of_one_contact_all_land() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (status, made) = s
+        .post("/api/v1/orgs/acme/contacts", sample_contact("Race"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let path = format!(
+        "/api/v1/orgs/acme/contacts/{}",
+        made["id"].as_str().expect("id")
+    );
+    let fields = ["job_title", "source", "last_name"];
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let (s, path) = (s.clone(), path.clone());
+            let field = fields[i % fields.len()];
+            tokio::spawn(async move {
+                let value = format!("{field}-{i}");
+                let (status, body) = s.patch(&path, serde_json::json!({ field: value })).await;
+                (status, body, field)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, body, field) = t.await.expect("task");
+        assert_eq!(status, StatusCode::OK, "{field}: {body}");
+    }
+    let (_, now) = s.get(&path).await;
+    for field in fields {
+        let value = now[field].as_str().unwrap_or_default();
+        assert!(
+            value.starts_with(&format!("{field}-")),
+            "{field} lost: {now}"
+        );
+    }
+    assert_eq!(now["first_name"], "Race");
+}

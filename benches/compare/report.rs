@@ -1,0 +1,389 @@
+//! The figures of a run, printed as markdown tables with each target marked
+//! met (✓) or missed (✗).
+
+use crate::Scenario;
+use crate::load::{Measured, quantile_ms};
+use crate::raw::Raw;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// One scenario against one server.
+pub struct Row {
+    pub measured: Measured,
+    pub peak_rss: u64,
+    pub cpu_secs: f64,
+}
+
+pub struct Growth {
+    pub contacts: usize,
+    pub figures: Vec<(Scenario, Row)>,
+    pub db_bytes: u64,
+    pub index_bytes: u64,
+}
+
+#[derive(Default)]
+pub struct OrgFigures {
+    pub idle_rss: u64,
+    pub rss_active: Vec<(usize, u64)>,
+    pub startup: Duration,
+    pub on_disk: usize,
+}
+
+pub struct Report {
+    pub connections: usize,
+    pub duration: f64,
+    pub warmup: f64,
+    pub server_cpus: Option<String>,
+    pub size: usize,
+    pub harmonia: Vec<(Scenario, Row)>,
+    pub pocketbase: Vec<(Scenario, Row)>,
+    pub pocketbase_version: &'static str,
+    pub raw_insert: Option<Raw>,
+    pub raw_get: Option<Raw>,
+    pub raw_threads: usize,
+    pub growth: Vec<Growth>,
+    pub orgs: Option<OrgFigures>,
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1_048_576.0)
+}
+
+fn num(x: f64) -> String {
+    let n = x.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ms(x: f64) -> String {
+    if x.is_nan() {
+        "–".into()
+    } else if x < 10.0 {
+        format!("{x:.2} ms")
+    } else {
+        format!("{x:.1} ms")
+    }
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "✓" } else { "✗" }
+}
+
+impl Report {
+    pub fn new(
+        connections: usize,
+        duration: f64,
+        warmup: f64,
+        server_cpus: Option<String>,
+    ) -> Report {
+        Report {
+            connections,
+            duration,
+            warmup,
+            server_cpus,
+            size: 0,
+            harmonia: Vec::new(),
+            pocketbase: Vec::new(),
+            pocketbase_version: "",
+            raw_insert: None,
+            raw_get: None,
+            raw_threads: 0,
+            growth: Vec::new(),
+            orgs: None,
+        }
+    }
+
+    fn harmonia_row(&self, s: Scenario) -> Option<&Row> {
+        self.harmonia.iter().find(|(x, _)| *x == s).map(|(_, r)| r)
+    }
+
+    /// Scenarios that failed: any error answer, or no request measured. A peer
+    /// too slow to answer within the request timeout is a result, not a
+    /// failure of the run (except in `strict` mode, the smoke test).
+    pub fn failures(&self, strict: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        let all = self
+            .harmonia
+            .iter()
+            .map(|r| ("Harmonia", r))
+            .chain(self.pocketbase.iter().map(|r| ("PocketBase", r)))
+            .map(|(sys, (s, row))| (sys.to_string(), *s, row))
+            .chain(self.growth.iter().flat_map(|g| {
+                g.figures
+                    .iter()
+                    .map(move |(s, row)| (format!("Harmonia at {} contacts", g.contacts), *s, row))
+            }));
+        for (sys, s, row) in all {
+            let m = &row.measured;
+            let peer = sys.starts_with("PocketBase");
+            let only_timeouts = m.errors == m.timeouts;
+            if peer && only_timeouts && !strict {
+                continue;
+            }
+            if m.errors > 0 {
+                out.push(format!(
+                    "{sys}, {}: {} of {} requests failed; first: {}",
+                    s.label(),
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("?")
+                ));
+            } else if m.requests == 0 {
+                out.push(format!("{sys}, {}: no request completed", s.label()));
+            }
+        }
+        out
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut o = String::new();
+        let pin = match &self.server_cpus {
+            Some(c) => format!("servers pinned to CPUs {c}"),
+            None => "nothing pinned".into(),
+        };
+        let _ = writeln!(
+            o,
+            "Machine: {}. Load: {} connections over loopback, {} s warm-up then {} s per scenario; {pin}.\n",
+            crate::machine(),
+            self.connections,
+            self.warmup,
+            self.duration
+        );
+        self.compare(&mut o);
+        self.limit(&mut o);
+        self.growth(&mut o);
+        self.orgs(&mut o);
+        o
+    }
+
+    fn compare(&self, o: &mut String) {
+        if self.harmonia.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "### Side by side: one organization of {} contacts\n",
+            num(self.size as f64)
+        );
+        let _ = writeln!(
+            o,
+            "| scenario | system | req/s | p50 | p95 | p99 | errors | server peak RSS | server CPU s |"
+        );
+        let _ = writeln!(
+            o,
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for (s, h) in &self.harmonia {
+            let p = self.pocketbase.iter().find(|(x, _)| x == s).map(|(_, r)| r);
+            let pb = format!("PocketBase {}", self.pocketbase_version);
+            for (sys, row) in [("Harmonia", Some(h)), (pb.as_str(), p)] {
+                let Some(r) = row else { continue };
+                let m = &r.measured;
+                let errors = match (m.errors, m.requests) {
+                    (0, 0) => format!(
+                        "none answered within {} s",
+                        crate::load::REQUEST_TIMEOUT.as_secs()
+                    ),
+                    (e, _) if e == m.timeouts && e > 0 => format!("{e} (timeouts)"),
+                    (e, _) => e.to_string(),
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {sys} | {} | {} | {} | {} | {errors} | {} | {:.1} |",
+                    s.label(),
+                    num(m.rate()),
+                    ms(m.quantile_ms(0.5)),
+                    ms(m.quantile_ms(0.95)),
+                    ms(m.quantile_ms(0.99)),
+                    mb(r.peak_rss),
+                    r.cpu_secs
+                );
+            }
+        }
+        if self.pocketbase.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "\n| scenario | Harmonia / PocketBase (req/s) | ≥ 5× | Harmonia p99 ≤ 10 ms |"
+        );
+        let _ = writeln!(o, "| --- | ---: | :---: | :---: |");
+        for (s, h) in &self.harmonia {
+            let Some((_, p)) = self.pocketbase.iter().find(|(x, _)| x == s) else {
+                continue;
+            };
+            let ratio = h.measured.rate() / p.measured.rate();
+            let (five, p99) = if *s == Scenario::SignIn {
+                ("no target".to_string(), "no target".to_string())
+            } else {
+                (
+                    mark(ratio >= 5.0).to_string(),
+                    mark(h.measured.quantile_ms(0.99) <= 10.0).to_string(),
+                )
+            };
+            let shown = if p.measured.requests == 0 {
+                "PocketBase answered none in time".to_string()
+            } else {
+                format!("{ratio:.2}×")
+            };
+            let _ = writeln!(o, "| {} | {shown} | {five} | {p99} |", s.label());
+        }
+        o.push('\n');
+    }
+
+    fn limit(&self, o: &mut String) {
+        let (Some(ins), Some(get)) = (&self.raw_insert, &self.raw_get) else {
+            return;
+        };
+        let _ = writeln!(
+            o,
+            "### The SQLite limit: the same writes and reads through rusqlite\n"
+        );
+        let _ = writeln!(
+            o,
+            "| operation | rusqlite ops/s | rusqlite p99 | Harmonia HTTP req/s | HTTP / rusqlite | target |"
+        );
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | --- |");
+        for (label, raw, s, target) in [
+            (
+                "insert contact (1 transaction each, 1 thread)",
+                ins,
+                Scenario::Create,
+                Some(0.40),
+            ),
+            ("get contact by id", get, Scenario::Get, None),
+        ] {
+            let http = self.harmonia_row(s).map(|r| r.measured.rate());
+            let share = http.map(|h| h / raw.rate());
+            let t = match (target, share) {
+                (Some(t), Some(sh)) => format!("≥ {:.0}% {}", t * 100.0, mark(sh >= t)),
+                _ => String::new(),
+            };
+            let label = if s == Scenario::Get {
+                format!("{label} ({} threads)", self.raw_threads)
+            } else {
+                label.to_string()
+            };
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {t} |",
+                num(raw.rate()),
+                ms(quantile_ms(&raw.latencies_us, 0.99)),
+                http.map(num).unwrap_or_else(|| "–".into()),
+                share
+                    .map(|s| format!("{:.1}%", s * 100.0))
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
+        o.push('\n');
+    }
+
+    fn growth(&self, o: &mut String) {
+        if self.growth.is_empty() {
+            return;
+        }
+        let _ = writeln!(o, "### Growth: one organization, more contacts\n");
+        let _ = writeln!(
+            o,
+            "| contacts | get p99 (req/s) | list first page p99 (req/s) | search prefix p99 (req/s) | on disk per contact (database + index) |"
+        );
+        let _ = writeln!(o, "| ---: | ---: | ---: | ---: | ---: |");
+        let cell = |g: &Growth, s: Scenario| {
+            g.figures
+                .iter()
+                .find(|(x, _)| *x == s)
+                .map(|(_, r)| {
+                    format!(
+                        "{} ({})",
+                        ms(r.measured.quantile_ms(0.99)),
+                        num(r.measured.rate())
+                    )
+                })
+                .unwrap_or_default()
+        };
+        for g in &self.growth {
+            let n = g.contacts.max(1) as u64;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} B ({} + {}) |",
+                num(g.contacts as f64),
+                cell(g, Scenario::Get),
+                cell(g, Scenario::ListFirst),
+                cell(g, Scenario::SearchPrefix),
+                num(((g.db_bytes + g.index_bytes) / n) as f64),
+                num((g.db_bytes / n) as f64),
+                num((g.index_bytes / n) as f64),
+            );
+        }
+        if let (Some(first), Some(last), true) = (
+            self.growth.first(),
+            self.growth.last(),
+            self.growth.len() > 1,
+        ) {
+            let p99 = |g: &Growth, s: Scenario| {
+                g.figures
+                    .iter()
+                    .find(|(x, _)| *x == s)
+                    .map(|(_, r)| r.measured.quantile_ms(0.99))
+                    .unwrap_or(f64::NAN)
+            };
+            let ratio = |s| {
+                let r = p99(last, s) / p99(first, s);
+                format!("{r:.2}× {}", mark(r < 2.0))
+            };
+            let _ = writeln!(
+                o,
+                "| p99 growth {} → {} (target < 2×) | {} | {} | {} | |",
+                num(first.contacts as f64),
+                num(last.contacts as f64),
+                ratio(Scenario::Get),
+                ratio(Scenario::ListFirst),
+                ratio(Scenario::SearchPrefix),
+            );
+        }
+        o.push('\n');
+    }
+
+    fn orgs(&self, o: &mut String) {
+        let Some(f) = &self.orgs else { return };
+        let _ = writeln!(o, "### Memory and start-up\n");
+        let _ = writeln!(o, "| measure | value | target |");
+        let _ = writeln!(o, "| --- | ---: | --- |");
+        let _ = writeln!(
+            o,
+            "| idle RSS (after start) | {} | < 30 MB {} |",
+            mb(f.idle_rss),
+            mark(f.idle_rss < 30 << 20)
+        );
+        for (n, rss) in &f.rss_active {
+            let target = if *n == 1000 {
+                format!("< 300 MB {}", mark(*rss < 300 << 20))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                o,
+                "| RSS with {n} organizations active | {} | {target} |",
+                mb(*rss)
+            );
+        }
+        let ms_ = f.startup.as_secs_f64() * 1000.0;
+        let target = if f.on_disk >= 1000 {
+            format!("< 200 ms {}", mark(ms_ < 200.0))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "| start-up → healthy, {} organizations on disk | {ms_:.0} ms | {target} |",
+            f.on_disk
+        );
+    }
+}
