@@ -415,6 +415,25 @@ impl TenantSearch {
         Ok(())
     }
 
+    /// The share (0–1) of indexed records that are of these kinds.
+    pub fn share_of(&self, kinds: &[String]) -> AppResult<f64> {
+        let searcher = {
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            match opened.as_ref() {
+                Some(o) => o.reader.searcher(),
+                None => return Ok(0.0),
+            }
+        };
+        let total = searcher.num_docs().max(1) as f64;
+        let mut of_kinds = 0u64;
+        for k in kinds {
+            of_kinds += searcher
+                .doc_freq(&Term::from_field_text(self.fields.kind, k))
+                .map_err(search_err)?;
+        }
+        Ok(of_kinds as f64 / total)
+    }
+
     /// Runs a query (blocking) and returns the stored documents with scores.
     pub fn run(
         &self,

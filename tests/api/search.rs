@@ -356,3 +356,59 @@ async fn a_deleted_or_corrupt_index_is_rebuilt_complete() {
     let s = app.login("owner@example.com", PASSWORD).await;
     eventually(&s, "acme", "rebuild7", |f| f.len() == 1).await;
 }
+
+/// Filtering by kind takes one of two paths (the unfiltered query widened, or
+/// the filtered one); whichever runs, only the kinds asked for come back, and
+/// none is missed when the other kind outranks it.
+#[tokio::test]
+async fn kind_filters_find_a_record_outranked_by_the_other_kind() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    // Contacts are the majority of the records; the word "quasar" is in 25
+    // company names and 1 contact's.
+    for i in 0..40 {
+        let (status, body) = s
+            .post(
+                "/api/v1/orgs/acme/contacts",
+                json!({"first_name": format!("Other{i}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for i in 0..25 {
+        let (status, body) = s
+            .post(
+                "/api/v1/orgs/acme/companies",
+                json!({"name": format!("Quasar Quasar {i}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    s.post(
+        "/api/v1/orgs/acme/contacts",
+        json!({"first_name": "Ann", "last_name": "Quasar"}),
+    )
+    .await;
+    eventually(&s, "acme", "quasar", |t| t.len() == 20).await;
+    let kinds = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (_, contacts) = s
+        .get("/api/v1/orgs/acme/search?q=quasar&types=contact&limit=2")
+        .await;
+    assert_eq!(kinds(&contacts), ["contact"], "{contacts}");
+    assert_eq!(contacts["items"][0]["title"], "Ann Quasar");
+    let (_, companies) = s
+        .get("/api/v1/orgs/acme/search?q=quasar&types=company&limit=5")
+        .await;
+    assert_eq!(kinds(&companies), vec!["company"; 5], "{companies}");
+    let (_, both) = s
+        .get("/api/v1/orgs/acme/search?q=quasar&types=company,contact&limit=30")
+        .await;
+    assert_eq!(both["items"].as_array().map(Vec::len), Some(26), "{both}");
+}
