@@ -107,7 +107,7 @@ const READ_ONLY: &[&str] = &[
     "updated_by",
 ];
 
-struct Clean {
+pub(crate) struct Clean {
     name: String,
     domain: Option<String>,
     industry: Option<String>,
@@ -420,72 +420,36 @@ async fn update_company(
     Json(patch): Json<serde_json::Value>,
 ) -> AppResult<Json<Company>> {
     access.require(Role::Member)?;
-    let company = crate::crm::patch_record(|in_writer| {
-        update_company_once(&state, &access, path.id.clone(), patch.clone(), in_writer)
-    })
-    .await?;
+    let company = crate::crm::patch::apply::<Company>(&state, &access, path.id, patch).await?;
     Ok(Json(company))
 }
 
-/// One read–merge–validate–write pass of a PATCH (see `crm::patch_record`):
-/// `Conflict` when the record changed after it was read, unless the whole
-/// pass runs `in_writer`.
-async fn update_company_once(
-    state: &AppState,
-    access: &OrgAccess,
-    id: String,
-    patch: serde_json::Value,
-    in_writer: bool,
-) -> AppResult<Company> {
-    let region = access.org.default_country.clone();
-    let actor = access.actor().stamp();
-    if in_writer {
-        if let Some(owner) = patch.get("owner_id").and_then(serde_json::Value::as_str) {
-            crate::crm::check_owner(state, &access.org.id, Some(owner)).await?;
-        }
-        return access
-            .tenant
-            .write(move |tx| {
-                let current = get(tx, &id)?.ok_or(AppError::NotFound)?;
-                let before = serde_json::to_value(current.as_input())
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
-                let input: CompanyInput = crate::error::from_value(merged)?;
-                let clean = input.validate(&region)?;
-                save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
-                get(tx, &id)?.ok_or(AppError::NotFound)
-            })
-            .await;
+impl crate::crm::patch::Patchable for Company {
+    type Input = CompanyInput;
+    type Clean = Clean;
+    const READ_ONLY: &'static [&'static str] = READ_ONLY;
+
+    fn load(conn: &Connection, id: &str) -> AppResult<Option<Self>> {
+        get(conn, id)
     }
-    let lookup = id.clone();
-    let current = access
-        .tenant
-        .db
-        .read(move |c| get(c, &lookup))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let before =
-        serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
-    let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
-    let input: CompanyInput = crate::error::from_value(merged)?;
-    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
-    if clean.owner_id != current.owner_id {
-        crate::crm::check_owner(state, &access.org.id, clean.owner_id.as_deref()).await?;
+    fn to_input(&self) -> CompanyInput {
+        self.as_input()
     }
-    let seen_version = current.updated_at.clone();
-    access
-        .tenant
-        .write(move |tx| {
-            let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
-            if now.updated_at != seen_version {
-                return Err(AppError::Conflict(
-                    "this company was changed by someone else meanwhile".into(),
-                ));
-            }
-            save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
-            get(tx, &id)?.ok_or(AppError::NotFound)
-        })
-        .await
+    fn version(&self) -> &str {
+        &self.updated_at
+    }
+    fn owner(&self) -> Option<&str> {
+        self.owner_id.as_deref()
+    }
+    fn validate(input: CompanyInput, region: &str) -> AppResult<Clean> {
+        input.validate(region)
+    }
+    fn clean_owner(clean: &Clean) -> Option<&str> {
+        clean.owner_id.as_deref()
+    }
+    fn save(conn: &Connection, id: &str, clean: &Clean, actor: &str, now: &str) -> AppResult<()> {
+        save(conn, id, clean, actor, true, now)
+    }
 }
 
 /// Move a company to the trash (member+). Its contacts are unlinked from it.

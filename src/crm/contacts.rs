@@ -113,7 +113,7 @@ const READ_ONLY: &[&str] = &[
     "updated_by",
 ];
 
-struct Clean {
+pub(crate) struct Clean {
     first_name: String,
     last_name: String,
     emails: Vec<LabeledEmail>,
@@ -526,72 +526,36 @@ async fn update_contact(
     Json(patch): Json<serde_json::Value>,
 ) -> AppResult<Json<Contact>> {
     access.require(Role::Member)?;
-    let contact = crate::crm::patch_record(|in_writer| {
-        update_contact_once(&state, &access, path.id.clone(), patch.clone(), in_writer)
-    })
-    .await?;
+    let contact = crate::crm::patch::apply::<Contact>(&state, &access, path.id, patch).await?;
     Ok(Json(contact))
 }
 
-/// One read–merge–validate–write pass of a PATCH (see `crm::patch_record`):
-/// `Conflict` when the record changed after it was read, unless the whole
-/// pass runs `in_writer`.
-async fn update_contact_once(
-    state: &AppState,
-    access: &OrgAccess,
-    id: String,
-    patch: serde_json::Value,
-    in_writer: bool,
-) -> AppResult<Contact> {
-    let region = access.org.default_country.clone();
-    let actor = access.actor().stamp();
-    if in_writer {
-        if let Some(owner) = patch.get("owner_id").and_then(serde_json::Value::as_str) {
-            crate::crm::check_owner(state, &access.org.id, Some(owner)).await?;
-        }
-        return access
-            .tenant
-            .write(move |tx| {
-                let current = get(tx, &id)?.ok_or(AppError::NotFound)?;
-                let before = serde_json::to_value(current.as_input())
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
-                let input: ContactInput = crate::error::from_value(merged)?;
-                let clean = input.validate(&region)?;
-                save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
-                get(tx, &id)?.ok_or(AppError::NotFound)
-            })
-            .await;
+impl crate::crm::patch::Patchable for Contact {
+    type Input = ContactInput;
+    type Clean = Clean;
+    const READ_ONLY: &'static [&'static str] = READ_ONLY;
+
+    fn load(conn: &Connection, id: &str) -> AppResult<Option<Self>> {
+        get(conn, id)
     }
-    let lookup = id.clone();
-    let current = access
-        .tenant
-        .db
-        .read(move |c| get(c, &lookup))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let before =
-        serde_json::to_value(current.as_input()).map_err(|e| AppError::Internal(e.into()))?;
-    let merged = crate::crm::merge_patch(before, patch, READ_ONLY)?;
-    let input: ContactInput = crate::error::from_value(merged)?;
-    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
-    if clean.owner_id != current.owner_id {
-        crate::crm::check_owner(state, &access.org.id, clean.owner_id.as_deref()).await?;
+    fn to_input(&self) -> ContactInput {
+        self.as_input()
     }
-    let seen_version = current.updated_at.clone();
-    access
-        .tenant
-        .write(move |tx| {
-            let now = get(tx, &id)?.ok_or(AppError::NotFound)?;
-            if now.updated_at != seen_version {
-                return Err(AppError::Conflict(
-                    "this contact was changed by someone else meanwhile".into(),
-                ));
-            }
-            save(tx, &id, &clean, &actor, true, &clock::now_stamp())?;
-            get(tx, &id)?.ok_or(AppError::NotFound)
-        })
-        .await
+    fn version(&self) -> &str {
+        &self.updated_at
+    }
+    fn owner(&self) -> Option<&str> {
+        self.owner_id.as_deref()
+    }
+    fn validate(input: ContactInput, region: &str) -> AppResult<Clean> {
+        input.validate(region)
+    }
+    fn clean_owner(clean: &Clean) -> Option<&str> {
+        clean.owner_id.as_deref()
+    }
+    fn save(conn: &Connection, id: &str, clean: &Clean, actor: &str, now: &str) -> AppResult<()> {
+        save(conn, id, clean, actor, true, now)
+    }
 }
 
 /// Move a contact to the trash (member+); restorable for 30 days.

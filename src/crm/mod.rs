@@ -5,6 +5,7 @@ pub mod companies;
 pub mod contacts;
 pub mod fields;
 pub mod list;
+pub mod patch;
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -72,24 +73,6 @@ pub fn purge_trash(conn: &Connection) -> AppResult<usize> {
 /// A PATCH body applied to the record's current input form: keys present
 /// replace (null clears), absent keys stay. Read-only keys are ignored so a
 /// client may send back a whole record it fetched.
-/// Runs a PATCH: first optimistically (read, merge and validate outside the
-/// writer, write only if the record is unchanged), and if another write landed
-/// in between, once more with the merge inside the write transaction, where
-/// nothing can intervene. A PATCH names only the fields it changes and carries
-/// no version, so a concurrent write is not the caller's conflict: the patch
-/// lands on the newer record (per field, the last writer wins).
-/// `attempt(in_writer)` answers `Conflict` only for that race.
-pub async fn patch_record<T, F, Fut>(mut attempt: F) -> AppResult<T>
-where
-    F: FnMut(bool) -> Fut,
-    Fut: std::future::Future<Output = AppResult<T>>,
-{
-    match attempt(false).await {
-        Err(AppError::Conflict(_)) => attempt(true).await,
-        other => other,
-    }
-}
-
 pub fn merge_patch(mut current: Value, patch: Value, read_only: &[&str]) -> AppResult<Value> {
     let Value::Object(changes) = patch else {
         return Err(AppError::field("body", "send a JSON object"));

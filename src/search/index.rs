@@ -440,22 +440,39 @@ impl TenantSearch {
         q: &dyn tantivy::query::Query,
         limit: usize,
     ) -> AppResult<Vec<(f32, Stored)>> {
+        Ok(self.run_where(q, limit, limit, |_| true)?.0)
+    }
+
+    /// Runs a query for its best `wide` hits and returns, best first, the
+    /// first `limit` whose kind passes `keep` (documents are loaded one by one
+    /// until there are enough), and whether those hits were every match.
+    pub fn run_where(
+        &self,
+        q: &dyn tantivy::query::Query,
+        wide: usize,
+        limit: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> AppResult<(Vec<(f32, Stored)>, bool)> {
         let searcher = {
             let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
             match opened.as_ref() {
                 Some(o) => o.reader.searcher(),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), true)),
             }
         };
         let top = searcher
             .search(
                 q,
-                &tantivy::collector::TopDocs::with_limit(limit).order_by_score(),
+                &tantivy::collector::TopDocs::with_limit(wide).order_by_score(),
             )
             .map_err(search_err)?;
+        let seen_every_match = top.len() < wide;
         let f = self.fields;
-        let mut out = Vec::with_capacity(top.len());
+        let mut out = Vec::with_capacity(limit.min(top.len()));
         for (score, addr) in top {
+            if out.len() == limit {
+                break;
+            }
             let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
             let text = |field: Field| {
                 doc.get_first(field)
@@ -463,10 +480,14 @@ impl TenantSearch {
                     .unwrap_or_default()
                     .to_string()
             };
+            let kind = text(f.kind);
+            if !keep(&kind) {
+                continue;
+            }
             out.push((
                 score,
                 Stored {
-                    kind: text(f.kind),
+                    kind,
                     id: text(f.id),
                     title: text(f.title),
                     subtitle: text(f.subtitle),
@@ -478,7 +499,7 @@ impl TenantSearch {
                 },
             ));
         }
-        Ok(out)
+        Ok((out, seen_every_match))
     }
 }
 

@@ -129,8 +129,8 @@ const WIDEN: usize = 3;
 /// low-scoring blocks (block-max WAND): it scores every match, and a 3-letter
 /// prefix over 1,000,000 contacts took 3× as long. So the unfiltered query
 /// runs first, for a few times `limit` hits, and keeps those of the kinds
-/// asked for; that is the right answer when it keeps `limit` of them or has
-/// seen every match. For kinds that are a minority of the records, or when
+/// asked for (loading stored documents only until it has `limit`); that is
+/// the right answer when it keeps `limit` of them or has seen every match. For kinds that are a minority of the records, or when
 /// that falls short, the filtered query runs (its conjunction is then cheap).
 fn top_hits(
     search: &crate::search::index::TenantSearch,
@@ -148,15 +148,13 @@ fn top_hits(
     if search.share_of(kinds)? < 0.5 {
         return filtered();
     }
-    let wide = limit * WIDEN;
-    let all = search.run(query::build(&fields, parsed, &[], fuzzy).as_ref(), wide)?;
-    let seen_every_match = all.len() < wide;
-    let mut kept: Vec<_> = all
-        .into_iter()
-        .filter(|(_, d)| kinds.contains(&d.kind))
-        .collect();
-    if kept.len() >= limit || seen_every_match {
-        kept.truncate(limit);
+    let (kept, seen_every_match) = search.run_where(
+        query::build(&fields, parsed, &[], fuzzy).as_ref(),
+        limit * WIDEN,
+        limit,
+        |kind| kinds.iter().any(|k| k == kind),
+    )?;
+    if kept.len() == limit || seen_every_match {
         return Ok(kept);
     }
     filtered()
