@@ -160,6 +160,30 @@ pub struct Words {
     pub typos: Vec<String>,
 }
 
+impl Words {
+    /// The words a search scenario draws from.
+    pub fn of(&self, s: crate::Scenario) -> &[String] {
+        match s {
+            crate::Scenario::SearchWord => &self.words,
+            crate::Scenario::SearchTypo => &self.typos,
+            _ => &self.prefixes,
+        }
+    }
+}
+
+/// The body of the update scenario: a new job title (same for both systems).
+pub fn job_title_patch(rng: &mut crate::load::Rng) -> bytes::Bytes {
+    const TITLES: [&str; 4] = [
+        "Account Manager",
+        "Head of Sales",
+        "Buyer",
+        "Office Manager",
+    ];
+    serde_json::json!({"job_title": rng.pick(&TITLES)})
+        .to_string()
+        .into()
+}
+
 pub fn words(contacts: &[DemoContact]) -> Words {
     let mut names: Vec<String> = contacts
         .iter()

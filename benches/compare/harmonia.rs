@@ -33,6 +33,23 @@ pub fn start(
     Server::start("harmonia", cmd, addr, "/healthz", log, cpus)
 }
 
+/// Starts Harmonia on `data_dir`, makes an API key and waits until the search
+/// index is built and the server is idle: ready to measure.
+pub async fn start_ready(
+    http: &reqwest::Client,
+    bin: &Path,
+    data_dir: &Path,
+    log: &Path,
+    cpus: Option<&str>,
+) -> anyhow::Result<(Server, String)> {
+    let (server, _) = start(bin, data_dir, log, cpus, &[])?;
+    let base = format!("http://{}", server.addr);
+    let key = api_key(http, &base).await?;
+    wait_index(http, &base, &key).await?;
+    server.wait_idle(Duration::from_millis(500));
+    Ok((server, key))
+}
+
 /// A signed-in browser session: cookie and CSRF token.
 pub struct Session {
     pub cookie: String,
@@ -202,10 +219,10 @@ pub fn scenarios(
 fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
     let (host, auth) = with_key(t);
     let contacts = format!("/api/v1/orgs/{ORG}/contacts");
-    let search = move |list: fn(&Words) -> &Vec<String>| -> MakeRequest {
+    let search = move |s: Scenario| -> MakeRequest {
         let (host, auth, words) = (host.clone(), auth.clone(), words.clone());
         Arc::new(move |rng| {
-            let q = rng.pick(list(&words));
+            let q = rng.pick(words.of(s));
             let path = format!("/api/v1/orgs/{ORG}/search?q={q}&types=contact&limit=20");
             request("GET", &host, &path, &auth, None)
         })
@@ -242,21 +259,13 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
             let path = format!("{contacts}?sort=name&limit=50&stage=customer");
             Arc::new(move |_| request("GET", &host, &path, &auth, None))
         }
-        Scenario::SearchPrefix => search(|w| &w.prefixes),
-        Scenario::SearchWord => search(|w| &w.words),
-        Scenario::SearchTypo => search(|w| &w.typos),
+        Scenario::SearchPrefix | Scenario::SearchWord | Scenario::SearchTypo => search(s),
         Scenario::Update => {
             let ids = t.ids.clone();
-            let titles = [
-                "Account Manager",
-                "Head of Sales",
-                "Buyer",
-                "Office Manager",
-            ];
             Arc::new(move |rng| {
                 let path = format!("{contacts}/{}", rng.pick(&ids));
-                let body = json!({"job_title": rng.pick(&titles)}).to_string();
-                request("PATCH", &host, &path, &auth, Some(body.into()))
+                let body = crate::data::job_title_patch(rng);
+                request("PATCH", &host, &path, &auth, Some(body))
             })
         }
     }

@@ -315,17 +315,15 @@ async fn compare_harmonia(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let copy = data::copy(dataset, &ctx.work.join("harmonia"))?;
-    let (server, _) = harmonia::start(
+    let (server, key) = harmonia::start_ready(
+        &ctx.http,
         &ctx.bin,
         &copy.dir,
         &ctx.log("harmonia"),
         ctx.args.server_cpus.as_deref(),
-        &[],
-    )?;
+    )
+    .await?;
     let base = format!("http://{}", server.addr);
-    let key = harmonia::api_key(&ctx.http, &base).await?;
-    harmonia::wait_index(&ctx.http, &base, &key).await?;
-    server.wait_idle(Duration::from_millis(500));
     let deep_cursor = harmonia::cursor_at(&ctx.http, &base, &key, rows.len() / 2).await?;
     let target = harmonia::Target {
         host: server.addr.to_string(),
@@ -386,17 +384,14 @@ async fn growth(ctx: &Ctx<'_>, n: usize, report: &mut Report) -> anyhow::Result<
     let words = Arc::new(data::words(&rows));
     // Read-only scenarios: the cached data set serves as it is (its index,
     // built on the first run, is kept).
-    let (server, _) = harmonia::start(
+    let (server, key) = harmonia::start_ready(
+        &ctx.http,
         &ctx.bin,
         &dataset.dir,
         &ctx.log("growth"),
         ctx.args.server_cpus.as_deref(),
-        &[],
-    )?;
-    let base = format!("http://{}", server.addr);
-    let key = harmonia::api_key(&ctx.http, &base).await?;
-    harmonia::wait_index(&ctx.http, &base, &key).await?;
-    server.wait_idle(Duration::from_millis(500));
+    )
+    .await?;
     let target = harmonia::Target {
         host: server.addr.to_string(),
         key,

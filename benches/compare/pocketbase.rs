@@ -305,7 +305,7 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
     };
     // No full-text index: a contains-match (LIKE) over the same fields, as a
     // PocketBase app would write it. It has no typo tolerance.
-    let search = |list: fn(&Words) -> &Vec<String>| -> MakeRequest {
+    let search = |s: Scenario| -> MakeRequest {
         let (host, auth, words, records) = (
             t.host.clone(),
             t.token.clone(),
@@ -313,7 +313,7 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
             records.clone(),
         );
         Arc::new(move |rng| {
-            let q: &String = rng.pick(list(&words));
+            let q: &String = rng.pick(words.of(s));
             let q = lit(q);
             let f =
                 format!("org = '{ORG}' && (first_name ~ {q} || last_name ~ {q} || emails ~ {q})");
@@ -350,21 +350,13 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
             )
         })),
         Scenario::ListStage => list(Some("stage = 'customer'".into())),
-        Scenario::SearchPrefix => search(|w| &w.prefixes),
-        Scenario::SearchWord => search(|w| &w.words),
-        Scenario::SearchTypo => search(|w| &w.typos),
+        Scenario::SearchPrefix | Scenario::SearchWord | Scenario::SearchTypo => search(s),
         Scenario::Update => {
             let ids = t.ids.clone();
-            let titles = [
-                "Account Manager",
-                "Head of Sales",
-                "Buyer",
-                "Office Manager",
-            ];
             Arc::new(move |rng| {
                 let path = format!("{records}/{}", rng.pick(&ids));
-                let body = json!({"job_title": rng.pick(&titles)}).to_string();
-                request("PATCH", &host, &path, &auth, Some(body.into()))
+                let body = crate::data::job_title_patch(rng);
+                request("PATCH", &host, &path, &auth, Some(body))
             })
         }
     }
