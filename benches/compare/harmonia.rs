@@ -4,7 +4,7 @@
 use crate::Scenario;
 use crate::data::{DemoContact, Words};
 use crate::load::{MakeRequest, request};
-use crate::server::{Server, free_addr};
+use crate::server::{Server, free_addr, json_answer};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -95,19 +95,12 @@ pub async fn post(
     path: &str,
     body: Value,
 ) -> anyhow::Result<Value> {
-    let resp = http
+    let req = http
         .post(format!("{base}/api/v1{path}"))
         .header("cookie", &s.cookie)
         .header("x-csrf-token", &s.csrf)
-        .json(&body)
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    if !status.is_success() {
-        bail!("POST {path}: {status} {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
+        .json(&body);
+    json_answer(req, &format!("POST {path}")).await
 }
 
 /// A GET with the API key; the JSON answer.
@@ -117,17 +110,10 @@ pub async fn get(
     key: &str,
     path: &str,
 ) -> anyhow::Result<Value> {
-    let resp = http
+    let req = http
         .get(format!("{base}/api/v1{path}"))
-        .header("authorization", format!("Bearer {key}"))
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    if !status.is_success() {
-        bail!("GET {path}: {status} {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
+        .header("authorization", format!("Bearer {key}"));
+    json_answer(req, &format!("GET {path}")).await
 }
 
 /// Signs in as the demo owner and makes an API key (member role).

@@ -6,7 +6,7 @@
 use crate::Scenario;
 use crate::data::{DemoContact, Words};
 use crate::load::{MakeRequest, request};
-use crate::server::{Server, free_addr};
+use crate::server::{Server, free_addr, json_answer};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use rusqlite::{Connection, params};
@@ -77,18 +77,11 @@ async fn call(
     token: &str,
     body: Value,
 ) -> anyhow::Result<Value> {
-    let resp = http
+    let req = http
         .request(method, &url)
         .header("authorization", token)
-        .json(&body)
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    if !status.is_success() {
-        bail!("{url}: {status} {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
+        .json(&body);
+    json_answer(req, &url).await
 }
 
 /// Signs in an auth collection's record; its token.

@@ -174,6 +174,21 @@ fn health(addr: SocketAddr, path: &str) -> bool {
     matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[9..12] == b"200")
 }
 
+/// Sends a setup request; its JSON answer, or an error naming `what` with
+/// the status and body when it did not succeed.
+pub async fn json_answer(
+    req: reqwest::RequestBuilder,
+    what: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let resp = req.send().await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    if !status.is_success() {
+        bail!("{what}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
 /// Bytes used on disk under `dir`.
 pub fn disk_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
