@@ -10,11 +10,18 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod paths;
 pub mod platform;
 pub mod search;
 pub mod state;
 pub mod tenant;
+pub mod values;
 
 pub use config::Config;
 pub use http::app;
 pub use state::AppState;
+
+/// Opens the data directory with this build's kinds of record.
+pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+    AppState::open(config, crm::tenant_hooks())
+}

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use harmonia::auth::users;
 use harmonia::config::{Config, ServeArgs};
-use harmonia::platform::{orgs, setup, users};
-use harmonia::state::AppState;
+use harmonia::platform::{orgs, setup};
 
 #[derive(Parser)]
 #[command(
@@ -145,7 +145,7 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         let mut bound = args.clone();
         bound.listen = listener.local_addr()?;
         let config = Config::new(data_dir, &bound);
-        let state = AppState::open(config.clone())?;
+        let state = harmonia::open_state(config.clone())?;
         harmonia::auth::password::warm_up();
         if let Some(token) = state.issue_setup_token()? {
             tracing::info!(
@@ -210,9 +210,9 @@ fn setup_cli(
     let password = password.trim_end_matches(['\n', '\r']).to_string();
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("Owner").to_string());
     let (name, email, org) =
-        harmonia::auth::routes::check_account_and_org(&name, &email, &password, &org_name)
+        harmonia::platform::account::check_account_and_org(&name, &email, &password, &org_name)
             .map_err(describe)?;
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let hash = harmonia::auth::password::hash_now(&password).map_err(describe)?;
     let st = state.clone();
     let (user, org) = state
@@ -245,7 +245,7 @@ fn demo(
     harmonia::demo::check_sizes(contacts, companies).map_err(describe)?;
     let config = Config::new(data_dir.clone(), &args);
     {
-        let state = AppState::open(config.clone())?;
+        let state = harmonia::open_state(config.clone())?;
         let started = std::time::Instant::now();
         if harmonia::demo::generate(&state, contacts, companies, seed)? {
             eprintln!(
@@ -270,7 +270,7 @@ fn demo(
 }
 
 fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let all = state
         .control
         .read_blocking(|c| {
@@ -290,8 +290,11 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
     }
     for (id, slug) in chosen {
         let db = state.tenants.open_db_blocking(&id)?;
-        let search =
-            harmonia::search::TenantSearch::open(state.tenants.dir(&id).join("index"), &db);
+        let search = harmonia::search::TenantSearch::open(
+            state.tenants.dir(&id).join("index"),
+            &db,
+            harmonia::crm::tenant_hooks().sources,
+        );
         let started = std::time::Instant::now();
         let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let done = search
@@ -313,7 +316,7 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
 }
 
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let ids = state
         .control
         .read_blocking(orgs::all_ids)

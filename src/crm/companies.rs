@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::roles::Role;
 use crate::clock;
 use crate::crm::contacts::{self, Contact, ContactFilter};
-use crate::crm::fields::{self, Address};
 use crate::crm::list::{self, Count, Filter, Page, Sort};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::search::{SearchDoc, TableSource};
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
+use crate::values::{self, Address};
 
 /// Head-count ranges, as most CRMs and data providers bucket them.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -120,19 +120,19 @@ pub(crate) struct Clean {
 impl CompanyInput {
     fn validate(self, region: &str) -> AppResult<Clean> {
         let mut p = Problems::new();
-        let name = fields::text(&mut p, "name", self.name, 200);
+        let name = values::text(&mut p, "name", self.name, 200);
         if name.is_none() {
             p.add("name", "required");
         }
         let clean = Clean {
             name: name.unwrap_or_default(),
-            domain: fields::domain(&mut p, "domain", self.domain),
-            industry: fields::text(&mut p, "industry", self.industry, 100),
+            domain: values::domain(&mut p, "domain", self.domain),
+            industry: values::text(&mut p, "industry", self.industry, 100),
             size: self.size,
-            phone: fields::text(&mut p, "phone", self.phone, 40)
-                .map(|ph| fields::phone_number(&mut p, "phone", &ph, region)),
-            address: fields::address(&mut p, "address", self.address),
-            owner_id: fields::text(&mut p, "owner_id", self.owner_id, 64),
+            phone: values::text(&mut p, "phone", self.phone, 40)
+                .map(|ph| values::phone_number(&mut p, "phone", &ph, region)),
+            address: values::address(&mut p, "address", self.address),
+            owner_id: values::text(&mut p, "owner_id", self.owner_id, 64),
         };
         p.into_result()?;
         Ok(clean)
@@ -401,7 +401,7 @@ async fn create_company(
     responses((status = 200, body = Company), (status = 404, body = ErrorBody)))]
 async fn get_company(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<Json<Company>> {
     let id = path.id;
     let company = access.tenant.db.read(move |c| get(c, &id)).await?;
@@ -416,7 +416,7 @@ async fn get_company(
 async fn update_company(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
     Json(patch): Json<serde_json::Value>,
 ) -> AppResult<Json<Company>> {
     access.require(Role::Member)?;
@@ -458,7 +458,7 @@ impl crate::crm::patch::Patchable for Company {
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_company(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<StatusCode> {
     let id = path.id;
     access.require(Role::Member)?;
@@ -490,7 +490,7 @@ async fn delete_company(
     responses((status = 200, body = Company), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn restore_company(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<Json<Company>> {
     let id = path.id;
     access.require(Role::Member)?;
@@ -511,7 +511,7 @@ async fn restore_company(
     responses((status = 200, body = Page<Contact>), (status = 404, body = ErrorBody)))]
 async fn company_contacts(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
     Query(mut filter): Query<ContactFilter>,
 ) -> AppResult<Json<Page<Contact>>> {
     let id = path.id;

@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::roles::Role;
 use crate::clock;
-use crate::crm::fields::{self, Address, LabeledEmail, LabeledPhone};
 use crate::crm::list::{self, Count, Filter, Page, Sort};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::search::{SearchDoc, TableSource};
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
+use crate::values::{self, Address, LabeledEmail, LabeledPhone};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -130,10 +130,10 @@ impl ContactInput {
     fn validate(self, region: &str) -> AppResult<Clean> {
         let mut p = Problems::new();
         let first_name =
-            fields::text(&mut p, "first_name", self.first_name, 100).unwrap_or_default();
-        let last_name = fields::text(&mut p, "last_name", self.last_name, 100).unwrap_or_default();
-        let emails = fields::emails(&mut p, "emails", self.emails.unwrap_or_default());
-        let phones = fields::phones(&mut p, "phones", self.phones.unwrap_or_default(), region);
+            values::text(&mut p, "first_name", self.first_name, 100).unwrap_or_default();
+        let last_name = values::text(&mut p, "last_name", self.last_name, 100).unwrap_or_default();
+        let emails = values::emails(&mut p, "emails", self.emails.unwrap_or_default());
+        let phones = values::phones(&mut p, "phones", self.phones.unwrap_or_default(), region);
         if first_name.is_empty() && last_name.is_empty() && emails.is_empty() {
             p.add("first_name", "give a name or an email address");
         }
@@ -142,12 +142,12 @@ impl ContactInput {
             last_name,
             emails,
             phones,
-            job_title: fields::text(&mut p, "job_title", self.job_title, 200),
-            company_id: fields::text(&mut p, "company_id", self.company_id, 64),
-            address: fields::address(&mut p, "address", self.address),
-            owner_id: fields::text(&mut p, "owner_id", self.owner_id, 64),
+            job_title: values::text(&mut p, "job_title", self.job_title, 200),
+            company_id: values::text(&mut p, "company_id", self.company_id, 64),
+            address: values::address(&mut p, "address", self.address),
+            owner_id: values::text(&mut p, "owner_id", self.owner_id, 64),
             stage: self.stage.unwrap_or_default(),
-            source: fields::text(&mut p, "source", self.source, 100),
+            source: values::text(&mut p, "source", self.source, 100),
         };
         p.into_result()?;
         Ok(clean)
@@ -507,7 +507,7 @@ async fn create_contact(
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)))]
 async fn get_contact(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<Json<Contact>> {
     let id = path.id;
     let contact = access.tenant.db.read(move |c| get(c, &id)).await?;
@@ -522,7 +522,7 @@ async fn get_contact(
 async fn update_contact(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
     Json(patch): Json<serde_json::Value>,
 ) -> AppResult<Json<Contact>> {
     access.require(Role::Member)?;
@@ -564,7 +564,7 @@ impl crate::crm::patch::Patchable for Contact {
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_contact(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<StatusCode> {
     let id = path.id;
     access.require(Role::Member)?;
@@ -582,7 +582,7 @@ async fn delete_contact(
     responses((status = 200, body = Contact), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn restore_contact(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<Json<Contact>> {
     let id = path.id;
     access.require(Role::Member)?;

@@ -3,9 +3,9 @@
 
 pub mod companies;
 pub mod contacts;
-pub mod fields;
 pub mod list;
 pub mod patch;
+pub mod search;
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -14,6 +14,16 @@ use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::platform::members;
 use crate::state::AppState;
+
+/// What the tenant layer needs of the kinds: search sources, trash purge.
+pub fn tenant_hooks() -> crate::tenant::TenantHooks {
+    crate::tenant::TenantHooks {
+        sources: SEARCH_SOURCES,
+        purge_trash,
+    }
+}
+
+static SEARCH_SOURCES: &[&dyn crate::search::Source] = &[&contacts::SEARCH, &companies::SEARCH];
 
 /// How long deleted records stay restorable before they are erased for good.
 pub const TRASH_DAYS: i64 = 30;

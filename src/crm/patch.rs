@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::error::{AppError, AppResult};
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 /// A record kind that can be patched.
 pub(crate) trait Patchable: Sized + Send + 'static {

@@ -3,7 +3,6 @@
 
 pub mod assets;
 pub mod middleware;
-pub mod paths;
 
 use std::sync::Arc;
 
@@ -60,10 +59,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(contacts::router())
         .merge(companies::router())
-        .merge(crate::search::routes::router());
+        .merge(crate::crm::search::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
-        .merge(crate::auth::routes::router())
+        .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .nest("/orgs/{org}", org_scoped)

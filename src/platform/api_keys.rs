@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::{API_KEY_PREFIX, Caller};
+use crate::auth::roles::Role;
 use crate::auth::tokens;
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
@@ -155,7 +155,7 @@ async fn create_key(
 async fn revoke_key(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<StatusCode> {
     let id = path.id;
     access.require(Role::Admin)?;

@@ -10,13 +10,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
+use crate::auth::roles::Role;
 use crate::auth::tokens;
+use crate::auth::users;
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
-use crate::platform::roles::Role;
-use crate::platform::users;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
 
@@ -87,6 +87,16 @@ pub fn find(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<
 }
 
 /// An active member (one who has accepted, if they were invited).
+/// The role of an active member; None for anyone else (pending included).
+pub fn active_role(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<Role>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
+        )?
+        .query_row([org_id, user_id], |r| r.get::<_, Role>(0))
+        .optional()?)
+}
+
 pub fn is_member(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM memberships
@@ -241,7 +251,7 @@ async fn add_member(
 async fn change_role(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::MemberPath>,
+    Path(path): Path<crate::paths::MemberPath>,
     Json(body): Json<ChangeRole>,
 ) -> AppResult<Json<Member>> {
     let user_id = path.user_id;
@@ -286,7 +296,7 @@ async fn change_role(
 async fn remove_member(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::MemberPath>,
+    Path(path): Path<crate::paths::MemberPath>,
 ) -> AppResult<StatusCode> {
     let user_id = path.user_id;
     let is_self = matches!(&access.caller, Caller::User { user, .. } if user.id == user_id);

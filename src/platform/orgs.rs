@@ -9,11 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
+use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult, Json};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::{OrgAccess, Tenants};
+use crate::tenant::Tenants;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Org {

@@ -4,12 +4,12 @@
 //! adds a row to `search_outbox` in the same transaction (`enqueue`); a
 //! background indexer per open organization drains the outbox into the index,
 //! and only then deletes the rows, so a crash never leaves the index silently
-//! behind. Records join search by implementing `Source` and being listed in
-//! `SOURCES` — there is no second search path.
+//! behind. Records join search by implementing `Source`; the list of sources
+//! is handed in at start-up — there is no second search path.
 
+pub mod hits;
 pub mod index;
 pub mod query;
-pub mod routes;
 pub mod text;
 
 use rusqlite::{Connection, params};
@@ -44,14 +44,12 @@ pub trait Source: Sync {
     -> AppResult<Vec<SearchDoc>>;
 }
 
-/// Every searchable kind of record.
-pub static SOURCES: &[&dyn Source] = &[
-    &crate::crm::contacts::SEARCH,
-    &crate::crm::companies::SEARCH,
-];
+/// Every searchable kind of record, handed in from above at start-up (the
+/// search layer names no kind).
+pub type Sources = &'static [&'static dyn Source];
 
-pub fn source(kind: &str) -> Option<&'static dyn Source> {
-    SOURCES.iter().copied().find(|s| s.kind() == kind)
+pub fn source(sources: Sources, kind: &str) -> Option<&'static dyn Source> {
+    sources.iter().copied().find(|s| s.kind() == kind)
 }
 
 /// Records (in the caller's transaction) that a record's searchable text changed.

@@ -36,7 +36,7 @@ pub async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.public_url = url::Url::parse(&format!("http://{addr}")).expect("url");
-    let state = AppState::open(config).expect("open state");
+    let state = harmonia::open_state(config).expect("open state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = harmonia::app(state.clone());
     let server = tokio::spawn(async move {
