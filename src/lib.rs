@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod paths;
 pub mod platform;
+pub mod record;
 pub mod search;
 pub mod state;
 pub mod tenant;

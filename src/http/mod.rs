@@ -16,7 +16,6 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::crm::{companies, contacts};
 use crate::platform::{api_keys, members, orgs, setup};
 use crate::state::AppState;
 
@@ -54,11 +53,11 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The API routes and the OpenAPI document describing exactly them.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    crate::crm::kinds();
     let org_scoped = OpenApiRouter::new()
         .merge(members::router())
         .merge(api_keys::router())
-        .merge(contacts::router())
-        .merge(companies::router())
+        .merge(crate::record::router())
         .merge(crate::crm::search::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
