@@ -9,14 +9,7 @@ use serde_json::{Map, Value};
 use crate::error::{AppError, AppResult};
 
 /// Fields whose change is the write itself, not news.
-const NOT_NEWS: &[&str] = &[
-    "updated_at",
-    "updated_by",
-    "tags",
-    "name",
-    "company",
-    "contact_count",
-];
+const NOT_NEWS: &[&str] = &["updated_at", "updated_by", "tags"];
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Change {
@@ -54,13 +47,14 @@ pub fn created(conn: &Connection, kind: &str, id: &str, actor: &str, at: &str) -
 }
 
 /// The fields that differ between two renderings of a record.
-pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
+/// `derived` fields (computed from others) are left out.
+pub fn diff(before: &Value, after: &Value, derived: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
         return out;
     };
     for (k, av) in a {
-        if NOT_NEWS.contains(&k.as_str()) {
+        if NOT_NEWS.contains(&k.as_str()) || derived.contains(&k.as_str()) {
             continue;
         }
         let bv = b.get(k).unwrap_or(&Value::Null);
@@ -132,7 +126,7 @@ mod tests {
         let before =
             json!({"stage": "lead", "updated_at": "1", "custom": {"plan": "basic", "arr": "5"}});
         let after = json!({"stage": "customer", "updated_at": "2", "custom": {"plan": "pro"}});
-        let d = diff(&before, &after);
+        let d = diff(&before, &after, &[]);
         assert_eq!(d["stage"], json!(["lead", "customer"]));
         assert_eq!(d["custom.plan"], json!(["basic", "pro"]));
         assert_eq!(d["custom.arr"], json!(["5", null]));

@@ -207,7 +207,11 @@ fn write_patch<K: RecordKind>(
     let after = store::get::<K>(tx, id)?.ok_or(AppError::NotFound)?;
     let to_value =
         |r: &K::Record| serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()));
-    let changes = history::diff(&to_value(&shown_before[0])?, &to_value(&after)?);
+    let changes = history::diff(
+        &to_value(&shown_before[0])?,
+        &to_value(&after)?,
+        K::READ_ONLY,
+    );
     if !changes.is_empty() {
         history::record(tx, K::KIND, id, actor, &now, "updated", &changes)?;
     }

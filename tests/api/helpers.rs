@@ -295,6 +295,15 @@ impl Session {
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::DELETE, path, None).await
     }
+    /// GET with query parameters, URL-encoded by the client.
+    pub async fn get_query(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .header("cookie", &self.cookie);
+        to_json(req.send().await.expect("request")).await
+    }
 }
 
 /// A program using an API key.

@@ -8,6 +8,7 @@ mod durability;
 mod errors;
 mod isolation;
 mod members;
+mod records;
 mod roles;
 mod search;
 mod sessions;
