@@ -22,6 +22,7 @@ pub struct SearchParams {
     /// Comma-separated kinds to search, e.g. `contact,company` (default: all).
     pub types: Option<String>,
     /// 1–50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod middleware;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -59,13 +60,16 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .nest("/orgs/{org}", org_scoped)
-        .split_for_parts()
+        .split_for_parts();
+    let (router, mut doc) = (router, doc);
+    openapi::complete_errors(&mut doc);
+    (router, doc)
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {

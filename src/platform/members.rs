@@ -39,6 +39,7 @@ pub struct MemberList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    #[schema(format = Email)]
     pub email: String,
     pub role: Role,
 }

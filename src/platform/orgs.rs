@@ -247,7 +247,10 @@ pub struct CreateOrg {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
+    /// Two-letter ISO 3166 code.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub default_country: Option<String>,
 }
 

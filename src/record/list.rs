@@ -68,6 +68,18 @@ impl ListQuery {
             builtins: K::fields(),
             custom: fields,
         };
+        // An empty `q` searches for nothing, as a search box does; any other
+        // empty parameter is a mistake, not a default.
+        if let Some((k, _)) = params
+            .iter()
+            .find(|(k, v)| v.is_empty() && k.as_str() != "q")
+        {
+            let shown: String = k.chars().take(60).collect();
+            return Err(AppError::field(
+                shown,
+                "give a value or leave the parameter out",
+            ));
+        }
         for key in params.keys() {
             let known = COMMON.contains(&key.as_str())
                 || K::fields().iter().any(|b| b.param == Some(key.as_str()));
@@ -116,7 +128,7 @@ impl ListQuery {
             }
             q.prefix(text, K::QUICK_SEARCH);
         }
-        if let Some(f) = params.get("filter").filter(|f| !f.trim().is_empty()) {
+        if let Some(f) = params.get("filter") {
             let ctx = Context {
                 me,
                 now: clock::now(),

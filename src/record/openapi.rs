@@ -24,6 +24,14 @@ fn string() -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::String).into()
 }
 
+/// A string parameter that may not be empty.
+fn text() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .into()
+}
+
 /// The schemas the kind's routes refer to.
 pub fn schemas<K: RecordKind>() -> Vec<(String, RefOr<Schema>)> {
     let mut out = Vec::new();
@@ -155,32 +163,43 @@ fn list_params<K: RecordKind>() -> Vec<Parameter> {
     let mut p = vec![
         path_param("org"),
         query("limit", "page size, 1–200 (default 50)", integer),
-        query("cursor", "`next_cursor` of the previous page", string()),
+        query("cursor", "`next_cursor` of the previous page", text()),
         query(
             "sort",
             "fields, comma-separated, `-` for descending (e.g. `-updated,name`, `custom.renewal`)",
-            string(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^-?[a-z][a-z0-9_.]*(,-?[a-z][a-z0-9_.]*){0,2}$"))
+                .into(),
         ),
         query(
             "q",
             "prefix of a name (or email, domain); at most 200 characters",
-            string(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(200))
+                .into(),
         ),
         query(
             "filter",
             "JSON filter: `and`/`or` groups of `{field, op, value}` (docs/api.md)",
-            string(),
+            text(),
         ),
         query(
             "updated_since",
             "only records changed at or after this RFC 3339 time",
-            string(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                    utoipa::openapi::schema::KnownFormat::DateTime,
+                )))
+                .into(),
         ),
     ];
     for b in K::fields() {
         if let Some(name) = b.param {
             let schema: RefOr<Schema> = if b.options.is_empty() {
-                string()
+                text()
             } else {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
@@ -339,7 +358,10 @@ pub fn history<K: RecordKind>(one: &str) -> Paths {
     params.push(query(
         "cursor",
         "`next_cursor` of the previous page",
-        string(),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[0-9]{1,18}$"))
+            .into(),
     ));
     item(
         &format!("{one}/history"),

@@ -188,6 +188,7 @@ fn in_trash<K: RecordKind>(c: &rusqlite::Connection, id: &str) -> AppResult<bool
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagIds {
+    #[schema(min_items = 1, max_items = 100)]
     pub tag_ids: Vec<String>,
 }
 
@@ -236,6 +237,7 @@ async fn remove_tag<K: RecordKind>(
 #[serde(deny_unknown_fields)]
 pub struct BulkTags {
     /// The records (up to 1,000).
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<String>,
     /// Tag ids to add.
     #[serde(default)]

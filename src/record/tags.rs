@@ -37,8 +37,10 @@ pub struct Tag {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
+    #[schema(min_length = 1, max_length = 60, pattern = r"\S")]
     pub name: Option<String>,
     /// gray (default), red, orange, yellow, green, teal, blue, purple or pink.
+    #[schema(pattern = "^(gray|red|orange|yellow|green|teal|blue|purple|pink)$")]
     pub color: Option<String>,
 }
 
@@ -55,8 +57,9 @@ pub fn check_color(p: &mut Problems, field: &str, c: Option<String>) -> Option<S
 /// A clean tag name and colour; `creating` makes the name required.
 pub fn validate(input: TagInput, creating: bool) -> AppResult<(Option<String>, Option<String>)> {
     let mut p = Problems::new();
+    let sent = input.name.is_some();
     let name = values::text(&mut p, "name", input.name, 60);
-    if creating && name.is_none() {
+    if (creating || sent) && name.is_none() {
         p.add("name", "required");
     }
     if name.as_deref().is_some_and(|n| n.contains('\n')) {

@@ -189,8 +189,11 @@ fn check(conn: &Connection, v: &View) -> AppResult<()> {
 }
 
 fn apply(v: &mut View, input: ViewInput, p: &mut Problems) {
-    if let Some(n) = crate::values::text(p, "name", input.name, 100) {
-        v.name = n;
+    let sent = input.name.is_some();
+    match crate::values::text(p, "name", input.name, 100) {
+        Some(n) => v.name = n,
+        None if sent => p.add("name", "required"),
+        None => {}
     }
     if let Some(f) = input.filter {
         v.filter = (!f.is_null()).then_some(f);

@@ -31,6 +31,7 @@ pub struct OptionInput {
     /// Keep an existing option's value to rename it; new options get one from the label.
     pub value: Option<String>,
     pub label: String,
+    #[schema(pattern = "^(gray|red|orange|yellow|green|teal|blue|purple|pink)$")]
     pub color: Option<String>,
 }
 
@@ -289,8 +290,11 @@ async fn update_field(
             if input.key.as_deref().is_some_and(|k| k != f.key) {
                 p.add("key", "a field's key cannot change");
             }
-            if let Some(l) = crate::values::text(&mut p, "label", input.label, 100) {
-                f.label = l;
+            let label_sent = input.label.is_some();
+            match crate::values::text(&mut p, "label", input.label, 100) {
+                Some(l) => f.label = l,
+                None if label_sent => p.add("label", "required"),
+                None => {}
             }
             let old = f.clone();
             f.ty = input.ty.unwrap_or(f.ty);
