@@ -139,9 +139,7 @@ pub async fn create<K: RecordKind>(
     access
         .tenant
         .write(move |tx| {
-            let fields = custom::of_kind(tx, K::KIND)?;
-            let id = clock::new_id();
-            store::check_custom::<K>(tx, &fields, &custom, &id)?;
+            store::check_custom::<K>(tx, &custom, "")?;
             let id = store::insert::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())?;
             store::get::<K>(tx, &id)?.ok_or(AppError::NotFound)
         })
@@ -191,16 +189,19 @@ pub async fn update<K: RecordKind>(
     }
 }
 
+/// Writes a validated patch over `before` (the record as stored, read in
+/// this transaction) and records what changed.
 fn write_patch<K: RecordKind>(
     tx: &Connection,
-    id: &str,
+    before: K::Record,
     clean: &K::Clean,
     custom: &Map<String, Value>,
     actor: &str,
 ) -> AppResult<K::Record> {
-    let fields = custom::of_kind(tx, K::KIND)?;
-    store::check_custom::<K>(tx, &fields, custom, id)?;
-    let mut shown_before = vec![store::load::<K>(tx, id)?.ok_or(AppError::NotFound)?];
+    let id = before.id().to_string();
+    let id = id.as_str();
+    store::check_custom::<K>(tx, custom, id)?;
+    let mut shown_before = vec![before];
     store::decorate::<K>(tx, &mut shown_before)?;
     let now = clock::now_stamp();
     store::replace::<K>(tx, id, clean, custom, actor, &now)?;
@@ -260,7 +261,7 @@ async fn optimistic<K: RecordKind>(
             if now.version() != seen {
                 return Err(AppError::Conflict("changed meanwhile".into()));
             }
-            write_patch::<K>(tx, &id, &clean, &custom, &actor)
+            write_patch::<K>(tx, now, &clean, &custom, &actor)
         })
         .await
 }
@@ -300,7 +301,7 @@ async fn in_writer<K: RecordKind>(
                 false,
                 &region,
             )?;
-            write_patch::<K>(tx, &id, &clean, &custom, &actor)
+            write_patch::<K>(tx, current, &clean, &custom, &actor)
         })
         .await
 }

@@ -67,7 +67,13 @@ pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> App
     if recs.is_empty() {
         return Ok(());
     }
-    let fields = custom::of_kind(conn, K::KIND)?;
+    // Records without custom values need no field definitions.
+    let any_custom = recs.iter().any(|r| !r.extras().custom.is_empty());
+    let fields = if any_custom {
+        custom::of_kind(conn, K::KIND)?
+    } else {
+        Vec::new()
+    };
     let names = ref_names(conn, &fields, recs)?;
     let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
     let mut tags = tags::of_records(conn, &ids)?;
@@ -147,12 +153,15 @@ fn ref_names<R: Record>(
 /// unique values are unique and record fields point to live records.
 pub fn check_custom<K: RecordKind>(
     conn: &Connection,
-    fields: &[CustomField],
     custom: &Map<String, Value>,
     id: &str,
 ) -> AppResult<()> {
+    if custom.is_empty() {
+        return Ok(());
+    }
+    let fields = custom::of_kind(conn, K::KIND)?;
     let mut p = crate::error::Problems::new();
-    for f in fields {
+    for f in &fields {
         let Some(v) = custom.get(&f.key) else {
             continue;
         };
