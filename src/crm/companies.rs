@@ -14,7 +14,8 @@ use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::list::{Page, Params};
 use crate::record::{
-    Builtin, Extras, FieldType, Record, RecordKind, SaveRow, routes::list_page, store,
+    Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, routes::list_page,
+    store,
 };
 use crate::search::SearchDoc;
 use crate::state::AppState;
@@ -270,16 +271,8 @@ static FIELDS: &[Builtin] = &[
         sortable: false,
         ..Builtin::column("contact_count", "Contacts", FieldType::Number, "")
     },
-    Builtin {
-        not_null: true,
-        aliases: &["created"],
-        ..Builtin::column("created_at", "Created", FieldType::Datetime, "t.created_at")
-    },
-    Builtin {
-        not_null: true,
-        aliases: &["updated"],
-        ..Builtin::column("updated_at", "Updated", FieldType::Datetime, "t.updated_at")
-    },
+    CREATED_AT,
+    UPDATED_AT,
 ];
 
 impl RecordKind for Companies {
@@ -392,23 +385,7 @@ impl RecordKind for Companies {
     }
 }
 
-impl Record for Company {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn version(&self) -> &str {
-        &self.updated_at
-    }
-    fn owner(&self) -> Option<&str> {
-        self.owner_id.as_deref()
-    }
-    fn extras(&self) -> &Extras {
-        &self.extras
-    }
-    fn extras_mut(&mut self) -> &mut Extras {
-        &mut self.extras
-    }
-}
+crate::impl_record!(Company);
 
 /// The company's contacts, with the same paging, sorting and filters as the contact list.
 #[utoipa::path(get, path = "/companies/{id}/contacts", tag = "companies",

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::error::{AppError, AppResult, Problems};
-use crate::record::{Builtin, Extras, FieldType, Record, RecordKind, SaveRow};
+use crate::record::{Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT};
 use crate::search::SearchDoc;
 use crate::values::{self, Address, LabeledEmail, LabeledPhone};
 
@@ -346,16 +346,8 @@ static FIELDS: &[Builtin] = &[
         ..Builtin::column("stage", "Stage", FieldType::Select, "t.stage")
     },
     Builtin::column("source", "Source", FieldType::Text, "t.source"),
-    Builtin {
-        not_null: true,
-        aliases: &["created"],
-        ..Builtin::column("created_at", "Created", FieldType::Datetime, "t.created_at")
-    },
-    Builtin {
-        not_null: true,
-        aliases: &["updated"],
-        ..Builtin::column("updated_at", "Updated", FieldType::Datetime, "t.updated_at")
-    },
+    CREATED_AT,
+    UPDATED_AT,
 ];
 
 impl RecordKind for Contacts {
@@ -468,20 +460,4 @@ impl RecordKind for Contacts {
     }
 }
 
-impl Record for Contact {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn version(&self) -> &str {
-        &self.updated_at
-    }
-    fn owner(&self) -> Option<&str> {
-        self.owner_id.as_deref()
-    }
-    fn extras(&self) -> &Extras {
-        &self.extras
-    }
-    fn extras_mut(&mut self) -> &mut Extras {
-        &mut self.extras
-    }
-}
+crate::impl_record!(Contact);

@@ -125,6 +125,18 @@ impl Builtin {
     }
 }
 
+/// When a record was created and last changed: every kind has them.
+pub const CREATED_AT: Builtin = Builtin {
+    not_null: true,
+    aliases: &["created"],
+    ..Builtin::column("created_at", "Created", FieldType::Datetime, "t.created_at")
+};
+pub const UPDATED_AT: Builtin = Builtin {
+    not_null: true,
+    aliases: &["updated"],
+    ..Builtin::column("updated_at", "Updated", FieldType::Datetime, "t.updated_at")
+};
+
 /// A field a filter or sort names, resolved.
 #[derive(Clone, Debug)]
 pub struct FieldRef {

@@ -36,7 +36,7 @@ use crate::error::AppResult;
 use crate::search::{SearchDoc, Source};
 use crate::state::AppState;
 
-pub use catalogue::{Builtin, FieldType};
+pub use catalogue::{Builtin, CREATED_AT, FieldType, UPDATED_AT};
 
 /// A kind of record, described once.
 pub trait RecordKind: Send + Sync + Sized + 'static {
@@ -110,6 +110,30 @@ pub trait Record: Serialize + utoipa::ToSchema + Send + 'static {
     fn owner(&self) -> Option<&str>;
     fn extras(&self) -> &Extras;
     fn extras_mut(&mut self) -> &mut Extras;
+}
+
+/// `Record` for a struct with `id`, `updated_at`, `owner_id` and `extras`.
+#[macro_export]
+macro_rules! impl_record {
+    ($t:ty) => {
+        impl $crate::record::Record for $t {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn version(&self) -> &str {
+                &self.updated_at
+            }
+            fn owner(&self) -> Option<&str> {
+                self.owner_id.as_deref()
+            }
+            fn extras(&self) -> &$crate::record::Extras {
+                &self.extras
+            }
+            fn extras_mut(&mut self) -> &mut $crate::record::Extras {
+                &mut self.extras
+            }
+        }
+    };
 }
 
 /// What every record carries beside its own fields: custom field values and
