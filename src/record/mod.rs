@@ -15,6 +15,7 @@ pub mod history;
 pub mod list;
 pub mod openapi;
 pub mod patch;
+pub mod refs;
 pub mod routes;
 pub mod schema;
 pub mod sort;

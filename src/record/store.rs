@@ -11,7 +11,7 @@ use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::record::catalogue::FieldType;
 use crate::record::custom::{self, CustomField};
-use crate::record::{Record, RecordKind, SaveRow, history, kind, kinds, tags};
+use crate::record::{Record, RecordKind, SaveRow, history, kind, kinds, refs, tags};
 use crate::search::SearchDoc;
 
 /// How long deleted records (and custom fields) stay restorable.
@@ -96,15 +96,9 @@ fn shown(
         let Some(v) = stored.remove(&f.key) else {
             continue;
         };
-        let v = match (f.ty, v.as_str()) {
-            (FieldType::Record, Some(id)) => {
-                let (name, deleted) = names.get(id).cloned().unwrap_or((String::new(), true));
-                serde_json::json!({
-                    "id": id,
-                    "kind": f.target_kind,
-                    "name": name,
-                    "deleted": deleted,
-                })
+        let v = match (f.ty, v.as_str(), f.target_kind.as_deref()) {
+            (FieldType::Record, Some(id), Some(target)) => {
+                serde_json::to_value(refs::shown(target, id, names)).unwrap_or(v)
             }
             _ => v,
         };
@@ -128,23 +122,7 @@ fn ref_names<R: Record>(
             .iter()
             .filter_map(|r| r.extras().custom.get(&f.key).and_then(Value::as_str))
             .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        let ids = serde_json::to_string(&ids).map_err(|e| AppError::Internal(e.into()))?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT t.id, {}, t.deleted_at IS NOT NULL FROM {} t
-             WHERE t.id IN (SELECT value FROM json_each(?1))",
-            target.name_sql(),
-            target.table()
-        ))?;
-        let rows = stmt.query_map([ids], |r| {
-            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
-        })?;
-        for row in rows {
-            let (id, v) = row?;
-            out.insert(id, v);
-        }
+        out.extend(refs::names(conn, target, &ids)?);
     }
     Ok(out)
 }
@@ -183,7 +161,7 @@ pub fn check_custom<K: RecordKind>(
         if f.ty == FieldType::Record
             && let (Some(target), Some(ref_id)) =
                 (f.target_kind.as_deref().and_then(kind), v.as_str())
-            && !exists(conn, target.table(), ref_id)?
+            && !refs::is_live(conn, target, ref_id)?
         {
             p.add(
                 format!("custom.{}", f.key),
