@@ -808,7 +808,7 @@ async fn every_custom_type_sorts_and_filters() {
             .await;
         companies.push(co["id"].clone());
     }
-    let mut users = vec![s.user_id.clone(), amy.user_id.clone(), zed.user_id.clone()];
+    let mut users = [s.user_id.clone(), amy.user_id.clone(), zed.user_id.clone()];
     users.sort();
     let options = json!([{"label": "Low"}, {"label": "Mid"}, {"label": "High"}]);
     // (type, extra settings, three values in ascending stored order)
