@@ -4,7 +4,7 @@ import { setUnauthenticatedHandler, post } from './api.js';
 import { session, loadSession, clearSession, findOrg } from './session.js';
 import { route, start, navigate, currentRoute } from './router.js';
 import { mountShell } from './shell.js';
-import { closeMenus } from './components/menu.js';
+import { closeMenus, closePopover } from './components/menu.js';
 import { closePalette } from './components/palette.js';
 import { emptyState } from './components/table.js';
 import { reportError } from './components/toast.js';
@@ -17,6 +17,7 @@ import { renderCompany } from './screens/company.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
+import { renderFields } from './screens/fields.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -30,11 +31,12 @@ route('/o/:org/companies/:id', 'company');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
+route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields,
 };
 
 const root = document.getElementById('app');
@@ -48,6 +50,7 @@ function teardownScreen() {
   if (screen && screen.destroy) screen.destroy();
   screen = null;
   closeMenus();
+  closePopover();
   closePalette();
 }
 function teardownShell() {

@@ -538,3 +538,176 @@ async fn the_palette_finds_as_you_type_and_opens_with_enter() {
     wait_for_url(c, "/o/acme/contacts/").await;
     b.close().await;
 }
+
+async fn texts(c: &fantoccini::Client, css: &str) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent.trim())",
+            vec![json!(css)],
+        )
+        .await
+        .expect("texts");
+    serde_json::from_value(v).expect("strings")
+}
+
+async fn close_popover(c: &fantoccini::Client) {
+    c.execute(
+        "const p = document.querySelector('.popover'); if (p) p.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));",
+        vec![],
+    )
+    .await
+    .expect("escape");
+    wait_until(c, "!document.querySelector('.popover')").await;
+}
+
+#[tokio::test]
+async fn a_custom_field_is_set_inline_filtered_saved_as_a_view_and_reloaded() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (_, bill) = seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+
+    // Settings → Fields: a select field "Plan" with two coloured options.
+    c.goto(&format!("{}/o/acme/settings/fields", server.base))
+        .await
+        .expect("fields");
+    click(c, "//button[@aria-label='New field']").await;
+    type_into(c, "dialog input[name=label]", "Plan").await;
+    let key = c
+        .execute(
+            "return document.querySelector('dialog input[name=key]').value",
+            vec![],
+        )
+        .await
+        .expect("key");
+    assert_eq!(key, json!("plan"), "the key is made from the label");
+    wait_for_css(c, "dialog select[name=type]")
+        .await
+        .select_by_value("select")
+        .await
+        .expect("type");
+    type_into(c, "dialog input[aria-label='Option 1']", "Basic").await;
+    click(c, "//dialog//button[normalize-space()='Add option']").await;
+    type_into(c, "dialog input[aria-label='Option 2']", "Pro").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_until(c, "!document.querySelector('dialog[open]')").await;
+    wait_for(
+        c,
+        "//li[contains(@class,'field-row')]//*[normalize-space()='Plan']",
+    )
+    .await;
+
+    // Set it on a contact, inline on the record page.
+    c.goto(&format!("{}/o/acme/contacts/{bill}", server.base))
+        .await
+        .expect("record");
+    wait_for(c, "//h1[normalize-space()='Bill Lumbergh']").await;
+    click(
+        c,
+        "//div[contains(@class,'prop')][dt[normalize-space()='Plan']]//div[contains(@class,'prop-value')]",
+    )
+    .await;
+    wait_for_css(c, ".prop.is-editing select")
+        .await
+        .select_by_value("pro")
+        .await
+        .expect("pick");
+    click(
+        c,
+        "//*[contains(@class,'prop-edit')]//button[normalize-space()='Save']",
+    )
+    .await;
+    wait_for(
+        c,
+        "//div[contains(@class,'prop')][dt[normalize-space()='Plan']]//*[contains(@class,'chip') and normalize-space()='Pro']",
+    )
+    .await;
+    wait_until(c, "!document.querySelector('.prop.saving')").await;
+    let (_, saved) = page_fetch(
+        c,
+        "GET",
+        &format!("/api/v1/orgs/acme/contacts/{bill}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(saved["custom"]["plan"], "pro", "{saved}");
+
+    // Filter the list by it with the filter builder, and show it as a column.
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 4",
+    )
+    .await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Filter']",
+    )
+    .await;
+    wait_for_css(c, ".filter-builder select[aria-label='Filter 1 field']")
+        .await
+        .select_by_value("custom.plan")
+        .await
+        .expect("field");
+    click(
+        c,
+        "//*[contains(@class,'filter-builder')]//button[@aria-pressed and normalize-space()='Pro']",
+    )
+    .await;
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 1",
+    )
+    .await;
+    close_popover(c).await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Columns']",
+    )
+    .await;
+    click(
+        c,
+        "//*[contains(@class,'col-chooser')]//label[normalize-space()='Plan']/input",
+    )
+    .await;
+    wait_for(c, "//table//th[normalize-space()='Plan']").await;
+    close_popover(c).await;
+    assert_eq!(first_row_name(c).await, "Bill Lumbergh");
+    let heads = texts(c, "table thead th").await;
+
+    // Save it as a view; its URL carries only the view.
+    click(c, "//button[normalize-space()='Save as new']").await;
+    type_into(c, "dialog input[name=name]", "Pro plans").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_for_url(c, "view=").await;
+    wait_for(
+        c,
+        "//nav[contains(@class,'view-tabs')]//a[@aria-current='page' and normalize-space()='Pro plans']",
+    )
+    .await;
+    let url = c.current_url().await.expect("url").to_string();
+    assert!(!url.contains("filter="), "{url}");
+
+    // Reload: the same rows and columns.
+    c.refresh().await.expect("reload");
+    wait_for(
+        c,
+        "//nav[contains(@class,'view-tabs')]//a[@aria-current='page' and normalize-space()='Pro plans']",
+    )
+    .await;
+    wait_until(c, "document.querySelectorAll('table tbody td.name-cell a').length === 1 && !document.querySelector('.skel-row')").await;
+    assert_eq!(first_row_name(c).await, "Bill Lumbergh");
+    assert_eq!(texts(c, "table thead th").await, heads);
+    wait_for(
+        c,
+        "//table//tbody//*[contains(@class,'chip') and normalize-space()='Pro']",
+    )
+    .await;
+    assert_eq!(c.current_url().await.expect("url").to_string(), url);
+    b.close().await;
+}
