@@ -154,7 +154,7 @@ export function openFieldForm({ slug, kind, kinds, field: existing = null, onSav
         const clearBtn = h('button', { class: 'btn btn-sm btn-danger', type: 'button', text: 'Clear those values' });
         clearBtn.addEventListener('click', () => save({ ...body, removed_options: 'clear' }));
         conflictHost.replaceChildren(h('div', { class: 'callout warn', role: 'alert' }, icon('alert', 16),
-          h('div', { class: 'grow stack-sm' }, h('span', { text: err.message }), h('span', { class: 'meta', text: 'Clearing removes the option from every record that has it. Or keep the option and cancel.' }), h('div', null, clearBtn))));
+          h('div', { class: 'grow stack-sm' }, h('span', { text: err.message.split(';')[0].replace(/\.?$/, '.') }), h('span', { class: 'meta', text: 'Clearing removes the option from every record that has it. Or keep the option and cancel.' }), h('div', null, clearBtn))));
         clearBtn.focus();
       } else {
         showErrors(d.form, err, d.body);

@@ -171,15 +171,17 @@ export function openFilterBuilder(anchor, { fields, conds, ctx, onChange }) {
     remove.addEventListener('click', () => { rows.splice(n, 1); render(Math.max(0, n - 1)); emit(); });
     return h('div', { class: 'fb-row', dataset: { field: r.field } }, h('span', { class: 'fb-where meta', text: n ? 'and' : 'Where' }), fieldSel, opSel, h('span', { class: 'fb-value' }, valueInput(r, f)), remove);
   }
+  let focusValue = false;
   function render(focusRow = null) {
     rowsEl.replaceChildren(...rows.map(rowEl));
     if (!rows.length) rowsEl.appendChild(h('p', { class: 'meta fb-empty', text: 'No filters. Add one to narrow the list.' }));
     clearBtn.hidden = !rows.length;
     pop.place();
     if (focusRow != null && rowsEl.children[focusRow]) {
-      const target = rowsEl.children[focusRow].querySelector('.fb-value input, .fb-value button, .fb-value select') || rowsEl.children[focusRow].querySelector('select');
+      const target = rowsEl.children[focusRow].querySelector(focusValue ? '.fb-value input, .fb-value button, .fb-value select' : 'select') || rowsEl.children[focusRow].querySelector('select');
       if (target) target.focus();
     }
+    focusValue = true;
   }
   addBtn.addEventListener('click', () => {
     const f = usable.find((x) => x.key) || usable[0];

@@ -116,7 +116,7 @@ export function propsList({ fields, item, editable, save, onSaved }) {
   }
 
   for (const f of fields) {
-    const el = h('div', { class: 'prop' }, h('dt', { text: f.label }), h('dd'));
+    const el = h('div', { class: 'prop' }, h('dt', { text: f.label, title: f.label }), h('dd'));
     dl.appendChild(el);
     rows.set(f.key, { el, dd: el.lastChild, f, editing: false });
     renderView(f);
