@@ -79,11 +79,10 @@ export function chipToggles(options, values = [], { label } = {}) {
   const el = h('div', { class: 'chip-toggles', role: 'group', 'aria-label': label || null });
   const btns = options.map((o) => {
     const tone = `tone-${COLORS.includes(o.color) ? o.color : 'gray'}`;
-    const b = h('button', { class: `chip-toggle ${on.has(o.value) ? tone : ''}`, type: 'button', 'aria-pressed': String(on.has(o.value)) }, h('span', { class: `dot ${tone}`, 'aria-hidden': 'true' }), o.label);
+    const b = h('button', { class: 'chip-toggle', type: 'button', 'aria-pressed': String(on.has(o.value)) }, h('span', { class: `dot ${tone}`, 'aria-hidden': 'true' }), o.label);
     b.addEventListener('click', () => {
       if (on.has(o.value)) on.delete(o.value); else on.add(o.value);
       b.setAttribute('aria-pressed', String(on.has(o.value)));
-      b.className = `chip-toggle ${on.has(o.value) ? tone : ''}`;
       el.dispatchEvent(new Event('change', { bubbles: true }));
     });
     return b;

@@ -71,7 +71,7 @@ export function condText(f, c, ctx = {}) {
     if (f.type === 'checkbox') return v ? 'checked' : 'not checked';
     if (c.op === 'within') return periodLabel(v).toLowerCase();
     if (f.type === 'date' || f.type === 'datetime') return formatDate(fromApiScalar(f, v));
-    if (f.type === 'money') return fromApiScalar(f, v);
+    if (f.type === 'money' || f.type === 'number') return new Intl.NumberFormat().format(Number(fromApiScalar(f, v)));
     return String(v);
   };
   if (f.type === 'checkbox') return `${f.label} is ${one(c.value)}`;

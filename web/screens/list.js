@@ -171,6 +171,10 @@ export async function listScreen(ctx, cfg) {
     sortBtn.querySelector('.vb-sort-label').textContent = `${f ? f.label : sf}${state.sort.startsWith('-') ? ' ↓' : ' ↑'}`;
     sortBtn.setAttribute('aria-label', `Sort: ${f ? f.label : sf}, ${state.sort.startsWith('-') ? 'descending' : 'ascending'}`);
     sortBtn.title = 'Sort';
+    if (!vctx.tags && state.conds.some((c) => c.field === 'tags')) {
+      vctx.tags = [];
+      getTags(slug).then((t) => { vctx.tags = t; renderBar(); }).catch(() => {});
+    }
     const tags = vctx.tags || [];
     clear(chipsHost, state.conds.map((c, i) => {
       const cf = fields.find((x) => x.id === c.field);
@@ -184,7 +188,6 @@ export async function listScreen(ctx, cfg) {
     saveBtn.hidden = !view || !canManageView(slug, view);
     resetBtn.hidden = !isDirty;
   }
-  if (state.conds.some((c) => c.field === 'tags')) getTags(slug).then((t) => { vctx.tags = t; renderBar(); }).catch(() => {});
 
   function apply(refetch = true) {
     setQuery({
