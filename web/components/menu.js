@@ -97,6 +97,8 @@ export function menuButton({ label, iconName = 'more', className = 'btn btn-ghos
 
 let openPopoverEl = null;
 export function closePopover() { if (openPopoverEl) openPopoverEl._close(); }
+/** Re-anchors the open popover (after the bar it hangs from changed size). */
+export function placePopover() { if (openPopoverEl) openPopoverEl._place(); }
 
 /**
  * A floating panel anchored to a button (filter builder, sort, columns, tag picker): Esc or a
@@ -136,6 +138,7 @@ export function openPopover(anchor, content, { align = 'start', className = '', 
     if (onClose) onClose();
   }
   el._close = () => close(false);
+  el._place = place;
   openPopoverEl = el;
   el.addEventListener('keydown', onKey);
   document.addEventListener('mousedown', onDown, true);

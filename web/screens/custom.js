@@ -36,7 +36,7 @@ export function customFormFields(fields, ctx, record = null) {
   const eds = fields.map((f) => {
     const id = nextId('cf');
     const start = record ? (record.custom || {})[f.key] : f.def.default;
-    const ed = valueEditor(f, start ?? null, { ...ctx, id, checkLabel: f.label });
+    const ed = valueEditor(f, start ?? null, { ...ctx, id });
     const wrap = field({ label: f.label, name: f.id, control: ed.input, controlEl: ed.el, className: f.type === 'long_text' || f.type === 'multi_select' ? 'span-2' : '' });
     if (f.def.required) {
       const lab = wrap.querySelector('label');

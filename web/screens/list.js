@@ -10,7 +10,7 @@ import { createTable, emptyState } from '../components/table.js';
 import { toast, reportError } from '../components/toast.js';
 import { setBusy } from '../components/field.js';
 import { openTagPicker } from '../components/tags.js';
-import { closePopover } from '../components/menu.js';
+import { closePopover, placePopover } from '../components/menu.js';
 import { viewValue } from '../components/values.js';
 import { getSchema, getTags, kindSchema, fieldsOf, valueOf, pathOfKind } from '../schema.js';
 import { openFilterBuilder, condText, loadNames } from './filterbuilder.js';
@@ -187,6 +187,7 @@ export async function listScreen(ctx, cfg) {
     saveHost.hidden = !isDirty;
     saveBtn.hidden = !view || !canManageView(slug, view);
     resetBtn.hidden = !isDirty;
+    placePopover();
   }
 
   function apply(refetch = true) {
@@ -244,6 +245,7 @@ export async function listScreen(ctx, cfg) {
   function updateView() {
     const items = table.items();
     clearBtn.hidden = !filtered();
+    placePopover();
     more.hidden = !next;
     setBusy(more, loading && !!next);
     const empty = !items.length && !loading;
