@@ -103,9 +103,9 @@ export function placePopover() { if (openPopoverEl) openPopoverEl._place(); }
 /**
  * A floating panel anchored to a button (filter builder, sort, columns, tag picker): Esc or a
  * click outside closes it and focus returns to the anchor. openPopover(anchor, content, {align,
- * className, onClose}) → {el, close, place}
+ * className, onClose, under: an element to hang below, e.g. the bar}) → {el, close, place}
  */
-export function openPopover(anchor, content, { align = 'start', className = '', onClose, label } = {}) {
+export function openPopover(anchor, content, { align = 'start', className = '', onClose, label, under = null } = {}) {
   closeMenus();
   closePopover();
   const el = h('div', { class: `popover ${className}`.trim(), role: 'dialog', 'aria-label': label || null }, content);
@@ -116,7 +116,8 @@ export function openPopover(anchor, content, { align = 'start', className = '', 
     let left = align === 'end' ? r.right - w : r.left;
     left = Math.max(8, Math.min(left, window.innerWidth - w - 8));
     el.style.left = `${left}px`;
-    el.style.top = `${Math.min(r.bottom + 6, Math.max(8, window.innerHeight - el.offsetHeight - 8))}px`;
+    const bottom = under && under.isConnected ? Math.max(r.bottom, under.getBoundingClientRect().bottom - 2) : r.bottom;
+    el.style.top = `${Math.min(bottom + 6, Math.max(8, window.innerHeight - el.offsetHeight - 8))}px`;
   };
   place();
   anchor.setAttribute('aria-expanded', 'true');

@@ -83,13 +83,13 @@ export function condText(f, c, ctx = {}) {
  * openFilterBuilder(anchor, {fields, conds, ctx: {slug, members, pathOf, names}, onChange(conds)})
  * Changes apply as they are made; incomplete rows wait until they are complete.
  */
-export function openFilterBuilder(anchor, { fields, conds, ctx, onChange }) {
+export function openFilterBuilder(anchor, { fields, conds, ctx, onChange, under }) {
   const usable = fields.filter((f) => f.filterable);
   const rows = conds.map((c) => ({ ...c }));
   const rowsEl = h('div', { class: 'fb-rows' });
   const addBtn = h('button', { class: 'btn btn-ghost btn-sm', type: 'button' }, icon('plus', 13), 'Add filter');
   const clearBtn = h('button', { class: 'btn btn-ghost btn-sm', type: 'button', text: 'Clear all' });
-  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Filter' }), rowsEl, h('div', { class: 'fb-foot' }, addBtn, clearBtn)], { className: 'filter-builder', label: 'Filter builder' });
+  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Filter' }), rowsEl, h('div', { class: 'fb-foot' }, addBtn, clearBtn)], { className: 'filter-builder', label: 'Filter builder', under });
   let tags = [];
   getTags(ctx.slug).then((t) => { tags = t; if (rows.some((r) => fieldOf(r).type === 'tags')) render(); }).catch(() => {});
   const fieldOf = (r) => usable.find((f) => f.id === r.field) || usable[0];

@@ -143,9 +143,9 @@ export async function listScreen(ctx, cfg) {
 
   // A second click on an open popover's button closes it.
   const toggles = (btn, open) => btn.addEventListener('click', () => (btn.getAttribute('aria-expanded') === 'true' ? closePopover() : open()));
-  toggles(filterBtn, () => openFilterBuilder(filterBtn, { fields, conds: state.conds, ctx: vctx, onChange: (c) => { state.conds = c; apply(); } }));
-  toggles(sortBtn, () => openSortPicker(sortBtn, { fields, sort: state.sort, onChange: (s) => { state.sort = s; apply(); } }));
-  toggles(colsBtn, () => openColumnChooser(colsBtn, { fields: fields.filter((f) => f.id !== 'first_name' && f.id !== 'last_name'), cols: state.cols, fixed: fixedCol, onChange: (c) => { state.cols = c; table.setColumns(columnsFor(c)); apply(false); } }));
+  toggles(filterBtn, () => openFilterBuilder(filterBtn, { under: filterbar, fields, conds: state.conds, ctx: vctx, onChange: (c) => { state.conds = c; apply(); } }));
+  toggles(sortBtn, () => openSortPicker(sortBtn, { under: filterbar, fields, sort: state.sort, onChange: (s) => { state.sort = s; apply(); } }));
+  toggles(colsBtn, () => openColumnChooser(colsBtn, { under: filterbar, fields: fields.filter((f) => f.id !== 'first_name' && f.id !== 'last_name'), cols: state.cols, fixed: fixedCol, onChange: (c) => { state.cols = c; table.setColumns(columnsFor(c)); apply(false); } }));
 
   const more = h('button', { class: 'btn', type: 'button', text: 'Load more', onclick: () => loadMore() });
   const foot = h('div', { class: 'table-foot' }, more);

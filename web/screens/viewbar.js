@@ -90,10 +90,10 @@ export function saveAsNewDialog({ slug, body }) {
 }
 
 /** Column chooser: show/hide any field, move visible ones up and down. The first column stays. */
-export function openColumnChooser(anchor, { fields, cols, fixed, onChange }) {
+export function openColumnChooser(anchor, { fields, cols, fixed, onChange, under }) {
   let order = cols.slice();
   const listEl = h('ul', { class: 'col-list', 'aria-label': 'Columns' });
-  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Columns' }), listEl], { className: 'col-chooser', align: 'end', label: 'Columns' });
+  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Columns' }), listEl], { className: 'col-chooser', align: 'end', label: 'Columns', under });
   function render(focus) {
     const shown = order.filter((id) => id !== fixed);
     const hidden = fields.filter((f) => f.id !== fixed && !order.includes(f.id));
@@ -133,7 +133,7 @@ export function openColumnChooser(anchor, { fields, cols, fixed, onChange }) {
 }
 
 /** Sort picker: a field and a direction (the first sort key; headers set it too). */
-export function openSortPicker(anchor, { fields, sort, onChange }) {
+export function openSortPicker(anchor, { fields, sort, onChange, under }) {
   const sortable = fields.filter((f) => f.sortable);
   const desc = sort.startsWith('-');
   const key = sort.replace(/^-/, '').split(',')[0];
@@ -143,7 +143,7 @@ export function openSortPicker(anchor, { fields, sort, onChange }) {
   const emit = () => onChange((dirSel.value === 'desc' ? '-' : '') + fieldSel.value);
   fieldSel.addEventListener('change', emit);
   dirSel.addEventListener('change', emit);
-  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Sort' }), h('div', { class: 'sort-row' }, fieldSel, dirSel)], { className: 'sort-picker', label: 'Sort' });
+  const pop = openPopover(anchor, [h('div', { class: 'fb-title', text: 'Sort' }), h('div', { class: 'sort-row' }, fieldSel, dirSel)], { className: 'sort-picker', label: 'Sort', under });
   fieldSel.focus();
   return pop;
 }
