@@ -376,6 +376,7 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         "/o/acme/settings/members".to_string(),
         "/o/acme/settings/api-keys".to_string(),
         "/o/acme/settings/account".to_string(),
+        "/o/acme/settings/fields".to_string(),
     ] {
         c.goto(&format!("{}{path}", server.base))
             .await
@@ -393,6 +394,15 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         .expect("list");
     click(c, "//button[@aria-label='New contact']").await;
     wait_for_css(c, "dialog[open]").await;
+    // And a popover (the filter builder), placed by script.
+    click(c, "//dialog[@open]//button[@aria-label='Close']").await;
+    wait_until(c, "!document.querySelector('dialog[open]')").await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Filter']",
+    )
+    .await;
+    wait_for_css(c, ".popover.filter-builder").await;
     let is_violation =
         |m: &String| m.contains("Content Security Policy") || m.contains("Refused to");
     let log = console_messages(c).await;

@@ -33,6 +33,8 @@ async function eachLimited(ids, n, fn) {
 }
 
 // The quick filters (simple parameters) become conditions when a view is saved.
+// Plain values read in the muted table colour, like the built-in columns.
+const SECONDARY = new Set(['text', 'long_text', 'number', 'date', 'email', 'phone', 'url', 'user', 'record']);
 const QUICK_FIELD = { stage: ['stage', 'in'], owner: ['owner_id', 'eq'], company: ['company_id', 'eq'] };
 
 /**
@@ -104,7 +106,11 @@ export async function listScreen(ctx, cfg) {
       key: id, label: (r && r.label) || f.label, sort: f.sortable ? id : null,
       className: r ? r.className || '' : i === 0 ? 'name-cell' : 'hide-sm',
       right: r ? r.right : f.type === 'number' || f.type === 'money',
-      render: r ? r.render : (item) => viewValue(f, f.type === 'tags' ? item.tags : valueOf(item, f), vctx),
+      render: r ? r.render : (item) => {
+        const v = viewValue(f, f.type === 'tags' ? item.tags : valueOf(item, f), vctx);
+        if (v && SECONDARY.has(f.type)) v.classList.add('secondary');
+        return v;
+      },
     };
   }).filter(Boolean);
 
