@@ -3,7 +3,8 @@
 // with bulk tag and bulk delete + Undo, scroll memory.
 import { h, clear, qs, fmtNum, plural, sameJson } from '../util.js';
 import { icon } from '../icons.js';
-import { get, del, post, patch, orgPath } from '../api.js';
+import { get, post, patch, orgPath } from '../api.js';
+import { deleteMany } from './bulk.js';
 import { canEdit, announceChange, getMembers } from '../session.js';
 import { setQuery, navigate } from '../router.js';
 import { createTable, emptyState } from '../components/table.js';
@@ -18,19 +19,6 @@ import { parseFilter, viewTabs, canManageView, saveAsNewDialog, openColumnChoose
 
 const PAGE = 50;
 const cache = new Map();
-
-async function eachLimited(ids, n, fn) {
-  const results = [];
-  let i = 0;
-  const worker = async () => {
-    while (i < ids.length) {
-      const id = ids[i++];
-      try { await fn(id); results.push({ id, ok: true }); } catch (error) { results.push({ id, ok: false, error }); }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, ids.length) }, worker));
-  return results;
-}
 
 // The quick filters (simple parameters) become conditions when a view is saved.
 // Plain values read in the muted table colour, like the built-in columns.
@@ -58,8 +46,11 @@ export async function listScreen(ctx, cfg) {
   const vctx = { slug, members, pathOf: (k) => pathOfKind(schema, k), names: {} };
   const fixedCol = 'name';
 
-  let view = views.find((v) => v.id === query.get('view')) || null;
-  if (query.get('view') && !view) toast('That saved view no longer exists; showing all.', { kind: 'info' });
+  // ?view=<id>, ?view=all, or nothing: the caller's default view when the URL says nothing else.
+  const vp = query.get('view');
+  let view = vp && vp !== 'all' ? views.find((v) => v.id === vp) || null : null;
+  if (vp && vp !== 'all' && !view) toast('That saved view no longer exists; showing all.', { kind: 'info' });
+  if (!vp && !location.search) view = views.find((v) => v.is_default) || null;
   const baseOf = (v) => {
     const p = parseFilter(v && v.filter);
     const cols = v && v.columns && v.columns.length ? v.columns.map((c) => c.field).filter((id) => fields.some((f) => f.id === id)) : cfg.defaultColumns;
@@ -84,13 +75,14 @@ export async function listScreen(ctx, cfg) {
   const newBtn = editable && h('button', { class: 'btn btn-primary', type: 'button', title: `New ${cfg.singular} (c)`, onclick: () => openCreate() },
     icon('plus', 15), h('span', { class: 'hide-sm', text: `New ${cfg.singular}` }));
   if (newBtn) newBtn.setAttribute('aria-label', `New ${cfg.singular}`);
-  shell.setTop({
+  const setTop = () => shell.setTop({
     title: view ? view.name : cfg.title,
     crumbs: view ? [{ label: cfg.title, href: listHref }] : undefined,
     count: countEl,
     actions: [newBtn],
     search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (v) => { if (v !== state.q) { state.q = v; apply(); } } },
   });
+  setTop();
 
   const selCount = h('span', { class: 'count' });
   const delBtn = h('button', { class: 'btn btn-sm btn-danger', type: 'button', onclick: () => bulkDelete() }, icon('trash', 14), 'Delete');
@@ -132,7 +124,7 @@ export async function listScreen(ctx, cfg) {
 
   // The view bar: tabs, then quick filters, Filter / Sort / Columns, condition chips, save.
   const tabsHost = h('div', { class: 'view-tabs-host' });
-  const renderTabs = () => clear(tabsHost, viewTabs({ slug, listHref, views, current: view, onChanged: (v) => { Object.assign(view, v); renderTabs(); shell.setTop({ title: v.name, crumbs: [{ label: cfg.title, href: listHref }], count: countEl, actions: [newBtn], search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (x) => { if (x !== state.q) { state.q = x; apply(); } } } }); } }));
+  const renderTabs = () => clear(tabsHost, viewTabs({ slug, listHref, views, current: view, onChanged: (v) => { Object.assign(view, v); renderTabs(); setTop(); } }));
   renderTabs();
   const filterBtn = h('button', { class: 'btn btn-sm vb-btn', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('filter', 13), h('span', { text: 'Filter' }), h('span', { class: 'vb-count' }));
   const sortBtn = h('button', { class: 'btn btn-sm vb-btn', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('sort', 13), h('span', { class: 'vb-sort-label' }));
@@ -198,7 +190,7 @@ export async function listScreen(ctx, cfg) {
 
   function apply(refetch = true) {
     setQuery({
-      view: view ? view.id : '',
+      view: view ? view.id : views.some((v) => v.is_default) ? 'all' : '',
       q: state.q,
       sort: state.sort === base.sort ? '' : state.sort,
       ...state.filters,
@@ -360,30 +352,11 @@ export async function listScreen(ctx, cfg) {
     const ids = [...table.selected()];
     if (!ids.length) return;
     setBusy(delBtn, true);
-    const results = await eachLimited(ids, 4, (id) => del(`${apiPath}/${encodeURIComponent(id)}`));
+    const done = await deleteMany({ apiPath, entity: cfg.entity, singular: cfg.singular, ids, onRestored: () => { if (shell.content.contains(wrap)) reload(); } });
     setBusy(delBtn, false);
-    const done = results.filter((r) => r.ok).map((r) => r.id);
-    const errors = results.filter((r) => !r.ok);
     table.remove(done);
     if (total != null) { total = Math.max(0, total - done.length); showCount(); }
     updateView();
-    if (done.length) announceChange(cfg.entity);
-    if (errors.length) reportError(errors[0].error, `Could not delete ${plural(errors.length, cfg.singular)}.`);
-    if (!done.length) return;
-    toast(`Deleted ${plural(done.length, cfg.singular)}.`, {
-      kind: 'success',
-      action: {
-        label: 'Undo',
-        run: async () => {
-          const back = await eachLimited(done, 4, (id) => post(`${apiPath}/${encodeURIComponent(id)}/restore`));
-          const bad = back.filter((r) => !r.ok);
-          if (bad.length) reportError(bad[0].error, `Could not restore ${plural(bad.length, cfg.singular)}.`);
-          else toast(`Restored ${plural(done.length, cfg.singular)}.`, { kind: 'success' });
-          announceChange(cfg.entity);
-          if (shell.content.contains(wrap)) reload();
-        },
-      },
-    });
   }
 
   renderBar();

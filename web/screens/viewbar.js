@@ -22,23 +22,40 @@ export function parseFilter(filter) {
 
 export const canManageView = (slug, v) => !!v && (v.scope === 'personal' ? v.created_by === session.user.id : canAdmin(slug));
 
-/** Tabs: "All" and every saved view (shared ones marked); the current one has a menu. */
+/**
+ * Tabs: "All" and every saved view (shared ones marked); the current one has a menu. With a
+ * default view, the plain list URL opens it and "All" is ?view=all.
+ */
 export function viewTabs({ slug, listHref, views, current, onChanged }) {
   const nav = h('nav', { class: 'tabs view-tabs', 'aria-label': 'Saved views' });
-  nav.appendChild(h('a', { href: listHref, 'aria-current': current ? null : 'page', text: 'All' }));
+  const hasDefault = views.some((v) => v.is_default);
+  nav.appendChild(h('a', { href: hasDefault ? `${listHref}?view=all` : listHref, 'aria-current': current ? null : 'page', text: 'All' }));
   for (const v of views) {
     const on = current && current.id === v.id;
-    const a = h('a', { href: `${listHref}?view=${encodeURIComponent(v.id)}`, 'aria-current': on ? 'page' : null, title: v.scope === 'shared' ? 'Shared with the team' : 'Only you see this view' },
-      v.scope === 'shared' ? icon('users', 13) : icon('lock', 12), h('span', { class: 'truncate', text: v.name }));
+    const a = h('a', { href: `${listHref}?view=${encodeURIComponent(v.id)}`, 'aria-current': on ? 'page' : null, title: (v.scope === 'shared' ? 'Shared with the team' : 'Only you see this view') + (v.is_default ? ' · opens by default' : '') },
+      v.scope === 'shared' ? icon('users', 13) : icon('lock', 12), h('span', { class: 'truncate', text: v.name }), v.is_default && h('span', { class: 'default-dot', 'aria-label': '(default)' }));
     nav.appendChild(a);
-    if (on && canManageView(slug, v)) {
+    if (on) {
       nav.appendChild(menuButton({ label: `Actions for view ${v.name}`, className: 'btn btn-ghost btn-icon btn-sm tab-menu' }, () => [
-        { label: 'Rename view', icon: 'pencil', onSelect: () => renameView(slug, v, onChanged) },
-        { label: 'Delete view', icon: 'trash', danger: true, onSelect: () => deleteView(slug, v, listHref) },
+        { label: v.is_default ? 'Stop opening by default' : 'Open by default', icon: 'check', onSelect: () => setDefault(slug, v, !v.is_default, views, onChanged) },
+        ...(canManageView(slug, v) ? [
+          { label: 'Rename view', icon: 'pencil', onSelect: () => renameView(slug, v, onChanged) },
+          { separator: true },
+          { label: 'Delete view', icon: 'trash', danger: true, onSelect: () => deleteView(slug, v, listHref) },
+        ] : []),
       ]));
     }
   }
   return nav;
+}
+
+async function setDefault(slug, v, on, views, onChanged) {
+  try {
+    const saved = await patch(orgPath(slug, 'views', v.id), { is_default: on });
+    for (const x of views) if (x.id !== v.id && on) x.is_default = false;
+    toast(on ? `“${v.name}” opens when you go to this list.` : `“${v.name}” no longer opens by default.`, { kind: 'success' });
+    onChanged(saved);
+  } catch (e) { reportError(e, 'Default not changed.'); }
 }
 
 function renameView(slug, v, onChanged) {
