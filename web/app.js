@@ -134,6 +134,7 @@ document.addEventListener('keydown', (e) => {
   const k = e.key;
   if ((k === 'k' || k === 'K') && (e.metaKey || e.ctrlKey) && !e.altKey && !e.shiftKey && shell) { e.preventDefault(); shell.openSearch(); return; }
   if (isTyping(e) || e.metaKey || e.ctrlKey || e.altKey) return;
+  if (e.target.closest && e.target.closest('.popover')) return;
   if (k === '/' && shell) { e.preventDefault(); shell.openSearch(); return; }
   const fn = screen && screen.shortcuts && screen.shortcuts[k];
   if (fn) { e.preventDefault(); fn(); }

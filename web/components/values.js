@@ -3,6 +3,7 @@
 import { h, timeEl, trimOrNull } from '../util.js';
 import { icon } from '../icons.js';
 import { memberName } from '../session.js';
+import { get, orgPath } from '../api.js';
 import { select } from './field.js';
 import { ownerSelect } from './editors.js';
 import { recordPicker } from './picker.js';
@@ -167,6 +168,7 @@ export function valueEditor(f, v, ctx = {}) {
       const cur = v && typeof v === 'object' ? { id: v.id, name: v.name } : v ? { id: v, name: '…' } : null;
       const p = recordPicker({ org: ctx.slug, path, value: cur, placeholder: 'Search…', id });
       p.input.setAttribute('aria-label', f.label);
+      if (cur && cur.name === '…') get(orgPath(ctx.slug, path, cur.id)).then((r) => p.set({ id: r.id, name: r.name })).catch(() => p.set({ id: cur.id, name: 'Unknown record' }));
       return { el: p.el, input: p.input, focus: () => p.input.focus(), value: () => p.value(), display: () => p.value() };
     }
     default: return plain('text');

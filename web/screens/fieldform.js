@@ -7,6 +7,7 @@ import { post, patch, orgPath } from '../api.js';
 import { openDialog } from '../components/dialog.js';
 import { field, select, showErrors, clearErrors, setBusy } from '../components/field.js';
 import { toast } from '../components/toast.js';
+import { getMembers } from '../session.js';
 import { TYPES, UNIQUE_TYPES, COLORS, valueEditor, toApi } from '../components/values.js';
 
 export const keyFromLabel = (label) => {
@@ -71,7 +72,8 @@ function optionsEditor(options, onChange) {
 /**
  * openFieldForm({slug, kind, kinds: [{kind, label}], field?: existing, onSaved(field)})
  */
-export function openFieldForm({ slug, kind, kinds, field: existing = null, onSaved }) {
+export async function openFieldForm({ slug, kind, kinds, field: existing = null, onSaved }) {
+  const members = await getMembers(slug).catch(() => []);
   const f = existing || { type: 'text', options: [], required: false, unique: false };
   let keyTouched = !!existing;
   const label = field({ label: 'Label', name: 'label', value: f.label, required: true, autocomplete: 'off', placeholder: 'Renewal date' });
@@ -97,7 +99,7 @@ export function openFieldForm({ slug, kind, kinds, field: existing = null, onSav
     const d = draftField();
     const prev = defaultEd ? toApi(d, defaultEd.value()) : f.default;
     const id = nextId('def');
-    defaultEd = valueEditor(d, d.type === typeSel.dataset.was || !defaultEd ? prev : null, { slug, id, members: [], pathOf: (k) => (kinds.find((x) => x.kind === k) || { path: k + 's' }).path, checkLabel: 'Checked' });
+    defaultEd = valueEditor(d, d.type === typeSel.dataset.was || !defaultEd ? prev : null, { slug, id, members, pathOf: (k) => (kinds.find((x) => x.kind === k) || { path: k + 's' }).path, checkLabel: 'Checked' });
     typeSel.dataset.was = d.type;
     defaultHost.replaceChildren(h('label', { htmlFor: id, text: 'Default' }), defaultEd.el, h('p', { class: 'hint', text: 'Filled in on new records that don’t set a value.' }));
     defaultHost._input = defaultEd.input;
@@ -108,7 +110,6 @@ export function openFieldForm({ slug, kind, kinds, field: existing = null, onSav
     options.el.hidden = !(t === 'select' || t === 'multi_select');
     if (!options.el.hidden) options.ensureOne();
     unique.hidden = !UNIQUE_TYPES.has(t);
-    defaultHost.hidden = t === 'user' || t === 'record';
     rebuildDefault();
   }
   label._input.addEventListener('input', () => { if (!keyTouched) key._input.value = keyFromLabel(label._input.value); });
@@ -134,10 +135,10 @@ export function openFieldForm({ slug, kind, kinds, field: existing = null, onSav
     if (UNIQUE_TYPES.has(t)) body.unique = uniqBox.checked; else if (f.unique) body.unique = false;
     if (t === 'select' || t === 'multi_select') body.options = options.value();
     if (t === 'record') body.target_kind = targetSel.value;
-    if (!defaultHost.hidden && defaultEd) {
+    if (defaultEd) {
       const v = toApi(draftField(), defaultEd.value());
       body.default = t === 'checkbox' && v === false ? null : v ?? null;
-    } else if (existing && f.default != null) body.default = null;
+    }
     return body;
   }
   async function save(body) {

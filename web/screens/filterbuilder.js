@@ -46,8 +46,9 @@ export const complete = (c) => !!c.field && !!c.op && (NO_VALUE.has(c.op) || (c.
 // Inputs ↔ API values: money in minor units, datetimes at midnight UTC, numbers as numbers.
 const toApiScalar = (f, s) => {
   if (s === '' || s == null) return null;
-  if (f.type === 'number') { const n = Number(s); return Number.isFinite(n) ? n : s; }
-  if (f.type === 'money') { const n = Number(s); return Number.isFinite(n) ? Math.round(n * 100) : s; }
+  // Not a number yet: the condition waits (incomplete) instead of asking the server.
+  if (f.type === 'number') { const n = Number(String(s).replace(/[\s,]/g, '')); return Number.isFinite(n) ? n : null; }
+  if (f.type === 'money') { const n = Number(String(s).replace(/[\s,]/g, '')); return Number.isFinite(n) ? Math.round(n * 100) : null; }
   if (f.type === 'datetime') return `${s}T00:00:00Z`;
   return s;
 };

@@ -284,7 +284,7 @@ export async function listScreen(ctx, cfg) {
       loading = false;
       table.setItems([]);
       if (e.name === 'AbortError') return;
-      if (e.status !== 401) failed = e;
+      if (e.status !== 401) failed = e.fields && e.fields.filter ? { message: `That filter doesn’t work: ${e.fields.filter}.` } : e;
     }
     updateView();
     maybeMore();
