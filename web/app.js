@@ -18,6 +18,7 @@ import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
 import { renderFields } from './screens/fields.js';
+import { renderTags } from './screens/tagsettings.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -32,11 +33,12 @@ route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
+route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
 };
 
 const root = document.getElementById('app');

@@ -377,6 +377,7 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         "/o/acme/settings/api-keys".to_string(),
         "/o/acme/settings/account".to_string(),
         "/o/acme/settings/fields".to_string(),
+        "/o/acme/settings/tags".to_string(),
     ] {
         c.goto(&format!("{}{path}", server.base))
             .await

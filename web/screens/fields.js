@@ -30,7 +30,7 @@ export async function renderFields(ctx) {
   const listHost = h('div');
   const trashHost = h('div');
   clear(page,
-    h('div', { class: 'settings-intro' }, h('p', { text: 'The fields your team tracks on each kind of record, beyond the built-in ones. They show on record pages, in create forms, as list columns and in filters.' })),
+    h('div', { class: 'settings-intro' }, h('p', { text: `The fields your team tracks on each kind of record, beyond the built-in ones. They show on record pages, in create forms, as list columns and in filters.${admin ? '' : ' Admins can change them.'}` })),
     h('div', { class: 'fields-head' }, seg),
     listHost, trashHost);
 
