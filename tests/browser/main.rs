@@ -722,3 +722,92 @@ async fn a_custom_field_is_set_inline_filtered_saved_as_a_view_and_reloaded() {
     assert_eq!(c.current_url().await.expect("url").to_string(), url);
     b.close().await;
 }
+
+#[tokio::test]
+async fn markup_in_fields_options_tags_and_views_is_shown_as_text() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let s = api_session(&server.base, "owner@example.com").await;
+    let evil = "<img src=x onerror=alert(1)>";
+    api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/fields",
+        json!({"kind": "contact", "key": "evil", "label": evil, "type": "select",
+               "options": [{"label": "<b>bold</b>", "color": "red"}]}),
+    )
+    .await;
+    let tag = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/tags",
+        json!({"name": "<script>alert(2)</script>"}),
+    )
+    .await;
+    let created = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/contacts",
+        json!({"first_name": "Ada", "custom": {"evil": "<b>bold</b>"}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id");
+    api(
+        &server.base,
+        &s,
+        Method::POST,
+        &format!("/orgs/acme/contacts/{id}/tags"),
+        json!({"tag_ids": [tag["id"]]}),
+    )
+    .await;
+    let view = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/views",
+        json!({"kind": "contact", "name": evil, "scope": "personal",
+               "columns": [{"field": "name"}, {"field": "custom.evil"}, {"field": "tags"}]}),
+    )
+    .await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    for (path, shows) in [
+        (
+            format!(
+                "/o/acme/contacts?view={}",
+                view["id"].as_str().unwrap_or_default()
+            ),
+            "<script>alert(2)</script>",
+        ),
+        (format!("/o/acme/contacts/{id}"), "<b>bold</b>"),
+        ("/o/acme/settings/fields".to_string(), evil),
+        (
+            "/o/acme/settings/tags".to_string(),
+            "<script>alert(2)</script>",
+        ),
+    ] {
+        c.goto(&format!("{}{path}", server.base))
+            .await
+            .expect("goto");
+        wait_until(
+            c,
+            &format!("document.body.textContent.includes({})", json!(shows)),
+        )
+        .await;
+        let injected = c
+            .execute(
+                "return document.querySelectorAll('img[src=\"x\"], script:not([src])').length
+                    + [...document.querySelectorAll('b')].filter(e => e.textContent === 'bold').length",
+                vec![],
+            )
+            .await
+            .expect("count");
+        assert_eq!(injected, json!(0), "{path}: markup became elements");
+        assert!(c.get_alert_text().await.is_err(), "{path}: an alert opened");
+    }
+    b.close().await;
+}
