@@ -159,14 +159,19 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             "Harmonia {} is serving",
             env!("CARGO_PKG_VERSION")
         );
-        let housekeeping = state.spawn_housekeeping();
+        let jobs = harmonia::housekeeping::runner(
+            &state,
+            std::sync::Arc::new(harmonia::clock::SystemClock),
+            |b| b,
+        )
+        .spawn(std::time::Duration::from_secs(1));
         axum::serve(
             listener,
             harmonia::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-        housekeeping.abort();
+        jobs.abort();
         state
             .tenants
             .close_all_and_wait(std::time::Duration::from_secs(10))

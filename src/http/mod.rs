@@ -60,12 +60,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(contacts::router())
         .merge(companies::router())
-        .merge(crate::search::routes::router());
+        .merge(crate::search::routes::router())
+        .merge(crate::jobs::routes::org_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::auth::routes::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
+        .merge(crate::jobs::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts()
 }
@@ -112,6 +114,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::jobs::routes::readyz))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn_with_state(
