@@ -50,6 +50,9 @@ enum Command {
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate,
+    /// List the background jobs with their last run, outcome and next run
+    /// (exits non-zero when one failed its last run).
+    Jobs,
     /// Rebuild the search index from the database (all organizations, or one).
     /// Stop the server first.
     Reindex {
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
         Some(Command::Migrate) => migrate(cli.data_dir),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
+        Some(Command::Jobs) => jobs(cli.data_dir),
         Some(Command::Demo {
             contacts,
             companies,
@@ -313,6 +317,25 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
             "{slug}: {done} records indexed in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+    }
+    Ok(())
+}
+
+fn jobs(data_dir: PathBuf) -> anyhow::Result<()> {
+    use harmonia::jobs::store;
+    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let (platform, orgs) = state
+        .control
+        .read_blocking(|c| Ok((store::list(c)?, store::org_jobs(c, false)?)))
+        .map_err(describe)?;
+    print!("{}", harmonia::jobs::report::table(&platform, &orgs));
+    let failed = platform
+        .iter()
+        .chain(orgs.iter().map(|o| &o.job))
+        .filter(|j| j.last_outcome.as_deref() == Some("failed"))
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} job(s) failed their last run");
     }
     Ok(())
 }

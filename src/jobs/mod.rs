@@ -15,6 +15,7 @@
 //! start-up by the layer that owns the work, and organizations' databases are
 //! handed in through [`Orgs`].
 
+pub mod report;
 pub mod routes;
 pub mod runner;
 pub mod schedule;

@@ -7,6 +7,7 @@ mod contacts;
 mod durability;
 mod errors;
 mod isolation;
+mod jobs;
 mod members;
 mod roles;
 mod search;
