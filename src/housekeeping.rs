@@ -13,15 +13,17 @@ pub const SESSIONS: &str = "housekeeping.sessions";
 pub const THROTTLE: &str = "housekeeping.throttle";
 pub const IDLE_ORGS: &str = "housekeeping.idle_orgs";
 pub const TRASH: &str = "housekeeping.trash";
+pub const BACKUP: &str = "backup.scheduled";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
-/// their own handlers this way).
+/// their own handlers this way). Fails on a backup schedule that does not
+/// parse, so the server refuses to start rather than never back up.
 pub fn runner(
     state: &AppState,
     clock: Arc<dyn Clock>,
     extra: impl FnOnce(RunnerBuilder) -> RunnerBuilder,
-) -> Runner {
-    let builder = Runner::builder(state.control.clone(), clock)
+) -> anyhow::Result<Runner> {
+    let builder = Runner::builder(state.control.clone(), clock.clone())
         .orgs(Arc::new(TenantDbs(state.clone())))
         .platform_job(JobSpec::new(SESSIONS, Schedule::every(300)))
         .handler(SESSIONS, {
@@ -63,16 +65,43 @@ pub fn runner(
             move |ctx| {
                 let state = state.clone();
                 async move {
-                    let org_id = ctx
-                        .org_id
-                        .ok_or_else(|| anyhow::anyhow!("the trash job belongs to an organization"))?;
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the trash job belongs to an organization")
+                    })?;
                     let tenant = state.tenants.get(&org_id).await?;
                     crate::tenant::registry::purge_trash(&tenant).await;
                     Ok(())
                 }
             }
         });
-    extra(builder).build()
+    let builder = match &state.config.backup.backup_dir {
+        None => builder,
+        Some(dir) => {
+            let args = &state.config.backup;
+            let schedule = Schedule::daily(&args.backup_at, &args.backup_time_zone)
+                .map_err(|e| anyhow::anyhow!("--backup-at/--backup-time-zone: {e}"))?;
+            let plan = crate::backup::scheduled::Plan {
+                data_dir: state.config.data_dir.clone(),
+                dir: dir.clone(),
+                key_file: args.key_file(&state.config.data_dir),
+                keep_days: args.backup_keep_days,
+            };
+            builder
+                .platform_job(JobSpec::new(BACKUP, schedule))
+                .handler(BACKUP, move |_| {
+                    let (plan, clock) = (plan.clone(), clock.clone());
+                    async move {
+                        let summary = tokio::task::spawn_blocking(move || {
+                            crate::backup::scheduled::run(&plan, clock.now())
+                        })
+                        .await??;
+                        tracing::info!("{summary}");
+                        Ok(())
+                    }
+                })
+        }
+    };
+    Ok(extra(builder).build())
 }
 
 /// Organizations' databases for the runner, from the registry of open ones.
@@ -88,7 +117,12 @@ fn org_db(tenant: Arc<Tenant>) -> OrgDb {
 
 impl Orgs for TenantDbs {
     fn open_now(&self) -> Vec<OrgDb> {
-        self.0.tenants.open_tenants().into_iter().map(org_db).collect()
+        self.0
+            .tenants
+            .open_tenants()
+            .into_iter()
+            .map(org_db)
+            .collect()
     }
 
     fn open(&self, org_id: String) -> OpenFuture {

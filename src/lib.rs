@@ -3,6 +3,7 @@
 //! the command line around it, and the tests build the same app.
 
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crm;

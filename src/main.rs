@@ -50,6 +50,35 @@ enum Command {
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate,
+    /// Make an encrypted backup (safe while the server runs), or check one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        /// The backup file to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only this organization (its slug).
+        #[arg(long)]
+        org: Option<String>,
+        /// The backup key (created on first use). Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
+    },
+    /// Restore a backup: the whole instance into an empty --data-dir, or one
+    /// organization (--org) into the instance at --data-dir (server stopped).
+    Restore {
+        file: PathBuf,
+        /// Restore only this organization (its slug in the backup).
+        #[arg(long)]
+        org: Option<String>,
+        /// Give the restored organization this slug instead.
+        #[arg(long = "as", requires = "org")]
+        as_slug: Option<String>,
+        /// The key the backup was made with. Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
+    },
     /// List the background jobs with their last run, outcome and next run
     /// (exits non-zero when one failed its last run).
     Jobs,
@@ -77,6 +106,17 @@ enum Command {
         no_serve: bool,
         #[command(flatten)]
         serve: ServeArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Decrypt a backup, check every checksum and each database's integrity.
+    Verify {
+        file: PathBuf,
+        /// The key the backup was made with. Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
     },
 }
 
@@ -120,6 +160,18 @@ fn main() -> ExitCode {
         Some(Command::Migrate) => migrate(cli.data_dir),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Jobs) => jobs(cli.data_dir),
+        Some(Command::Backup {
+            action,
+            out,
+            org,
+            backup_key_file,
+        }) => backup(cli.data_dir, action, out, org, backup_key_file),
+        Some(Command::Restore {
+            file,
+            org,
+            as_slug,
+            backup_key_file,
+        }) => restore(cli.data_dir, file, org, as_slug, backup_key_file),
         Some(Command::Demo {
             contacts,
             companies,
@@ -167,7 +219,7 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             &state,
             std::sync::Arc::new(harmonia::clock::SystemClock),
             |b| b,
-        )
+        )?
         .spawn(std::time::Duration::from_secs(1));
         axum::serve(
             listener,
@@ -317,6 +369,77 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
             "{slug}: {done} records indexed in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+    }
+    Ok(())
+}
+
+fn key_path(data_dir: &std::path::Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| harmonia::backup::default_key_file(data_dir))
+}
+
+fn backup(
+    data_dir: PathBuf,
+    action: Option<BackupAction>,
+    out: Option<PathBuf>,
+    org: Option<String>,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use harmonia::backup::{self, BackupKey};
+    if let Some(BackupAction::Verify {
+        file,
+        backup_key_file,
+    }) = action
+    {
+        let key = BackupKey::load(&key_path(&data_dir, backup_key_file), false)?;
+        let summary = backup::verify(&file, &key)
+            .with_context(|| format!("{} failed verification", file.display()))?;
+        println!(
+            "OK: {summary}; every checksum matches and every database passed its integrity check."
+        );
+        return Ok(());
+    }
+    let out = out.context("--out FILE is required (or: harmonia backup verify FILE)")?;
+    let key = BackupKey::load(&key_path(&data_dir, key_file), true)?;
+    let summary = backup::create(&data_dir, &out, &key, org.as_deref())?;
+    println!("Wrote {}: {summary}", out.display());
+    Ok(())
+}
+
+fn restore(
+    data_dir: PathBuf,
+    file: PathBuf,
+    org: Option<String>,
+    as_slug: Option<String>,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use harmonia::backup::{BackupKey, restore};
+    let key = BackupKey::load(&key_path(&data_dir, key_file), false)?;
+    match org {
+        None => {
+            let summary = restore::instance(&file, &key, &data_dir).with_context(|| {
+                format!("restoring {} failed; nothing was restored", file.display())
+            })?;
+            println!("Restored into {}: {summary}", data_dir.display());
+        }
+        Some(slug) => {
+            let done = restore::org(&file, &key, &data_dir, &slug, as_slug.as_deref())
+                .with_context(|| {
+                    format!(
+                        "restoring {slug} from {} failed; nothing was changed",
+                        file.display()
+                    )
+                })?;
+            println!(
+                "Restored organization {} (id {}) with {} member(s) who have an account here.",
+                done.slug, done.org_id, done.members
+            );
+            if let Some(previous) = done.previous {
+                println!("Its previous data is kept in {}.", previous.display());
+            }
+            if done.members == 0 {
+                println!("Nobody here belongs to it yet: a platform admin must add its owner.");
+            }
+        }
     }
     Ok(())
 }

@@ -30,7 +30,9 @@ pub fn table(platform: &[JobRow], orgs: &[OrgJobRow]) -> String {
             ]
         })
         .collect();
-    let header = ["where", "job", "schedule", "last run", "next run", "outcome"];
+    let header = [
+        "where", "job", "schedule", "last run", "next run", "outcome",
+    ];
     let mut widths = header.map(str::len);
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -43,7 +45,13 @@ pub fn table(platform: &[JobRow], orgs: &[OrgJobRow]) -> String {
             .iter()
             .zip(widths)
             .enumerate()
-            .map(|(i, (cell, w))| if i == 5 { cell.clone() } else { format!("{cell:<w$}") })
+            .map(|(i, (cell, w))| {
+                if i == 5 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');

@@ -34,9 +34,14 @@ pub struct AdminJobList {
 #[utoipa::path(get, path = "/admin/jobs", tag = "jobs",
     responses((status = 200, body = AdminJobList), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
-async fn admin_jobs(State(state): State<AppState>, caller: Caller) -> AppResult<Json<AdminJobList>> {
+async fn admin_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<AdminJobList>> {
     if !caller.user()?.is_platform_admin {
-        return Err(AppError::forbidden("only platform admins see the instance's jobs"));
+        return Err(AppError::forbidden(
+            "only platform admins see the instance's jobs",
+        ));
     }
     let (items, org_jobs) = state
         .control

@@ -244,12 +244,7 @@ impl Runner {
         };
         let mut dbs = orgs.open_now();
         let now = clock::stamp(self.0.clock.now());
-        let due = match self
-            .0
-            .control
-            .read(move |c| store::orgs_due(c, &now))
-            .await
-        {
+        let due = match self.0.control.read(move |c| store::orgs_due(c, &now)).await {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read organizations' due jobs");

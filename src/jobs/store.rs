@@ -268,7 +268,9 @@ pub fn orgs_due(conn: &Connection, now: &str) -> AppResult<Vec<String>> {
     let mut stmt = conn.prepare(
         "SELECT DISTINCT org_id FROM org_jobs WHERE next_run_at <= ?1 ORDER BY org_id LIMIT 100",
     )?;
-    let ids = stmt.query_map([now], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let ids = stmt
+        .query_map([now], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(ids)
 }
 

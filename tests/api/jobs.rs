@@ -79,7 +79,11 @@ async fn a_job_runs_on_its_schedule() {
     let count = Arc::new(AtomicUsize::new(0));
     let runner = counting_runner(&db, &clock, Schedule::every(60), &count, false);
 
-    assert_eq!(runner.run_due().await, 1, "an interval job starts right away");
+    assert_eq!(
+        runner.run_due().await,
+        1,
+        "an interval job starts right away"
+    );
     assert_eq!(runner.run_due().await, 0, "and not again before its time");
     clock.advance(time::Duration::seconds(59));
     assert_eq!(runner.run_due().await, 0);
@@ -96,7 +100,10 @@ async fn a_job_runs_on_its_schedule() {
     );
     let r = runs(&db, "test.count").await;
     assert_eq!(r.len(), 2);
-    assert!(r.iter().all(|r| r.outcome == "ok" && r.finished_at.is_some()));
+    assert!(
+        r.iter()
+            .all(|r| r.outcome == "ok" && r.finished_at.is_some())
+    );
 }
 
 #[tokio::test]
@@ -148,7 +155,12 @@ async fn a_failing_job_backs_off_exponentially() {
     assert_eq!(j.attempts, 4);
     assert_eq!(j.last_outcome.as_deref(), Some("failed"));
     assert_eq!(j.last_error.as_deref(), Some("the mail server said no"));
-    assert!(runs(&db, "test.count").await.iter().all(|r| r.outcome == "failed"));
+    assert!(
+        runs(&db, "test.count")
+            .await
+            .iter()
+            .all(|r| r.outcome == "failed")
+    );
 }
 
 /// A runner that took a job and was killed (its lease is never renewed nor
@@ -230,9 +242,7 @@ async fn two_runners_never_run_one_job_at_once() {
     let owners: std::collections::HashSet<String> = db_a
         .read(|c| {
             let mut s = c.prepare("SELECT DISTINCT owner FROM job_runs")?;
-            let v = s
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let v = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             Ok(v)
         })
         .await
@@ -296,7 +306,8 @@ async fn failing_jobs_show_in_the_api_and_readyz() {
                     Ok(())
                 }
             })
-    });
+    })
+    .expect("runner");
     assert!(runner.run_due().await >= 2);
 
     let (status, body) = readyz(&app).await;
@@ -324,10 +335,7 @@ async fn failing_jobs_show_in_the_api_and_readyz() {
         find(&body["items"], harmonia::housekeeping::TRASH)["last_outcome"],
         "ok"
     );
-    assert_eq!(
-        find(&body["items"], "test.org")["schedule"],
-        "every 60s"
-    );
+    assert_eq!(find(&body["items"], "test.org")["schedule"], "every 60s");
 
     // Fixed: the retries succeed and readiness comes back.
     broken.store(false, Ordering::SeqCst);
@@ -355,7 +363,10 @@ async fn job_lists_need_the_right_role() {
     // An organization admin is not a platform admin.
     let (status, body) = admin.get("/api/v1/admin/jobs").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, _) = app.anon().send(reqwest::Method::GET, "/api/v1/admin/jobs", None).await;
+    let (status, _) = app
+        .anon()
+        .send(reqwest::Method::GET, "/api/v1/admin/jobs", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let key = app.api_key(&owner, "acme", "admin").await;
     let (status, _) = key.get("/api/v1/admin/jobs").await;
