@@ -236,7 +236,7 @@ impl<R: Read> DecryptReader<R> {
             _ => return Err(damaged()),
         };
         let len = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
-        if len > CHUNK + TAG || len < TAG {
+        if !(TAG..=CHUNK + TAG).contains(&len) {
             return Err(damaged());
         }
         self.plain.resize(len, 0);
