@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod backup;
 mod concurrency;
 mod contacts;
 mod durability;
