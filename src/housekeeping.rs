@@ -14,6 +14,7 @@ pub const THROTTLE: &str = "housekeeping.throttle";
 pub const IDLE_ORGS: &str = "housekeeping.idle_orgs";
 pub const TRASH: &str = "housekeeping.trash";
 pub const BACKUP: &str = "backup.scheduled";
+pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -57,6 +58,23 @@ pub fn runner(
                     tracing::debug!(closed, "closed idle organizations");
                 }
                 async { Ok(()) }
+            }
+        })
+        .platform_job(JobSpec::new(SNAPSHOTS, Schedule::every(6 * 3600)))
+        .handler(SNAPSHOTS, {
+            let (data_dir, clock) = (state.config.data_dir.clone(), clock.clone());
+            move |_| {
+                let (data_dir, now) = (data_dir.clone(), clock.now());
+                async move {
+                    let removed = tokio::task::spawn_blocking(move || {
+                        crate::upgrade::prune_snapshots(&data_dir, now)
+                    })
+                    .await??;
+                    if removed > 0 {
+                        tracing::info!(removed, "removed old migration snapshots");
+                    }
+                    Ok(())
+                }
             }
         })
         .org_job(JobSpec::new(TRASH, Schedule::every(3600)))

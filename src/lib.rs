@@ -17,6 +17,7 @@ pub mod platform;
 pub mod search;
 pub mod state;
 pub mod tenant;
+pub mod upgrade;
 
 pub use config::Config;
 pub use http::app;

@@ -49,7 +49,11 @@ enum Command {
         name: Option<String>,
     },
     /// Apply pending database migrations to the control database and every organization.
-    Migrate,
+    Migrate {
+        /// Only list what would be applied, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Make an encrypted backup (safe while the server runs), or check one.
     #[command(args_conflicts_with_subcommands = true)]
     Backup {
@@ -157,7 +161,14 @@ fn main() -> ExitCode {
             password_file,
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
-        Some(Command::Migrate) => migrate(cli.data_dir),
+        Some(Command::Migrate { dry_run: false }) => migrate(cli.data_dir),
+        Some(Command::Migrate { dry_run: true }) => {
+            harmonia::upgrade::dry_run(&cli.data_dir).map(|lines| {
+                for line in lines {
+                    println!("{line}");
+                }
+            })
+        }
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Jobs) => jobs(cli.data_dir),
         Some(Command::Backup {
@@ -202,6 +213,9 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         bound.listen = listener.local_addr()?;
         let config = Config::new(data_dir, &bound);
         let state = AppState::open(config.clone())?;
+        // An upgrade either completes for every database or the server does
+        // not start (each failed database is left as it was).
+        migrate_orgs(&state)?;
         harmonia::auth::password::warm_up();
         if let Some(token) = state.issue_setup_token()? {
             tracing::info!(
@@ -465,6 +479,14 @@ fn jobs(data_dir: PathBuf) -> anyhow::Result<()> {
 
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
     let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let n = migrate_orgs(&state)?;
+    println!("Control database and {n} organization(s) are up to date.");
+    Ok(())
+}
+
+/// Opens (and so migrates, after a snapshot) every organization's database;
+/// the first failure stops everything with its message.
+fn migrate_orgs(state: &AppState) -> anyhow::Result<usize> {
     let ids = state
         .control
         .read_blocking(orgs::all_ids)
@@ -475,11 +497,7 @@ fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
             .open_db_blocking(id)
             .with_context(|| format!("migrating organization {id}"))?;
     }
-    println!(
-        "Control database and {} organization(s) are up to date.",
-        ids.len()
-    );
-    Ok(())
+    Ok(ids.len())
 }
 
 /// Turns an API error into a sentence for the terminal.

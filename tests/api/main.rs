@@ -15,3 +15,4 @@ mod search;
 mod sessions;
 mod setup;
 mod throttle;
+mod upgrade;
