@@ -214,6 +214,19 @@ impl Runner {
         loop {
             let now = self.0.clock.now();
             let (now, until) = (clock::stamp(now), clock::stamp(after(now, self.0.lease)));
+            let (hs, at) = (handlers.clone(), now.clone());
+            let due = db
+                .read(move |c| {
+                    let hs: Vec<&str> = hs.iter().map(String::as_str).collect();
+                    store::any_due(c, &hs, &at)
+                })
+                .await;
+            if !matches!(due, Ok(true)) {
+                if let Err(e) = due {
+                    tracing::error!(db = %db.path().display(), error = %e, "cannot read due jobs");
+                }
+                return tasks;
+            }
             let owner = self.0.owner.clone();
             let hs = handlers.clone();
             let claimed = db
@@ -237,12 +250,21 @@ impl Runner {
         }
     }
 
-    /// Open organizations, and closed ones with a job due (by the mirror).
+    /// The organizations to look at: open ones whose jobs this process has
+    /// not created yet, and those with a job due by the mirror (opened if
+    /// closed). Organizations with nothing due cost nothing per poll.
     async fn org_dbs(&self) -> Vec<OrgDb> {
         let Some(orgs) = self.0.orgs.clone() else {
             return Vec::new();
         };
-        let mut dbs = orgs.open_now();
+        let open = orgs.open_now();
+        let mut dbs: Vec<OrgDb> = {
+            let ensured = lock(&self.0.orgs_ensured);
+            open.iter()
+                .filter(|o| !ensured.contains(&o.org_id))
+                .cloned()
+                .collect()
+        };
         let now = clock::stamp(self.0.clock.now());
         let due = match self.0.control.read(move |c| store::orgs_due(c, &now)).await {
             Ok(ids) => ids,
@@ -253,6 +275,10 @@ impl Runner {
         };
         for id in due {
             if dbs.iter().any(|o| o.org_id == id) {
+                continue;
+            }
+            if let Some(o) = open.iter().find(|o| o.org_id == id) {
+                dbs.push(o.clone());
                 continue;
             }
             let recently_failed = lock(&self.0.failed_opens)

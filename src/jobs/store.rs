@@ -159,6 +159,19 @@ pub fn claim(
     Ok(Some(job))
 }
 
+/// Whether `claim` would find a job: a read, so that polling a database
+/// with nothing due never takes its writer.
+pub fn any_due(conn: &Connection, handlers: &[&str], now: &str) -> AppResult<bool> {
+    let handlers = serde_json::to_string(handlers).unwrap_or_else(|_| "[]".into());
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM jobs
+             WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+               AND handler IN (SELECT value FROM json_each(?2)))",
+        params![now, handlers],
+        |r| r.get(0),
+    )?)
+}
+
 /// Extends a lease while its job still runs; false when it was lost (it ran
 /// out and another runner took the job).
 pub fn renew(conn: &Connection, name: &str, owner: &str, lease_until: &str) -> AppResult<bool> {

@@ -383,3 +383,33 @@ fn find<'a>(items: &'a Value, name: &str) -> &'a Value {
         .find(|j| j["name"] == name)
         .unwrap_or_else(|| panic!("no job {name} in {items}"))
 }
+
+/// An organization that is closed when one of its jobs comes due is opened
+/// to run it: its jobs do not wait for someone to use it.
+#[tokio::test]
+async fn a_closed_organizations_due_job_still_runs() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (status, _) = owner.get("/api/v1/orgs/acme/contacts").await;
+    assert_eq!(status, StatusCode::OK);
+    let clock = clock();
+    let runner = harmonia::housekeeping::runner(&app.state, clock.clone(), |b| b).expect("runner");
+    assert!(runner.run_due().await > 0);
+    app.state
+        .tenants
+        .close_all_and_wait(Duration::from_secs(10))
+        .await;
+    assert_eq!(app.state.tenants.open_count(), 0);
+
+    clock.advance(time::Duration::hours(1));
+    runner.run_due().await;
+    let (status, body) = owner.get("/api/v1/admin/jobs").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let trash = find(&body["org_jobs"], harmonia::housekeeping::TRASH);
+    assert_eq!(
+        trash["last_started_at"],
+        stamp(datetime!(2026-03-01 13:00 UTC)),
+        "{trash}"
+    );
+    assert_eq!(trash["last_outcome"], "ok");
+}
