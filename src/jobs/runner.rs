@@ -302,7 +302,14 @@ impl Runner {
         if self.0.platform_ensured.load(Ordering::Acquire) {
             return Ok(());
         }
-        ensure_all(&self.0.control, &self.0.platform, self.0.clock.now()).await?;
+        let handlers = self.0.handlers.keys().cloned().collect();
+        ensure_all(
+            &self.0.control,
+            &self.0.platform,
+            handlers,
+            self.0.clock.now(),
+        )
+        .await?;
         self.0.platform_ensured.store(true, Ordering::Release);
         Ok(())
     }
@@ -313,12 +320,16 @@ impl Runner {
         if lock(&self.0.orgs_ensured).contains(&org.org_id) {
             return Ok(());
         }
-        ensure_all(&org.db, &self.0.org, self.0.clock.now()).await?;
+        let handlers = self.0.handlers.keys().cloned().collect();
+        ensure_all(&org.db, &self.0.org, handlers, self.0.clock.now()).await?;
         let rows = org.db.read(store::list).await?;
         let id = org.org_id.clone();
         self.0
             .control
-            .write(move |c| store::mirror(c, &id, &rows))
+            .write(move |c| {
+                store::forget_mirror(c, &id)?;
+                store::mirror(c, &id, &rows)
+            })
             .await?;
         lock(&self.0.orgs_ensured).insert(org.org_id.clone());
         Ok(())
@@ -428,9 +439,22 @@ impl Runner {
     }
 }
 
-async fn ensure_all(db: &Arc<Db>, specs: &[JobSpec], now: OffsetDateTime) -> AppResult<()> {
+/// Creates or updates the wanted jobs, and retires those whose handler no
+/// longer exists (a feature switched off, such as scheduled backups without
+/// `--backup-dir`), so a stale failure does not fail readiness for ever.
+async fn ensure_all(
+    db: &Arc<Db>,
+    specs: &[JobSpec],
+    handlers: Vec<String>,
+    now: OffsetDateTime,
+) -> AppResult<()> {
     let specs = specs.to_vec();
     db.write(move |c| {
+        let known: Vec<&str> = handlers.iter().map(String::as_str).collect();
+        let retired = store::retire_unknown(c, &known)?;
+        if retired > 0 {
+            tracing::info!(retired, db = %c.path().unwrap_or("?"), "removed jobs that have no handler any more");
+        }
         for s in &specs {
             store::ensure(
                 c,

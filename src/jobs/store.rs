@@ -74,6 +74,15 @@ pub fn ensure(
     Ok(())
 }
 
+/// Deletes the jobs (and their runs) whose handler is not among `handlers`.
+pub fn retire_unknown(conn: &Connection, handlers: &[&str]) -> AppResult<usize> {
+    let handlers = serde_json::to_string(handlers).unwrap_or_else(|_| "[]".into());
+    Ok(conn.execute(
+        "DELETE FROM jobs WHERE handler NOT IN (SELECT value FROM json_each(?1))",
+        [handlers],
+    )?)
+}
+
 pub fn list(conn: &Connection) -> AppResult<Vec<JobRow>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM jobs ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
@@ -273,6 +282,12 @@ pub fn mirror(conn: &Connection, org_id: &str, jobs: &[JobRow]) -> AppResult<()>
             j.last_error
         ])?;
     }
+    Ok(())
+}
+
+/// Drops an organization's mirrored jobs (before mirroring them afresh).
+pub fn forget_mirror(conn: &Connection, org_id: &str) -> AppResult<()> {
+    conn.execute("DELETE FROM org_jobs WHERE org_id = ?1", [org_id])?;
     Ok(())
 }
 

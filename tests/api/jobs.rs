@@ -413,3 +413,28 @@ async fn a_closed_organizations_due_job_still_runs() {
     );
     assert_eq!(trash["last_outcome"], "ok");
 }
+
+/// A job whose handler is gone (its feature was switched off) is removed at
+/// the next start rather than failing readiness for ever.
+#[tokio::test]
+async fn jobs_without_a_handler_are_retired() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = control_db(dir.path());
+    let count = Arc::new(AtomicUsize::new(0));
+    let before = counting_runner(&db, &clock(), Schedule::every(60), &count, true);
+    assert_eq!(before.run_due().await, 1);
+    assert_eq!(
+        job(&db, "test.count").await.last_outcome.as_deref(),
+        Some("failed")
+    );
+
+    let after = Runner::builder(db.clone(), clock())
+        .platform_job(JobSpec::new("test.other", Schedule::every(60)))
+        .handler("test.other", |_| async { Ok(()) })
+        .build();
+    assert_eq!(after.run_due().await, 1);
+    let left = db.read(store::list).await.expect("list");
+    let names: Vec<&str> = left.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, vec!["test.other"]);
+    assert!(runs(&db, "test.count").await.is_empty());
+}
