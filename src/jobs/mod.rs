@@ -15,6 +15,8 @@
 //! start-up by the layer that owns the work, and organizations' databases are
 //! handed in through [`Orgs`].
 
+pub mod backoff;
+pub mod builder;
 pub mod report;
 pub mod routes;
 pub mod runner;
@@ -26,7 +28,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use runner::{Runner, RunnerBuilder};
+pub use builder::RunnerBuilder;
+pub use runner::Runner;
 pub use schedule::Schedule;
 
 use crate::db::Db;

@@ -9,74 +9,16 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 
 use super::store::{self, Claimed, Finish};
-use super::{Handler, JobContext, JobSpec, OrgDb, Orgs, Schedule};
+use super::{Handler, JobContext, JobSpec, OrgDb, Orgs, RunnerBuilder, Schedule};
 use crate::clock::{self, Clock};
 use crate::db::Db;
 use crate::error::AppResult;
 
-/// First retry after a failure; each further failure doubles it.
-const BACKOFF_BASE: Duration = Duration::from_secs(10);
-/// The longest wait between two tries.
-const BACKOFF_MAX: Duration = Duration::from_secs(3600);
-/// A one-off job that failed this many times in a row is given up (it stays
-/// listed as failed).
-const ONE_OFF_ATTEMPTS: i64 = 10;
 /// After an organization with due jobs could not be opened, wait this long
 /// before trying again (the failure is logged, not repeated every poll).
 const REOPEN_AFTER: Duration = Duration::from_secs(300);
 
-pub struct RunnerBuilder {
-    control: Arc<Db>,
-    clock: Arc<dyn Clock>,
-    owner: String,
-    lease: Duration,
-    handlers: HashMap<String, Handler>,
-    platform: Vec<JobSpec>,
-    org: Vec<JobSpec>,
-    orgs: Option<Arc<dyn Orgs>>,
-}
-
 impl RunnerBuilder {
-    /// This runner's name in leases (default: a fresh id per process).
-    pub fn owner(mut self, owner: &str) -> Self {
-        self.owner = owner.to_string();
-        self
-    }
-
-    /// How long a lease lasts without renewal (renewed every third of it
-    /// while the job runs); a killed runner's jobs wait this long.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease.max(Duration::from_millis(30));
-        self
-    }
-
-    pub fn handler<F, Fut>(mut self, name: &str, f: F) -> Self
-    where
-        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        self.handlers
-            .insert(name.to_string(), Arc::new(move |ctx| Box::pin(f(ctx))));
-        self
-    }
-
-    /// A job of the platform, in the control database.
-    pub fn platform_job(mut self, spec: JobSpec) -> Self {
-        self.platform.push(spec);
-        self
-    }
-
-    /// A job every organization has, in its own database.
-    pub fn org_job(mut self, spec: JobSpec) -> Self {
-        self.org.push(spec);
-        self
-    }
-
-    pub fn orgs(mut self, orgs: Arc<dyn Orgs>) -> Self {
-        self.orgs = Some(orgs);
-        self
-    }
-
     pub fn build(self) -> Runner {
         Runner(Arc::new(Inner {
             control: self.control,
@@ -124,24 +66,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn after(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     t + time::Duration::try_from(d).unwrap_or(time::Duration::HOUR)
-}
-
-/// When to try again after the `attempts`-th failure in a row: 10 s, 20 s,
-/// 40 s, … up to an hour — but a recurring job never later than its next
-/// regular time. A one-off job gives up after a few tries (None).
-pub fn retry_at(schedule: &Schedule, attempts: i64, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    if schedule.is_once() && attempts >= ONE_OFF_ATTEMPTS {
-        return None;
-    }
-    let doublings = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let wait = BACKOFF_BASE
-        .saturating_mul(1u32 << doublings)
-        .min(BACKOFF_MAX);
-    let retry = after(now, wait);
-    match schedule.next_after(now) {
-        Some(regular) if !schedule.is_once() => Some(retry.min(regular)),
-        _ => Some(retry),
-    }
 }
 
 impl Runner {
@@ -393,7 +317,10 @@ impl Runner {
         };
         let (attempts, next) = match (&schedule, &error) {
             (Ok(s), None) => (0, s.next_after(now)),
-            (Ok(s), Some(_)) => (job.attempts + 1, retry_at(s, job.attempts + 1, now)),
+            (Ok(s), Some(_)) => (
+                job.attempts + 1,
+                super::backoff::retry_at(s, job.attempts + 1, now),
+            ),
             (Err(_), _) => (job.attempts + 1, None),
         };
         match &error {
