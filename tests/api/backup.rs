@@ -182,6 +182,17 @@ async fn a_backup_made_during_writes_verifies_and_restores_every_row() {
     // Once the server stops, a backup restores to exactly the same rows.
     let (dir, _config) = app.stop().await;
     let data = dir.path().to_path_buf();
+    // Organizations' files (attachments) travel too, byte for byte.
+    let org_dir = std::fs::read_dir(data.join("tenants"))
+        .expect("tenants")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("crm.db").exists())
+        .expect("org dir");
+    let attachment = org_dir.join("files").join("ab").join("cdef0123");
+    std::fs::create_dir_all(attachment.parent().expect("parent")).expect("mkdir");
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&attachment, &content).expect("file");
     let quiet = work.path().join("quiet.hbk");
     ok(&harmonia(&data, &["backup", "--out", s(&quiet)]));
     let restored = work.path().join("restored-quiet");
@@ -199,6 +210,17 @@ async fn a_backup_made_during_writes_verifies_and_restores_every_row() {
         assert!(original.contains_key("contacts") || name == "harmonia.db");
         assert_eq!(original, dump(&back[name]), "{name}");
     }
+    let rel = attachment.strip_prefix(&data).expect("inside");
+    assert_eq!(
+        std::fs::read(restored.join(rel)).expect("restored file"),
+        content
+    );
+    let org_rel = org_dir.strip_prefix(&data).expect("inside");
+    assert!(org_dir.join("index").exists());
+    assert!(
+        !restored.join(org_rel).join("index").exists(),
+        "the search index is rebuilt, not copied"
+    );
     assert!(
         !restored.join("backup.key").exists(),
         "the key is never inside a backup"
