@@ -492,6 +492,15 @@ fn migrate_orgs(state: &AppState) -> anyhow::Result<usize> {
         .read_blocking(orgs::all_ids)
         .map_err(describe)?;
     for id in &ids {
+        // A missing file is that organization's problem (it answers errors
+        // until restored), not a reason to create an empty one or to keep
+        // every other organization offline.
+        let db = state.tenants.dir(id).join("crm.db");
+        if !db.exists() {
+            tracing::error!(org = %id, db = %db.display(),
+                "organization database is missing: restore it with `harmonia restore FILE --org SLUG`");
+            continue;
+        }
         state
             .tenants
             .open_db_blocking(id)

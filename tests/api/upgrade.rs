@@ -106,3 +106,19 @@ fn a_database_newer_than_the_binary_stops_the_server_from_starting() {
     let out = harmonia(&data, &["migrate", "--dry-run"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_missing_organization_database_is_reported_not_recreated() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let crm = setup(&data);
+    std::fs::remove_file(&crm).expect("remove");
+    let out = harmonia(&data, &["migrate"]);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("organization database is missing"), "{log}");
+    assert!(
+        !crm.exists(),
+        "no empty database stands in for the lost one"
+    );
+}
