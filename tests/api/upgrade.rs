@@ -122,3 +122,34 @@ fn a_missing_organization_database_is_reported_not_recreated() {
         "no empty database stands in for the lost one"
     );
 }
+
+/// `harmonia jobs` lists every job and exits non-zero while one failed its
+/// last run (usable from a monitoring script).
+#[test]
+fn the_jobs_command_lists_jobs_and_fails_on_a_failed_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    setup(&data);
+    let listed = stdout(&harmonia(&data, &["jobs"]));
+    assert!(listed.starts_with("where"), "{listed}");
+    let c = rusqlite::Connection::open(data.join("harmonia.db")).expect("open");
+    c.execute(
+        "INSERT INTO jobs (name, handler, schedule, next_run_at, attempts, last_finished_at,
+             last_outcome, last_error, created_at)
+         VALUES ('backup.scheduled', 'backup.scheduled', 'daily 03:00 UTC',
+             '2026-12-05T03:00:00.000000Z', 2, '2026-12-04T03:00:01.000000Z', 'failed',
+             'No space left on device', '2026-12-01T00:00:00.000000Z')",
+        [],
+    )
+    .expect("a failed job");
+    drop(c);
+    let out = harmonia(&data, &["jobs"]);
+    assert!(!out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("(platform)  backup.scheduled"), "{listed}");
+    assert!(
+        listed.contains("FAILED (2x): No space left on device"),
+        "{listed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 job(s) failed their last run"));
+}
