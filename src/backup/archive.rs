@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::crypt::{BackupKey, DecryptReader, EncryptWriter};
 
 pub const MANIFEST: &str = "manifest.json";
-const MANIFEST_MAX: u64 = 16 * 1024 * 1024;
+const MANIFEST_MAX: u64 = 128 * 1024 * 1024;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
