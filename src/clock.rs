@@ -38,6 +38,45 @@ pub fn parse_rfc3339(s: &str) -> Option<String> {
     t.checked_to_offset(UtcOffset::UTC).map(stamp)
 }
 
+/// Where "now" comes from for code whose behaviour depends on time passing
+/// (the job runner's schedules, leases and back-off), so tests can move time
+/// forward instead of sleeping.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real time.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        now()
+    }
+}
+
+/// A clock that stands still until a test moves it.
+pub struct TestClock(std::sync::Mutex<OffsetDateTime>);
+
+impl TestClock {
+    pub fn at(t: OffsetDateTime) -> TestClock {
+        TestClock(std::sync::Mutex::new(t))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) += d;
+    }
+
+    pub fn set(&self, t: OffsetDateTime) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

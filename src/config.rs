@@ -2,7 +2,7 @@
 //! `HARMONIA_*` environment variable.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -32,6 +32,36 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "HARMONIA_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    #[command(flatten)]
+    pub backup: BackupArgs,
+}
+
+/// Scheduled backups (docs/operations.md).
+#[derive(Args, Clone, Debug, Default)]
+pub struct BackupArgs {
+    /// Make an encrypted backup of everything into this directory every day (off when unset).
+    #[arg(long, env = "HARMONIA_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Time of day of the daily backup, HH:MM.
+    #[arg(long, env = "HARMONIA_BACKUP_AT", default_value = "03:00")]
+    pub backup_at: String,
+    /// Time zone of --backup-at (an IANA name such as Europe/Paris).
+    #[arg(long, env = "HARMONIA_BACKUP_TIME_ZONE", default_value = "UTC")]
+    pub backup_time_zone: String,
+    /// Scheduled backups older than this many days are deleted.
+    #[arg(long, env = "HARMONIA_BACKUP_KEEP_DAYS", default_value_t = 90)]
+    pub backup_keep_days: u32,
+    /// The backup key (created, mode 0600, on first use). Default: <data-dir>/backup.key.
+    #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+    pub backup_key_file: Option<PathBuf>,
+}
+
+impl BackupArgs {
+    pub fn key_file(&self, data_dir: &Path) -> PathBuf {
+        self.backup_key_file
+            .clone()
+            .unwrap_or_else(|| crate::backup::default_key_file(data_dir))
+    }
 }
 
 /// What the running server needs to know, built from flags.
@@ -50,6 +80,7 @@ pub struct Config {
     pub session_absolute: Duration,
     /// An open organization unused this long is closed.
     pub tenant_idle: Duration,
+    pub backup: BackupArgs,
 }
 
 impl Config {
@@ -69,6 +100,7 @@ impl Config {
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             tenant_idle: Duration::from_secs(300),
+            backup: serve.backup.clone(),
         }
     }
 
@@ -82,6 +114,12 @@ impl Config {
             trust_forwarded_for: false,
             sync_full: false,
             request_timeout_secs: 30,
+            backup: BackupArgs {
+                backup_at: "03:00".into(),
+                backup_time_zone: "UTC".into(),
+                backup_keep_days: 90,
+                ..BackupArgs::default()
+            },
         };
         Config::new(data_dir, &serve)
     }

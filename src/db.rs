@@ -30,6 +30,16 @@ pub enum Schema {
     Tenant,
 }
 
+impl Schema {
+    /// The migrations this binary embeds for the schema.
+    pub fn migrations(self) -> refinery::Runner {
+        match self {
+            Schema::Control => control_migrations::migrations::runner(),
+            Schema::Tenant => tenant_migrations::migrations::runner(),
+        }
+    }
+}
+
 mod control_migrations {
     refinery::embed_migrations!("migrations/control");
 }
@@ -188,18 +198,7 @@ impl Db {
         }
         apply_pragmas(&writer, opts.synchronous_full)?;
         writer.execute_batch("PRAGMA wal_autocheckpoint=0")?;
-        let report = match schema {
-            Schema::Control => control_migrations::migrations::runner()
-                .set_grouped(true)
-                .run(&mut writer),
-            Schema::Tenant => tenant_migrations::migrations::runner()
-                .set_grouped(true)
-                .run(&mut writer),
-        }
-        .with_context(|| format!("migrating {}", path.display()))?;
-        for m in report.applied_migrations() {
-            tracing::info!(db = %path.display(), migration = %m, "applied migration");
-        }
+        crate::upgrade::migrate(&mut writer, path, schema.migrations())?;
         // Planner statistics, bounded and only where missing or stale:
         // without them a list filtered by one column and sorted by another
         // picks the filter's index and sorts every match (seconds at 100,000

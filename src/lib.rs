@@ -3,19 +3,23 @@
 //! the command line around it, and the tests build the same app.
 
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crm;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod housekeeping;
 pub mod http;
+pub mod jobs;
 pub mod paths;
 pub mod platform;
 pub mod record;
 pub mod search;
 pub mod state;
 pub mod tenant;
+pub mod upgrade;
 pub mod values;
 
 pub use config::Config;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use harmonia::auth::users;
 use harmonia::config::{Config, ServeArgs};
 use harmonia::platform::{orgs, setup};
+use harmonia::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -49,7 +50,43 @@ enum Command {
         name: Option<String>,
     },
     /// Apply pending database migrations to the control database and every organization.
-    Migrate,
+    Migrate {
+        /// Only list what would be applied, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Make an encrypted backup (safe while the server runs), or check one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        /// The backup file to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only this organization (its slug).
+        #[arg(long)]
+        org: Option<String>,
+        /// The backup key (created on first use). Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
+    },
+    /// Restore a backup: the whole instance into an empty --data-dir, or one
+    /// organization (--org) into the instance at --data-dir (server stopped).
+    Restore {
+        file: PathBuf,
+        /// Restore only this organization (its slug in the backup).
+        #[arg(long)]
+        org: Option<String>,
+        /// Give the restored organization this slug instead.
+        #[arg(long = "as", requires = "org")]
+        as_slug: Option<String>,
+        /// The key the backup was made with. Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
+    },
+    /// List the background jobs with their last run, outcome and next run
+    /// (exits non-zero when one failed its last run).
+    Jobs,
     /// Rebuild the search index from the database (all organizations, or one).
     /// Stop the server first.
     Reindex {
@@ -74,6 +111,17 @@ enum Command {
         no_serve: bool,
         #[command(flatten)]
         serve: ServeArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Decrypt a backup, check every checksum and each database's integrity.
+    Verify {
+        file: PathBuf,
+        /// The key the backup was made with. Default: <data-dir>/backup.key.
+        #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
+        backup_key_file: Option<PathBuf>,
     },
 }
 
@@ -114,8 +162,31 @@ fn main() -> ExitCode {
             password_file,
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
-        Some(Command::Migrate) => migrate(cli.data_dir),
+        Some(Command::Migrate { dry_run: false }) => migrate(cli.data_dir),
+        Some(Command::Migrate { dry_run: true }) => harmonia::upgrade::dry_run(
+            &cli.data_dir,
+            &harmonia::db::Schema::Control.migrations(),
+            &harmonia::db::Schema::Tenant.migrations(),
+        )
+        .map(|lines| {
+            for line in lines {
+                println!("{line}");
+            }
+        }),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
+        Some(Command::Jobs) => jobs(cli.data_dir),
+        Some(Command::Backup {
+            action,
+            out,
+            org,
+            backup_key_file,
+        }) => backup(cli.data_dir, action, out, org, backup_key_file),
+        Some(Command::Restore {
+            file,
+            org,
+            as_slug,
+            backup_key_file,
+        }) => restore(cli.data_dir, file, org, as_slug, backup_key_file),
         Some(Command::Demo {
             contacts,
             companies,
@@ -146,6 +217,9 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         bound.listen = listener.local_addr()?;
         let config = Config::new(data_dir, &bound);
         let state = harmonia::open_state(config.clone())?;
+        // An upgrade either completes for every database or the server does
+        // not start (each failed database is left as it was).
+        migrate_orgs(&state)?;
         harmonia::auth::password::warm_up();
         if let Some(token) = state.issue_setup_token()? {
             tracing::info!(
@@ -159,14 +233,19 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             "Harmonia {} is serving",
             env!("CARGO_PKG_VERSION")
         );
-        let housekeeping = state.spawn_housekeeping();
+        let jobs = harmonia::housekeeping::runner(
+            &state,
+            std::sync::Arc::new(harmonia::clock::SystemClock),
+            |b| b,
+        )?
+        .spawn(std::time::Duration::from_secs(1));
         axum::serve(
             listener,
             harmonia::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-        housekeeping.abort();
+        jobs.abort();
         state
             .tenants
             .close_all_and_wait(std::time::Duration::from_secs(10))
@@ -315,23 +394,126 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn key_path(data_dir: &std::path::Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| harmonia::backup::default_key_file(data_dir))
+}
+
+fn backup(
+    data_dir: PathBuf,
+    action: Option<BackupAction>,
+    out: Option<PathBuf>,
+    org: Option<String>,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use harmonia::backup::{self, BackupKey};
+    if let Some(BackupAction::Verify {
+        file,
+        backup_key_file,
+    }) = action
+    {
+        let key = BackupKey::load(&key_path(&data_dir, backup_key_file), false)?;
+        let summary = backup::verify(&file, &key)
+            .with_context(|| format!("{} failed verification", file.display()))?;
+        println!(
+            "OK: {summary}; every checksum matches and every database passed its integrity check."
+        );
+        return Ok(());
+    }
+    let out = out.context("--out FILE is required (or: harmonia backup verify FILE)")?;
+    let key = BackupKey::load(&key_path(&data_dir, key_file), true)?;
+    let summary = backup::create(&data_dir, &out, &key, org.as_deref())?;
+    println!("Wrote {}: {summary}", out.display());
+    Ok(())
+}
+
+fn restore(
+    data_dir: PathBuf,
+    file: PathBuf,
+    org: Option<String>,
+    as_slug: Option<String>,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use harmonia::backup::{BackupKey, restore};
+    let key = BackupKey::load(&key_path(&data_dir, key_file), false)?;
+    match org {
+        None => {
+            let summary = restore::instance(&file, &key, &data_dir).with_context(|| {
+                format!("restoring {} failed; nothing was restored", file.display())
+            })?;
+            println!("Restored into {}: {summary}", data_dir.display());
+        }
+        Some(slug) => {
+            let done = restore::org(&file, &key, &data_dir, &slug, as_slug.as_deref())
+                .with_context(|| {
+                    format!(
+                        "restoring {slug} from {} failed; nothing was changed",
+                        file.display()
+                    )
+                })?;
+            println!(
+                "Restored organization {} (id {}) with {} member(s) who have an account here.",
+                done.slug, done.org_id, done.members
+            );
+            if let Some(previous) = done.previous {
+                println!("Its previous data is kept in {}.", previous.display());
+            }
+            if done.members == 0 {
+                println!("Nobody here belongs to it yet: a platform admin must add its owner.");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn jobs(data_dir: PathBuf) -> anyhow::Result<()> {
+    use harmonia::jobs::store;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
+    let (platform, orgs) = state
+        .control
+        .read_blocking(|c| Ok((store::list(c)?, store::org_jobs(c, false)?)))
+        .map_err(describe)?;
+    print!("{}", harmonia::jobs::report::table(&platform, &orgs));
+    let failed = platform
+        .iter()
+        .chain(orgs.iter().map(|o| &o.job))
+        .filter(|j| j.last_outcome.as_deref() == Some("failed"))
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} job(s) failed their last run");
+    }
+    Ok(())
+}
+
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
     let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
+    let n = migrate_orgs(&state)?;
+    println!("Control database and {n} organization(s) are up to date.");
+    Ok(())
+}
+
+/// Opens (and so migrates, after a snapshot) every organization's database;
+/// the first failure stops everything with its message.
+fn migrate_orgs(state: &AppState) -> anyhow::Result<usize> {
     let ids = state
         .control
         .read_blocking(orgs::all_ids)
         .map_err(describe)?;
     for id in &ids {
+        // A missing file is that organization's problem (it answers errors
+        // until restored), not a reason to create an empty one or to keep
+        // every other organization offline.
+        let db = state.tenants.dir(id).join("crm.db");
+        if !db.exists() {
+            tracing::error!(org = %id, db = %db.display(),
+                "organization database is missing: restore it with `harmonia restore FILE --org SLUG`");
+            continue;
+        }
         state
             .tenants
             .open_db_blocking(id)
             .with_context(|| format!("migrating organization {id}"))?;
     }
-    println!(
-        "Control database and {} organization(s) are up to date.",
-        ids.len()
-    );
-    Ok(())
+    Ok(ids.len())
 }
 
 /// Turns an API error into a sentence for the terminal.

@@ -92,36 +92,4 @@ impl AppState {
     pub fn clear_setup_token(&self) {
         *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
-
-    /// Periodic upkeep: close idle organizations, forget old throttle entries,
-    /// delete expired sessions. Runs until the process ends.
-    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            let mut ticks: u64 = 0;
-            loop {
-                tick.tick().await;
-                ticks += 1;
-                if ticks.is_multiple_of(120) {
-                    for tenant in state.tenants.open_tenants() {
-                        state.tenants.purge_trash(&tenant).await;
-                    }
-                }
-                let closed = state.tenants.close_idle(state.config.tenant_idle);
-                if closed > 0 {
-                    tracing::debug!(closed, "closed idle organizations");
-                }
-                state.throttle.prune();
-                let config = state.config.clone();
-                if let Err(e) = state
-                    .control
-                    .write(move |tx| crate::auth::session::purge_expired(tx, &config))
-                    .await
-                {
-                    tracing::warn!(error = %e, "purging expired sessions failed");
-                }
-            }
-        })
-    }
 }

@@ -59,12 +59,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(members::router())
         .merge(api_keys::router())
         .merge(crate::record::router())
-        .merge(crate::crm::search::router());
+        .merge(crate::crm::search::router())
+        .merge(crate::jobs::routes::org_router());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
+        .merge(crate::jobs::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts();
     let (router, mut doc) = (router, doc);
@@ -114,6 +116,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::jobs::routes::readyz))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn_with_state(

@@ -2,11 +2,13 @@
 
 mod helpers;
 
+mod backup;
 mod concurrency;
 mod contacts;
 mod durability;
 mod errors;
 mod isolation;
+mod jobs;
 mod members;
 mod records;
 mod roles;
@@ -14,3 +16,4 @@ mod search;
 mod sessions;
 mod setup;
 mod throttle;
+mod upgrade;

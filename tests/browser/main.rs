@@ -811,3 +811,64 @@ async fn markup_in_fields_options_tags_and_views_is_shown_as_text() {
     }
     b.close().await;
 }
+
+/// An organization job that failed its last run shows above the settings
+/// pages for admins.
+#[tokio::test]
+async fn a_failing_job_shows_in_settings() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "setup",
+            "--org-name",
+            "Acme",
+            "--email",
+            "owner@example.com",
+            "--password-file",
+        ])
+        .arg(&pw)
+        .env("HARMONIA_LOG", "warn")
+        .status()
+        .expect("setup");
+    assert!(ok.success());
+    let org = std::fs::read_dir(data.join("tenants"))
+        .expect("tenants")
+        .flatten()
+        .next()
+        .expect("org")
+        .path();
+    // The trash job failed, and its retry is far away.
+    rusqlite::Connection::open(org.join("crm.db"))
+        .expect("open")
+        .execute(
+            "INSERT INTO jobs (name, handler, schedule, next_run_at, attempts, last_started_at,
+                 last_finished_at, last_outcome, last_error, created_at)
+             VALUES ('housekeeping.trash', 'housekeeping.trash', 'every 3600s',
+                 '2999-01-01T00:00:00.000000Z', 3, '2026-12-01T00:00:00.000000Z',
+                 '2026-12-01T00:00:01.000000Z', 'failed', 'disk I/O error', '2026-12-01T00:00:00.000000Z')",
+            [],
+        )
+        .expect("plant a failed job");
+    let server = server_on(&data);
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/settings/members", server.base))
+        .await
+        .expect("goto");
+    let notice = wait_for_css(c, ".jobs-notice").await;
+    let text = notice.text().await.expect("text");
+    assert!(text.contains("A background job failed"), "{text}");
+    assert!(
+        text.contains("housekeeping.trash — disk I/O error"),
+        "{text}"
+    );
+    b.close().await;
+    drop(server);
+}

@@ -2,6 +2,7 @@
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
+import { failingJobsNotice } from '../components/jobs-notice.js';
 
 export function settingsFrame(ctx, current, { title, actions = [] }) {
   const { shell, slug } = ctx;
@@ -18,5 +19,6 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     h('a', { href: `/o/${slug}/settings/${key}`, 'aria-current': key === current ? 'page' : null }, icon(ic, 15), label)));
   const page = h('div', { class: 'page' });
   clear(shell.content, nav, page);
+  if (canAdmin(slug)) failingJobsNotice(slug, page);
   return page;
 }

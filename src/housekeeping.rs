@@ -1,0 +1,150 @@
+//! The jobs the server runs by itself, registered on the job runner at
+//! start-up. This is the one place that knows both the runner and the
+//! features whose upkeep it does; the runner itself imports none of them.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::jobs::{JobSpec, OpenFuture, OrgDb, Orgs, Runner, RunnerBuilder, Schedule};
+use crate::state::AppState;
+use crate::tenant::Tenant;
+
+pub const SESSIONS: &str = "housekeeping.sessions";
+pub const THROTTLE: &str = "housekeeping.throttle";
+pub const IDLE_ORGS: &str = "housekeeping.idle_orgs";
+pub const TRASH: &str = "housekeeping.trash";
+pub const BACKUP: &str = "backup.scheduled";
+pub const SNAPSHOTS: &str = "housekeeping.snapshots";
+
+/// The runner with every built-in job; `extra` may add more (the tests add
+/// their own handlers this way). Fails on a backup schedule that does not
+/// parse, so the server refuses to start rather than never back up.
+pub fn runner(
+    state: &AppState,
+    clock: Arc<dyn Clock>,
+    extra: impl FnOnce(RunnerBuilder) -> RunnerBuilder,
+) -> anyhow::Result<Runner> {
+    let builder = Runner::builder(state.control.clone(), clock.clone())
+        .orgs(Arc::new(TenantDbs(state.clone())))
+        .platform_job(JobSpec::new(SESSIONS, Schedule::every(300)))
+        .handler(SESSIONS, {
+            let state = state.clone();
+            move |_| {
+                let state = state.clone();
+                async move {
+                    let config = state.config.clone();
+                    state
+                        .control
+                        .write(move |tx| crate::auth::session::purge_expired(tx, &config))
+                        .await?;
+                    Ok(())
+                }
+            }
+        })
+        .platform_job(JobSpec::new(THROTTLE, Schedule::every(60)))
+        .handler(THROTTLE, {
+            let state = state.clone();
+            move |_| {
+                state.throttle.prune();
+                async { Ok(()) }
+            }
+        })
+        .platform_job(JobSpec::new(IDLE_ORGS, Schedule::every(30)))
+        .handler(IDLE_ORGS, {
+            let state = state.clone();
+            move |_| {
+                let closed = state.tenants.close_idle(state.config.tenant_idle);
+                if closed > 0 {
+                    tracing::debug!(closed, "closed idle organizations");
+                }
+                async { Ok(()) }
+            }
+        })
+        .platform_job(JobSpec::new(SNAPSHOTS, Schedule::every(6 * 3600)))
+        .handler(SNAPSHOTS, {
+            let (data_dir, clock) = (state.config.data_dir.clone(), clock.clone());
+            move |_| {
+                let (data_dir, now) = (data_dir.clone(), clock.now());
+                async move {
+                    let removed = tokio::task::spawn_blocking(move || {
+                        crate::upgrade::prune_snapshots(&data_dir, now)
+                    })
+                    .await??;
+                    if removed > 0 {
+                        tracing::info!(removed, "removed old migration snapshots");
+                    }
+                    Ok(())
+                }
+            }
+        })
+        .org_job(JobSpec::new(TRASH, Schedule::every(3600)))
+        .handler(TRASH, {
+            let state = state.clone();
+            move |ctx| {
+                let state = state.clone();
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the trash job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    state.tenants.purge_trash(&tenant).await?;
+                    Ok(())
+                }
+            }
+        });
+    let builder = match &state.config.backup.backup_dir {
+        None => builder,
+        Some(dir) => {
+            let args = &state.config.backup;
+            let schedule = Schedule::daily(&args.backup_at, &args.backup_time_zone)
+                .map_err(|e| anyhow::anyhow!("--backup-at/--backup-time-zone: {e}"))?;
+            let plan = crate::backup::scheduled::Plan {
+                data_dir: state.config.data_dir.clone(),
+                dir: dir.clone(),
+                key_file: args.key_file(&state.config.data_dir),
+                keep_days: args.backup_keep_days,
+            };
+            builder
+                .platform_job(JobSpec::new(BACKUP, schedule))
+                .handler(BACKUP, move |_| {
+                    let (plan, clock) = (plan.clone(), clock.clone());
+                    async move {
+                        let summary = tokio::task::spawn_blocking(move || {
+                            crate::backup::scheduled::run(&plan, clock.now())
+                        })
+                        .await??;
+                        tracing::info!("{summary}");
+                        Ok(())
+                    }
+                })
+        }
+    };
+    Ok(extra(builder).build())
+}
+
+/// Organizations' databases for the runner, from the registry of open ones.
+struct TenantDbs(AppState);
+
+fn org_db(tenant: Arc<Tenant>) -> OrgDb {
+    OrgDb {
+        org_id: tenant.org_id.clone(),
+        db: tenant.db.clone(),
+        keep_open: tenant,
+    }
+}
+
+impl Orgs for TenantDbs {
+    fn open_now(&self) -> Vec<OrgDb> {
+        self.0
+            .tenants
+            .open_tenants()
+            .into_iter()
+            .map(org_db)
+            .collect()
+    }
+
+    fn open(&self, org_id: String) -> OpenFuture {
+        let state = self.0.clone();
+        Box::pin(async move { Ok(org_db(state.tenants.get(&org_id).await?)) })
+    }
+}

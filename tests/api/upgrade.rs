@@ -1,0 +1,155 @@
+//! Upgrades through the real binary: `migrate --dry-run`, a pending migration
+//! applied after a snapshot, and a database newer than the binary refused.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::helpers::PASSWORD;
+
+fn harmonia(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("HARMONIA_LOG", "warn")
+        .output()
+        .expect("run harmonia")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn setup(data: &Path) -> std::path::PathBuf {
+    let pw = data.with_extension("pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    stdout(&harmonia(
+        data,
+        &[
+            "setup",
+            "--org-name",
+            "Acme",
+            "--email",
+            "owner@example.com",
+            "--password-file",
+            pw.to_str().expect("path"),
+        ],
+    ));
+    let tenants: Vec<_> = std::fs::read_dir(data.join("tenants"))
+        .expect("tenants")
+        .flatten()
+        .collect();
+    tenants[0].path().join("crm.db")
+}
+
+#[test]
+fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let crm = setup(&data);
+    let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
+    assert!(plan.contains("control database: up to date"), "{plan}");
+    assert!(plan.contains("organization acme: up to date"), "{plan}");
+
+    // As if this organization's database came from before the jobs migration.
+    let c = rusqlite::Connection::open(&crm).expect("open");
+    c.execute_batch(
+        "DROP TABLE job_runs; DROP TABLE jobs;
+         DELETE FROM refinery_schema_history WHERE name = 'jobs';",
+    )
+    .expect("downgrade");
+    drop(c);
+    let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
+    assert!(
+        plan.contains("organization acme: at schema version"),
+        "{plan}"
+    );
+    assert!(plan.contains("would apply V5__jobs"), "{plan}");
+
+    stdout(&harmonia(&data, &["migrate"]));
+    let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
+    assert!(plan.contains("organization acme: up to date"), "{plan}");
+    let snapshots: Vec<String> = std::fs::read_dir(crm.parent().expect("dir"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("crm.db.pre-migration-"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+}
+
+#[test]
+fn a_database_newer_than_the_binary_stops_the_server_from_starting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let crm = setup(&data);
+    let c = rusqlite::Connection::open(&crm).expect("open");
+    c.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '0')",
+        [],
+    )
+    .expect("future");
+    drop(c);
+    let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("schema version 99, newer than this Harmonia"),
+        "{err}"
+    );
+    let out = harmonia(&data, &["migrate", "--dry-run"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_missing_organization_database_is_reported_not_recreated() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let crm = setup(&data);
+    std::fs::remove_file(&crm).expect("remove");
+    let out = harmonia(&data, &["migrate"]);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("organization database is missing"), "{log}");
+    assert!(
+        !crm.exists(),
+        "no empty database stands in for the lost one"
+    );
+}
+
+/// `harmonia jobs` lists every job and exits non-zero while one failed its
+/// last run (usable from a monitoring script).
+#[test]
+fn the_jobs_command_lists_jobs_and_fails_on_a_failed_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    setup(&data);
+    let listed = stdout(&harmonia(&data, &["jobs"]));
+    assert!(listed.starts_with("where"), "{listed}");
+    let c = rusqlite::Connection::open(data.join("harmonia.db")).expect("open");
+    c.execute(
+        "INSERT INTO jobs (name, handler, schedule, next_run_at, attempts, last_finished_at,
+             last_outcome, last_error, created_at)
+         VALUES ('backup.scheduled', 'backup.scheduled', 'daily 03:00 UTC',
+             '2026-12-05T03:00:00.000000Z', 2, '2026-12-04T03:00:01.000000Z', 'failed',
+             'No space left on device', '2026-12-01T00:00:00.000000Z')",
+        [],
+    )
+    .expect("a failed job");
+    drop(c);
+    let out = harmonia(&data, &["jobs"]);
+    assert!(!out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("(platform)  backup.scheduled"), "{listed}");
+    assert!(
+        listed.contains("FAILED (2x): No space left on device"),
+        "{listed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 job(s) failed their last run"));
+}
