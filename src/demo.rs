@@ -5,14 +5,15 @@
 
 use std::io::Write;
 
+use crate::auth::users;
 use crate::clock;
 use crate::crm::companies::{self, CompanyInput, Size};
 use crate::crm::contacts::{self, ContactInput, Stage};
-use crate::crm::fields::{Address, LabeledEmail, LabeledPhone};
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::{self, NewOrg};
-use crate::platform::{setup, users};
+use crate::platform::setup;
 use crate::state::AppState;
+use crate::values::{Address, LabeledEmail, LabeledPhone};
 
 pub const DEMO_EMAIL: &str = "demo@harmonia.example";
 pub const DEMO_PASSWORD: &str = "harmonia-demo";

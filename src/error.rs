@@ -93,8 +93,41 @@ impl AppError {
 }
 
 impl From<rusqlite::Error> for AppError {
+    /// A constraint the database enforces is the caller's mistake, named:
+    /// a duplicate is 409, any other violated rule 422 on the field.
     fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            let field = constraint_field(msg);
+            return match f.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    AppError::Conflict(format!("{field}: this value is already taken"))
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                    AppError::field("body", "refers to something that does not exist")
+                }
+                _ => AppError::field(field, "not an allowed value"),
+            };
+        }
         AppError::Internal(e.into())
+    }
+}
+
+/// The column a constraint message names: `UNIQUE constraint failed:
+/// tags.name` → `name`; `CHECK constraint failed: stage IN (…)` → `stage`.
+fn constraint_field(msg: &str) -> String {
+    let rest = msg
+        .split_once("failed:")
+        .map(|(_, r)| r.trim())
+        .unwrap_or("");
+    let first = rest.split([',', ' ', '(']).next().unwrap_or("");
+    let col = first.rsplit('.').next().unwrap_or("");
+    if !col.is_empty() && col.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        col.to_string()
+    } else {
+        "body".to_string()
     }
 }
 
@@ -287,5 +320,42 @@ where
             .await
             .map(|axum::extract::Path(v)| Path(v))
             .map_err(|_| AppError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_messages_name_their_column() {
+        assert_eq!(
+            constraint_field("UNIQUE constraint failed: tags.name"),
+            "name"
+        );
+        assert_eq!(
+            constraint_field("CHECK constraint failed: stage IN ('a')"),
+            "stage"
+        );
+        assert_eq!(constraint_field("FOREIGN KEY constraint failed"), "body");
+    }
+
+    #[test]
+    fn constraint_violations_are_the_callers_not_500() {
+        let conn = rusqlite::Connection::open_in_memory().expect("db");
+        conn.execute_batch("CREATE TABLE t (name TEXT UNIQUE, n INTEGER CHECK (n > 0));")
+            .expect("schema");
+        conn.execute("INSERT INTO t VALUES ('a', 1)", [])
+            .expect("row");
+        let dup: AppError = conn
+            .execute("INSERT INTO t VALUES ('a', 1)", [])
+            .unwrap_err()
+            .into();
+        assert_eq!(dup.status_and_code().0, StatusCode::CONFLICT);
+        let bad: AppError = conn
+            .execute("INSERT INTO t VALUES ('b', 0)", [])
+            .unwrap_err()
+            .into();
+        assert_eq!(bad.status_and_code().0, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }

@@ -87,7 +87,7 @@ pub fn runner(
                         anyhow::anyhow!("the trash job belongs to an organization")
                     })?;
                     let tenant = state.tenants.get(&org_id).await?;
-                    crate::tenant::registry::purge_trash(&tenant).await;
+                    state.tenants.purge_trash(&tenant).await;
                     Ok(())
                 }
             }

@@ -13,12 +13,20 @@ pub mod error;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
+pub mod paths;
 pub mod platform;
+pub mod record;
 pub mod search;
 pub mod state;
 pub mod tenant;
 pub mod upgrade;
+pub mod values;
 
 pub use config::Config;
 pub use http::app;
 pub use state::AppState;
+
+/// Opens the data directory with this build's kinds of record.
+pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+    AppState::open(config, crm::tenant_hooks())
+}

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use harmonia::auth::users;
 use harmonia::config::{Config, ServeArgs};
-use harmonia::platform::{orgs, setup, users};
-use harmonia::state::AppState;
+use harmonia::platform::{orgs, setup};
 
 #[derive(Parser)]
 #[command(
@@ -212,7 +212,7 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         let mut bound = args.clone();
         bound.listen = listener.local_addr()?;
         let config = Config::new(data_dir, &bound);
-        let state = AppState::open(config.clone())?;
+        let state = harmonia::open_state(config.clone())?;
         // An upgrade either completes for every database or the server does
         // not start (each failed database is left as it was).
         migrate_orgs(&state)?;
@@ -285,9 +285,9 @@ fn setup_cli(
     let password = password.trim_end_matches(['\n', '\r']).to_string();
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("Owner").to_string());
     let (name, email, org) =
-        harmonia::auth::routes::check_account_and_org(&name, &email, &password, &org_name)
+        harmonia::platform::account::check_account_and_org(&name, &email, &password, &org_name)
             .map_err(describe)?;
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let hash = harmonia::auth::password::hash_now(&password).map_err(describe)?;
     let st = state.clone();
     let (user, org) = state
@@ -320,7 +320,7 @@ fn demo(
     harmonia::demo::check_sizes(contacts, companies).map_err(describe)?;
     let config = Config::new(data_dir.clone(), &args);
     {
-        let state = AppState::open(config.clone())?;
+        let state = harmonia::open_state(config.clone())?;
         let started = std::time::Instant::now();
         if harmonia::demo::generate(&state, contacts, companies, seed)? {
             eprintln!(
@@ -345,7 +345,7 @@ fn demo(
 }
 
 fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let all = state
         .control
         .read_blocking(|c| {
@@ -365,8 +365,11 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
     }
     for (id, slug) in chosen {
         let db = state.tenants.open_db_blocking(&id)?;
-        let search =
-            harmonia::search::TenantSearch::open(state.tenants.dir(&id).join("index"), &db);
+        let search = harmonia::search::TenantSearch::open(
+            state.tenants.dir(&id).join("index"),
+            &db,
+            harmonia::crm::tenant_hooks().sources,
+        );
         let started = std::time::Instant::now();
         let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let done = search
@@ -460,7 +463,7 @@ fn restore(
 
 fn jobs(data_dir: PathBuf) -> anyhow::Result<()> {
     use harmonia::jobs::store;
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let (platform, orgs) = state
         .control
         .read_blocking(|c| Ok((store::list(c)?, store::org_jobs(c, false)?)))
@@ -478,7 +481,7 @@ fn jobs(data_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
-    let state = AppState::open(Config::for_data_dir(data_dir))?;
+    let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let n = migrate_orgs(&state)?;
     println!("Control database and {n} organization(s) are up to date.");
     Ok(())
@@ -486,7 +489,7 @@ fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
 
 /// Opens (and so migrates, after a snapshot) every organization's database;
 /// the first failure stops everything with its message.
-fn migrate_orgs(state: &AppState) -> anyhow::Result<usize> {
+fn migrate_orgs(state: &harmonia::AppState) -> anyhow::Result<usize> {
     let ids = state
         .control
         .read_blocking(orgs::all_ids)

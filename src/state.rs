@@ -9,10 +9,10 @@ use anyhow::Context;
 
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens;
+use crate::auth::users;
 use crate::config::Config;
 use crate::db::{Db, DbOptions, Schema};
-use crate::platform::users;
-use crate::tenant::Tenants;
+use crate::tenant::{TenantHooks, Tenants};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -36,7 +36,7 @@ const SETUP_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl AppState {
     /// Opens (creating if needed) the data directory and the control database.
-    pub fn open(config: Config) -> anyhow::Result<AppState> {
+    pub fn open(config: Config, hooks: TenantHooks) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(config.data_dir.join("tenants"))
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let opts = DbOptions::new(config.sync_full);
@@ -45,6 +45,7 @@ impl AppState {
             config.data_dir.join("tenants"),
             config.max_open_tenants,
             opts,
+            hooks,
         );
         Ok(AppState(Arc::new(Inner {
             config,

@@ -4,7 +4,7 @@ import { setUnauthenticatedHandler, post } from './api.js';
 import { session, loadSession, clearSession, findOrg } from './session.js';
 import { route, start, navigate, currentRoute } from './router.js';
 import { mountShell } from './shell.js';
-import { closeMenus } from './components/menu.js';
+import { closeMenus, closePopover } from './components/menu.js';
 import { closePalette } from './components/palette.js';
 import { emptyState } from './components/table.js';
 import { reportError } from './components/toast.js';
@@ -17,6 +17,8 @@ import { renderCompany } from './screens/company.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
+import { renderFields } from './screens/fields.js';
+import { renderTags } from './screens/tagsettings.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -30,11 +32,13 @@ route('/o/:org/companies/:id', 'company');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
+route('/o/:org/settings/fields', 'fields');
+route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
 };
 
 const root = document.getElementById('app');
@@ -48,6 +52,7 @@ function teardownScreen() {
   if (screen && screen.destroy) screen.destroy();
   screen = null;
   closeMenus();
+  closePopover();
   closePalette();
 }
 function teardownShell() {
@@ -131,6 +136,7 @@ document.addEventListener('keydown', (e) => {
   const k = e.key;
   if ((k === 'k' || k === 'K') && (e.metaKey || e.ctrlKey) && !e.altKey && !e.shiftKey && shell) { e.preventDefault(); shell.openSearch(); return; }
   if (isTyping(e) || e.metaKey || e.ctrlKey || e.altKey) return;
+  if (e.target.closest && e.target.closest('.popover')) return;
   if (k === '/' && shell) { e.preventDefault(); shell.openSearch(); return; }
   const fn = screen && screen.shortcuts && screen.shortcuts[k];
   if (fn) { e.preventDefault(); fn(); }

@@ -12,6 +12,7 @@ mod harmonia;
 mod load;
 mod pocketbase;
 mod raw;
+mod records;
 mod report;
 mod server;
 
@@ -54,7 +55,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,limit,growth,orgs"
+        default_value = "compare,records,limit,growth,orgs"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -75,6 +76,11 @@ struct Args {
     /// Also write the table to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also run Harmonia's side-by-side scenarios with this binary (e.g. the
+    /// previous commit's release build) on a data set it generates itself,
+    /// and report before/after.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -83,6 +89,7 @@ struct Args {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Part {
     Compare,
+    Records,
     Limit,
     Growth,
     Orgs,
@@ -201,11 +208,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-struct Ctx<'a> {
-    args: &'a Args,
-    bin: PathBuf,
-    work: PathBuf,
-    http: reqwest::Client,
+pub(crate) struct Ctx<'a> {
+    pub(crate) args: &'a Args,
+    pub bin: PathBuf,
+    pub work: PathBuf,
+    pub http: reqwest::Client,
 }
 
 impl Ctx<'_> {
@@ -231,7 +238,7 @@ impl Ctx<'_> {
             })
             .collect()
     }
-    fn log(&self, name: &str) -> PathBuf {
+    pub fn log(&self, name: &str) -> PathBuf {
         self.work.join(format!("{name}.log"))
     }
 }
@@ -269,8 +276,18 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     report.size = rows.len();
 
     if args.parts.contains(&Part::Compare) {
-        compare_harmonia(&ctx, &dataset, &rows, &words, &mut report).await?;
+        report.harmonia = compare_harmonia(&ctx, &ctx.bin, &dataset, &rows, &words).await?;
+        if let Some(old) = &args.baseline_bin {
+            eprintln!("baseline: {}", old.display());
+            let old_data = data::ensure(old, &args.cache.join("baseline"), args.size)?;
+            // Its own rows: ids are made when the data set is generated.
+            let old_rows = Arc::new(data::read_contacts(&old_data.tenant_db()?, args.size)?);
+            report.baseline = compare_harmonia(&ctx, old, &old_data, &old_rows, &words).await?;
+        }
         compare_pocketbase(&ctx, &rows, &words, &mut report).await?;
+    }
+    if args.parts.contains(&Part::Records) {
+        report.records = Some(records::run(&ctx, &dataset).await?);
     }
     if args.parts.contains(&Part::Limit) {
         eprintln!("raw SQLite: inserts and point reads");
@@ -296,7 +313,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
 
 /// Runs one scenario against a server: its figures plus the server's peak
 /// RSS and CPU seconds over the measured window.
-async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -> Row {
+pub(crate) async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -> Row {
     server.reset_peak();
     let cpu_start = std::cell::Cell::new(0.0);
     let m: Measured = load::run(&ctx.plan(server), make, || cpu_start.set(server.cpu_secs())).await;
@@ -309,15 +326,15 @@ async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -> Row {
 
 async fn compare_harmonia(
     ctx: &Ctx<'_>,
+    bin: &std::path::Path,
     dataset: &data::Dataset,
     rows: &Arc<Vec<data::DemoContact>>,
     words: &Arc<data::Words>,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<(Scenario, Row)>> {
     let copy = data::copy(dataset, &ctx.work.join("harmonia"))?;
     let (server, key) = harmonia::start_ready(
         &ctx.http,
-        &ctx.bin,
+        bin,
         &copy.dir,
         &ctx.log("harmonia"),
         ctx.args.server_cpus.as_deref(),
@@ -332,15 +349,17 @@ async fn compare_harmonia(
         rows: rows.clone(),
         deep_cursor,
     };
+    let mut out = Vec::new();
     for (s, make) in harmonia::scenarios(&target, words, &ctx.scenarios()) {
         eprintln!("harmonia: {}", s.label());
         let row = measure(ctx, &server, make).await;
         if s.writes() {
             server.wait_idle(Duration::from_millis(500));
         }
-        report.harmonia.push((s, row));
+        out.push((s, row));
     }
-    server.stop()
+    server.stop()?;
+    Ok(out)
 }
 
 async fn compare_pocketbase(

@@ -36,6 +36,9 @@ pub struct Report {
     pub server_cpus: Option<String>,
     pub size: usize,
     pub harmonia: Vec<(Scenario, Row)>,
+    /// The same scenarios with `--baseline-bin` (before the change).
+    pub baseline: Vec<(Scenario, Row)>,
+    pub records: Option<crate::records::RecordsFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
     pub raw_insert: Option<Raw>,
@@ -90,6 +93,8 @@ impl Report {
             server_cpus,
             size: 0,
             harmonia: Vec::new(),
+            baseline: Vec::new(),
+            records: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
             raw_insert: None,
@@ -115,6 +120,11 @@ impl Report {
             .map(|r| ("Harmonia", r))
             .chain(self.pocketbase.iter().map(|r| ("PocketBase", r)))
             .map(|(sys, (s, row))| (sys.to_string(), *s, row))
+            .chain(
+                self.baseline
+                    .iter()
+                    .map(|(s, row)| ("Harmonia (baseline)".to_string(), *s, row)),
+            )
             .chain(self.growth.iter().flat_map(|g| {
                 g.figures
                     .iter()
@@ -139,6 +149,17 @@ impl Report {
                 out.push(format!("{sys}, {}: no request completed", s.label()));
             }
         }
+        for (label, row) in self.records.iter().flat_map(|r| r.rows.iter()) {
+            let m = &row.measured;
+            if m.errors > 0 || m.requests == 0 {
+                out.push(format!(
+                    "records, {label}: {} of {} requests failed; first: {}",
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("none completed")
+                ));
+            }
+        }
         out
     }
 
@@ -157,10 +178,80 @@ impl Report {
             self.duration
         );
         self.compare(&mut o);
+        self.before_after(&mut o);
+        self.records(&mut o);
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
         o
+    }
+
+    fn before_after(&self, o: &mut String) {
+        if self.baseline.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "### Before and after: this build against `--baseline-bin`, same run\n"
+        );
+        let _ = writeln!(
+            o,
+            "| scenario | before req/s | after req/s | after / before | before p99 | after p99 | within 10% |"
+        );
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | ---: | :---: |");
+        for (s, after) in &self.harmonia {
+            let Some((_, before)) = self.baseline.iter().find(|(x, _)| x == s) else {
+                continue;
+            };
+            let ratio = after.measured.rate() / before.measured.rate();
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {ratio:.2}× | {} | {} | {} |",
+                s.label(),
+                num(before.measured.rate()),
+                num(after.measured.rate()),
+                ms(before.measured.quantile_ms(0.99)),
+                ms(after.measured.quantile_ms(0.99)),
+                mark(ratio >= 0.9)
+            );
+        }
+        o.push('\n');
+    }
+
+    fn records(&self, o: &mut String) {
+        let Some(r) = &self.records else { return };
+        let _ = writeln!(
+            o,
+            "### Lists by custom fields and tags, beside the same lists on built-in fields ({} contacts)\n",
+            num(self.size as f64)
+        );
+        let _ = writeln!(
+            o,
+            "| list | req/s | p50 | p95 | p99 | p99 ≤ 2× built-in | req/s ≥ ½ built-in |"
+        );
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | :---: | :---: |");
+        for (label, row) in &r.rows {
+            let m = &row.measured;
+            let twin = crate::records::twin(label)
+                .and_then(|t| r.rows.iter().find(|(l, _)| *l == t))
+                .map(|(_, t)| &t.measured);
+            let (p99_ok, rate_ok) = match twin {
+                Some(t) => (
+                    mark(m.quantile_ms(0.99) <= 2.0 * t.quantile_ms(0.99)).to_string(),
+                    mark(m.rate() >= 0.5 * t.rate()).to_string(),
+                ),
+                None => ("(built-in)".into(), "(built-in)".into()),
+            };
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {p99_ok} | {rate_ok} |",
+                num(m.rate()),
+                ms(m.quantile_ms(0.5)),
+                ms(m.quantile_ms(0.95)),
+                ms(m.quantile_ms(0.99))
+            );
+        }
+        o.push('\n');
     }
 
     fn compare(&self, o: &mut String) {

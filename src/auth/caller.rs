@@ -1,17 +1,16 @@
 //! Who is calling: a signed-in user (session cookie) or an API key (Bearer).
 //! Cookie-authenticated unsafe requests must carry the session's CSRF token.
 
-use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::auth::roles::Role;
+use crate::auth::users::User;
 use crate::auth::{session, tokens};
 use crate::config::Config;
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::platform::roles::Role;
-use crate::platform::users::User;
-use crate::state::AppState;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const API_KEY_PREFIX: &str = "hmn_";
@@ -131,7 +130,7 @@ impl Caller {
     }
 
     /// Records last use, at most once a minute so reads stay reads.
-    pub async fn touch(&self, state: &AppState) -> AppResult<()> {
+    pub async fn touch(&self, control: &std::sync::Arc<Db>) -> AppResult<()> {
         let stale = crate::clock::stamp(crate::clock::now() - time::Duration::minutes(1));
         match self {
             Caller::User {
@@ -140,41 +139,22 @@ impl Caller {
                 ..
             } if *last_seen_at < stale => {
                 let hash = tokens::sha256(session_token);
-                state
-                    .control
-                    .write(move |tx| session::touch(tx, &hash))
-                    .await
+                control.write(move |tx| session::touch(tx, &hash)).await
             }
             Caller::ApiKey(key) if key.last_used_at.as_deref().is_none_or(|t| *t < *stale) => {
                 let id = key.id.clone();
-                state
-                    .control
-                    .write(move |tx| {
-                        tx.execute(
-                            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-                            rusqlite::params![id, crate::clock::now_stamp()],
-                        )?;
-                        Ok(())
-                    })
-                    .await
+                control.write(move |tx| key_used(tx, &id)).await
             }
             _ => Ok(()),
         }
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
-        let creds = Credentials::from_parts(parts)?;
-        let config = state.config.clone();
-        let caller = state
-            .control
-            .read(move |conn| Caller::resolve(conn, &creds, &config))
-            .await?;
-        caller.check_csrf(parts)?;
-        caller.touch(state).await?;
-        Ok(caller)
-    }
+/// Records when an API key was last used.
+fn key_used(conn: &Connection, key_id: &str) -> AppResult<()> {
+    conn.execute(
+        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+        rusqlite::params![key_id, crate::clock::now_stamp()],
+    )?;
+    Ok(())
 }

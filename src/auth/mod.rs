@@ -1,9 +1,11 @@
-//! Authentication: passwords, sessions, API-key callers, CSRF, throttling.
+//! Accounts and authentication: users, passwords, sessions, API-key callers,
+//! roles, CSRF, throttling. No HTTP routes: the sign-in routes are in
+//! `platform::account`, above the application state.
 
 pub mod caller;
-pub mod client_ip;
 pub mod password;
-pub mod routes;
+pub mod roles;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
+pub mod users;

@@ -7,10 +7,10 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::auth::tokens;
+use crate::auth::users::{self, User};
 use crate::clock;
 use crate::config::Config;
 use crate::error::AppResult;
-use crate::platform::users::{self, User};
 
 pub const COOKIE_NAME: &str = "harmonia_session";
 pub const DEVICE_COOKIE: &str = "harmonia_device";

@@ -1,21 +1,25 @@
-//! Companies: the organizations a business's contacts work for.
+//! Companies: the organizations a business's contacts work for. The record
+//! layer does the rest; what is special here: the contact count, the
+//! company's contacts, and what deleting a company does to them.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock;
-use crate::crm::contacts::{self, Contact, ContactFilter};
-use crate::crm::fields::{self, Address};
-use crate::crm::list::{self, Count, Filter, Page, Sort};
+use crate::crm::contacts::{Contact, Contacts};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
-use crate::platform::roles::Role;
-use crate::search::{SearchDoc, TableSource};
+use crate::paths::IdPath;
+use crate::platform::access::OrgAccess;
+use crate::record::list::{Page, Params};
+use crate::record::{
+    Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, routes::list_page,
+    store,
+};
+use crate::search::SearchDoc;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
+use crate::values::{self, Address};
 
 /// Head-count ranges, as most CRMs and data providers bucket them.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -76,6 +80,8 @@ pub struct Company {
     pub updated_at: String,
     pub created_by: String,
     pub updated_by: String,
+    #[serde(flatten)]
+    pub extras: Extras,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -98,16 +104,7 @@ pub struct CompanyInput {
     pub owner_id: Option<String>,
 }
 
-const READ_ONLY: &[&str] = &[
-    "id",
-    "contact_count",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "updated_by",
-];
-
-pub(crate) struct Clean {
+pub struct Clean {
     name: String,
     domain: Option<String>,
     industry: Option<String>,
@@ -120,19 +117,19 @@ pub(crate) struct Clean {
 impl CompanyInput {
     fn validate(self, region: &str) -> AppResult<Clean> {
         let mut p = Problems::new();
-        let name = fields::text(&mut p, "name", self.name, 200);
+        let name = values::text(&mut p, "name", self.name, 200);
         if name.is_none() {
             p.add("name", "required");
         }
         let clean = Clean {
             name: name.unwrap_or_default(),
-            domain: fields::domain(&mut p, "domain", self.domain),
-            industry: fields::text(&mut p, "industry", self.industry, 100),
+            domain: values::domain(&mut p, "domain", self.domain),
+            industry: values::text(&mut p, "industry", self.industry, 100),
             size: self.size,
-            phone: fields::text(&mut p, "phone", self.phone, 40)
-                .map(|ph| fields::phone_number(&mut p, "phone", &ph, region)),
-            address: fields::address(&mut p, "address", self.address),
-            owner_id: fields::text(&mut p, "owner_id", self.owner_id, 64),
+            phone: values::text(&mut p, "phone", self.phone, 40)
+                .map(|ph| values::phone_number(&mut p, "phone", &ph, region)),
+            address: values::address(&mut p, "address", self.address),
+            owner_id: values::text(&mut p, "owner_id", self.owner_id, 64),
         };
         p.into_result()?;
         Ok(clean)
@@ -157,35 +154,33 @@ const COLUMNS: &str = "t.id, t.name, t.domain, t.industry, t.size, t.phone, t.ad
     t.owner_id, (SELECT count(*) FROM contacts c WHERE c.company_id = t.id AND c.deleted_at IS NULL),
     t.created_at, t.updated_at, t.created_by, t.updated_by";
 const FROM: &str = "companies t";
-const SELECT_COLUMNS: usize = 13;
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Company> {
     let size: Option<String> = r.get(4)?;
     let address: Option<String> = r.get(6)?;
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
     Ok(Company {
         id: r.get(0)?,
         name: r.get(1)?,
         domain: r.get(2)?,
         industry: r.get(3)?,
-        size: size.as_deref().and_then(Size::parse),
+        size: size
+            .map(|s| Size::parse(&s).ok_or_else(|| bad(4, format!("unknown size {s:?}"))))
+            .transpose()?,
         phone: r.get(5)?,
-        address: address.and_then(|a| serde_json::from_str(&a).ok()),
+        address: address
+            .map(|a| serde_json::from_str(&a).map_err(|e| bad(6, e.to_string())))
+            .transpose()?,
         owner_id: r.get(7)?,
         contact_count: r.get(8)?,
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
         created_by: r.get(11)?,
         updated_by: r.get(12)?,
+        extras: Extras::default(),
     })
-}
-
-pub fn get(conn: &Connection, id: &str) -> AppResult<Option<Company>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE t.id = ?1 AND t.deleted_at IS NULL"
-        ))?
-        .query_row([id], from_row)
-        .optional()?)
 }
 
 /// Validates and inserts a company stamped with time `at` (importers, demo).
@@ -198,73 +193,22 @@ pub fn insert_at(
 ) -> AppResult<String> {
     let clean = input.validate(region)?;
     let id = clock::new_id();
-    save(conn, &id, &clean, actor, false, at)?;
+    let row = SaveRow {
+        id: &id,
+        clean: &clean,
+        custom: "{}",
+        actor,
+        now: at,
+        existing: false,
+    };
+    Companies::save(conn, row)?;
+    crate::search::enqueue(conn, Companies::KIND, &id)?;
     Ok(id)
 }
 
-fn save(
-    conn: &Connection,
-    id: &str,
-    c: &Clean,
-    actor: &str,
-    existing: bool,
-    now: &str,
-) -> AppResult<()> {
-    let address = c
-        .address
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let values = params![
-        id,
-        c.name,
-        c.name.to_lowercase(),
-        c.domain,
-        c.industry,
-        c.size.map(Size::as_str),
-        c.phone,
-        address,
-        c.owner_id,
-        now,
-        actor
-    ];
-    crate::search::enqueue(conn, "company", id)?;
-    if existing {
-        // Its contacts show the company's name in search results.
-        crate::search::enqueue_select(
-            conn,
-            "contact",
-            "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
-            id,
-        )?;
-        conn.prepare_cached(
-            "UPDATE companies SET name = ?2, sort_name = ?3, domain = ?4, industry = ?5, size = ?6,
-               phone = ?7, address = ?8, owner_id = ?9, updated_at = ?10, updated_by = ?11
-             WHERE id = ?1 AND deleted_at IS NULL",
-        )?
-        .execute(values)?;
-    } else {
-        conn.prepare_cached(
-            "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
-               owner_id, created_at, updated_at, created_by, updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
-        )?
-        .execute(values)?;
-    }
-    Ok(())
-}
-
-/// Companies in search: found by name, domain, industry, phone, city.
-pub static SEARCH: TableSource<Company> = TableSource {
-    kind: "company",
-    columns: COLUMNS,
-    from: FROM,
-    row: from_row,
-    doc: search_doc,
-};
-
+/// Companies in search: found by name, domain, industry, phone, city, tags.
 fn search_doc(c: Company) -> SearchDoc {
+    let tags: Vec<String> = c.extras.tags.iter().map(|t| t.name.clone()).collect();
     let subtitle = [c.domain.clone(), c.industry.clone()]
         .into_iter()
         .flatten()
@@ -277,6 +221,7 @@ fn search_doc(c: Company) -> SearchDoc {
     if let Some(a) = c.address {
         texts.extend([a.city, a.region, a.country].into_iter().flatten());
     }
+    texts.extend(tags);
     let phones: Vec<String> = c.phone.into_iter().collect();
     let mut snippets: Vec<String> = c.domain.into_iter().collect();
     snippets.extend(phones.iter().cloned());
@@ -292,245 +237,180 @@ fn search_doc(c: Company) -> SearchDoc {
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CompanyFilter {
-    /// Page size, 1–200 (default 50).
-    pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// name, created or updated; prefix - for descending (default name).
-    pub sort: Option<String>,
-    /// Prefix of the name or the domain.
-    pub q: Option<String>,
-    /// Owner's user id.
-    pub owner: Option<String>,
-    /// Only companies changed at or after this RFC 3339 time.
-    pub updated_since: Option<String>,
-}
+/// The company kind, as the record layer knows it.
+pub struct Companies;
 
-impl CompanyFilter {
-    fn to_filter(&self) -> AppResult<Filter> {
-        let mut f = Filter::new();
-        f.prefix(
-            self.q.clone(),
-            "t.sort_name >= {lo} AND t.sort_name < {hi} OR t.domain >= {lo} AND t.domain < {hi}",
-        );
-        f.eq("owner_id", self.owner.clone());
-        f.updated_since(self.updated_since.clone())?;
-        Ok(f)
-    }
-}
+const SIZES: &[&str] = &[
+    "1-10",
+    "11-50",
+    "51-200",
+    "201-500",
+    "501-1000",
+    "1001-5000",
+    "5001+",
+];
 
-/// List companies, keyset-paged, sorted and filtered.
-#[utoipa::path(get, path = "/companies", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), CompanyFilter),
-    responses((status = 200, body = Page<Company>), (status = 422, body = ErrorBody)))]
-async fn list_companies(
-    access: OrgAccess,
-    Query(filter): Query<CompanyFilter>,
-) -> AppResult<Json<Page<Company>>> {
-    let sort = Sort::parse(filter.sort.as_deref())?;
-    let limit = list::limit(filter.limit)?;
-    let f = filter.to_filter()?;
-    let page = access
-        .tenant
-        .db
-        .read(move |c| {
-            f.page(
-                c,
-                (COLUMNS, FROM),
-                SELECT_COLUMNS,
-                sort,
-                filter.cursor.as_deref(),
-                limit,
-                from_row,
-            )
-        })
-        .await?;
-    Ok(Json(page))
-}
+static FIELDS: &[Builtin] = &[
+    Builtin {
+        not_null: true,
+        ..Builtin::column("name", "Name", FieldType::Text, "t.sort_name")
+    },
+    Builtin::column("domain", "Domain", FieldType::Text, "t.domain"),
+    Builtin::column("industry", "Industry", FieldType::Text, "t.industry"),
+    Builtin {
+        options: SIZES,
+        ..Builtin::column("size", "Size", FieldType::Select, "t.size")
+    },
+    Builtin::column("phone", "Phone", FieldType::Phone, "t.phone"),
+    Builtin {
+        param: Some("owner"),
+        ..Builtin::column("owner_id", "Owner", FieldType::User, "t.owner_id")
+    },
+    Builtin {
+        sql: None,
+        sortable: false,
+        ..Builtin::column("contact_count", "Contacts", FieldType::Number, "")
+    },
+    CREATED_AT,
+    UPDATED_AT,
+];
 
-/// How many companies match the same filters as the list.
-#[utoipa::path(get, path = "/companies/count", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), CompanyFilter),
-    responses((status = 200, body = Count), (status = 422, body = ErrorBody)))]
-async fn count_companies(
-    access: OrgAccess,
-    Query(filter): Query<CompanyFilter>,
-) -> AppResult<Json<Count>> {
-    let f = filter.to_filter()?;
-    let count = access
-        .tenant
-        .db
-        .read(move |c| f.count(c, "companies"))
-        .await?;
-    Ok(Json(Count { count }))
-}
+impl RecordKind for Companies {
+    const KIND: &'static str = "company";
+    const PATH: &'static str = "companies";
+    const TABLE: &'static str = "companies";
+    const LABEL: &'static str = "Company";
+    const LABEL_PLURAL: &'static str = "Companies";
+    const COLUMNS: &'static str = COLUMNS;
+    const COLUMN_COUNT: usize = 13;
+    const FROM: &'static str = FROM;
+    const NAME_SQL: &'static str = "t.name";
+    const QUICK_SEARCH: &'static str =
+        "t.sort_name >= {lo} AND t.sort_name < {hi} OR t.domain >= {lo} AND t.domain < {hi}";
+    const READ_ONLY: &'static [&'static str] = &["contact_count"];
 
-/// Create a company (member+).
-#[utoipa::path(post, path = "/companies", tag = "companies", request_body = CompanyInput,
-    params(("org" = String, Path, description = "organization slug")),
-    responses((status = 201, body = Company), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
-async fn create_company(
-    State(state): State<AppState>,
-    access: OrgAccess,
-    Json(input): Json<CompanyInput>,
-) -> AppResult<(StatusCode, Json<Company>)> {
-    access.require(Role::Member)?;
-    let region = access.org.default_country.clone();
-    let clean = crate::db::off_runtime(move || input.validate(&region)).await?;
-    crate::crm::check_owner(&state, &access.org.id, clean.owner_id.as_deref()).await?;
-    let actor = access.actor().stamp();
-    let company = access
-        .tenant
-        .write(move |tx| {
-            let id = clock::new_id();
-            save(tx, &id, &clean, &actor, false, &clock::now_stamp())?;
-            get(tx, &id)?.ok_or(AppError::NotFound)
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(company)))
-}
-
-/// One company.
-#[utoipa::path(get, path = "/companies/{id}", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
-    responses((status = 200, body = Company), (status = 404, body = ErrorBody)))]
-async fn get_company(
-    access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
-) -> AppResult<Json<Company>> {
-    let id = path.id;
-    let company = access.tenant.db.read(move |c| get(c, &id)).await?;
-    company.map(Json).ok_or(AppError::NotFound)
-}
-
-/// Change some fields of a company (member+): fields sent replace, null clears.
-#[utoipa::path(patch, path = "/companies/{id}", tag = "companies", request_body = CompanyInput,
-    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
-    responses((status = 200, body = Company), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_company(
-    State(state): State<AppState>,
-    access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
-    Json(patch): Json<serde_json::Value>,
-) -> AppResult<Json<Company>> {
-    access.require(Role::Member)?;
-    let company = crate::crm::patch::apply::<Company>(&state, &access, path.id, patch).await?;
-    Ok(Json(company))
-}
-
-impl crate::crm::patch::Patchable for Company {
+    type Record = Company;
     type Input = CompanyInput;
     type Clean = Clean;
-    const READ_ONLY: &'static [&'static str] = READ_ONLY;
 
-    fn load(conn: &Connection, id: &str) -> AppResult<Option<Self>> {
-        get(conn, id)
+    fn fields() -> &'static [Builtin] {
+        FIELDS
     }
-    fn to_input(&self) -> CompanyInput {
-        self.as_input()
+    fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Company> {
+        from_row(r)
     }
-    fn version(&self) -> &str {
-        &self.updated_at
-    }
-    fn owner(&self) -> Option<&str> {
-        self.owner_id.as_deref()
+    fn to_input(r: &Company) -> CompanyInput {
+        r.as_input()
     }
     fn validate(input: CompanyInput, region: &str) -> AppResult<Clean> {
         input.validate(region)
     }
-    fn clean_owner(clean: &Clean) -> Option<&str> {
+    fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()
     }
-    fn save(conn: &Connection, id: &str, clean: &Clean, actor: &str, now: &str) -> AppResult<()> {
-        save(conn, id, clean, actor, true, now)
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+        let SaveRow {
+            id,
+            clean: c,
+            custom,
+            actor,
+            now,
+            existing,
+        } = row;
+        let address = c
+            .address
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let values = params![
+            id,
+            c.name,
+            c.name.to_lowercase(),
+            c.domain,
+            c.industry,
+            c.size.map(Size::as_str),
+            c.phone,
+            address,
+            c.owner_id,
+            now,
+            actor,
+            custom
+        ];
+        if existing {
+            // Its contacts show the company's name in search results.
+            crate::search::enqueue_select(
+                conn,
+                "contact",
+                "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
+                id,
+            )?;
+            conn.prepare_cached(
+                "UPDATE companies SET name = ?2, sort_name = ?3, domain = ?4, industry = ?5, size = ?6,
+                   phone = ?7, address = ?8, owner_id = ?9, updated_at = ?10, updated_by = ?11,
+                   custom = ?12
+                 WHERE id = ?1 AND deleted_at IS NULL",
+            )?
+            .execute(values)?;
+        } else {
+            conn.prepare_cached(
+                "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
+                   owner_id, created_at, updated_at, created_by, updated_by, custom)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12)",
+            )?
+            .execute(values)?;
+        }
+        Ok(())
+    }
+    fn search_doc(c: Company) -> SearchDoc {
+        search_doc(c)
+    }
+    /// A deleted company's contacts are unlinked from it.
+    fn after_trash(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+        crate::search::enqueue_select(
+            conn,
+            Contacts::KIND,
+            "SELECT id FROM contacts WHERE company_id = ?2",
+            id,
+        )?;
+        conn.execute(
+            "UPDATE contacts SET company_id = NULL, updated_at = ?2, updated_by = ?3
+             WHERE company_id = ?1",
+            params![id, clock::now_stamp(), actor],
+        )?;
+        Ok(())
+    }
+    fn extra_routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(company_contacts))
     }
 }
 
-/// Move a company to the trash (member+). Its contacts are unlinked from it.
-#[utoipa::path(delete, path = "/companies/{id}", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_company(
-    access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
-) -> AppResult<StatusCode> {
-    let id = path.id;
-    access.require(Role::Member)?;
-    let actor = access.actor().stamp();
-    access
-        .tenant
-        .write(move |tx| {
-            crate::crm::trash(tx, "companies", &id, &actor)?;
-            crate::search::enqueue_select(
-                tx,
-                "contact",
-                "SELECT id FROM contacts WHERE company_id = ?2",
-                &id,
-            )?;
-            tx.execute(
-                "UPDATE contacts SET company_id = NULL, updated_at = ?2, updated_by = ?3
-                 WHERE company_id = ?1",
-                params![id, clock::now_stamp(), actor],
-            )?;
-            Ok(())
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Bring a company back from the trash (member+). Contacts stay unlinked.
-#[utoipa::path(post, path = "/companies/{id}/restore", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
-    responses((status = 200, body = Company), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn restore_company(
-    access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
-) -> AppResult<Json<Company>> {
-    let id = path.id;
-    access.require(Role::Member)?;
-    let actor = access.actor().stamp();
-    let company = access
-        .tenant
-        .write(move |tx| {
-            crate::crm::restore(tx, "companies", &id, &actor)?;
-            get(tx, &id)?.ok_or(AppError::NotFound)
-        })
-        .await?;
-    Ok(Json(company))
-}
+crate::impl_record!(Company);
 
 /// The company's contacts, with the same paging, sorting and filters as the contact list.
 #[utoipa::path(get, path = "/companies/{id}/contacts", tag = "companies",
-    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path), ContactFilter),
-    responses((status = 200, body = Page<Contact>), (status = 404, body = ErrorBody)))]
+    params(("org" = String, Path, description = "organization slug"), ("id" = String, Path),
+           ("limit" = Option<usize>, Query, description = "page size, 1–200"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+           ("sort" = Option<String>, Query, description = "as the contact list"),
+           ("q" = Option<String>, Query, description = "as the contact list"),
+           ("filter" = Option<String>, Query, description = "as the contact list")),
+    responses((status = 200, body = Page<Contact>), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn company_contacts(
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
-    Query(mut filter): Query<ContactFilter>,
+    Path(path): Path<IdPath>,
+    Query(params): Query<Params>,
 ) -> AppResult<Json<Page<Contact>>> {
     let id = path.id;
     let lookup = id.clone();
     access
         .tenant
         .db
-        .read(move |c| get(c, &lookup))
+        .read(move |c| store::load::<Companies>(c, &lookup))
         .await?
         .ok_or(AppError::NotFound)?;
-    filter.company = Some(id);
-    Ok(Json(contacts::list_page(&access, filter).await?))
-}
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_companies, create_company))
-        .routes(routes!(count_companies))
-        .routes(routes!(get_company, update_company, delete_company))
-        .routes(routes!(restore_company))
-        .routes(routes!(company_contacts))
+    Ok(Json(
+        list_page::<Contacts>(&access, params, Some(("t.company_id = ?", id))).await?,
+    ))
 }

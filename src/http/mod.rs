@@ -3,7 +3,7 @@
 
 pub mod assets;
 pub mod middleware;
-pub mod paths;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -17,7 +17,6 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::crm::{companies, contacts};
 use crate::platform::{api_keys, members, orgs, setup};
 use crate::state::AppState;
 
@@ -55,21 +54,24 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The API routes and the OpenAPI document describing exactly them.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    crate::crm::kinds();
     let org_scoped = OpenApiRouter::new()
         .merge(members::router())
         .merge(api_keys::router())
-        .merge(contacts::router())
-        .merge(companies::router())
-        .merge(crate::search::routes::router())
+        .merge(crate::record::router())
+        .merge(crate::crm::search::router())
         .merge(crate::jobs::routes::org_router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
-        .merge(crate::auth::routes::router())
+        .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
-        .split_for_parts()
+        .split_for_parts();
+    let (router, mut doc) = (router, doc);
+    openapi::complete_errors(&mut doc);
+    (router, doc)
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {

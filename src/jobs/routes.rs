@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 
 use super::store::{self, JobRow, OrgJobRow};
 use crate::auth::caller::Caller;
+use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult, ErrorBody, Json};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct JobList {

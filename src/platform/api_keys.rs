@@ -4,20 +4,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::{API_KEY_PREFIX, Caller};
+use crate::auth::roles::Role;
 use crate::auth::tokens;
 use crate::clock;
-use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
-use crate::platform::roles::Role;
+use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems};
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
@@ -45,8 +45,66 @@ pub struct CreatedApiKey {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     pub role: Role,
+}
+
+/// The live keys of an organization, newest first.
+fn of_org(conn: &Connection, org_id: &str) -> AppResult<Vec<ApiKey>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, role, prefix, created_at, created_by, last_used_at FROM api_keys
+         WHERE org_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+    )?;
+    let items = stmt
+        .query_map([org_id], |r| {
+            Ok(ApiKey {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: r.get(2)?,
+                prefix: r.get(3)?,
+                created_at: r.get(4)?,
+                created_by: r.get(5)?,
+                last_used_at: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(items)
+}
+
+/// Stores a new key (only the secret's hash).
+fn insert(
+    conn: &Connection,
+    key: &ApiKey,
+    org_id: &str,
+    hash: &[u8],
+    owner_user_id: &str,
+) -> AppResult<()> {
+    conn.execute(
+        "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_by, created_at,
+           owner_user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            key.id,
+            org_id,
+            key.name,
+            key.role.as_str(),
+            key.prefix,
+            hash,
+            key.created_by,
+            key.created_at,
+            owner_user_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// Revokes a live key of the organization; false if there is none.
+fn revoke(conn: &Connection, org_id: &str, id: &str) -> AppResult<bool> {
+    Ok(conn.execute(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
+        params![id, org_id, clock::now_stamp()],
+    )? > 0)
 }
 
 /// API keys of the organization (admin+); secrets are never shown again.
@@ -59,29 +117,7 @@ async fn list_keys(
 ) -> AppResult<Json<ApiKeyList>> {
     access.require(Role::Admin)?;
     let org_id = access.org.id.clone();
-    let items = state
-        .control
-        .read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, name, role, prefix, created_at, created_by, last_used_at FROM api_keys
-                 WHERE org_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-            )?;
-            let items = stmt
-                .query_map([org_id], |r| {
-                    Ok(ApiKey {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        role: r.get(2)?,
-                        prefix: r.get(3)?,
-                        created_at: r.get(4)?,
-                        created_by: r.get(5)?,
-                        last_used_at: r.get(6)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(items)
-        })
-        .await?;
+    let items = state.control.read(move |c| of_org(c, &org_id)).await?;
     Ok(Json(ApiKeyList { items }))
 }
 
@@ -96,10 +132,13 @@ async fn create_key(
     Json(body): Json<CreateApiKey>,
 ) -> AppResult<(StatusCode, Json<CreatedApiKey>)> {
     access.require(Role::Admin)?;
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::field("name", "use 1–100 characters"));
+    let mut p = Problems::new();
+    let name = crate::values::text(&mut p, "name", Some(body.name), 100);
+    if name.is_none() {
+        p.add("name", "required");
     }
+    p.into_result()?;
+    let name = name.unwrap_or_default();
     if body.role > access.role {
         return Err(AppError::field(
             "role",
@@ -125,25 +164,10 @@ async fn create_key(
     };
     let org_id = access.org.id.clone();
     let hash = tokens::sha256(&secret);
-    let (id, n, role, prefix, at, by) = (
-        key.id.clone(),
-        key.name.clone(),
-        key.role,
-        key.prefix.clone(),
-        key.created_at.clone(),
-        key.created_by.clone(),
-    );
+    let stored = key.clone();
     state
         .control
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_by, created_at,
-                   owner_user_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, org_id, n, role.as_str(), prefix, hash, by, at, owner_user_id],
-            )?;
-            Ok(())
-        })
+        .write(move |tx| insert(tx, &stored, &org_id, &hash, &owner_user_id))
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key, secret })))
 }
@@ -155,21 +179,16 @@ async fn create_key(
 async fn revoke_key(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::IdPath>,
+    Path(path): Path<crate::paths::IdPath>,
 ) -> AppResult<StatusCode> {
     let id = path.id;
     access.require(Role::Admin)?;
     let org_id = access.org.id.clone();
-    let changed = state
+    let revoked = state
         .control
-        .write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
-                params![id, org_id, clock::now_stamp()],
-            )?)
-        })
+        .write(move |tx| revoke(tx, &org_id, &id))
         .await?;
-    if changed == 0 {
+    if !revoked {
         return Err(AppError::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)

@@ -13,12 +13,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::CSRF_HEADER;
-use crate::auth::routes::{SignedIn, signed_in};
+use crate::auth::roles::Role;
+use crate::auth::users;
 use crate::auth::{password, session, tokens};
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
-use crate::platform::roles::Role;
-use crate::platform::{orgs, users};
+use crate::platform::account::{SignedIn, signed_in};
+use crate::platform::orgs;
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -10,13 +10,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
+use crate::auth::roles::Role;
 use crate::auth::tokens;
+use crate::auth::users;
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
-use crate::platform::roles::Role;
-use crate::platform::users;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
 
@@ -39,6 +39,7 @@ pub struct MemberList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    #[schema(format = Email)]
     pub email: String,
     pub role: Role,
 }
@@ -87,6 +88,16 @@ pub fn find(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<
 }
 
 /// An active member (one who has accepted, if they were invited).
+/// The role of an active member; None for anyone else (pending included).
+pub fn active_role(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<Role>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
+        )?
+        .query_row([org_id, user_id], |r| r.get::<_, Role>(0))
+        .optional()?)
+}
+
 pub fn is_member(conn: &Connection, org_id: &str, user_id: &str) -> AppResult<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM memberships
@@ -138,6 +149,131 @@ pub fn create_invite(
     Ok(token)
 }
 
+/// Everyone in the organization, by name.
+fn all(conn: &Connection, org_id: &str) -> AppResult<Vec<Member>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE m.org_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id"
+    ))?;
+    let items = stmt
+        .query_map([org_id], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(items)
+}
+
+/// Adds someone by email: an account joins at once, anyone else gets an
+/// account-to-be, a pending membership and an invitation token.
+fn add(
+    tx: &Connection,
+    org_id: &str,
+    email: &str,
+    role: Role,
+    by: &str,
+) -> AppResult<(Member, Option<String>)> {
+    let user = match users::by_email(tx, email)? {
+        Some((u, hash)) => (u, hash.is_some()),
+        None => {
+            let name = email.split('@').next().unwrap_or(email).to_string();
+            (users::insert(tx, email, &name, None, false)?, false)
+        }
+    };
+    let (user, active) = user;
+    if has_membership(tx, org_id, &user.id)? {
+        return Err(AppError::Conflict(format!(
+            "{} is already a member or invited",
+            user.email
+        )));
+    }
+    // Someone with an account joins at once; anyone else is pending
+    // until they accept this organization's invitation.
+    tx.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            org_id,
+            user.id,
+            role.as_str(),
+            clock::now_stamp(),
+            if active { "active" } else { "invited" }
+        ],
+    )?;
+    let token = if active {
+        None
+    } else {
+        Some(create_invite(tx, org_id, &user.id, role, by)?)
+    };
+    let member = find(tx, org_id, &user.id)?.ok_or(AppError::NotFound)?;
+    Ok((member, token))
+}
+
+/// Changes a member's role: only owners give or take the owner role, and
+/// the last owner stays an owner.
+fn set_role(
+    tx: &Connection,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    caller_role: Role,
+) -> AppResult<Member> {
+    let current = find(tx, org_id, user_id)?.ok_or(AppError::NotFound)?;
+    if (role == Role::Owner || current.role == Role::Owner) && caller_role < Role::Owner {
+        return Err(AppError::forbidden(
+            "only owners give or take the owner role",
+        ));
+    }
+    if current.role == Role::Owner
+        && current.status == "active"
+        && role != Role::Owner
+        && owner_count(tx, org_id)? <= 1
+    {
+        return Err(AppError::Conflict(
+            "the last owner cannot be demoted; make someone else owner first".into(),
+        ));
+    }
+    tx.execute(
+        "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+        params![org_id, user_id, role.as_str()],
+    )?;
+    find(tx, org_id, user_id)?.ok_or(AppError::NotFound)
+}
+
+/// Removes a member with their invitations and API keys; only owners
+/// remove owners, and the last owner cannot leave.
+fn remove(
+    tx: &Connection,
+    org_id: &str,
+    user_id: &str,
+    is_self: bool,
+    caller_role: Role,
+) -> AppResult<()> {
+    let current = find(tx, org_id, user_id)?.ok_or(AppError::NotFound)?;
+    if current.role == Role::Owner {
+        if !is_self && caller_role < Role::Owner {
+            return Err(AppError::forbidden("only owners remove owners"));
+        }
+        if current.status == "active" && owner_count(tx, org_id)? <= 1 {
+            return Err(AppError::Conflict(
+                "the last owner cannot leave; make someone else owner first".into(),
+            ));
+        }
+    }
+    tx.execute(
+        "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+        [org_id, user_id],
+    )?;
+    tx.execute(
+        "DELETE FROM invites WHERE org_id = ?1 AND user_id = ?2",
+        [org_id, user_id],
+    )?;
+    // Their keys would stop working anyway; revoke them so that being
+    // added again later does not bring them back.
+    tx.execute(
+        "UPDATE api_keys SET revoked_at = ?3
+         WHERE org_id = ?1 AND owner_user_id = ?2 AND revoked_at IS NULL",
+        rusqlite::params![org_id, user_id, clock::now_stamp()],
+    )?;
+    Ok(())
+}
+
 fn caller_id(caller: &Caller) -> String {
     match caller {
         Caller::User { user, .. } => user.id.clone(),
@@ -154,18 +290,7 @@ async fn list_members(
     access: OrgAccess,
 ) -> AppResult<Json<MemberList>> {
     let org_id = access.org.id.clone();
-    let items = state
-        .control
-        .read(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "{SELECT} WHERE m.org_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id"
-            ))?;
-            let items = stmt
-                .query_map([org_id], from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(items)
-        })
-        .await?;
+    let items = state.control.read(move |c| all(c, &org_id)).await?;
     Ok(Json(MemberList { items }))
 }
 
@@ -189,42 +314,7 @@ async fn add_member(
     let role = body.role;
     let (member, token) = state
         .control
-        .write(move |tx| {
-            let user = match users::by_email(tx, &email)? {
-                Some((u, hash)) => (u, hash.is_some()),
-                None => {
-                    let name = email.split('@').next().unwrap_or(&email).to_string();
-                    (users::insert(tx, &email, &name, None, false)?, false)
-                }
-            };
-            let (user, active) = user;
-            if has_membership(tx, &org_id, &user.id)? {
-                return Err(AppError::Conflict(format!(
-                    "{} is already a member or invited",
-                    user.email
-                )));
-            }
-            // Someone with an account joins at once; anyone else is pending
-            // until they accept this organization's invitation.
-            tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    org_id,
-                    user.id,
-                    role.as_str(),
-                    clock::now_stamp(),
-                    if active { "active" } else { "invited" }
-                ],
-            )?;
-            let token = if active {
-                None
-            } else {
-                Some(create_invite(tx, &org_id, &user.id, role, &by)?)
-            };
-            let member = find(tx, &org_id, &user.id)?.ok_or(AppError::NotFound)?;
-            Ok((member, token))
-        })
+        .write(move |tx| add(tx, &org_id, &email, role, &by))
         .await?;
     let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
     Ok((
@@ -241,7 +331,7 @@ async fn add_member(
 async fn change_role(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::MemberPath>,
+    Path(path): Path<crate::paths::MemberPath>,
     Json(body): Json<ChangeRole>,
 ) -> AppResult<Json<Member>> {
     let user_id = path.user_id;
@@ -250,30 +340,7 @@ async fn change_role(
     let caller_role = access.role;
     let member = state
         .control
-        .write(move |tx| {
-            let current = find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)?;
-            if (body.role == Role::Owner || current.role == Role::Owner)
-                && caller_role < Role::Owner
-            {
-                return Err(AppError::forbidden(
-                    "only owners give or take the owner role",
-                ));
-            }
-            if current.role == Role::Owner
-                && current.status == "active"
-                && body.role != Role::Owner
-                && owner_count(tx, &org_id)? <= 1
-            {
-                return Err(AppError::Conflict(
-                    "the last owner cannot be demoted; make someone else owner first".into(),
-                ));
-            }
-            tx.execute(
-                "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
-                params![org_id, user_id, body.role.as_str()],
-            )?;
-            find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)
-        })
+        .write(move |tx| set_role(tx, &org_id, &user_id, body.role, caller_role))
         .await?;
     Ok(Json(member))
 }
@@ -286,7 +353,7 @@ async fn change_role(
 async fn remove_member(
     State(state): State<AppState>,
     access: OrgAccess,
-    Path(path): Path<crate::http::paths::MemberPath>,
+    Path(path): Path<crate::paths::MemberPath>,
 ) -> AppResult<StatusCode> {
     let user_id = path.user_id;
     let is_self = matches!(&access.caller, Caller::User { user, .. } if user.id == user_id);
@@ -297,35 +364,7 @@ async fn remove_member(
     let caller_role = access.role;
     state
         .control
-        .write(move |tx| {
-            let current = find(tx, &org_id, &user_id)?.ok_or(AppError::NotFound)?;
-            if current.role == Role::Owner {
-                if !is_self && caller_role < Role::Owner {
-                    return Err(AppError::forbidden("only owners remove owners"));
-                }
-                if current.status == "active" && owner_count(tx, &org_id)? <= 1 {
-                    return Err(AppError::Conflict(
-                        "the last owner cannot leave; make someone else owner first".into(),
-                    ));
-                }
-            }
-            tx.execute(
-                "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
-                [&org_id, &user_id],
-            )?;
-            tx.execute(
-                "DELETE FROM invites WHERE org_id = ?1 AND user_id = ?2",
-                [&org_id, &user_id],
-            )?;
-            // Their keys would stop working anyway; revoke them so that being
-            // added again later does not bring them back.
-            tx.execute(
-                "UPDATE api_keys SET revoked_at = ?3
-                 WHERE org_id = ?1 AND owner_user_id = ?2 AND revoked_at IS NULL",
-                rusqlite::params![org_id, user_id, clock::now_stamp()],
-            )?;
-            Ok(())
-        })
+        .write(move |tx| remove(tx, &org_id, &user_id, is_self, caller_role))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

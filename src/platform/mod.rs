@@ -1,9 +1,12 @@
-//! The control plane: users, organizations, memberships, API keys, first-run setup.
+//! The control plane's features: sign-in and account, organizations,
+//! memberships and invitations, API keys, first-run setup, and the access gate
+//! (`OrgAccess`) that every organization route passes through.
 
+pub mod access;
+pub mod account;
 pub mod api_keys;
+pub mod client_ip;
 pub mod invites;
 pub mod members;
 pub mod orgs;
-pub mod roles;
 pub mod setup;
-pub mod users;

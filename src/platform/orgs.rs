@@ -9,11 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
+use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult, Json};
-use crate::platform::roles::Role;
+use crate::platform::access::OrgAccess;
 use crate::state::AppState;
-use crate::tenant::{OrgAccess, Tenants};
+use crate::tenant::Tenants;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Org {
@@ -154,11 +155,11 @@ pub struct NewOrg {
 impl NewOrg {
     pub fn validate(self) -> AppResult<NewOrg> {
         let mut problems = crate::error::Problems::new();
-        let name = self.name.trim().to_string();
+        // The one text rule every name follows (no control characters).
+        let name =
+            crate::values::text(&mut problems, "name", Some(self.name), 120).unwrap_or_default();
         if name.is_empty() {
             problems.add("name", "required");
-        } else if name.chars().count() > 120 {
-            problems.add("name", "use at most 120 characters");
         }
         if let Some(s) = &self.slug
             && let Err(AppError::Validation { fields, .. }) = check_slug(s)
@@ -246,7 +247,10 @@ pub struct CreateOrg {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
+    /// Two-letter ISO 3166 code.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub default_country: Option<String>,
 }
 
@@ -305,6 +309,15 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
     }))
 }
 
+/// Writes an organization's name and default country.
+fn save_settings(conn: &Connection, o: &Org) -> AppResult<()> {
+    conn.execute(
+        "UPDATE orgs SET name = ?2, default_country = ?3 WHERE id = ?1",
+        params![o.id, o.name, o.default_country],
+    )?;
+    Ok(())
+}
+
 /// Rename the organization or change its default phone region (admin+).
 #[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "organization slug")),
@@ -319,11 +332,10 @@ async fn update_org(
     let mut org = access.org.clone();
     let mut problems = crate::error::Problems::new();
     if let Some(name) = body.name {
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 120 {
-            problems.add("name", "use 1–120 characters");
+        match crate::values::text(&mut problems, "name", Some(name), 120) {
+            Some(n) => org.name = n,
+            None => problems.add("name", "use 1–120 characters"),
         }
-        org.name = name;
     }
     if let Some(c) = body.default_country {
         match check_country("default_country", &c) {
@@ -333,16 +345,7 @@ async fn update_org(
     }
     problems.into_result()?;
     let o = org.clone();
-    state
-        .control
-        .write(move |tx| {
-            tx.execute(
-                "UPDATE orgs SET name = ?2, default_country = ?3 WHERE id = ?1",
-                params![o.id, o.name, o.default_country],
-            )?;
-            Ok(())
-        })
-        .await?;
+    state.control.write(move |tx| save_settings(tx, &o)).await?;
     Ok(Json(OrgWithRole {
         org,
         role: access.role,

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::routes::{check_account_and_org, signed_in};
+use crate::auth::users::{self, User};
 use crate::auth::{password, session};
 use crate::error::{AppError, AppResult, ErrorBody, Json};
+use crate::platform::account::{check_account_and_org, signed_in};
 use crate::platform::orgs::{self, NewOrg, Org};
-use crate::platform::users::{self, User};
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -66,7 +66,7 @@ async fn setup_status(State(state): State<AppState>) -> AppResult<Json<SetupStat
 
 /// Create the first organization and its owner, and sign them in.
 #[utoipa::path(post, path = "/setup", tag = "setup", request_body = Setup,
-    responses((status = 201, body = crate::auth::routes::SignedIn),
+    responses((status = 201, body = crate::platform::account::SignedIn),
               (status = 403, body = ErrorBody, description = "wrong or expired setup token"),
               (status = 404, body = ErrorBody, description = "setup is done"),
               (status = 422, body = ErrorBody)))]

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::search::{SOURCES, SearchDoc, source, text};
+use crate::search::{SearchDoc, Sources, source, text};
 
 static REBUILDS: Mutex<()> = Mutex::new(());
 
@@ -37,7 +37,7 @@ const SMALL_REBUILD: usize = 50_000;
 /// Least time between two index commits: under a stream of writes, batches
 /// grow instead of commits (and their fsyncs) piling up; an isolated write is
 /// still searchable at once.
-const MIN_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+pub const MIN_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -160,6 +160,7 @@ pub struct Stored {
 
 pub struct TenantSearch {
     dir: PathBuf,
+    sources: Sources,
     fields: Fields,
     opened: Mutex<Option<Opened>>,
     needs_rebuild: AtomicBool,
@@ -169,7 +170,7 @@ pub struct TenantSearch {
 impl TenantSearch {
     /// Opens the index next to the database (blocking). Anything wrong with it
     /// only schedules a rebuild; opening never fails.
-    pub fn open(dir: PathBuf, db: &Db) -> TenantSearch {
+    pub fn open(dir: PathBuf, db: &Db, sources: Sources) -> TenantSearch {
         let (_, fields) = schema();
         let expected = epoch(db).unwrap_or_default();
         let (opened, fresh) = match open_index(&dir) {
@@ -190,6 +191,7 @@ impl TenantSearch {
         }
         TenantSearch {
             dir,
+            sources,
             fields,
             opened: Mutex::new(opened),
             needs_rebuild: AtomicBool::new(!fresh),
@@ -214,6 +216,11 @@ impl TenantSearch {
             c.execute("UPDATE search_state SET epoch = ?1", [&epoch])?;
             Ok(())
         })
+    }
+
+    /// The kinds of record this index holds.
+    pub fn sources(&self) -> Sources {
+        self.sources
     }
 
     pub fn notifier(&self) -> Arc<Notify> {
@@ -300,7 +307,7 @@ impl TenantSearch {
             .writer_with_num_threads(threads, budget)
             .map_err(search_err)?;
         let mut done = 0;
-        for src in SOURCES {
+        for src in self.sources {
             let mut after = String::new();
             loop {
                 let from = after.clone();
@@ -392,7 +399,7 @@ impl TenantSearch {
                 for id in &ids {
                     w.delete_term(Term::from_field_text(self.fields.key, &key(&kind, id)));
                 }
-                if let Some(src) = source(&kind) {
+                if let Some(src) = source(self.sources, &kind) {
                     let docs = db.read_blocking(move |c| src.docs(c, &ids))?;
                     for d in &docs {
                         w.add_document(to_document(&self.fields, d))
@@ -500,33 +507,5 @@ impl TenantSearch {
             ));
         }
         Ok((out, seen_every_match))
-    }
-}
-
-/// The indexer of one open organization: runs until the organization closes.
-pub async fn run_indexer(tenant: std::sync::Weak<crate::tenant::Tenant>, notify: Arc<Notify>) {
-    loop {
-        let Some(t) = tenant.upgrade() else { return };
-        let result = tokio::task::spawn_blocking(move || t.search.work(&t.db)).await;
-        let failed = match result {
-            Ok(Ok(())) => false,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "indexing failed; retrying");
-                true
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "indexer panicked; retrying");
-                true
-            }
-        };
-        if failed {
-            // Usually brief (another writer still finishing): try again soon.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            continue;
-        }
-        tokio::time::sleep(MIN_COMMIT_INTERVAL).await;
-        // Woken by writes; the timeout catches rows written by other processes
-        // (the CLI).
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await;
     }
 }

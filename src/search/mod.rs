@@ -4,12 +4,12 @@
 //! adds a row to `search_outbox` in the same transaction (`enqueue`); a
 //! background indexer per open organization drains the outbox into the index,
 //! and only then deletes the rows, so a crash never leaves the index silently
-//! behind. Records join search by implementing `Source` and being listed in
-//! `SOURCES` — there is no second search path.
+//! behind. Records join search by implementing `Source`; the list of sources
+//! is handed in at start-up — there is no second search path.
 
+pub mod hits;
 pub mod index;
 pub mod query;
-pub mod routes;
 pub mod text;
 
 use rusqlite::{Connection, params};
@@ -44,14 +44,12 @@ pub trait Source: Sync {
     -> AppResult<Vec<SearchDoc>>;
 }
 
-/// Every searchable kind of record.
-pub static SOURCES: &[&dyn Source] = &[
-    &crate::crm::contacts::SEARCH,
-    &crate::crm::companies::SEARCH,
-];
+/// Every searchable kind of record, handed in from above at start-up (the
+/// search layer names no kind).
+pub type Sources = &'static [&'static dyn Source];
 
-pub fn source(kind: &str) -> Option<&'static dyn Source> {
-    SOURCES.iter().copied().find(|s| s.kind() == kind)
+pub fn source(sources: Sources, kind: &str) -> Option<&'static dyn Source> {
+    sources.iter().copied().find(|s| s.kind() == kind)
 }
 
 /// Records (in the caller's transaction) that a record's searchable text changed.
@@ -80,58 +78,4 @@ pub fn invalidate(conn: &Connection) -> AppResult<()> {
         [format!("invalidated-{}", crate::clock::new_id())],
     )?;
     Ok(())
-}
-
-/// A source whose records are rows of one table: `SELECT {columns} FROM {from}`
-/// (the table aliased `t`, with `id` and `deleted_at`), each row read by
-/// `row` and turned into a document by `doc`.
-pub struct TableSource<R> {
-    pub kind: &'static str,
-    pub columns: &'static str,
-    pub from: &'static str,
-    pub row: fn(&rusqlite::Row) -> rusqlite::Result<R>,
-    pub doc: fn(R) -> SearchDoc,
-}
-
-impl<R> TableSource<R> {
-    fn query(
-        &self,
-        conn: &Connection,
-        filter: &str,
-        args: impl rusqlite::Params,
-    ) -> AppResult<Vec<SearchDoc>> {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {} FROM {} WHERE t.deleted_at IS NULL AND {filter}",
-            self.columns, self.from
-        ))?;
-        let docs = stmt
-            .query_map(args, self.row)?
-            .map(|r| r.map(self.doc))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(docs)
-    }
-}
-
-impl<R> Source for TableSource<R> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    fn docs(&self, conn: &Connection, ids: &[String]) -> AppResult<Vec<SearchDoc>> {
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        self.query(conn, "t.id IN (SELECT value FROM json_each(?1))", [ids])
-    }
-
-    fn docs_after(
-        &self,
-        conn: &Connection,
-        after: &str,
-        limit: usize,
-    ) -> AppResult<Vec<SearchDoc>> {
-        self.query(
-            conn,
-            "t.id > ?1 ORDER BY t.id LIMIT ?2",
-            params![after, limit as i64],
-        )
-    }
 }

@@ -1,8 +1,7 @@
-//! Organizations' own databases: the registry of open ones and the only way a
-//! request reaches one (`OrgAccess`, which checks membership and role first).
+//! Organizations' own databases: the registry of open ones. The only way a
+//! request reaches one is `platform::access::OrgAccess`, which checks
+//! membership and role first.
 
-pub mod access;
 pub mod registry;
 
-pub use access::{Actor, OrgAccess};
-pub use registry::{Tenant, Tenants};
+pub use registry::{Tenant, TenantHooks, Tenants};

@@ -14,7 +14,9 @@ use lru::LruCache;
 
 use crate::db::{Db, DbOptions, Schema};
 use crate::error::{AppError, AppResult};
-use crate::search::TenantSearch;
+use crate::search::index::MIN_COMMIT_INTERVAL;
+use crate::search::{Sources, TenantSearch};
+use tokio::sync::Notify;
 
 pub struct Tenant {
     pub org_id: String,
@@ -37,9 +39,19 @@ impl Tenant {
     }
 }
 
+/// What the tenant layer needs to know of the record kinds above it, handed
+/// in at start-up: the searchable kinds, and how to empty the trash.
+#[derive(Clone, Copy)]
+pub struct TenantHooks {
+    pub sources: Sources,
+    /// Erases the records that stayed in the trash past their time.
+    pub purge_trash: fn(&rusqlite::Connection) -> AppResult<usize>,
+}
+
 pub struct Tenants {
     root: PathBuf,
     opts: DbOptions,
+    hooks: TenantHooks,
     open: Mutex<LruCache<String, Arc<Tenant>>>,
     /// Every organization still alive somewhere (a request or its indexer may
     /// hold one that fell out of `open`): reused rather than opened twice, so
@@ -51,12 +63,13 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    pub fn new(root: PathBuf, capacity: usize, opts: DbOptions) -> Tenants {
+    pub fn new(root: PathBuf, capacity: usize, opts: DbOptions, hooks: TenantHooks) -> Tenants {
         let cap =
             std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
         Tenants {
             root,
             opts,
+            hooks,
             open: Mutex::new(LruCache::new(cap)),
             alive: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
@@ -112,12 +125,13 @@ impl Tenants {
         let path = self.db_path(org_id);
         let index_dir = self.dir(org_id).join("index");
         let opts = self.opts.clone();
+        let sources = self.hooks.sources;
         let (db, search) = tokio::task::spawn_blocking(move || {
             if !path.exists() {
                 anyhow::bail!("organization database {} is missing", path.display());
             }
             let db = Db::open(&path, Schema::Tenant, &opts)?;
-            let search = TenantSearch::open(index_dir, &db);
+            let search = TenantSearch::open(index_dir, &db, sources);
             Ok((db, search))
         })
         .await
@@ -130,7 +144,7 @@ impl Tenants {
         });
         // Its indexer: catches up with the outbox (or rebuilds) right away,
         // then follows writes; it ends when the organization closes.
-        tokio::spawn(crate::search::index::run_indexer(
+        tokio::spawn(run_indexer(
             Arc::downgrade(&tenant),
             tenant.search.notifier(),
         ));
@@ -141,7 +155,7 @@ impl Tenants {
         let evicted = self.cache().push(org_id.to_string(), tenant.clone());
         drop(evicted); // closes outside the lock once no request holds it
         drop(_guard);
-        purge_trash(&tenant).await;
+        self.purge_trash(&tenant).await;
         Ok(tenant)
     }
 
@@ -219,14 +233,42 @@ impl Tenants {
         };
         drop(drained);
     }
+
+    /// Erases records that have stayed in the trash past their time. Runs when an
+    /// organization opens and hourly while it stays open.
+    pub async fn purge_trash(&self, tenant: &Tenant) {
+        match tenant.db.write(self.hooks.purge_trash).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(org = %tenant.org_id, erased = n, "emptied old trash"),
+            Err(e) => tracing::warn!(org = %tenant.org_id, error = %e, "emptying the trash failed"),
+        }
+    }
 }
 
-/// Erases records that have stayed in the trash past their time. Runs when an
-/// organization opens and hourly while it stays open.
-pub async fn purge_trash(tenant: &Tenant) {
-    match tenant.db.write(crate::crm::purge_trash).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(org = %tenant.org_id, erased = n, "emptied old trash"),
-        Err(e) => tracing::warn!(org = %tenant.org_id, error = %e, "emptying the trash failed"),
+/// The indexer of one open organization: runs until the organization closes.
+async fn run_indexer(tenant: Weak<Tenant>, notify: Arc<Notify>) {
+    loop {
+        let Some(t) = tenant.upgrade() else { return };
+        let result = tokio::task::spawn_blocking(move || t.search.work(&t.db)).await;
+        let failed = match result {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "indexing failed; retrying");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "indexer panicked; retrying");
+                true
+            }
+        };
+        if failed {
+            // Usually brief (another writer still finishing): try again soon.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            continue;
+        }
+        tokio::time::sleep(MIN_COMMIT_INTERVAL).await;
+        // Woken by writes; the timeout catches rows written by other processes
+        // (the CLI).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await;
     }
 }

@@ -36,7 +36,7 @@ pub async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.public_url = url::Url::parse(&format!("http://{addr}")).expect("url");
-    let state = AppState::open(config).expect("open state");
+    let state = harmonia::open_state(config).expect("open state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = harmonia::app(state.clone());
     let server = tokio::spawn(async move {
@@ -294,6 +294,15 @@ impl Session {
     }
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::DELETE, path, None).await
+    }
+    /// GET with query parameters, URL-encoded by the client.
+    pub async fn get_query(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .header("cookie", &self.cookie);
+        to_json(req.send().await.expect("request")).await
     }
 }
 

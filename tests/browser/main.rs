@@ -376,6 +376,8 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         "/o/acme/settings/members".to_string(),
         "/o/acme/settings/api-keys".to_string(),
         "/o/acme/settings/account".to_string(),
+        "/o/acme/settings/fields".to_string(),
+        "/o/acme/settings/tags".to_string(),
     ] {
         c.goto(&format!("{}{path}", server.base))
             .await
@@ -393,6 +395,15 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         .expect("list");
     click(c, "//button[@aria-label='New contact']").await;
     wait_for_css(c, "dialog[open]").await;
+    // And a popover (the filter builder), placed by script.
+    click(c, "//dialog[@open]//button[@aria-label='Close']").await;
+    wait_until(c, "!document.querySelector('dialog[open]')").await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Filter']",
+    )
+    .await;
+    wait_for_css(c, ".popover.filter-builder").await;
     let is_violation =
         |m: &String| m.contains("Content Security Policy") || m.contains("Refused to");
     let log = console_messages(c).await;
@@ -536,6 +547,268 @@ async fn the_palette_finds_as_you_type_and_opens_with_enter() {
         .expect("enter");
     wait_for(c, "//h1[normalize-space()='Peter Gibbons']").await;
     wait_for_url(c, "/o/acme/contacts/").await;
+    b.close().await;
+}
+
+async fn texts(c: &fantoccini::Client, css: &str) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent.trim())",
+            vec![json!(css)],
+        )
+        .await
+        .expect("texts");
+    serde_json::from_value(v).expect("strings")
+}
+
+async fn close_popover(c: &fantoccini::Client) {
+    c.execute(
+        "const p = document.querySelector('.popover'); if (p) p.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));",
+        vec![],
+    )
+    .await
+    .expect("escape");
+    wait_until(c, "!document.querySelector('.popover')").await;
+}
+
+#[tokio::test]
+async fn a_custom_field_is_set_inline_filtered_saved_as_a_view_and_reloaded() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (_, bill) = seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+
+    // Settings → Fields: a select field "Plan" with two coloured options.
+    c.goto(&format!("{}/o/acme/settings/fields", server.base))
+        .await
+        .expect("fields");
+    click(c, "//button[@aria-label='New field']").await;
+    type_into(c, "dialog input[name=label]", "Plan").await;
+    let key = c
+        .execute(
+            "return document.querySelector('dialog input[name=key]').value",
+            vec![],
+        )
+        .await
+        .expect("key");
+    assert_eq!(key, json!("plan"), "the key is made from the label");
+    wait_for_css(c, "dialog select[name=type]")
+        .await
+        .select_by_value("select")
+        .await
+        .expect("type");
+    type_into(c, "dialog input[aria-label='Option 1']", "Basic").await;
+    click(c, "//dialog//button[normalize-space()='Add option']").await;
+    type_into(c, "dialog input[aria-label='Option 2']", "Pro").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_until(c, "!document.querySelector('dialog[open]')").await;
+    wait_for(
+        c,
+        "//li[contains(@class,'field-row')]//*[normalize-space()='Plan']",
+    )
+    .await;
+
+    // Set it on a contact, inline on the record page.
+    c.goto(&format!("{}/o/acme/contacts/{bill}", server.base))
+        .await
+        .expect("record");
+    wait_for(c, "//h1[normalize-space()='Bill Lumbergh']").await;
+    click(
+        c,
+        "//div[contains(@class,'prop')][dt[normalize-space()='Plan']]//div[contains(@class,'prop-value')]",
+    )
+    .await;
+    wait_for_css(c, ".prop.is-editing select")
+        .await
+        .select_by_value("pro")
+        .await
+        .expect("pick");
+    click(
+        c,
+        "//*[contains(@class,'prop-edit')]//button[normalize-space()='Save']",
+    )
+    .await;
+    wait_for(
+        c,
+        "//div[contains(@class,'prop')][dt[normalize-space()='Plan']]//*[contains(@class,'chip') and normalize-space()='Pro']",
+    )
+    .await;
+    wait_until(c, "!document.querySelector('.prop.saving')").await;
+    let (_, saved) = page_fetch(
+        c,
+        "GET",
+        &format!("/api/v1/orgs/acme/contacts/{bill}"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(saved["custom"]["plan"], "pro", "{saved}");
+
+    // Filter the list by it with the filter builder, and show it as a column.
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 4",
+    )
+    .await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Filter']",
+    )
+    .await;
+    wait_for_css(c, ".filter-builder select[aria-label='Filter 1 field']")
+        .await
+        .select_by_value("custom.plan")
+        .await
+        .expect("field");
+    click(
+        c,
+        "//*[contains(@class,'filter-builder')]//button[@aria-pressed and normalize-space()='Pro']",
+    )
+    .await;
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 1",
+    )
+    .await;
+    close_popover(c).await;
+    click(
+        c,
+        "//button[contains(@class,'vb-btn') and normalize-space()='Columns']",
+    )
+    .await;
+    click(
+        c,
+        "//*[contains(@class,'col-chooser')]//label[normalize-space()='Plan']/input",
+    )
+    .await;
+    wait_for(c, "//table//th[normalize-space()='Plan']").await;
+    close_popover(c).await;
+    assert_eq!(first_row_name(c).await, "Bill Lumbergh");
+    let heads = texts(c, "table thead th").await;
+
+    // Save it as a view; its URL carries only the view.
+    click(c, "//button[normalize-space()='Save as new']").await;
+    type_into(c, "dialog input[name=name]", "Pro plans").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    wait_for_url(c, "view=").await;
+    wait_for(
+        c,
+        "//nav[contains(@class,'view-tabs')]//a[@aria-current='page' and normalize-space()='Pro plans']",
+    )
+    .await;
+    let url = c.current_url().await.expect("url").to_string();
+    assert!(!url.contains("filter="), "{url}");
+
+    // Reload: the same rows and columns.
+    c.refresh().await.expect("reload");
+    wait_for(
+        c,
+        "//nav[contains(@class,'view-tabs')]//a[@aria-current='page' and normalize-space()='Pro plans']",
+    )
+    .await;
+    wait_until(c, "document.querySelectorAll('table tbody td.name-cell a').length === 1 && !document.querySelector('.skel-row')").await;
+    assert_eq!(first_row_name(c).await, "Bill Lumbergh");
+    assert_eq!(texts(c, "table thead th").await, heads);
+    wait_for(
+        c,
+        "//table//tbody//*[contains(@class,'chip') and normalize-space()='Pro']",
+    )
+    .await;
+    assert_eq!(c.current_url().await.expect("url").to_string(), url);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn markup_in_fields_options_tags_and_views_is_shown_as_text() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let s = api_session(&server.base, "owner@example.com").await;
+    let evil = "<img src=x onerror=alert(1)>";
+    api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/fields",
+        json!({"kind": "contact", "key": "evil", "label": evil, "type": "select",
+               "options": [{"label": "<b>bold</b>", "color": "red"}]}),
+    )
+    .await;
+    let tag = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/tags",
+        json!({"name": "<script>alert(2)</script>"}),
+    )
+    .await;
+    let created = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/contacts",
+        json!({"first_name": "Ada", "custom": {"evil": "<b>bold</b>"}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id");
+    api(
+        &server.base,
+        &s,
+        Method::POST,
+        &format!("/orgs/acme/contacts/{id}/tags"),
+        json!({"tag_ids": [tag["id"]]}),
+    )
+    .await;
+    let view = api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/views",
+        json!({"kind": "contact", "name": evil, "scope": "personal",
+               "columns": [{"field": "name"}, {"field": "custom.evil"}, {"field": "tags"}]}),
+    )
+    .await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    for (path, shows) in [
+        (
+            format!(
+                "/o/acme/contacts?view={}",
+                view["id"].as_str().unwrap_or_default()
+            ),
+            "<script>alert(2)</script>",
+        ),
+        (format!("/o/acme/contacts/{id}"), "<b>bold</b>"),
+        ("/o/acme/settings/fields".to_string(), evil),
+        (
+            "/o/acme/settings/tags".to_string(),
+            "<script>alert(2)</script>",
+        ),
+    ] {
+        c.goto(&format!("{}{path}", server.base))
+            .await
+            .expect("goto");
+        wait_until(
+            c,
+            &format!("document.body.textContent.includes({})", json!(shows)),
+        )
+        .await;
+        let injected = c
+            .execute(
+                "return document.querySelectorAll('img[src=\"x\"], script:not([src])').length
+                    + [...document.querySelectorAll('b')].filter(e => e.textContent === 'bold').length",
+                vec![],
+            )
+            .await
+            .expect("count");
+        assert_eq!(injected, json!(0), "{path}: markup became elements");
+        assert!(c.get_alert_text().await.is_err(), "{path}: an alert opened");
+    }
     b.close().await;
 }
 

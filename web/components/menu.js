@@ -94,3 +94,55 @@ export function menuButton({ label, iconName = 'more', className = 'btn btn-ghos
   });
   return btn;
 }
+
+let openPopoverEl = null;
+export function closePopover() { if (openPopoverEl) openPopoverEl._close(); }
+/** Re-anchors the open popover (after the bar it hangs from changed size). */
+export function placePopover() { if (openPopoverEl) openPopoverEl._place(); }
+
+/**
+ * A floating panel anchored to a button (filter builder, sort, columns, tag picker): Esc or a
+ * click outside closes it and focus returns to the anchor. openPopover(anchor, content, {align,
+ * className, onClose, under: an element to hang below, e.g. the bar}) → {el, close, place}
+ */
+export function openPopover(anchor, content, { align = 'start', className = '', onClose, label, under = null } = {}) {
+  closeMenus();
+  closePopover();
+  const el = h('div', { class: `popover ${className}`.trim(), role: 'dialog', 'aria-label': label || null }, content);
+  document.body.appendChild(el);
+  const place = () => {
+    const r = anchor.getBoundingClientRect();
+    const w = el.offsetWidth;
+    let left = align === 'end' ? r.right - w : r.left;
+    left = Math.max(8, Math.min(left, window.innerWidth - w - 8));
+    el.style.left = `${left}px`;
+    const bottom = under && under.isConnected ? Math.max(r.bottom, under.getBoundingClientRect().bottom - 2) : r.bottom;
+    el.style.top = `${Math.min(bottom + 6, Math.max(8, window.innerHeight - el.offsetHeight - 8))}px`;
+  };
+  place();
+  anchor.setAttribute('aria-expanded', 'true');
+  const onKey = (e) => { if (e.key === 'Escape' && !e.defaultPrevented) { e.preventDefault(); e.stopPropagation(); close(true); } };
+  const onDown = (e) => {
+    if (el.contains(e.target) || anchor.contains(e.target)) return;
+    if (e.target.closest && e.target.closest('.menu, .popover, dialog')) return;
+    close(false);
+  };
+  function close(refocus) {
+    if (!el.isConnected) return;
+    el.remove();
+    anchor.setAttribute('aria-expanded', 'false');
+    el.removeEventListener('keydown', onKey);
+    document.removeEventListener('mousedown', onDown, true);
+    window.removeEventListener('resize', place);
+    if (openPopoverEl === el) openPopoverEl = null;
+    if (refocus && anchor.isConnected) anchor.focus();
+    if (onClose) onClose();
+  }
+  el._close = () => close(false);
+  el._place = place;
+  openPopoverEl = el;
+  el.addEventListener('keydown', onKey);
+  document.addEventListener('mousedown', onDown, true);
+  window.addEventListener('resize', place);
+  return { el, close: () => close(true), place };
+}

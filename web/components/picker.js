@@ -1,4 +1,5 @@
-// Company combobox: type to search companies, arrows + Enter pick, optional "Create “…”".
+// Record comboboxes (companies, contacts, any kind's path): type to search, arrows + Enter
+// pick, optional "Create “…”" (companies).
 import { h, nextId, debounce, qs } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, orgPath } from '../api.js';
@@ -9,7 +10,12 @@ import { reportError } from './toast.js';
  * companyPicker({org, value: {id, name}|null, allowCreate, placeholder, onChange})
  * → {el, input, value(), set(v)}
  */
-export function companyPicker({ org, value = null, allowCreate = false, placeholder = 'Search companies…', onChange, id }) {
+export const companyPicker = (o) => recordPicker({ placeholder: 'Search companies…', ...o, path: 'companies' });
+
+/** recordPicker({org, path: 'contacts'|'companies'|…, value, placeholder, onChange, allowCreate (companies)}) */
+export function recordPicker({ org, path, value = null, allowCreate = false, placeholder = 'Search…', onChange, id }) {
+  const square = path === 'companies';
+  const noun = path === 'companies' ? 'companies' : path === 'contacts' ? 'contacts' : 'records';
   let selected = value && value.id ? { id: value.id, name: value.name } : null;
   let options = [];
   let active = -1;
@@ -20,7 +26,7 @@ export function companyPicker({ org, value = null, allowCreate = false, placehol
     'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': listId,
   });
   const list = h('ul', { class: 'listbox', role: 'listbox', id: listId, hidden: true });
-  const clearBtn = h('button', { class: 'btn btn-ghost btn-icon btn-sm combo-clear', type: 'button', 'aria-label': 'Clear company', hidden: true }, icon('x', 13));
+  const clearBtn = h('button', { class: 'btn btn-ghost btn-icon btn-sm combo-clear', type: 'button', 'aria-label': `Clear ${square ? 'company' : 'value'}`, hidden: true }, icon('x', 13));
   const el = h('div', { class: 'combo' }, input, clearBtn, list);
 
   const show = (on) => { list.hidden = !on; input.setAttribute('aria-expanded', String(on)); };
@@ -44,13 +50,13 @@ export function companyPicker({ org, value = null, allowCreate = false, placehol
   function render(term) {
     list.replaceChildren();
     options = [];
-    for (const c of opts.items) options.push({ kind: 'pick', id: c.id, name: c.name, domain: c.domain });
+    for (const c of opts.items) options.push({ kind: 'pick', id: c.id, name: c.name, domain: c.domain || (c.emails && c.emails[0] && c.emails[0].email) });
     if (allowCreate && term && !opts.items.some((c) => c.name.toLowerCase() === term.toLowerCase())) options.push({ kind: 'create', name: term });
-    if (!options.length) list.appendChild(h('li', { class: 'empty', text: term ? 'No companies match' : 'No companies yet' }));
+    if (!options.length) list.appendChild(h('li', { class: 'empty', text: term ? `No ${noun} match` : `No ${noun} yet` }));
     options.forEach((o, i) => {
       const li = h('li', { role: 'option', id: `${listId}-${i}`, 'aria-selected': 'false' },
         o.kind === 'create' ? [icon('plus', 14), h('span', { class: 'truncate', text: `Create “${o.name}”` })]
-          : [avatar(o.name, { square: true }), h('span', { class: 'truncate grow', text: o.name }), o.domain && h('span', { class: 'meta truncate', text: o.domain })]);
+          : [avatar(o.name, { square, seed: o.id }), h('span', { class: 'truncate grow', text: o.name }), o.domain && h('span', { class: 'meta truncate', text: o.domain })]);
       li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(o); });
       list.appendChild(li);
     });
@@ -62,7 +68,7 @@ export function companyPicker({ org, value = null, allowCreate = false, placehol
     const term = input.value.trim();
     const n = ++reqNo;
     try {
-      const r = await get(orgPath(org, 'companies') + qs({ q: term, limit: 8, sort: 'name' }));
+      const r = await get(orgPath(org, path) + qs({ q: term, limit: 8, sort: 'name' }));
       if (n !== reqNo || document.activeElement !== input) return;
       opts.items = r.items || [];
       render(term);

@@ -10,7 +10,8 @@ const SKEL_W = ['w-60', 'w-80', 'w-50', 'w-70', 'w-40', 'w-90'];
  * createTable({columns: [{key, label, sort, render(item), className, right}], rowHref(item),
  *   selectable, onSort(sortKey), onSelect(Set), caption})
  */
-export function createTable({ columns, rowHref, selectable = false, onSort, onSelect, caption, className = '' }) {
+export function createTable({ columns: initialColumns, rowHref, selectable = false, onSort, onSelect, caption, className = '' }) {
+  let columns = initialColumns;
   const selected = new Set();
   let items = [];
   let sort = '';
@@ -95,6 +96,12 @@ export function createTable({ columns, rowHref, selectable = false, onSort, onSe
   return {
     el: table,
     setSort(s) { sort = s; renderHead(); },
+    setColumns(cols) {
+      columns = cols;
+      renderHead();
+      tbody.replaceChildren(...items.map(row));
+      syncAll();
+    },
     setItems(list) {
       items = list.slice();
       for (const id of [...selected]) if (!items.some((x) => x.id === id)) selected.delete(id);

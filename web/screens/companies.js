@@ -1,6 +1,5 @@
 // Companies list: organizations you sell to or work with, filterable by owner.
 import { h, timeEl, fmtNum } from '../util.js';
-import { orgPath } from '../api.js';
 import { getMembers } from '../session.js';
 import { avatar, memberChip } from '../components/avatar.js';
 import { ownerSelect } from '../components/editors.js';
@@ -13,11 +12,12 @@ export function renderCompanies(ctx) {
   const href = (c) => `/o/${slug}/companies/${c.id}`;
   ctx.shell.setActive('companies');
   return listScreen(ctx, {
+    kind: 'company',
     entity: 'companies',
     title: 'Companies',
     singular: 'company',
-    apiPath: orgPath(slug, 'companies'),
-    columns: [
+    defaultColumns: ['name', 'domain', 'industry', 'size', 'contact_count', 'owner_id', 'updated_at', 'created_at'],
+    columns: Object.fromEntries([
       {
         key: 'name', label: 'Name', sort: 'name', className: 'name-cell',
         render: (c) => h('span', { class: 'cell-inner' }, avatar(c.name, { square: true, seed: c.id }), h('a', { href: href(c), text: c.name })),
@@ -25,14 +25,14 @@ export function renderCompanies(ctx) {
       { key: 'domain', label: 'Domain', render: (c) => (c.domain ? h('span', { class: 'secondary', text: c.domain }) : null) },
       { key: 'industry', label: 'Industry', className: 'hide-sm', render: (c) => (c.industry ? h('span', { class: 'secondary', text: c.industry }) : null) },
       { key: 'size', label: 'Employees', className: 'hide-md', render: (c) => (c.size ? h('span', { class: 'secondary num', text: c.size }) : null) },
-      { key: 'contacts', label: 'Contacts', right: true, render: (c) => h('span', { class: c.contact_count ? '' : 'tertiary', text: fmtNum(c.contact_count || 0) }) },
-      { key: 'owner', label: 'Owner', className: 'hide-sm', render: (c) => memberChip(members, c.owner_id) },
-      { key: 'updated', label: 'Updated', sort: 'updated', className: 'hide-sm', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
-      { key: 'created', label: 'Created', sort: 'created', className: 'hide-md', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
-    ],
+      { key: 'contact_count', label: 'Contacts', right: true, render: (c) => h('span', { class: c.contact_count ? '' : 'tertiary', text: fmtNum(c.contact_count || 0) }) },
+      { key: 'owner_id', label: 'Owner', className: 'hide-sm', render: (c) => memberChip(members, c.owner_id) },
+      { key: 'updated_at', label: 'Updated', sort: 'updated_at', className: 'hide-sm', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
+      { key: 'created_at', label: 'Created', sort: 'created_at', className: 'hide-md', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
+    ].map((c) => [c.key, c])),
     filterKeys: ['owner'],
     defaultSort: 'name',
-    descFirst: new Set(['updated', 'created']),
+    descFirst: new Set(['updated', 'created', 'updated_at', 'created_at']),
     href,
     empty: {
       icon: 'companies',

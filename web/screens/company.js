@@ -12,6 +12,9 @@ import { createTable, emptyState } from '../components/table.js';
 import { addressEditor, sizeSelect, ownerSelect, formatAddress } from '../components/editors.js';
 import { openCompanyForm, openContactForm } from './forms.js';
 import { contactColumns } from './contacts.js';
+import { getSchema } from '../schema.js';
+import { tagsBox } from '../components/tags.js';
+import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
 
 function text(key, label, view) {
@@ -58,7 +61,7 @@ function contactsSection(ctx, company, members, editable, onCountChange) {
   const path = orgPath(slug, 'companies', company.id, 'contacts');
   let next = null;
   const table = createTable({
-    columns: contactColumns(slug, Promise.resolve(members), { company: false }).filter((c) => ['name', 'job', 'email', 'stage'].includes(c.key)).map((c) => ({ ...c, sort: null, className: c.key === 'name' ? 'name-cell' : c.className })),
+    columns: contactColumns(slug, Promise.resolve(members), { company: false }).filter((c) => ['name', 'job_title', 'emails', 'stage'].includes(c.key)).map((c) => ({ ...c, sort: null, className: c.key === 'name' ? 'name-cell' : c.className })),
     rowHref: (c) => `/o/${slug}/contacts/${c.id}`,
     caption: `Contacts at ${company.name}`,
   });
@@ -105,8 +108,9 @@ export async function renderCompany(ctx) {
   const apiPath = orgPath(slug, 'companies', params.id);
   let company;
   let members;
+  let schema;
   try {
-    [company, members] = await Promise.all([get(apiPath, { signal }), getMembers(slug).catch(() => [])]);
+    [company, members, schema] = await Promise.all([get(apiPath, { signal }), getMembers(slug).catch(() => []), getSchema(slug).catch(() => ({ kinds: [] }))]);
   } catch (e) {
     if (e.name === 'AbortError') return {};
     if (e.status === 404) { shell.setTop({ title: 'Not found', crumbs: [{ label: 'Companies', href: listHref }] }); clear(shell.content, notFoundState('company', listHref)); }
@@ -120,12 +124,13 @@ export async function renderCompany(ctx) {
   const countEl = h('span', { class: 'meta' });
   const openEdit = () => openCompanyForm({ slug, company, onSaved: (c) => { company = c; render(); props.update(c); } });
   const props = propsList({
-    fields: companyFields(members),
+    fields: [...companyFields(members), ...customProps(customFieldsOf(schema, 'company'), valueCtx(slug, schema, members))],
     item: company,
     editable,
     save: (body) => patch(apiPath, body),
     onSaved: (c) => { company = c; render(); },
   });
+  const tags = tagsBox({ slug, path: 'companies', record: company, editable, onChange: (r) => { company = r; } });
   const actions = editable ? [
     h('button', { class: 'btn', type: 'button', title: 'Edit (e)', onclick: openEdit }, icon('pencil', 14), 'Edit'),
     menuButton({ label: 'More actions' }, () => [
@@ -157,6 +162,6 @@ export async function renderCompany(ctx) {
     h('div', { class: 'record-main' },
       sideSection('Contacts', contacts.host, [countEl, contacts.add]),
       sideSection('History', historyHost)),
-    h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Details', props.el)))));
+    h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }

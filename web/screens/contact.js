@@ -13,6 +13,9 @@ import { companyPicker } from '../components/picker.js';
 import { multiEditor, addressEditor, stageSelect, ownerSelect, formatAddress } from '../components/editors.js';
 import { openContactForm } from './forms.js';
 import { contactName } from './contacts.js';
+import { getSchema } from '../schema.js';
+import { tagsBox } from '../components/tags.js';
+import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
 
 const textField = (key, label, type = 'text') => ({
@@ -96,8 +99,9 @@ export async function renderContact(ctx) {
   const apiPath = orgPath(slug, 'contacts', params.id);
   let contact;
   let members;
+  let schema;
   try {
-    [contact, members] = await Promise.all([get(apiPath, { signal }), getMembers(slug).catch(() => [])]);
+    [contact, members, schema] = await Promise.all([get(apiPath, { signal }), getMembers(slug).catch(() => []), getSchema(slug).catch(() => ({ kinds: [] }))]);
   } catch (e) {
     if (e.name === 'AbortError') return {};
     if (e.status === 404) { shell.setTop({ title: 'Not found', crumbs: [{ label: 'Contacts', href: listHref }] }); clear(shell.content, notFoundState('contact', listHref)); }
@@ -108,12 +112,13 @@ export async function renderContact(ctx) {
   const recordHref = `${listHref}/${contact.id}`;
   const openEdit = () => openContactForm({ slug, contact, onSaved: (c) => { contact = c; render(); props.update(c); } });
   const props = propsList({
-    fields: contactFields(slug, members),
+    fields: [...contactFields(slug, members), ...customProps(customFieldsOf(schema, 'contact'), valueCtx(slug, schema, members))],
     item: contact,
     editable,
     save: (body) => patch(apiPath, body),
     onSaved: (c) => { contact = c; render(); },
   });
+  const tags = tagsBox({ slug, path: 'contacts', record: contact, editable, onChange: (r) => { contact = r; } });
   const actions = editable ? [
     h('button', { class: 'btn', type: 'button', title: 'Edit (e)', onclick: openEdit }, icon('pencil', 14), 'Edit'),
     menuButton({ label: 'More actions' }, () => [
@@ -146,6 +151,6 @@ export async function renderContact(ctx) {
   }
   render();
   clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' }, mainHost,
-    h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Details', props.el)))));
+    h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }

@@ -19,13 +19,15 @@ export function contactColumns(slug, members, { company = true } = {}) {
       key: 'name', label: 'Name', sort: 'name', className: 'name-cell',
       render: (c) => h('span', { class: 'cell-inner' }, avatar(contactName(c), { seed: c.id }), h('a', { href: href(c), text: contactName(c) })),
     },
-    company && { key: 'company', label: 'Company', className: 'hide-sm', render: (c) => (c.company ? h('a', { class: 'secondary', href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }) : null) },
-    { key: 'job', label: 'Job title', className: 'hide-lg', render: (c) => (c.job_title ? h('span', { class: 'secondary', text: c.job_title }) : null) },
-    { key: 'email', label: 'Email', className: 'hide-sm', render: (c) => (c.emails && c.emails[0] ? h('span', { class: 'secondary', text: c.emails[0].email }) : null) },
-    { key: 'phone', label: 'Phone', className: 'hide-lg', render: (c) => (c.phones && c.phones[0] ? h('span', { class: 'secondary num', text: c.phones[0].phone }) : null) },
+    company && { key: 'company_id', label: 'Company', className: 'hide-sm', render: (c) => (c.company ? h('a', { class: 'secondary', href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }) : null) },
+    { key: 'job_title', label: 'Job title', className: 'hide-lg', render: (c) => (c.job_title ? h('span', { class: 'secondary', text: c.job_title }) : null) },
+    { key: 'emails', label: 'Email', className: 'hide-sm', render: (c) => (c.emails && c.emails[0] ? h('span', { class: 'secondary', text: c.emails[0].email }) : null) },
+    { key: 'phones', label: 'Phone', className: 'hide-lg', render: (c) => (c.phones && c.phones[0] ? h('span', { class: 'secondary num', text: c.phones[0].phone }) : null) },
     { key: 'stage', label: 'Stage', render: (c) => stageBadge(c.stage) },
-    { key: 'owner', label: 'Owner', className: 'hide-sm', render: (c) => memberChip(members, c.owner_id) },
-    { key: 'updated', label: 'Updated', sort: 'updated', className: 'hide-sm', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
+    { key: 'owner_id', label: 'Owner', className: 'hide-sm', render: (c) => memberChip(members, c.owner_id) },
+    { key: 'updated_at', label: 'Updated', sort: 'updated_at', className: 'hide-sm', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
+    { key: 'created_at', label: 'Created', sort: 'created_at', className: 'hide-md', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
+    { key: 'source', label: 'Source', className: 'hide-md', render: (c) => (c.source ? h('span', { class: 'secondary', text: c.source }) : null) },
   ].filter(Boolean);
 }
 
@@ -34,14 +36,15 @@ export function renderContacts(ctx) {
   const members = getMembers(slug).catch(() => []);
   ctx.shell.setActive('contacts');
   return listScreen(ctx, {
+    kind: 'contact',
     entity: 'contacts',
     title: 'Contacts',
     singular: 'contact',
-    apiPath: orgPath(slug, 'contacts'),
-    columns: contactColumns(slug, members),
+    columns: Object.fromEntries(contactColumns(slug, members).map((c) => [c.key, c])),
+    defaultColumns: ['name', 'company_id', 'job_title', 'emails', 'phones', 'stage', 'owner_id', 'updated_at'],
     filterKeys: ['stage', 'owner', 'company'],
     defaultSort: 'name',
-    descFirst: new Set(['updated', 'created']),
+    descFirst: new Set(['updated', 'created', 'updated_at', 'created_at']),
     href: (c) => `/o/${slug}/contacts/${c.id}`,
     empty: {
       icon: 'contacts',

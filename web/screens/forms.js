@@ -9,6 +9,8 @@ import { field, showErrors, clearErrors, setBusy } from '../components/field.js'
 import { companyPicker } from '../components/picker.js';
 import { multiEditor, addressEditor, stageSelect, sizeSelect, ownerSelect } from '../components/editors.js';
 import { toast } from '../components/toast.js';
+import { getSchema } from '../schema.js';
+import { customFieldsOf, customFormFields, valueCtx } from './custom.js';
 
 /** The address block starts folded when empty, so the common case stays short. */
 function addressSection(editor, hasValue) {
@@ -21,8 +23,15 @@ function addressSection(editor, hasValue) {
 /** Only the fields that changed, so a PATCH never overwrites someone else's edit. */
 function diff(orig, body) {
   const out = {};
-  for (const [k, v] of Object.entries(body)) if (!sameJson(orig[k], v)) out[k] = v;
+  for (const [k, v] of Object.entries(body)) if (k !== 'custom' && !sameJson(orig[k], v)) out[k] = v;
+  if (body.custom && Object.keys(body.custom).length) out.custom = body.custom;
   return out;
+}
+
+/** Members and the kind's custom fields as form inputs. */
+async function formContext(slug, kind, record) {
+  const [members, schema] = await Promise.all([getMembers(slug).catch(() => []), getSchema(slug).catch(() => ({ kinds: [] }))]);
+  return { members, custom: customFormFields(customFieldsOf(schema, kind), valueCtx(slug, schema, members), record) };
 }
 
 async function runForm({ title, submitLabel, body, wide, build, save, onSaved, successText }) {
@@ -57,7 +66,7 @@ async function runForm({ title, submitLabel, body, wide, build, save, onSaved, s
 /** openContactForm({slug, contact?: existing, preset?: {company}, onSaved(contact)}) */
 export async function openContactForm({ slug, contact = null, preset = {}, onSaved }) {
   const c = contact || {};
-  const members = await getMembers(slug).catch(() => []);
+  const { members, custom } = await formContext(slug, 'contact', contact);
   const first = field({ label: 'First name', name: 'first_name', value: c.first_name, autocomplete: 'off' });
   const last = field({ label: 'Last name', name: 'last_name', value: c.last_name, autocomplete: 'off' });
   const job = field({ label: 'Job title', name: 'job_title', value: c.job_title, autocomplete: 'off' });
@@ -81,6 +90,7 @@ export async function openContactForm({ slug, contact = null, preset = {}, onSav
     owner_id: owner._input.value || null,
     source: trimOrNull(source._input.value),
     address: address.value(),
+    custom: custom.value(),
   });
   return runForm({
     title: contact ? 'Edit contact' : 'New contact',
@@ -91,6 +101,7 @@ export async function openContactForm({ slug, contact = null, preset = {}, onSav
       emails.el,
       phones.el,
       h('div', { class: 'field-grid' }, stage, owner, source),
+      ...custom.els,
       addressSection(address, !!c.address),
     ],
     build,
@@ -103,7 +114,7 @@ export async function openContactForm({ slug, contact = null, preset = {}, onSav
 /** openCompanyForm({slug, company?: existing, onSaved(company)}) */
 export async function openCompanyForm({ slug, company = null, onSaved }) {
   const c = company || {};
-  const members = await getMembers(slug).catch(() => []);
+  const { members, custom } = await formContext(slug, 'company', company);
   const name = field({ label: 'Name', name: 'name', value: c.name, required: true, autocomplete: 'off', className: 'span-2' });
   const domain = field({ label: 'Domain', name: 'domain', value: c.domain, placeholder: 'acme.com', autocomplete: 'off' });
   const industry = field({ label: 'Industry', name: 'industry', value: c.industry, autocomplete: 'off' });
@@ -120,6 +131,7 @@ export async function openCompanyForm({ slug, company = null, onSaved }) {
       phone: trimOrNull(phone._input.value),
       owner_id: owner._input.value || null,
       address: address.value(),
+      custom: custom.value(),
     };
     if (!body.name) {
       showErrors(name.closest('form'), { fields: { name: 'A company needs a name.' } });
@@ -133,6 +145,7 @@ export async function openCompanyForm({ slug, company = null, onSaved }) {
     wide: true,
     body: [
       h('div', { class: 'field-grid' }, name, domain, industry, size, phone, owner),
+      ...custom.els,
       addressSection(address, !!c.address),
     ],
     build,

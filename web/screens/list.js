@@ -1,39 +1,68 @@
-// The shared list screen behind Contacts and Companies: URL-synced search, filters and sort,
-// total count, continuous cursor paging, selection with bulk delete + Undo, scroll memory.
-import { h, clear, qs, fmtNum, plural } from '../util.js';
+// The shared list screen behind Contacts and Companies: saved views as tabs, a filter builder,
+// sort and columns (all in the URL), search, total count, continuous cursor paging, selection
+// with bulk tag and bulk delete + Undo, scroll memory.
+import { h, clear, qs, fmtNum, plural, sameJson } from '../util.js';
 import { icon } from '../icons.js';
-import { get, del, post } from '../api.js';
-import { canEdit, announceChange } from '../session.js';
-import { setQuery } from '../router.js';
+import { get, post, patch, orgPath } from '../api.js';
+import { deleteMany } from './bulk.js';
+import { canEdit, announceChange, getMembers } from '../session.js';
+import { setQuery, navigate } from '../router.js';
 import { createTable, emptyState } from '../components/table.js';
 import { toast, reportError } from '../components/toast.js';
 import { setBusy } from '../components/field.js';
+import { openTagPicker } from '../components/tags.js';
+import { closePopover, placePopover } from '../components/menu.js';
+import { viewValue } from '../components/values.js';
+import { getSchema, getTags, kindSchema, fieldsOf, valueOf, pathOfKind } from '../schema.js';
+import { openFilterBuilder, condText, loadNames } from './filterbuilder.js';
+import { parseFilter, viewTabs, canManageView, saveAsNewDialog, openColumnChooser, openSortPicker } from './viewbar.js';
 
 const PAGE = 50;
 const cache = new Map();
 
-async function eachLimited(ids, n, fn) {
-  const results = [];
-  let i = 0;
-  const worker = async () => {
-    while (i < ids.length) {
-      const id = ids[i++];
-      try { await fn(id); results.push({ id, ok: true }); } catch (error) { results.push({ id, ok: false, error }); }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, ids.length) }, worker));
-  return results;
-}
+// The quick filters (simple parameters) become conditions when a view is saved.
+// Plain values read in the muted table colour, like the built-in columns.
+const SECONDARY = new Set(['text', 'long_text', 'number', 'date', 'email', 'phone', 'url', 'user', 'record']);
+const QUICK_FIELD = { stage: ['stage', 'in'], owner: ['owner_id', 'eq'], company: ['company_id', 'eq'] };
 
 /**
- * cfg: {entity, title, singular, apiPath, columns, filterKeys, buildFilters(state, apply), defaultSort,
- *       descFirst: Set of sort keys, empty: {icon, title, text}, create({onCreated}), href(item)}
+ * cfg: {kind, entity, title, singular, columns: {fieldId: {render, className, right}},
+ *       defaultColumns, filterKeys, buildFilters(state, apply), defaultSort, descFirst: Set,
+ *       empty: {icon, title, text}, create({onCreated}), href(item)}
  */
-export function listScreen(ctx, cfg) {
+export async function listScreen(ctx, cfg) {
   const { shell, slug, query } = ctx;
   const editable = canEdit(slug);
-  const state = { q: query.get('q') || '', sort: query.get('sort') || cfg.defaultSort, filters: {} };
+  const membersP = getMembers(slug).catch(() => []);
+  const [schema, views, members] = await Promise.all([
+    getSchema(slug).catch(() => ({ kinds: [] })),
+    get(orgPath(slug, 'views') + qs({ kind: cfg.kind }), { signal: ctx.signal }).catch(() => []),
+    membersP,
+  ]);
+  const ks = kindSchema(schema, cfg.kind);
+  const apiPath = orgPath(slug, ks ? ks.path : cfg.entity);
+  const listHref = location.pathname;
+  const fields = fieldsOf(ks);
+  const vctx = { slug, members, pathOf: (k) => pathOfKind(schema, k), names: {} };
+  const fixedCol = 'name';
+
+  // ?view=<id>, ?view=all, or nothing: the caller's default view when the URL says nothing else.
+  const vp = query.get('view');
+  let view = vp && vp !== 'all' ? views.find((v) => v.id === vp) || null : null;
+  if (vp && vp !== 'all' && !view) toast('That saved view no longer exists; showing all.', { kind: 'info' });
+  if (!vp && !location.search) view = views.find((v) => v.is_default) || null;
+  const baseOf = (v) => {
+    const p = parseFilter(v && v.filter);
+    const cols = v && v.columns && v.columns.length ? v.columns.map((c) => c.field).filter((id) => fields.some((f) => f.id === id)) : cfg.defaultColumns;
+    return { conds: p.conds, locked: p.locked, sort: (v && v.sort) || cfg.defaultSort, cols: cols.includes(fixedCol) ? cols : [fixedCol, ...cols] };
+  };
+  let base = baseOf(view);
+  const state = { q: query.get('q') || '', sort: query.get('sort') || base.sort, filters: {}, conds: base.conds, cols: base.cols };
+  try { if (query.get('filter')) state.conds = parseFilter(JSON.parse(query.get('filter'))).conds; } catch { /* a broken link shows the view */ }
+  if (query.get('cols')) state.cols = [fixedCol, ...query.get('cols').split(',').filter((id) => id !== fixedCol && fields.some((f) => f.id === id))];
   for (const k of cfg.filterKeys) state.filters[k] = query.get(k) || '';
+  await loadNames(state.conds, fields, vctx);
+
   let next = null;
   let gen = 0;
   let loading = false;
@@ -46,25 +75,44 @@ export function listScreen(ctx, cfg) {
   const newBtn = editable && h('button', { class: 'btn btn-primary', type: 'button', title: `New ${cfg.singular} (c)`, onclick: () => openCreate() },
     icon('plus', 15), h('span', { class: 'hide-sm', text: `New ${cfg.singular}` }));
   if (newBtn) newBtn.setAttribute('aria-label', `New ${cfg.singular}`);
-  shell.setTop({
-    title: cfg.title,
+  const setTop = () => shell.setTop({
+    title: view ? view.name : cfg.title,
+    crumbs: view ? [{ label: cfg.title, href: listHref }] : undefined,
     count: countEl,
     actions: [newBtn],
     search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (v) => { if (v !== state.q) { state.q = v; apply(); } } },
   });
+  setTop();
 
   const selCount = h('span', { class: 'count' });
   const delBtn = h('button', { class: 'btn btn-sm btn-danger', type: 'button', onclick: () => bulkDelete() }, icon('trash', 14), 'Delete');
-  const selbar = h('div', { class: 'selbar', role: 'region', 'aria-label': 'Selection', hidden: true }, selCount, delBtn,
+  const tagBtn = h('button', { class: 'btn btn-sm', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onclick: () => bulkTag() }, icon('tag', 14), 'Add tag');
+  const selbar = h('div', { class: 'selbar', role: 'region', 'aria-label': 'Selection', hidden: true }, selCount, tagBtn, delBtn,
     h('button', { class: 'btn btn-sm btn-ghost', type: 'button', text: 'Clear', onclick: () => table.clearSelection() }));
 
+  const columnsFor = (ids) => ids.map((id, i) => {
+    const f = fields.find((x) => x.id === id);
+    if (!f) return null;
+    const r = cfg.columns[id];
+    return {
+      key: id, label: (r && r.label) || f.label, sort: f.sortable ? id : null,
+      className: r ? r.className || '' : i === 0 ? 'name-cell' : 'hide-sm',
+      right: r ? r.right : f.type === 'number' || f.type === 'money',
+      render: r ? r.render : (item) => {
+        const v = viewValue(f, f.type === 'tags' ? item.tags : valueOf(item, f), vctx);
+        if (v && SECONDARY.has(f.type)) v.classList.add('secondary');
+        return v;
+      },
+    };
+  }).filter(Boolean);
+
   const table = createTable({
-    columns: cfg.columns,
+    columns: columnsFor(state.cols),
     rowHref: cfg.href,
     selectable: editable,
     caption: cfg.title,
-    onSort: (key) => {
-      state.sort = state.sort === key ? '-' + key : state.sort === '-' + key ? key : (cfg.descFirst.has(key) ? '-' + key : key);
+    onSort: (k) => {
+      state.sort = state.sort === k ? '-' + k : state.sort === '-' + k ? k : (cfg.descFirst.has(k) ? '-' + k : k);
       apply();
     },
     onSelect: (sel) => {
@@ -74,29 +122,112 @@ export function listScreen(ctx, cfg) {
   });
   table.setSort(state.sort);
 
+  // The view bar: tabs, then quick filters, Filter / Sort / Columns, condition chips, save.
+  const tabsHost = h('div', { class: 'view-tabs-host' });
+  const renderTabs = () => clear(tabsHost, viewTabs({ slug, listHref, views, current: view, onChanged: (v) => { Object.assign(view, v); renderTabs(); setTop(); } }));
+  renderTabs();
+  const filterBtn = h('button', { class: 'btn btn-sm vb-btn', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('filter', 13), h('span', { text: 'Filter' }), h('span', { class: 'vb-count' }));
+  const sortBtn = h('button', { class: 'btn btn-sm vb-btn', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('sort', 13), h('span', { class: 'vb-sort-label' }));
+  const colsBtn = h('button', { class: 'btn btn-sm vb-btn', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('columns', 13), h('span', { text: 'Columns' }));
+  const chipsHost = h('div', { class: 'vb-chips' });
   const clearBtn = h('button', { class: 'btn btn-sm btn-ghost clear-filters', type: 'button', onclick: () => clearFilters() }, icon('x', 13), 'Clear filters');
-  const filterbar = h('div', { class: 'filterbar', role: 'group', 'aria-label': 'Filters' }, cfg.buildFilters(state, apply), clearBtn);
+  const resetBtn = h('button', { class: 'btn btn-sm btn-ghost', type: 'button', text: 'Reset', title: 'Back to the saved view', onclick: () => navigate(view ? `${listHref}?view=${encodeURIComponent(view.id)}` : listHref, { replace: true }) });
+  const saveBtn = h('button', { class: 'btn btn-sm btn-primary', type: 'button', text: 'Save view', onclick: () => saveView() });
+  const saveNewBtn = h('button', { class: 'btn btn-sm', type: 'button', text: 'Save as new', onclick: () => saveAsNew() });
+  const saveHost = h('div', { class: 'vb-save' }, resetBtn, saveNewBtn, saveBtn);
+  const quickHost = h('div', { class: 'vb-quick' }, cfg.buildFilters(state, apply));
+  const filterbar = h('div', { class: 'filterbar', role: 'group', 'aria-label': 'Filters' }, quickHost, filterBtn, sortBtn, colsBtn, chipsHost, clearBtn, h('span', { class: 'grow' }), saveHost);
+  const viewbar = h('div', { class: 'viewbar' }, tabsHost, filterbar);
+
+  // A second click on an open popover's button closes it.
+  const toggles = (btn, open) => btn.addEventListener('click', () => (btn.getAttribute('aria-expanded') === 'true' ? closePopover() : open()));
+  toggles(filterBtn, () => openFilterBuilder(filterBtn, { under: filterbar, fields, conds: state.conds, ctx: vctx, onChange: (c) => { state.conds = c; apply(); } }));
+  toggles(sortBtn, () => openSortPicker(sortBtn, { under: filterbar, fields, sort: state.sort, onChange: (s) => { state.sort = s; apply(); } }));
+  toggles(colsBtn, () => openColumnChooser(colsBtn, { under: filterbar, fields: fields.filter((f) => f.id !== 'first_name' && f.id !== 'last_name'), cols: state.cols, fixed: fixedCol, onChange: (c) => { state.cols = c; table.setColumns(columnsFor(c)); apply(false); } }));
+
   const more = h('button', { class: 'btn', type: 'button', text: 'Load more', onclick: () => loadMore() });
   const foot = h('div', { class: 'table-foot' }, more);
   const emptyHost = h('div', { hidden: true });
   const wrap = h('div', { class: 'table-wrap' }, table.el);
-  clear(shell.content, filterbar, wrap, emptyHost, foot, selbar);
+  clear(shell.content, viewbar, wrap, emptyHost, foot, selbar);
 
-  const filtered = () => !!state.q || Object.values(state.filters).some(Boolean);
-  const params = (extra) => ({ q: state.q, ...state.filters, ...extra });
+  const quickConds = () => Object.entries(state.filters).filter(([, v]) => v).map(([k, v]) => ({ field: QUICK_FIELD[k][0], op: QUICK_FIELD[k][1], value: QUICK_FIELD[k][1] === 'in' ? [v] : v }));
+  const filterJson = (conds) => {
+    const all = [...(base.locked ? [base.locked] : []), ...conds];
+    return all.length ? JSON.stringify({ and: all }) : '';
+  };
+  const filtered = () => !!state.q || Object.values(state.filters).some(Boolean) || state.conds.length > 0;
+  const dirty = () => !sameJson(state.conds, base.conds) || state.sort !== base.sort || !sameJson(state.cols, base.cols) || Object.values(state.filters).some(Boolean);
+  const params = (extra) => ({ q: state.q, ...state.filters, filter: filterJson(state.conds), ...extra });
 
-  function apply() {
-    setQuery({ q: state.q, sort: state.sort === cfg.defaultSort ? '' : state.sort, ...state.filters });
+  function renderBar() {
+    const n = state.conds.length;
+    filterBtn.querySelector('.vb-count').textContent = n ? String(n) : '';
+    filterBtn.classList.toggle('is-on', n > 0);
+    const sf = state.sort.replace(/^-/, '').split(',')[0];
+    const f = fields.find((x) => x.id === sf || x.id === `${sf}_at`);
+    sortBtn.querySelector('.vb-sort-label').textContent = `${f ? f.label : sf}${state.sort.startsWith('-') ? ' ↓' : ' ↑'}`;
+    sortBtn.setAttribute('aria-label', `Sort: ${f ? f.label : sf}, ${state.sort.startsWith('-') ? 'descending' : 'ascending'}`);
+    sortBtn.title = 'Sort';
+    if (!vctx.tags && state.conds.some((c) => c.field === 'tags')) {
+      vctx.tags = [];
+      getTags(slug).then((t) => { vctx.tags = t; renderBar(); }).catch(() => {});
+    }
+    const tags = vctx.tags || [];
+    clear(chipsHost, state.conds.map((c, i) => {
+      const cf = fields.find((x) => x.id === c.field);
+      const b = h('span', { class: 'vb-chip' },
+        h('button', { class: 'vb-chip-text', type: 'button', text: condText(cf, c, { ...vctx, tags }), onclick: () => { closePopover(); filterBtn.click(); } }),
+        h('button', { class: 'vb-chip-x', type: 'button', 'aria-label': `Remove filter: ${condText(cf, c, { ...vctx, tags })}`, onclick: () => { state.conds = state.conds.filter((_, j) => j !== i); apply(); filterBtn.focus(); } }, icon('x', 11)));
+      return b;
+    }), base.locked ? h('span', { class: 'vb-chip locked', title: 'A filter made through the API' }, h('span', { class: 'vb-chip-text', text: 'Advanced filter' })) : null);
+    const isDirty = dirty();
+    saveHost.hidden = !isDirty;
+    saveBtn.hidden = !view || !canManageView(slug, view);
+    resetBtn.hidden = !isDirty;
+    placePopover();
+  }
+
+  function apply(refetch = true) {
+    setQuery({
+      view: view ? view.id : views.some((v) => v.is_default) ? 'all' : '',
+      q: state.q,
+      sort: state.sort === base.sort ? '' : state.sort,
+      ...state.filters,
+      filter: sameJson(state.conds, base.conds) ? '' : JSON.stringify({ and: state.conds }),
+      cols: sameJson(state.cols, base.cols) ? '' : state.cols.filter((c) => c !== fixedCol).join(','),
+    });
     myKey = key();
     table.setSort(state.sort);
-    reload();
+    renderBar();
+    if (refetch) reload();
   }
   function clearFilters() {
     state.q = '';
+    state.conds = [];
     for (const k of cfg.filterKeys) state.filters[k] = '';
-    clear(filterbar, cfg.buildFilters(state, apply), clearBtn);
+    clear(quickHost, cfg.buildFilters(state, apply));
     shell.setSearchValue('');
     apply();
+  }
+  const viewBody = () => ({
+    filter: { and: [...(base.locked ? [base.locked] : []), ...state.conds, ...quickConds()] },
+    sort: state.sort,
+    columns: state.cols.map((field) => ({ field })),
+  });
+  async function saveView() {
+    setBusy(saveBtn, true);
+    try {
+      const saved = await patch(orgPath(slug, 'views', view.id), viewBody());
+      toast(`Saved the view “${saved.name}”.`, { kind: 'success' });
+      navigate(`${listHref}?view=${encodeURIComponent(saved.id)}`, { replace: true });
+    } catch (e) { reportError(e, 'View not saved.'); } finally { setBusy(saveBtn, false); }
+  }
+  async function saveAsNew() {
+    const saved = await saveAsNewDialog({ slug, body: { kind: cfg.kind, layout: 'table', ...viewBody() } });
+    if (!saved) return;
+    toast(`Saved the view “${saved.name}”.`, { kind: 'success' });
+    navigate(`${listHref}?view=${encodeURIComponent(saved.id)}`, { replace: true });
   }
 
   function showCount() {
@@ -104,7 +235,7 @@ export function listScreen(ctx, cfg) {
     countEl.title = total == null ? '' : plural(total, cfg.singular);
   }
   function loadCount(my) {
-    get(cfg.apiPath + '/count' + qs(params()), { signal: ctx.signal })
+    get(apiPath + '/count' + qs(params()), { signal: ctx.signal })
       .then((r) => { if (my === gen) { total = r.count; showCount(); } })
       .catch(() => {});
   }
@@ -112,13 +243,14 @@ export function listScreen(ctx, cfg) {
   function updateView() {
     const items = table.items();
     clearBtn.hidden = !filtered();
+    placePopover();
     more.hidden = !next;
     setBusy(more, loading && !!next);
     const empty = !items.length && !loading;
     emptyHost.hidden = !empty;
     table.showHead(!empty);
     foot.hidden = empty || !next;
-    filterbar.hidden = empty && !filtered() && !failed;
+    viewbar.hidden = empty && !filtered() && !failed && !view && !views.length;
     if (!empty) return;
     clear(emptyHost, failed
       ? emptyState({ iconName: 'alert', title: `Couldn’t load ${cfg.entity}`, text: failed.message, actions: [h('button', { class: 'btn', type: 'button', text: 'Try again', onclick: () => reload() })] })
@@ -137,12 +269,12 @@ export function listScreen(ctx, cfg) {
     table.clearSelection();
     table.showHead(true);
     emptyHost.hidden = true;
-    filterbar.hidden = false;
+    viewbar.hidden = false;
     table.skeleton(12);
     shell.content.scrollTop = 0;
     loadCount(my);
     try {
-      const r = await get(cfg.apiPath + qs(params({ limit: PAGE, sort: state.sort })), { signal: ctx.signal });
+      const r = await get(apiPath + qs(params({ limit: PAGE, sort: state.sort })), { signal: ctx.signal });
       if (my !== gen) return;
       loading = false;
       next = r.next_cursor || null;
@@ -152,7 +284,7 @@ export function listScreen(ctx, cfg) {
       loading = false;
       table.setItems([]);
       if (e.name === 'AbortError') return;
-      if (e.status !== 401) failed = e;
+      if (e.status !== 401) failed = e.fields && e.fields.filter ? { message: `That filter doesn’t work: ${e.fields.filter}.` } : e;
     }
     updateView();
     maybeMore();
@@ -164,7 +296,7 @@ export function listScreen(ctx, cfg) {
     loading = true;
     updateView();
     try {
-      const r = await get(cfg.apiPath + qs(params({ limit: PAGE, sort: state.sort, cursor: next })), { signal: ctx.signal });
+      const r = await get(apiPath + qs(params({ limit: PAGE, sort: state.sort, cursor: next })), { signal: ctx.signal });
       if (my !== gen) return;
       next = r.next_cursor || null;
       table.append(r.items || []);
@@ -200,36 +332,34 @@ export function listScreen(ctx, cfg) {
     });
   }
 
-  async function bulkDelete() {
+  function bulkTag() {
     const ids = [...table.selected()];
     if (!ids.length) return;
-    setBusy(delBtn, true);
-    const results = await eachLimited(ids, 4, (id) => del(`${cfg.apiPath}/${encodeURIComponent(id)}`));
-    setBusy(delBtn, false);
-    const done = results.filter((r) => r.ok).map((r) => r.id);
-    const errors = results.filter((r) => !r.ok);
-    table.remove(done);
-    if (total != null) { total = Math.max(0, total - done.length); showCount(); }
-    updateView();
-    if (done.length) announceChange(cfg.entity);
-    if (errors.length) reportError(errors[0].error, `Could not delete ${plural(errors.length, cfg.singular)}.`);
-    if (!done.length) return;
-    toast(`Deleted ${plural(done.length, cfg.singular)}.`, {
-      kind: 'success',
-      action: {
-        label: 'Undo',
-        run: async () => {
-          const back = await eachLimited(done, 4, (id) => post(`${cfg.apiPath}/${encodeURIComponent(id)}/restore`));
-          const bad = back.filter((r) => !r.ok);
-          if (bad.length) reportError(bad[0].error, `Could not restore ${plural(bad.length, cfg.singular)}.`);
-          else toast(`Restored ${plural(done.length, cfg.singular)}.`, { kind: 'success' });
-          announceChange(cfg.entity);
-          if (shell.content.contains(wrap)) reload();
-        },
+    openTagPicker(tagBtn, {
+      slug,
+      onPick: async (tag) => {
+        setBusy(tagBtn, true);
+        try {
+          await post(`${apiPath}/bulk/tags`, { ids, add: [tag.id] });
+          toast(`Tagged ${plural(ids.length, cfg.singular)} “${tag.name}”.`, { kind: 'success' });
+          reload();
+        } catch (e) { reportError(e, 'Tag not added.'); } finally { setBusy(tagBtn, false); }
       },
     });
   }
 
+  async function bulkDelete() {
+    const ids = [...table.selected()];
+    if (!ids.length) return;
+    setBusy(delBtn, true);
+    const done = await deleteMany({ apiPath, entity: cfg.entity, singular: cfg.singular, ids, onRestored: () => { if (shell.content.contains(wrap)) reload(); } });
+    setBusy(delBtn, false);
+    table.remove(done);
+    if (total != null) { total = Math.max(0, total - done.length); showCount(); }
+    updateView();
+  }
+
+  renderBar();
   // Back/forward returns to the same rows and scroll position without refetching.
   const hit = cache.get(myKey);
   if (ctx.isBack && hit && Date.now() - hit.at < 5 * 60000) {

@@ -30,6 +30,11 @@ export function notFoundState(kind, listHref) {
   return emptyState({ iconName: 'search', title: `This ${kind} doesn’t exist`, text: 'It may have been deleted, or the link is wrong.', actions: [h('a', { class: 'btn', href: listHref, text: `Back to ${kind === 'company' ? 'companies' : 'contacts'}` })] });
 }
 
+// A record reference reads {id, name, …} but is written as its id.
+const plainRef = (v) => (v && typeof v === 'object' && !Array.isArray(v) && 'id' in v && 'kind' in v ? v.id : v);
+// Custom values merge per key, like the API's PATCH.
+const merge = (a, b) => ({ ...a, ...b, ...(b.custom ? { custom: { ...(a.custom || {}), ...b.custom } } : {}) });
+
 /**
  * Inline-editable field list.
  * fields: [{key, label, view(item) → Node|null, editor(item) → {el, focus(), value()}, toPatch(v) → object}]
@@ -88,9 +93,10 @@ export function propsList({ fields, item, editable, save, onSaved }) {
 
   async function commit(f, ed) {
     const patch = f.toPatch(ed.value());
-    if (Object.entries(patch).every(([k, v]) => sameJson(current[k], v))) { finish(f, true); return; }
+    const same = ([k, v]) => (k === 'custom' ? Object.entries(v).every(([ck, cv]) => sameJson(plainRef((current.custom || {})[ck]), cv)) : sameJson(current[k], v));
+    if (Object.entries(patch).every(same)) { finish(f, true); return; }
     const before = current;
-    current = { ...current, ...patch, ...(f.optimistic ? f.optimistic(ed.value()) : {}) };
+    current = merge(merge(current, patch), f.optimistic ? f.optimistic(ed.value()) : {});
     finish(f);
     const r = rows.get(f.key);
     r.el.classList.add('saving');
@@ -110,7 +116,7 @@ export function propsList({ fields, item, editable, save, onSaved }) {
   }
 
   for (const f of fields) {
-    const el = h('div', { class: 'prop' }, h('dt', { text: f.label }), h('dd'));
+    const el = h('div', { class: 'prop' }, h('dt', { text: f.label, title: f.label }), h('dd'));
     dl.appendChild(el);
     rows.set(f.key, { el, dd: el.lastChild, f, editing: false });
     renderView(f);

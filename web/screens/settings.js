@@ -1,4 +1,4 @@
-// Settings frame: tabs for Members, API keys (admins) and My account.
+// Settings frame: tabs for Members, Fields, Tags, API keys (admins) and My account.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -10,6 +10,8 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
   shell.setTop({ title, crumbs: [{ label: 'Settings', href: `/o/${slug}/settings/members` }], actions });
   const tabs = [
     ['members', 'Members', 'users'],
+    ['fields', 'Fields', 'list'],
+    ['tags', 'Tags', 'tag'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     ['account', 'My account', 'user'],
   ].filter(Boolean);

@@ -5,10 +5,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{AppError, AppResult, ErrorBody, Json, Query};
+use crate::platform::access::OrgAccess;
+use crate::search::hits::top_hits;
 use crate::search::query::{self, Snippet};
-use crate::search::{SOURCES, source};
+use crate::search::source;
 use crate::state::AppState;
-use crate::tenant::OrgAccess;
 
 pub const MAX_LIMIT: usize = 50;
 
@@ -21,6 +22,7 @@ pub struct SearchParams {
     /// Comma-separated kinds to search, e.g. `contact,company` (default: all).
     pub types: Option<String>,
     /// 1–50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
 }
 
@@ -68,8 +70,9 @@ async fn search(
         .map(str::trim)
         .filter(|k| !k.is_empty())
     {
-        if source(k).is_none() {
-            let known: Vec<_> = SOURCES.iter().map(|s| s.kind()).collect();
+        let sources = access.tenant.search.sources();
+        if source(sources, k).is_none() {
+            let known: Vec<_> = sources.iter().map(|s| s.kind()).collect();
             return Err(AppError::field(
                 "types",
                 format!("use any of {}", known.join(", ")),
@@ -119,45 +122,6 @@ async fn search(
     })
     .await?;
     Ok(Json(SearchResults { items, rebuilding }))
-}
-
-/// How many hits of every kind are fetched to find `limit` of the kinds asked for.
-const WIDEN: usize = 3;
-
-/// The best `limit` hits of `kinds` (all kinds when empty). A kind filter
-/// inside the query is a conjunction, which keeps Tantivy from skipping
-/// low-scoring blocks (block-max WAND): it scores every match, and a 3-letter
-/// prefix over 1,000,000 contacts took 3× as long. So the unfiltered query
-/// runs first, for a few times `limit` hits, and keeps those of the kinds
-/// asked for (loading stored documents only until it has `limit`); that is
-/// the right answer when it keeps `limit` of them or has seen every match. For kinds that are a minority of the records, or when
-/// that falls short, the filtered query runs (its conjunction is then cheap).
-fn top_hits(
-    search: &crate::search::index::TenantSearch,
-    parsed: &query::Parsed,
-    kinds: &[String],
-    fuzzy: bool,
-    limit: usize,
-) -> AppResult<Vec<(f32, crate::search::index::Stored)>> {
-    let fields = search.fields();
-    let every_kind = SOURCES.iter().all(|s| kinds.iter().any(|k| k == s.kind()));
-    if kinds.is_empty() || every_kind {
-        return search.run(query::build(&fields, parsed, &[], fuzzy).as_ref(), limit);
-    }
-    let filtered = || search.run(query::build(&fields, parsed, kinds, fuzzy).as_ref(), limit);
-    if search.share_of(kinds)? < 0.5 {
-        return filtered();
-    }
-    let (kept, seen_every_match) = search.run_where(
-        query::build(&fields, parsed, &[], fuzzy).as_ref(),
-        limit * WIDEN,
-        limit,
-        |kind| kinds.iter().any(|k| k == kind),
-    )?;
-    if kept.len() == limit || seen_every_match {
-        return Ok(kept);
-    }
-    filtered()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

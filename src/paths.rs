@@ -16,3 +16,11 @@ pub struct MemberPath {
     pub org: String,
     pub user_id: String,
 }
+
+#[derive(Deserialize)]
+pub struct TagPath {
+    #[allow(dead_code)]
+    pub org: String,
+    pub id: String,
+    pub tag_id: String,
+}

@@ -94,7 +94,7 @@ pub fn set_name(conn: &Connection, user_id: &str, name: &str) -> AppResult<()> {
 /// Trims and lower-cases an email address and checks its syntax.
 pub fn normalize_email(field: &str, email: &str) -> AppResult<String> {
     let e = email.trim().to_lowercase();
-    if !crate::crm::fields::is_email(&e) {
+    if !crate::values::is_email(&e) {
         return Err(crate::error::AppError::field(
             field,
             "not a valid email address",

@@ -10,11 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
-use crate::auth::client_ip::ClientIp;
+use crate::auth::users::{self, User};
 use crate::auth::{password, session, tokens};
 use crate::error::{AppError, AppResult, ErrorBody, Json};
+use crate::platform::client_ip::ClientIp;
 use crate::platform::orgs::{self, MyOrg, NewOrg};
-use crate::platform::users::{self, User};
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]

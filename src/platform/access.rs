@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use rusqlite::OptionalExtension;
 
 use crate::auth::caller::{Caller, Credentials};
+use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult};
+use crate::platform::members;
 use crate::platform::orgs::{self, Org};
-use crate::platform::roles::Role;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 
@@ -74,12 +74,7 @@ impl FromRequestParts<AppState> for OrgAccess {
                 let caller = Caller::resolve(conn, &creds, &config)?;
                 let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
                 let role = match &caller {
-                    Caller::User { user, .. } => conn
-                        .prepare_cached(
-                            "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
-                        )?
-                        .query_row([&org.id, &user.id], |r| r.get::<_, Role>(0))
-                        .optional()?,
+                    Caller::User { user, .. } => members::active_role(conn, &org.id, &user.id)?,
                     Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
                 }
                 .ok_or(AppError::NotFound)?;
@@ -87,7 +82,7 @@ impl FromRequestParts<AppState> for OrgAccess {
             })
             .await?;
         caller.check_csrf(parts)?;
-        caller.touch(state).await?;
+        caller.touch(&state.control).await?;
         let tenant = state.tenants.get(&org.id).await?;
         Ok(OrgAccess {
             org,
@@ -95,5 +90,22 @@ impl FromRequestParts<AppState> for OrgAccess {
             caller,
             tenant,
         })
+    }
+}
+
+/// A handler that needs the caller but no organization.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let creds = Credentials::from_parts(parts)?;
+        let config = state.config.clone();
+        let caller = state
+            .control
+            .read(move |conn| Caller::resolve(conn, &creds, &config))
+            .await?;
+        caller.check_csrf(parts)?;
+        caller.touch(&state.control).await?;
+        Ok(caller)
     }
 }

@@ -1,0 +1,243 @@
+//! Lists of any kind: the simple parameters (`q`, `updated_since`, the
+//! kind's own like `stage=`), the filter language, sorts, keyset pages.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use rusqlite::types::Value as Sql;
+use serde::Serialize;
+
+use crate::clock;
+use crate::error::{AppError, AppResult};
+use crate::record::catalogue::Catalogue;
+use crate::record::custom::{self, CustomField};
+use crate::record::filter::{Context, Filter};
+use crate::record::sort::{self, Sorts};
+use crate::record::{RecordKind, store};
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+/// The longest `q` a list (or search) takes.
+pub const MAX_Q: usize = 200;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Count {
+    pub count: i64,
+}
+
+/// The query string of a list, as sent.
+pub type Params = BTreeMap<String, String>;
+
+const COMMON: &[&str] = &["limit", "cursor", "sort", "q", "filter", "updated_since"];
+
+/// A list request, checked: conditions and their arguments, sorts, paging.
+pub struct ListQuery {
+    conditions: Vec<String>,
+    args: Vec<Sql>,
+    pub sorts: Sorts,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+pub fn limit(l: Option<&String>) -> AppResult<usize> {
+    match l {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(AppError::field("limit", format!("use 1 to {MAX_LIMIT}"))),
+        },
+    }
+}
+
+impl ListQuery {
+    /// Checks a list's parameters against the kind's fields (`fields` are
+    /// its live custom fields). `me` is the caller's user id.
+    pub fn new<K: RecordKind>(
+        params: &Params,
+        fields: &[CustomField],
+        me: Option<String>,
+    ) -> AppResult<ListQuery> {
+        let cat = Catalogue {
+            builtins: K::fields(),
+            custom: fields,
+        };
+        // An empty `q` searches for nothing, as a search box does; any other
+        // empty parameter is a mistake, not a default.
+        if let Some((k, _)) = params
+            .iter()
+            .find(|(k, v)| v.is_empty() && k.as_str() != "q")
+        {
+            let shown: String = k.chars().take(60).collect();
+            return Err(AppError::field(
+                shown,
+                "give a value or leave the parameter out",
+            ));
+        }
+        for key in params.keys() {
+            let known = COMMON.contains(&key.as_str())
+                || K::fields().iter().any(|b| b.param == Some(key.as_str()));
+            if !known {
+                let shown: String = key.chars().take(60).collect();
+                return Err(AppError::field(shown, "unknown parameter"));
+            }
+        }
+        let mut q = ListQuery {
+            conditions: vec!["t.deleted_at IS NULL".into()],
+            args: Vec::new(),
+            sorts: Sorts::parse(params.get("sort").map(String::as_str), &cat)?,
+            cursor: params.get("cursor").cloned(),
+            limit: limit(params.get("limit"))?,
+        };
+        for b in K::fields() {
+            if let (Some(name), Some(sql)) = (b.param, b.sql)
+                && let Some(v) = params.get(name)
+            {
+                if !b.options.is_empty() && !b.options.contains(&v.as_str()) {
+                    return Err(AppError::field(
+                        name,
+                        format!("use one of {}", b.options.join(", ")),
+                    ));
+                }
+                q.conditions.push(format!("{sql} = ?"));
+                q.args.push(Sql::Text(v.clone()));
+            }
+        }
+        if let Some(s) = params.get("updated_since") {
+            let stamp = clock::parse_rfc3339(s).ok_or_else(|| {
+                AppError::field(
+                    "updated_since",
+                    "use an RFC 3339 time, e.g. 2026-01-31T09:00:00Z",
+                )
+            })?;
+            q.conditions.push("t.updated_at >= ?".into());
+            q.args.push(Sql::Text(stamp));
+        }
+        if let Some(text) = params.get("q") {
+            if text.chars().count() > MAX_Q {
+                return Err(AppError::field(
+                    "q",
+                    format!("use at most {MAX_Q} characters"),
+                ));
+            }
+            q.prefix(text, K::QUICK_SEARCH);
+        }
+        if let Some(f) = params.get("filter") {
+            let ctx = Context {
+                me,
+                now: clock::now(),
+            };
+            let (sql, args) = Filter::parse(f)?.compile(&cat, &ctx)?;
+            q.conditions.push(sql);
+            q.args.extend(args);
+        }
+        Ok(q)
+    }
+
+    /// Prefix match on lower-cased key columns: `sql` uses `{lo}`/`{hi}` for the
+    /// bounds of the range `[q, q + U+10FFFF)`, which any index can serve.
+    fn prefix(&mut self, q: &str, sql: &str) {
+        let q = q.trim().to_lowercase();
+        if q.is_empty() {
+            return;
+        }
+        let hi = format!("{q}\u{10FFFF}");
+        let mut cond = String::new();
+        let mut rest = sql;
+        while let Some(pos) = rest.find('{') {
+            cond.push_str(&rest[..pos]);
+            let end = rest[pos..]
+                .find('}')
+                .map(|e| pos + e + 1)
+                .unwrap_or(rest.len());
+            match &rest[pos..end] {
+                "{lo}" => self.args.push(Sql::Text(q.clone())),
+                _ => self.args.push(Sql::Text(hi.clone())),
+            }
+            cond.push('?');
+            rest = &rest[end..];
+        }
+        cond.push_str(rest);
+        self.conditions.push(format!("({cond})"));
+    }
+
+    /// Narrows the list further (e.g. one company's contacts).
+    pub fn and(&mut self, sql: &str, arg: Sql) {
+        self.conditions.push(sql.to_string());
+        self.args.push(arg);
+    }
+
+    fn where_sql(&self) -> String {
+        self.conditions.join(" AND ")
+    }
+
+    pub fn count<K: RecordKind>(&self, conn: &Connection) -> AppResult<i64> {
+        let sql = format!(
+            "SELECT count(*) FROM {} t WHERE {}",
+            K::TABLE,
+            self.where_sql()
+        );
+        Ok(
+            conn.query_row(&sql, rusqlite::params_from_iter(self.args.iter()), |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
+    /// One page, decorated as the API shows records.
+    pub fn page<K: RecordKind>(mut self, conn: &Connection) -> AppResult<Page<K::Record>> {
+        if let Some(c) = self.cursor.take() {
+            let (cond, args) = self.sorts.after(&c)?;
+            self.conditions.push(cond);
+            self.args.extend(args);
+        }
+        let sql = format!(
+            "SELECT {}, t.custom, {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+            K::COLUMNS,
+            self.sorts.columns(),
+            K::FROM,
+            self.where_sql(),
+            self.sorts.order_by(),
+            self.limit + 1
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
+        let mut items = Vec::with_capacity(self.limit + 1);
+        let mut last: Option<(Vec<Sql>, String)> = None;
+        let keys = self.sorts.len();
+        let at = K::COLUMN_COUNT + 1;
+        let mut more = false;
+        while let Some(r) = rows.next()? {
+            if items.len() == self.limit {
+                more = true;
+                break;
+            }
+            items.push(store::read_row::<K>(r)?);
+            let values = (0..keys)
+                .map(|i| r.get::<_, Sql>(at + i))
+                .collect::<Result<Vec<_>, _>>()?;
+            last = Some((values, r.get(at + keys)?));
+        }
+        drop(rows);
+        store::decorate::<K>(conn, &mut items)?;
+        Ok(Page {
+            items,
+            next_cursor: if more {
+                last.map(|(v, id)| sort::encode(&v, &id))
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The live custom fields of a kind (what a list may name).
+pub fn fields_of<K: RecordKind>(conn: &Connection) -> AppResult<Vec<CustomField>> {
+    custom::of_kind(conn, K::KIND)
+}

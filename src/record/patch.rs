@@ -1,0 +1,307 @@
+//! Creating and changing records of any kind.
+//!
+//! A PATCH is read, merged and validated outside the writer (validation can be
+//! slow: phone numbers), then written only if the record did not change
+//! meanwhile. If it did, the same patch is merged again inside the write
+//! transaction, where nothing can intervene. A PATCH names only the fields it
+//! changes and carries no version, so a concurrent write is not the caller's
+//! conflict: the patch lands on the newer record (per field, the last writer
+//! wins) and no caller is ever refused.
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use crate::clock;
+use crate::error::{AppError, AppResult, Problems};
+use crate::platform::access::OrgAccess;
+use crate::platform::members;
+use crate::record::catalogue::FieldType;
+use crate::record::custom::{self, CustomField, values};
+use crate::record::{Record, RecordKind, history, store};
+use crate::state::AppState;
+
+/// Keys of a record a body may carry back but that are not the kind's input.
+const LAYER_KEYS: &[&str] = &["custom", "tags"];
+
+/// Splits a body into the kind's input and the custom values sent.
+fn split(body: Value, read_only: &[&str]) -> AppResult<(Map<String, Value>, Option<Value>)> {
+    let Value::Object(mut fields) = body else {
+        return Err(AppError::field("body", "send a JSON object"));
+    };
+    let custom = fields.remove("custom");
+    fields.remove("tags");
+    fields.retain(|k, _| !read_only.contains(&k.as_str()));
+    Ok((fields, custom))
+}
+
+/// A kind's validation and the custom values' checks, as one 422.
+fn validate<K: RecordKind>(
+    input: Map<String, Value>,
+    custom_sent: Option<Value>,
+    current_custom: Map<String, Value>,
+    fields: &[CustomField],
+    creating: bool,
+    region: &str,
+) -> AppResult<(K::Clean, Map<String, Value>)> {
+    let mut p = Problems::new();
+    let custom = values::merge(
+        fields,
+        current_custom,
+        custom_sent,
+        creating,
+        region,
+        &mut p,
+    );
+    let clean = crate::error::from_value::<K::Input>(Value::Object(input))
+        .and_then(|i| K::validate(i, region));
+    match clean {
+        Ok(c) => {
+            p.into_result()?;
+            Ok((c, custom))
+        }
+        Err(AppError::Validation {
+            message,
+            mut fields,
+        }) => {
+            if let Err(AppError::Validation { fields: more, .. }) = p.into_result() {
+                fields.extend(more);
+            }
+            Err(AppError::Validation { message, fields })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// 422 unless every user named (owner, user fields) is a member.
+async fn check_members(
+    state: &AppState,
+    org_id: &str,
+    owner: Option<&str>,
+    fields: &[CustomField],
+    custom: &Map<String, Value>,
+    changed: impl Fn(&str) -> bool,
+) -> AppResult<()> {
+    let mut users: Vec<(String, String)> = Vec::new();
+    if let Some(o) = owner.filter(|o| changed(o)) {
+        users.push(("owner_id".into(), o.to_string()));
+    }
+    for f in fields.iter().filter(|f| f.ty == FieldType::User) {
+        if let Some(u) = custom
+            .get(&f.key)
+            .and_then(Value::as_str)
+            .filter(|u| changed(u))
+        {
+            users.push((format!("custom.{}", f.key), u.to_string()));
+        }
+    }
+    for (field, user) in users {
+        let org = org_id.to_string();
+        let ok = state
+            .control
+            .read(move |c| members::is_member(c, &org, &user))
+            .await?;
+        if !ok {
+            return Err(AppError::field(field, "not a member of this organization"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a record from a request body.
+pub async fn create<K: RecordKind>(
+    state: &AppState,
+    access: &OrgAccess,
+    body: Value,
+) -> AppResult<K::Record> {
+    let (input, custom_sent) = split(body, &[])?;
+    let fields = access
+        .tenant
+        .db
+        .read(|c| custom::of_kind(c, K::KIND))
+        .await?;
+    let region = access.org.default_country.clone();
+    let (clean, custom, fields) = crate::db::off_runtime(move || {
+        let (clean, custom) =
+            validate::<K>(input, custom_sent, Map::new(), &fields, true, &region)?;
+        Ok((clean, custom, fields))
+    })
+    .await?;
+    check_members(
+        state,
+        &access.org.id,
+        K::owner_of(&clean),
+        &fields,
+        &custom,
+        |_| true,
+    )
+    .await?;
+    let actor = access.actor().stamp();
+    access
+        .tenant
+        .write(move |tx| {
+            store::check_custom::<K>(tx, &custom, "")?;
+            let id = store::insert::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())?;
+            store::get::<K>(tx, &id)?.ok_or(AppError::NotFound)
+        })
+        .await
+}
+
+fn merged<K: RecordKind>(
+    current: &K::Record,
+    patch: Value,
+) -> AppResult<(Map<String, Value>, Option<Value>)> {
+    let before =
+        serde_json::to_value(K::to_input(current)).map_err(|e| AppError::Internal(e.into()))?;
+    let Value::Object(mut base) = before else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "input is not an object"
+        )));
+    };
+    let (changes, custom) = split(patch, &[])?;
+    for (k, v) in changes {
+        if base.contains_key(&k) || !is_read_only::<K>(&k) {
+            base.insert(k, v);
+        }
+    }
+    Ok((base, custom))
+}
+
+/// Fields of the record JSON a client may send back but cannot change.
+fn is_read_only<K: RecordKind>(key: &str) -> bool {
+    LAYER_KEYS.contains(&key)
+        || matches!(
+            key,
+            "id" | "created_at" | "updated_at" | "created_by" | "updated_by"
+        )
+        || K::READ_ONLY.contains(&key)
+}
+
+/// Applies `patch` to record `id` of the caller's organization.
+pub async fn update<K: RecordKind>(
+    state: &AppState,
+    access: &OrgAccess,
+    id: String,
+    patch: Value,
+) -> AppResult<K::Record> {
+    match optimistic::<K>(state, access, id.clone(), patch.clone()).await {
+        Err(AppError::Conflict(_)) => in_writer::<K>(state, access, id, patch).await,
+        other => other,
+    }
+}
+
+/// Writes a validated patch over `before` (the record as stored, read in
+/// this transaction) and records what changed.
+fn write_patch<K: RecordKind>(
+    tx: &Connection,
+    before: K::Record,
+    clean: &K::Clean,
+    custom: &Map<String, Value>,
+    actor: &str,
+) -> AppResult<K::Record> {
+    let id = before.id().to_string();
+    let id = id.as_str();
+    store::check_custom::<K>(tx, custom, id)?;
+    let mut shown_before = vec![before];
+    store::decorate::<K>(tx, &mut shown_before)?;
+    let now = clock::now_stamp();
+    store::replace::<K>(tx, id, clean, custom, actor, &now)?;
+    let after = store::get::<K>(tx, id)?.ok_or(AppError::NotFound)?;
+    let to_value =
+        |r: &K::Record| serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()));
+    let changes = history::diff(
+        &to_value(&shown_before[0])?,
+        &to_value(&after)?,
+        K::READ_ONLY,
+    );
+    if !changes.is_empty() {
+        history::record(tx, K::KIND, id, actor, &now, "updated", &changes)?;
+    }
+    Ok(after)
+}
+
+/// Validates off the writer; `Conflict` if the record changed after it was read.
+async fn optimistic<K: RecordKind>(
+    state: &AppState,
+    access: &OrgAccess,
+    id: String,
+    patch: Value,
+) -> AppResult<K::Record> {
+    let lookup = id.clone();
+    let (current, fields) = access
+        .tenant
+        .db
+        .read(move |c| Ok((store::load::<K>(c, &lookup)?, custom::of_kind(c, K::KIND)?)))
+        .await?;
+    let current = current.ok_or(AppError::NotFound)?;
+    let (input, custom_sent) = merged::<K>(&current, patch)?;
+    let region = access.org.default_country.clone();
+    let stored = current.extras().custom.clone();
+    let (clean, custom, fields) = crate::db::off_runtime(move || {
+        let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &region)?;
+        Ok((clean, custom, fields))
+    })
+    .await?;
+    let old_custom = current.extras().custom.clone();
+    let old_owner = current.owner().map(str::to_string);
+    check_members(
+        state,
+        &access.org.id,
+        K::owner_of(&clean),
+        &fields,
+        &custom,
+        |u| old_owner.as_deref() != Some(u) && !old_custom.values().any(|v| v.as_str() == Some(u)),
+    )
+    .await?;
+    let actor = access.actor().stamp();
+    let seen = current.version().to_string();
+    access
+        .tenant
+        .write(move |tx| {
+            let now = store::load::<K>(tx, &id)?.ok_or(AppError::NotFound)?;
+            if now.version() != seen {
+                return Err(AppError::Conflict("changed meanwhile".into()));
+            }
+            write_patch::<K>(tx, now, &clean, &custom, &actor)
+        })
+        .await
+}
+
+/// Reads, merges, validates and writes in one write transaction.
+async fn in_writer<K: RecordKind>(
+    state: &AppState,
+    access: &OrgAccess,
+    id: String,
+    patch: Value,
+) -> AppResult<K::Record> {
+    let fields = access
+        .tenant
+        .db
+        .read(|c| custom::of_kind(c, K::KIND))
+        .await?;
+    let owner = patch.get("owner_id").and_then(Value::as_str);
+    let sent = patch
+        .get("custom")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    check_members(state, &access.org.id, owner, &fields, &sent, |_| true).await?;
+    let region = access.org.default_country.clone();
+    let actor = access.actor().stamp();
+    access
+        .tenant
+        .write(move |tx| {
+            let current = store::load::<K>(tx, &id)?.ok_or(AppError::NotFound)?;
+            let fields = custom::of_kind(tx, K::KIND)?;
+            let (input, custom_sent) = merged::<K>(&current, patch)?;
+            let (clean, custom) = validate::<K>(
+                input,
+                custom_sent,
+                current.extras().custom.clone(),
+                &fields,
+                false,
+                &region,
+            )?;
+            write_patch::<K>(tx, current, &clean, &custom, &actor)
+        })
+        .await
+}

@@ -1,0 +1,342 @@
+//! Reading and writing records of any kind: load, decorate (custom values
+//! for live fields, references with names, tags), create, trash, restore,
+//! purge and search documents. SQL for "any record" lives here.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use crate::clock;
+use crate::error::{AppError, AppResult};
+use crate::record::catalogue::FieldType;
+use crate::record::custom::{self, CustomField};
+use crate::record::{Record, RecordKind, SaveRow, history, kind, kinds, refs, tags};
+use crate::search::SearchDoc;
+
+/// How long deleted records (and custom fields) stay restorable.
+pub const TRASH_DAYS: i64 = 30;
+
+pub fn trash_cutoff() -> String {
+    clock::stamp(clock::now() - time::Duration::days(TRASH_DAYS))
+}
+
+/// `SELECT` of a kind's columns plus its custom values.
+pub fn select<K: RecordKind>() -> String {
+    format!("SELECT {}, t.custom FROM {}", K::COLUMNS, K::FROM)
+}
+
+/// A row of `select::<K>()` (custom values as stored, unfiltered).
+pub fn read_row<K: RecordKind>(r: &rusqlite::Row) -> rusqlite::Result<K::Record> {
+    let mut rec = K::from_row(r)?;
+    let custom: String = r.get(K::COLUMN_COUNT)?;
+    rec.extras_mut().custom = serde_json::from_str(&custom).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            K::COLUMN_COUNT,
+            rusqlite::types::Type::Text,
+            e.into(),
+        )
+    })?;
+    Ok(rec)
+}
+
+/// A live record as stored (custom values of deleted fields included).
+pub fn load<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{} WHERE t.id = ?1 AND t.deleted_at IS NULL",
+            select::<K>()
+        ))?
+        .query_row([id], read_row::<K>)
+        .optional()?)
+}
+
+/// A live record as the API shows it.
+pub fn get<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
+    let Some(rec) = load::<K>(conn, id)? else {
+        return Ok(None);
+    };
+    let mut recs = vec![rec];
+    decorate::<K>(conn, &mut recs)?;
+    Ok(recs.pop())
+}
+
+/// Turns stored records into what the API shows: custom values of live
+/// fields only, record references with their names, and tags.
+pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> AppResult<()> {
+    if recs.is_empty() {
+        return Ok(());
+    }
+    // Records without custom values need no field definitions.
+    let any_custom = recs.iter().any(|r| !r.extras().custom.is_empty());
+    let fields = if any_custom {
+        custom::of_kind(conn, K::KIND)?
+    } else {
+        Vec::new()
+    };
+    let names = ref_names(conn, &fields, recs)?;
+    let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
+    let mut tags = tags::of_records(conn, &ids)?;
+    for rec in recs.iter_mut() {
+        let stored = std::mem::take(&mut rec.extras_mut().custom);
+        rec.extras_mut().custom = shown(&fields, stored, &names);
+        let id = rec.id().to_string();
+        rec.extras_mut().tags = tags.remove(&id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn shown(
+    fields: &[CustomField],
+    mut stored: Map<String, Value>,
+    names: &HashMap<String, (String, bool)>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for f in fields {
+        let Some(v) = stored.remove(&f.key) else {
+            continue;
+        };
+        let v = match (f.ty, v.as_str(), f.target_kind.as_deref()) {
+            (FieldType::Record, Some(id), Some(target)) => {
+                serde_json::to_value(refs::shown(target, id, names)).unwrap_or(v)
+            }
+            _ => v,
+        };
+        out.insert(f.key.clone(), v);
+    }
+    out
+}
+
+/// Names of the records that record fields point to: id → (name, in trash).
+fn ref_names<R: Record>(
+    conn: &Connection,
+    fields: &[CustomField],
+    recs: &[R],
+) -> AppResult<HashMap<String, (String, bool)>> {
+    let mut out = HashMap::new();
+    for f in fields.iter().filter(|f| f.ty == FieldType::Record) {
+        let Some(target) = f.target_kind.as_deref().and_then(kind) else {
+            continue;
+        };
+        let ids: Vec<&str> = recs
+            .iter()
+            .filter_map(|r| r.extras().custom.get(&f.key).and_then(Value::as_str))
+            .collect();
+        out.extend(refs::names(conn, target, &ids)?);
+    }
+    Ok(out)
+}
+
+/// Checks, in the write transaction, what only the database can tell:
+/// unique values are unique and record fields point to live records.
+pub fn check_custom<K: RecordKind>(
+    conn: &Connection,
+    custom: &Map<String, Value>,
+    id: &str,
+) -> AppResult<()> {
+    if custom.is_empty() {
+        return Ok(());
+    }
+    let fields = custom::of_kind(conn, K::KIND)?;
+    let mut p = crate::error::Problems::new();
+    for f in &fields {
+        let Some(v) = custom.get(&f.key) else {
+            continue;
+        };
+        if f.unique {
+            let taken: bool = conn
+                .prepare_cached(&format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} t WHERE {} = ?1 AND t.id <> ?2 AND t.deleted_at IS NULL)",
+                    K::TABLE,
+                    crate::record::catalogue::custom_sql(&f.key, f.ty)
+                ))?
+                .query_row(params![sql_value(f.ty, v), id], |r| r.get(0))?;
+            if taken {
+                p.add(
+                    format!("custom.{}", f.key),
+                    format!("another {} has this value", K::LABEL.to_lowercase()),
+                );
+            }
+        }
+        if f.ty == FieldType::Record
+            && let (Some(target), Some(ref_id)) =
+                (f.target_kind.as_deref().and_then(kind), v.as_str())
+            && !refs::is_live(conn, target, ref_id)?
+        {
+            p.add(
+                format!("custom.{}", f.key),
+                format!("no such {}", target.name()),
+            );
+        }
+    }
+    p.into_result()
+}
+
+/// A stored custom value as the SQL of `catalogue::custom_sql` reads it.
+fn sql_value(ty: FieldType, v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    match (ty, v) {
+        (FieldType::Number, Value::String(s)) => {
+            s.parse::<f64>().map(Sql::Real).unwrap_or(Sql::Null)
+        }
+        (FieldType::Money, Value::Object(o)) => o
+            .get("amount")
+            .and_then(Value::as_i64)
+            .map(Sql::Integer)
+            .unwrap_or(Sql::Null),
+        (_, Value::Bool(b)) => Sql::Integer(i64::from(*b)),
+        (_, Value::String(s)) => Sql::Text(s.clone()),
+        (_, Value::Number(n)) => n.as_i64().map(Sql::Integer).unwrap_or(Sql::Null),
+        _ => Sql::Null,
+    }
+}
+
+/// Whether a live record with this id is in `table`.
+pub fn exists(conn: &Connection, table: &str, id: &str) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1 AND deleted_at IS NULL)"
+        ))?
+        .query_row([id], |r| r.get(0))?)
+}
+
+fn custom_json(custom: &Map<String, Value>) -> AppResult<String> {
+    serde_json::to_string(custom).map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Inserts a validated record stamped `now`; returns its id.
+pub fn insert<K: RecordKind>(
+    conn: &Connection,
+    clean: &K::Clean,
+    custom: &Map<String, Value>,
+    actor: &str,
+    now: &str,
+) -> AppResult<String> {
+    let id = clock::new_id();
+    K::save(
+        conn,
+        SaveRow {
+            id: &id,
+            clean,
+            custom: &custom_json(custom)?,
+            actor,
+            now,
+            existing: false,
+        },
+    )?;
+    crate::search::enqueue(conn, K::KIND, &id)?;
+    history::created(conn, K::KIND, &id, actor, now)?;
+    Ok(id)
+}
+
+/// Writes a validated record over an existing one.
+pub fn replace<K: RecordKind>(
+    conn: &Connection,
+    id: &str,
+    clean: &K::Clean,
+    custom: &Map<String, Value>,
+    actor: &str,
+    now: &str,
+) -> AppResult<()> {
+    K::save(
+        conn,
+        SaveRow {
+            id,
+            clean,
+            custom: &custom_json(custom)?,
+            actor,
+            now,
+            existing: true,
+        },
+    )?;
+    crate::search::enqueue(conn, K::KIND, id)
+}
+
+/// Moves a live record to the trash; 404 if there is none.
+pub fn trash<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+    let now = clock::now_stamp();
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE {} SET deleted_at = ?2, updated_at = ?2, updated_by = ?3
+             WHERE id = ?1 AND deleted_at IS NULL",
+            K::TABLE
+        ))?
+        .execute(params![id, now, actor])?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    K::after_trash(conn, id, actor)?;
+    history::record(conn, K::KIND, id, actor, &now, "deleted", &Map::new())?;
+    crate::search::enqueue(conn, K::KIND, id)
+}
+
+/// Brings a record back from the trash; 404 if it is not there (or has been
+/// there longer than `TRASH_DAYS`, waiting to be erased).
+pub fn restore<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+    let now = clock::now_stamp();
+    let n = conn
+        .prepare_cached(&format!(
+            "UPDATE {} SET deleted_at = NULL, updated_at = ?2, updated_by = ?3
+             WHERE id = ?1 AND deleted_at IS NOT NULL AND deleted_at >= ?4",
+            K::TABLE
+        ))?
+        .execute(params![id, now, actor, trash_cutoff()])?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    history::record(conn, K::KIND, id, actor, &now, "restored", &Map::new())?;
+    crate::search::enqueue(conn, K::KIND, id)
+}
+
+/// Erases, for every kind, records that have been in the trash longer than
+/// `TRASH_DAYS` — with their tags and history — and custom fields deleted
+/// that long ago, with their values.
+pub fn purge_trash(conn: &Connection) -> AppResult<usize> {
+    let cutoff = trash_cutoff();
+    let mut n = 0;
+    for k in kinds() {
+        let table = k.table();
+        conn.execute(
+            &format!(
+                "DELETE FROM record_tags WHERE record_id IN (SELECT id FROM {table} WHERE deleted_at < ?1)"
+            ),
+            [&cutoff],
+        )?;
+        conn.execute(
+            &format!(
+                "DELETE FROM record_history WHERE kind = ?2
+                   AND record_id IN (SELECT id FROM {table} WHERE deleted_at < ?1)"
+            ),
+            params![cutoff, k.name()],
+        )?;
+        n += conn.execute(
+            &format!("DELETE FROM {table} WHERE deleted_at < ?1"),
+            [&cutoff],
+        )?;
+    }
+    n += custom::purge(conn, |kind_name| kind(kind_name).map(|k| k.table()))?;
+    Ok(n)
+}
+
+/// Search documents of the live records matching `filter` (SQL over `t`).
+pub fn search_docs<K: RecordKind>(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> AppResult<Vec<SearchDoc>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{} WHERE t.deleted_at IS NULL AND {filter}",
+        select::<K>()
+    ))?;
+    let mut recs = stmt
+        .query_map(args, read_row::<K>)?
+        .collect::<Result<Vec<_>, _>>()?;
+    // Records are found by their tags' names too.
+    let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
+    let mut tagged = tags::of_records(conn, &ids)?;
+    for r in &mut recs {
+        let id = r.id().to_string();
+        r.extras_mut().tags = tagged.remove(&id).unwrap_or_default();
+    }
+    Ok(recs.into_iter().map(K::search_doc).collect())
+}
