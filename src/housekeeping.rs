@@ -78,14 +78,19 @@ pub fn runner(
             }
         })
         .org_job(JobSpec::new(TRASH, Schedule::every(3600)))
-        // The record layer's purge itself rather than `Tenants::purge_trash`,
-        // which only logs a failure: here it must fail the run.
-        .handler(TRASH, |ctx| async move {
-            let erased = ctx.db.write(crate::record::store::purge_trash).await?;
-            if erased > 0 {
-                tracing::info!(org = ?ctx.org_id, erased, "emptied old trash");
+        .handler(TRASH, {
+            let state = state.clone();
+            move |ctx| {
+                let state = state.clone();
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the trash job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    state.tenants.purge_trash(&tenant).await?;
+                    Ok(())
+                }
             }
-            Ok(())
         });
     let builder = match &state.config.backup.backup_dir {
         None => builder,

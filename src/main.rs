@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use harmonia::auth::users;
 use harmonia::config::{Config, ServeArgs};
 use harmonia::platform::{orgs, setup};
+use harmonia::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -162,13 +163,16 @@ fn main() -> ExitCode {
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
         Some(Command::Migrate { dry_run: false }) => migrate(cli.data_dir),
-        Some(Command::Migrate { dry_run: true }) => {
-            harmonia::upgrade::dry_run(&cli.data_dir).map(|lines| {
-                for line in lines {
-                    println!("{line}");
-                }
-            })
-        }
+        Some(Command::Migrate { dry_run: true }) => harmonia::upgrade::dry_run(
+            &cli.data_dir,
+            &harmonia::db::Schema::Control.migrations(),
+            &harmonia::db::Schema::Tenant.migrations(),
+        )
+        .map(|lines| {
+            for line in lines {
+                println!("{line}");
+            }
+        }),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Jobs) => jobs(cli.data_dir),
         Some(Command::Backup {
@@ -489,7 +493,7 @@ fn migrate(data_dir: PathBuf) -> anyhow::Result<()> {
 
 /// Opens (and so migrates, after a snapshot) every organization's database;
 /// the first failure stops everything with its message.
-fn migrate_orgs(state: &harmonia::AppState) -> anyhow::Result<usize> {
+fn migrate_orgs(state: &AppState) -> anyhow::Result<usize> {
     let ids = state
         .control
         .read_blocking(orgs::all_ids)

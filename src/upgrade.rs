@@ -190,9 +190,13 @@ fn put_back(snapshot: &Path, conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// `harmonia migrate --dry-run`: one line per database saying what would
-/// run, without changing anything.
-pub fn dry_run(data_dir: &Path) -> anyhow::Result<Vec<String>> {
-    use crate::db::Schema;
+/// run, without changing anything. The migrations are handed in (the
+/// database layer owns them and calls this module to apply them).
+pub fn dry_run(
+    data_dir: &Path,
+    control_migrations: &refinery::Runner,
+    tenant_migrations: &refinery::Runner,
+) -> anyhow::Result<Vec<String>> {
     let control = data_dir.join(crate::backup::CONTROL_DB);
     if !control.exists() {
         return Ok(vec![format!(
@@ -203,16 +207,20 @@ pub fn dry_run(data_dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut dbs = vec![(
         "control database".to_string(),
         control.clone(),
-        Schema::Control,
+        control_migrations,
     )];
     for org in archive::read_orgs(&control)? {
         let path = data_dir.join("tenants").join(&org.id).join("crm.db");
-        dbs.push((format!("organization {}", org.slug), path, Schema::Tenant));
+        dbs.push((
+            format!("organization {}", org.slug),
+            path,
+            tenant_migrations,
+        ));
     }
     let mut lines = Vec::new();
-    for (label, path, schema) in dbs {
+    for (label, path, runner) in dbs {
         let conn = archive::open_existing(&path)?;
-        let p = plan(&conn, &path, &schema.migrations())?;
+        let p = plan(&conn, &path, runner)?;
         let version = p.current.map_or("none".to_string(), |v| v.to_string());
         lines.push(if p.pending.is_empty() {
             format!("{label}: up to date (schema version {version})")

@@ -20,7 +20,7 @@ export const forgetSchema = (slug) => schemas.delete(slug);
 export function getTags(slug, { fresh = false } = {}) {
   const hit = tagLists.get(slug);
   if (hit && !fresh && Date.now() - hit.at < 30000) return hit.promise;
-  const promise = get(orgPath(slug, 'tags')).then((r) => (Array.isArray(r) ? r : r.items || []));
+  const promise = get(orgPath(slug, 'tags')).then((r) => r.items);
   promise.catch(() => tagLists.delete(slug));
   tagLists.set(slug, { at: Date.now(), promise });
   return promise;

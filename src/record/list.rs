@@ -27,6 +27,13 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A whole, short list (fields, tags, views): everything at once, in the
+/// same `items` shape as paged lists.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Count {
     pub count: i64,
@@ -191,6 +198,9 @@ impl ListQuery {
     }
 
     /// One page, decorated as the API shows records.
+    /// One page, decorated as the API shows records. In two steps: the
+    /// page's ids in order, from the kind's table alone (a sort no index
+    /// serves then sorts ids and keys, not whole rows), then those rows.
     pub fn page<K: RecordKind>(mut self, conn: &Connection) -> AppResult<Page<K::Record>> {
         if let Some(c) = self.cursor.take() {
             let (cond, args) = self.sorts.after(&c)?;
@@ -198,33 +208,35 @@ impl ListQuery {
             self.args.extend(args);
         }
         let sql = format!(
-            "SELECT {}, t.custom, {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
-            K::COLUMNS,
+            "SELECT {} FROM {} t WHERE {} ORDER BY {} LIMIT {}",
             self.sorts.columns(),
-            K::FROM,
+            K::TABLE,
             self.where_sql(),
             self.sorts.order_by(),
             self.limit + 1
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
-        let mut items = Vec::with_capacity(self.limit + 1);
-        let mut last: Option<(Vec<Sql>, String)> = None;
         let keys = self.sorts.len();
-        let at = K::COLUMN_COUNT + 1;
-        let mut more = false;
-        while let Some(r) = rows.next()? {
-            if items.len() == self.limit {
-                more = true;
-                break;
+        let mut ids: Vec<String> = Vec::with_capacity(self.limit + 1);
+        let mut last: Option<(Vec<Sql>, String)> = None;
+        {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(keys)?;
+                if ids.len() == self.limit {
+                    ids.push(id);
+                    break;
+                }
+                let values = (0..keys)
+                    .map(|i| r.get::<_, Sql>(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                last = Some((values, id.clone()));
+                ids.push(id);
             }
-            items.push(store::read_row::<K>(r)?);
-            let values = (0..keys)
-                .map(|i| r.get::<_, Sql>(at + i))
-                .collect::<Result<Vec<_>, _>>()?;
-            last = Some((values, r.get(at + keys)?));
         }
-        drop(rows);
+        let more = ids.len() > self.limit;
+        ids.truncate(self.limit);
+        let mut items = store::load_many::<K>(conn, &ids)?;
         store::decorate::<K>(conn, &mut items)?;
         Ok(Page {
             items,

@@ -51,6 +51,23 @@ pub fn load<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::R
         .optional()?)
 }
 
+/// Live records by id, in the order of `ids` (stored form).
+pub fn load_many<K: RecordKind>(conn: &Connection, ids: &[String]) -> AppResult<Vec<K::Record>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).map_err(|e| AppError::Internal(e.into()))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{} WHERE t.id IN (SELECT value FROM json_each(?1)) AND t.deleted_at IS NULL",
+        select::<K>()
+    ))?;
+    let mut by_id: HashMap<String, K::Record> = stmt
+        .query_map([list], read_row::<K>)?
+        .map(|r| r.map(|rec| (rec.id().to_string(), rec)))
+        .collect::<Result<_, _>>()?;
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// A live record as the API shows it.
 pub fn get<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
     let Some(rec) = load::<K>(conn, id)? else {

@@ -10,15 +10,17 @@ use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
 use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
+use crate::record::list::Items;
 use crate::record::tags::{self, Tag, TagInput};
 use crate::state::AppState;
 
 /// Every tag, by name, with how many records carry it.
 #[utoipa::path(get, path = "/tags", tag = "tags",
     params(("org" = String, Path, description = "organization slug")),
-    responses((status = 200, body = Vec<Tag>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_tags(access: OrgAccess) -> AppResult<Json<Vec<Tag>>> {
-    Ok(Json(access.tenant.db.read(tags::all).await?))
+    responses((status = 200, body = Items<Tag>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_tags(access: OrgAccess) -> AppResult<Json<Items<Tag>>> {
+    let items = access.tenant.db.read(tags::all).await?;
+    Ok(Json(Items { items }))
 }
 
 /// Create a tag (member+).

@@ -16,6 +16,7 @@ use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::catalogue::Catalogue;
 use crate::record::filter::Filter;
+use crate::record::list::Items;
 use crate::record::{custom, kind, routes::me};
 use crate::state::AppState;
 
@@ -60,12 +61,20 @@ pub struct ViewInput {
     pub name: Option<String>,
     /// personal (default) or shared (admin+).
     pub scope: Option<String>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
-    pub filter: Option<Value>,
-    pub sort: Option<String>,
+    pub filter: Option<Option<Value>>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub sort: Option<Option<String>>,
     pub columns: Option<Vec<Column>>,
     pub layout: Option<String>,
-    pub group_by: Option<String>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub group_by: Option<Option<String>>,
     pub position: Option<i64>,
     /// Make this the caller's default view for its kind (false: stop).
     pub is_default: Option<bool>,
@@ -74,6 +83,16 @@ pub struct ViewInput {
 const COLUMNS: &str = "v.id, v.kind, v.name, v.owner_id, v.filter, v.sort, v.columns, v.layout,
     v.group_by, v.position, d.view_id IS NOT NULL, v.created_by, v.created_at, v.updated_at";
 const FROM: &str = "views v LEFT JOIN view_defaults d ON d.view_id = v.id AND d.user_id = ?1";
+
+/// A field that was sent, null included (`Some(None)`: clear it); absent
+/// fields stay `None` through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<View> {
     let json = |i: usize| -> rusqlite::Result<Option<Value>> {
@@ -196,10 +215,10 @@ fn apply(v: &mut View, input: ViewInput, p: &mut Problems) {
         None => {}
     }
     if let Some(f) = input.filter {
-        v.filter = (!f.is_null()).then_some(f);
+        v.filter = f.filter(|f| !f.is_null());
     }
     if let Some(s) = input.sort {
-        v.sort = (!s.trim().is_empty()).then_some(s);
+        v.sort = s.filter(|s| !s.trim().is_empty());
     }
     if let Some(c) = input.columns {
         v.columns = c;
@@ -208,7 +227,7 @@ fn apply(v: &mut View, input: ViewInput, p: &mut Problems) {
         v.layout = l;
     }
     if let Some(g) = input.group_by {
-        v.group_by = (!g.is_empty()).then_some(g);
+        v.group_by = g.filter(|g| !g.is_empty());
     }
     if let Some(pos) = input.position {
         v.position = pos;
@@ -276,19 +295,18 @@ pub struct ViewParams {
 /// The caller's views: the organization's shared ones and their own.
 #[utoipa::path(get, path = "/views", tag = "views",
     params(("org" = String, Path, description = "organization slug"), ViewParams),
-    responses((status = 200, body = Vec<View>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Items<View>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_views(
     access: OrgAccess,
     Query(params): Query<ViewParams>,
-) -> AppResult<Json<Vec<View>>> {
+) -> AppResult<Json<Items<View>>> {
     let user = me(&access).unwrap_or_default();
-    Ok(Json(
-        access
-            .tenant
-            .db
-            .read(move |c| visible(c, &user, params.kind.as_deref()))
-            .await?,
-    ))
+    let items = access
+        .tenant
+        .db
+        .read(move |c| visible(c, &user, params.kind.as_deref()))
+        .await?;
+    Ok(Json(Items { items }))
 }
 
 /// Save a view (personal: anyone; shared: admin+).

@@ -751,7 +751,8 @@ async fn views_are_personal_or_shared_and_stay_in_their_org() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let names = |v: &Value| -> Vec<String> {
-        v.as_array()
+        v["items"]
+            .as_array()
             .expect("views")
             .iter()
             .map(|x| x["name"].as_str().expect("name").to_string())
@@ -784,6 +785,13 @@ async fn views_are_personal_or_shared_and_stay_in_their_org() {
     let (status, renamed) = member.patch(&mine_path, json!({"name": "Customers"})).await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
     assert_eq!(renamed["columns"][0]["width"], 240);
+    assert_eq!(renamed["filter"], filter, "absent fields stay");
+    let (status, cleared) = member
+        .patch(&mine_path, json!({"filter": null, "sort": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["filter"], Value::Null, "null clears: {cleared}");
+    assert_eq!(cleared["sort"], Value::Null, "null clears: {cleared}");
     assert_eq!(member.delete(&mine_path).await.0, StatusCode::NO_CONTENT);
 }
 
@@ -997,5 +1005,5 @@ async fn every_custom_type_sorts_and_filters() {
         StatusCode::NOT_FOUND
     );
     let (_, own) = bob.get("/api/v1/orgs/bobco/fields").await;
-    assert_eq!(own, json!([]), "fields are per organization");
+    assert_eq!(own, json!({"items": []}), "fields are per organization");
 }

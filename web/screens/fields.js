@@ -92,10 +92,10 @@ export async function renderFields(ctx) {
     try {
       const [live, gone] = await Promise.all([
         get(orgPath(slug, 'fields') + `?kind=${encodeURIComponent(kind)}`, { signal }),
-        admin ? get(orgPath(slug, 'fields') + `?kind=${encodeURIComponent(kind)}&deleted=true`, { signal }) : [],
+        admin ? get(orgPath(slug, 'fields') + `?kind=${encodeURIComponent(kind)}&deleted=true`, { signal }) : { items: [] },
       ]);
-      fields = live;
-      deleted = gone;
+      fields = live.items;
+      deleted = gone.items;
       render();
     } catch (e) { reportError(e); }
   }

@@ -36,7 +36,7 @@ export async function listScreen(ctx, cfg) {
   const membersP = getMembers(slug).catch(() => []);
   const [schema, views, members] = await Promise.all([
     getSchema(slug).catch(() => ({ kinds: [] })),
-    get(orgPath(slug, 'views') + qs({ kind: cfg.kind }), { signal: ctx.signal }).catch(() => []),
+    get(orgPath(slug, 'views') + qs({ kind: cfg.kind }), { signal: ctx.signal }).then((r) => r.items).catch(() => []),
     membersP,
   ]);
   const ks = kindSchema(schema, cfg.kind);

@@ -107,7 +107,7 @@ export async function renderTags(ctx) {
   async function load() {
     try {
       const r = await get(orgPath(slug, 'tags'), { signal });
-      tags = Array.isArray(r) ? r : r.items || [];
+      tags = r.items;
       render();
     } catch (e) { reportError(e); }
   }

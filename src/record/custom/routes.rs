@@ -12,6 +12,7 @@ use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::catalogue::FieldType;
 use crate::record::custom::{self, CustomField, MAX_OPTIONS, NewField, SelectOption, values};
+use crate::record::list::Items;
 use crate::record::{kind, tags};
 use crate::state::AppState;
 
@@ -168,20 +169,19 @@ fn check_settings(p: &mut Problems, f: &CustomField) {
 /// Custom fields of every kind (or one), in order.
 #[utoipa::path(get, path = "/fields", tag = "fields",
     params(("org" = String, Path, description = "organization slug"), FieldParams),
-    responses((status = 200, body = Vec<CustomField>), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Items<CustomField>), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_fields(
     access: OrgAccess,
     Query(params): Query<FieldParams>,
-) -> AppResult<Json<Vec<CustomField>>> {
+) -> AppResult<Json<Items<CustomField>>> {
     let deleted = params.deleted.unwrap_or(false);
-    Ok(Json(
-        access
-            .tenant
-            .db
-            .read(move |c| custom::all(c, params.kind.as_deref(), deleted))
-            .await?,
-    ))
+    let items = access
+        .tenant
+        .db
+        .read(move |c| custom::all(c, params.kind.as_deref(), deleted))
+        .await?;
+    Ok(Json(Items { items }))
 }
 
 /// Add a custom field to a kind (admin+).
@@ -374,8 +374,10 @@ fn convert_values(
         ));
     }
     if in_use > 0 && removed != Some("clear") {
+        // The UI offers to clear them; an API client sends
+        // `"removed_options": "clear"`.
         return Err(AppError::Conflict(format!(
-            "{in_use} records use the removed options; send removed_options: \"clear\" to clear those values"
+            "{in_use} records use the options you removed. Clear those values to remove the options."
         )));
     }
     for (id, v) in updates {
