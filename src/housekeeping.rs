@@ -35,7 +35,10 @@ pub fn runner(
                     let config = state.config.clone();
                     state
                         .control
-                        .write(move |tx| crate::auth::session::purge_expired(tx, &config))
+                        .write(move |tx| {
+                            crate::auth::session::purge_expired(tx, &config)?;
+                            crate::auth::session::purge_expired_devices(tx)
+                        })
                         .await?;
                     Ok(())
                 }

@@ -47,6 +47,17 @@ fn last_applied(conn: &Connection) -> anyhow::Result<Option<i64>> {
     )?)
 }
 
+fn applied_versions(conn: &Connection) -> anyhow::Result<Vec<i64>> {
+    if last_applied(conn)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT version FROM refinery_schema_history")?;
+    let versions = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(versions)
+}
+
 /// Reads, without changing anything, which migrations `runner` would apply;
 /// Err when the database is newer than every migration this binary knows.
 pub fn plan(conn: &Connection, path: &Path, runner: &Runner) -> anyhow::Result<Plan> {
@@ -68,11 +79,27 @@ pub fn plan(conn: &Connection, path: &Path, runner: &Runner) -> anyhow::Result<P
             env!("CARGO_PKG_VERSION")
         );
     }
-    let pending = known
+    let applied = applied_versions(conn)?;
+    let pending: Vec<&Migration> = known
         .iter()
-        .filter(|m| current.is_none_or(|v| i64::from(m.version()) > v))
-        .map(|m| m.to_string())
+        .filter(|m| !applied.contains(&i64::from(m.version())))
         .collect();
+    // A gap below the current version cannot be filled in order: such a
+    // file comes from a development build that numbered migrations apart.
+    if let (Some(v), Some(gap)) = (
+        current,
+        pending
+            .iter()
+            .find(|m| i64::from(m.version()) < current.unwrap_or(0)),
+    ) {
+        bail!(
+            "{} is at schema version {v} but lacks the earlier migration {gap}: it was made by a \
+             build whose migrations differ from this one. Restore it from a backup made with \
+             this version, or start from a new data directory",
+            path.display()
+        );
+    }
+    let pending = pending.iter().map(|m| m.to_string()).collect();
     Ok(Plan { current, pending })
 }
 
@@ -344,6 +371,23 @@ mod tests {
         assert!(err.contains("schema version 2, newer than"), "{err}");
         assert_eq!(last_applied(&conn).expect("version"), Some(2));
     }
+
+    #[test]
+    fn a_gap_below_the_current_version_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("crm.db");
+        let mut conn = open(&path);
+        migrate(&mut conn, &path, set(&[V1, V3_LATER])).expect("v1 and v3");
+        let err = migrate(&mut conn, &path, set(&[V1, V2, V3_LATER]))
+            .expect_err("v2 came later")
+            .to_string();
+        assert!(
+            err.contains("lacks the earlier migration V2__companies"),
+            "{err}"
+        );
+    }
+
+    const V3_LATER: (&str, &str) = ("V3__notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY);");
 
     #[test]
     fn plans_list_pending_migrations_and_new_databases_need_no_snapshot() {

@@ -113,6 +113,18 @@ pub fn is_known_device(conn: &Connection, user_id: &str, token: &str) -> AppResu
         .query_row(params![tokens::sha256(token), user_id], |r| r.get(0))?)
 }
 
+/// How long a device cookie lives (and so its row matters).
+pub const DEVICE_LIFETIME: time::Duration = time::Duration::days(365);
+
+/// Forgets devices whose cookie has expired: each sign-in adds one, so the
+/// table would otherwise grow for ever.
+pub fn purge_expired_devices(conn: &Connection) -> AppResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM known_devices WHERE created_at <= ?1",
+        [clock::stamp(clock::now() - DEVICE_LIFETIME)],
+    )?)
+}
+
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
@@ -139,7 +151,7 @@ pub fn device_cookie(token: String, config: &Config) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(config.secure_cookies())
-        .max_age(time::Duration::days(365))
+        .max_age(DEVICE_LIFETIME)
         .build()
 }
 

@@ -443,3 +443,42 @@ async fn jobs_without_a_handler_are_retired() {
     assert_eq!(names, vec!["test.other"]);
     assert!(runs(&db, "test.count").await.is_empty());
 }
+
+/// The sessions job also forgets sign-in devices whose cookie has expired.
+#[tokio::test]
+async fn the_sessions_job_forgets_expired_devices() {
+    let app = spawn_app().await;
+    app.setup_owner().await;
+    let user = app.login("owner@example.com", PASSWORD).await.user_id;
+    app.state
+        .control
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO known_devices (token_hash, user_id, created_at)
+                 VALUES (x'00', ?1, '2020-01-01T00:00:00.000000Z')",
+                [&user],
+            )?;
+            Ok(())
+        })
+        .await
+        .expect("an old device");
+    let count = |state: harmonia::AppState| async move {
+        state
+            .control
+            .read(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM known_devices", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .await
+            .expect("count")
+    };
+    let before = count(app.state.clone()).await;
+    let runner = harmonia::housekeeping::runner(&app.state, clock(), |b| b).expect("runner");
+    runner.run_due().await;
+    assert_eq!(
+        count(app.state.clone()).await,
+        before - 1,
+        "only the expired one goes"
+    );
+}

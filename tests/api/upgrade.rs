@@ -153,3 +153,55 @@ fn the_jobs_command_lists_jobs_and_fails_on_a_failed_one() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 job(s) failed their last run"));
 }
+
+/// A migration that fails on a real database (here: its table exists
+/// already) stops the server with the migration named; the database stays as
+/// it was and its snapshot is kept.
+#[test]
+fn a_failing_migration_stops_the_server_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let crm = setup(&data);
+    let c = rusqlite::Connection::open(&crm).expect("open");
+    c.execute_batch(
+        "DROP TABLE job_runs;
+         DELETE FROM refinery_schema_history WHERE name = 'jobs';
+         CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
+    )
+    .expect("prepare a migration that will fail");
+    drop(c);
+    let before = std::fs::read(&crm).expect("read");
+
+    let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("migration V5__jobs failed"), "{err}");
+    assert!(err.contains("The database is unchanged"), "{err}");
+    assert!(err.contains("will not start"), "{err}");
+
+    let c = rusqlite::Connection::open(&crm).expect("open");
+    let note: String = c
+        .query_row("SELECT note FROM kept", [], |r| r.get(0))
+        .expect("data intact");
+    assert_eq!(note, "still here");
+    let has_runs: bool = c
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'job_runs')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("schema");
+    assert!(!has_runs, "nothing of the failed migration stayed");
+    drop(c);
+    assert_eq!(before.len(), std::fs::read(&crm).expect("read").len());
+    let snapshots = std::fs::read_dir(crm.parent().expect("dir"))
+        .expect("dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("crm.db.pre-migration-")
+        })
+        .count();
+    assert_eq!(snapshots, 1);
+}
