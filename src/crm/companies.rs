@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -365,8 +366,13 @@ impl RecordKind for Companies {
     fn search_doc(c: Company) -> SearchDoc {
         search_doc(c)
     }
-    /// A deleted company's contacts are unlinked from it.
-    fn after_trash(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+    /// A deleted company's contacts are unlinked from it; which ones is
+    /// kept, and a restore links them again.
+    fn after_trash(conn: &Connection, id: &str, actor: &str) -> AppResult<Map<String, Value>> {
+        let linked: Vec<String> = conn
+            .prepare_cached("SELECT id FROM contacts WHERE company_id = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         crate::search::enqueue_select(
             conn,
             Contacts::KIND,
@@ -377,6 +383,33 @@ impl RecordKind for Companies {
             "UPDATE contacts SET company_id = NULL, updated_at = ?2, updated_by = ?3
              WHERE company_id = ?1",
             params![id, clock::now_stamp(), actor],
+        )?;
+        let mut undo = Map::new();
+        undo.insert("unlinked_contacts".into(), Value::from(linked));
+        Ok(undo)
+    }
+    /// Links again the contacts the deletion unlinked, unless they have
+    /// been given another company since.
+    fn after_restore(
+        conn: &Connection,
+        id: &str,
+        undo: &Map<String, Value>,
+        actor: &str,
+    ) -> AppResult<()> {
+        let Some(ids) = undo.get("unlinked_contacts") else {
+            return Ok(());
+        };
+        let ids = ids.to_string();
+        conn.execute(
+            "UPDATE contacts SET company_id = ?1, updated_at = ?3, updated_by = ?4
+             WHERE id IN (SELECT value FROM json_each(?2)) AND company_id IS NULL",
+            params![id, ids, clock::now_stamp(), actor],
+        )?;
+        crate::search::enqueue_select(
+            conn,
+            Contacts::KIND,
+            "SELECT id FROM contacts WHERE company_id = ?2",
+            id,
         )?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! what, deleted, restored — by whom and when. Written in the same
 //! transaction as the change; the timeline reads it.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -80,6 +80,21 @@ pub fn diff(before: &Value, after: &Value, derived: &[&str]) -> Map<String, Valu
         }
     }
     out
+}
+
+/// What the record's last deletion noted for its restore (empty if none).
+pub fn last_deletion(conn: &Connection, kind: &str, id: &str) -> AppResult<Map<String, Value>> {
+    let changes: Option<String> = conn
+        .prepare_cached(
+            "SELECT changes FROM record_history
+             WHERE kind = ?1 AND record_id = ?2 AND action = 'deleted' ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row(params![kind, id], |r| r.get(0))
+        .optional()?;
+    match changes {
+        None => Ok(Map::new()),
+        Some(c) => serde_json::from_str(&c).map_err(|e| AppError::Internal(e.into())),
+    }
 }
 
 /// A record's history, newest first, `limit` entries before `before` (a seq).

@@ -82,8 +82,20 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// custom values are the JSON object `custom`.
     fn save(conn: &Connection, row: SaveRow<'_, Self::Clean>) -> AppResult<()>;
     fn search_doc(r: Self::Record) -> SearchDoc;
-    /// What else changes when a record goes to the trash (in its transaction).
-    fn after_trash(_conn: &Connection, _id: &str, _actor: &str) -> AppResult<()> {
+    /// What else changes when a record goes to the trash (in its
+    /// transaction). What it answers is kept with the deletion in the
+    /// record's history and handed to `after_restore`, so a restore undoes
+    /// exactly what the delete did.
+    fn after_trash(_conn: &Connection, _id: &str, _actor: &str) -> AppResult<Map<String, Value>> {
+        Ok(Map::new())
+    }
+    /// Undoes what `after_trash` did (`undo` is what it answered).
+    fn after_restore(
+        _conn: &Connection,
+        _id: &str,
+        _undo: &Map<String, Value>,
+        _actor: &str,
+    ) -> AppResult<()> {
         Ok(())
     }
     /// Routes that only this kind has, beside the ones every kind gets.

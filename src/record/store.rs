@@ -282,8 +282,8 @@ pub fn trash<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResu
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    K::after_trash(conn, id, actor)?;
-    history::record(conn, K::KIND, id, actor, &now, "deleted", &Map::new())?;
+    let undo = K::after_trash(conn, id, actor)?;
+    history::record(conn, K::KIND, id, actor, &now, "deleted", &undo)?;
     crate::search::enqueue(conn, K::KIND, id)
 }
 
@@ -301,6 +301,8 @@ pub fn restore<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppRe
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    let undo = history::last_deletion(conn, K::KIND, id)?;
+    K::after_restore(conn, id, &undo, actor)?;
     history::record(conn, K::KIND, id, actor, &now, "restored", &Map::new())?;
     crate::search::enqueue(conn, K::KIND, id)
 }

@@ -100,7 +100,7 @@ async fn delete_moves_to_trash_and_restore_brings_back() {
 }
 
 #[tokio::test]
-async fn deleting_a_company_unlinks_its_contacts() {
+async fn deleting_a_company_unlinks_its_contacts_and_restoring_links_them_again() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
     let (_, co) = s
@@ -126,6 +126,20 @@ async fn deleting_a_company_unlinks_its_contacts() {
         s.get(&format!("{co_path}/contacts")).await.0,
         StatusCode::NOT_FOUND
     );
+    // A restore returns what the delete changed: the contact is linked again
+    // (a contact moved to another company meanwhile would stay there).
+    let (status, _) = s.post(&format!("{co_path}/restore"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, back) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/contacts/{}",
+            c["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(back["company_id"], co["id"], "{back}");
+    assert_eq!(back["company"]["name"], "Initech");
+    let (_, company) = s.get(&co_path).await;
+    assert_eq!(company["contact_count"], 1);
 }
 
 #[tokio::test]
