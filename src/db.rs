@@ -47,6 +47,17 @@ mod tenant_migrations {
     refinery::embed_migrations!("migrations/tenant");
 }
 
+/// Bounds the rows `PRAGMA optimize` reads per index (milliseconds, not a
+/// full scan, at any size).
+const STATISTICS_LIMIT: &str = "PRAGMA analysis_limit=1000;";
+
+/// Brings the query planner's statistics up to date where they are stale
+/// (bounded work; a daily job runs it for every organization).
+pub fn refresh_statistics(conn: &Connection) -> AppResult<()> {
+    conn.execute_batch(&format!("{STATISTICS_LIMIT} PRAGMA optimize=0x10002;"))?;
+    Ok(())
+}
+
 /// Settings shared by every database the process opens.
 #[derive(Clone)]
 pub struct DbOptions {
@@ -203,7 +214,7 @@ impl Db {
         // without them a list filtered by one column and sorted by another
         // picks the filter's index and sorts every match (seconds at 100,000
         // rows) instead of walking the sort's index.
-        writer.execute_batch("PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002;")?;
+        writer.execute_batch(&format!("{STATISTICS_LIMIT} PRAGMA optimize=0x10002;"))?;
 
         let sync_full = opts.synchronous_full;
         let manager = SqliteConnectionManager::file(path)

@@ -13,6 +13,7 @@ pub const SESSIONS: &str = "housekeeping.sessions";
 pub const THROTTLE: &str = "housekeeping.throttle";
 pub const IDLE_ORGS: &str = "housekeeping.idle_orgs";
 pub const TRASH: &str = "housekeeping.trash";
+pub const STATISTICS: &str = "housekeeping.statistics";
 pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 
@@ -91,6 +92,23 @@ pub fn runner(
                     })?;
                     let tenant = state.tenants.get(&org_id).await?;
                     state.tenants.purge_trash(&tenant).await?;
+                    Ok(())
+                }
+            }
+        })
+        // Planner statistics follow the data as it grows (an import, a new
+        // custom field's index): bounded work, only where they are stale.
+        .org_job(JobSpec::new(STATISTICS, Schedule::every(24 * 3600)))
+        .handler(STATISTICS, {
+            let state = state.clone();
+            move |ctx| {
+                let state = state.clone();
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the statistics job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    tenant.db.write(crate::db::refresh_statistics).await?;
                     Ok(())
                 }
             }

@@ -482,3 +482,71 @@ async fn the_sessions_job_forgets_expired_devices() {
         "only the expired one goes"
     );
 }
+
+/// The statistics job gives an organization grown since it opened planner
+/// statistics for its new index, so lists keep using the right index.
+#[tokio::test]
+async fn the_statistics_job_refreshes_planner_statistics() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (status, _) = owner
+        .post(
+            "/api/v1/orgs/acme/fields",
+            serde_json::json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for n in 0..5 {
+        owner
+            .post(
+                "/api/v1/orgs/acme/contacts",
+                serde_json::json!({"first_name": format!("P{n}"), "custom": {"tier": "gold"}}),
+            )
+            .await;
+    }
+    let org_id = app
+        .state
+        .control
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT id FROM orgs WHERE slug = 'acme'", [], |r| {
+                    r.get::<_, String>(0)
+                })?,
+            )
+        })
+        .await
+        .expect("org");
+    let tenant = app.state.tenants.get(&org_id).await.expect("tenant");
+    let stats_for = |index: &'static str| {
+        let db = tenant.db.clone();
+        async move {
+            db.read(move |c| {
+                let has_table: bool = c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if !has_table {
+                    return Ok(false);
+                }
+                Ok(c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE idx = ?1)",
+                    [index],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .expect("read")
+        }
+    };
+    assert!(
+        !stats_for("cf_contacts_tier_asc").await,
+        "a new index has none yet"
+    );
+    let runner = harmonia::housekeeping::runner(&app.state, clock(), |b| b).expect("runner");
+    assert!(runner.run_due().await > 0);
+    assert!(
+        stats_for("cf_contacts_tier_asc").await,
+        "the job analysed it"
+    );
+}
