@@ -75,7 +75,7 @@ pub fn twin(label: &str) -> Option<&'static str> {
 
 pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<RecordsFigures> {
     let copy = crate::data::copy(dataset, &ctx.work.join("records"))?;
-    let (server, key) = harmonia::start_ready(
+    let (server, _) = harmonia::start_ready(
         &ctx.http,
         &ctx.bin,
         &copy.dir,
@@ -143,6 +143,18 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<RecordsFigu
         Ok(())
     })
     .await??;
+    // A restart, as after an import: the server's connections read the new
+    // planner statistics when they open.
+    server.stop()?;
+    let (server, key) = harmonia::start_ready(
+        &ctx.http,
+        &ctx.bin,
+        &copy.dir,
+        &ctx.log("records-2"),
+        ctx.args.server_cpus.as_deref(),
+    )
+    .await?;
+    let base = format!("http://{}", server.addr);
     let host = server.addr.to_string();
     let auth = format!("Bearer {key}");
     let mut rows = Vec::new();
@@ -158,5 +170,6 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<RecordsFigu
         let make: MakeRequest = Arc::new(move |_| request("GET", &h, &path, &a, None));
         rows.push((label, measure(ctx, &server, make).await));
     }
+    server.stop()?;
     Ok(RecordsFigures { rows })
 }

@@ -220,27 +220,34 @@ pub fn set_on(
 
 /// The tags of each of these records, by record id.
 pub fn of_records(conn: &Connection, ids: &[String]) -> AppResult<HashMap<String, Vec<TagRef>>> {
-    let ids = serde_json::to_string(ids).map_err(|e| AppError::Internal(e.into()))?;
+    let mut out: HashMap<String, Vec<TagRef>> = HashMap::new();
+    // Most records carry no tag: one cheap check skips the lookups.
+    let any: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM record_tags)")?
+        .query_row([], |r| r.get(0))?;
+    if !any {
+        return Ok(out);
+    }
+    // One index lookup per record (see `store::load_many` for why not IN).
     let mut stmt = conn.prepare_cached(
-        "SELECT rt.record_id, tg.id, tg.name, tg.color FROM record_tags rt
+        "SELECT tg.id, tg.name, tg.color FROM record_tags rt
          JOIN tags tg ON tg.id = rt.tag_id
-         WHERE rt.record_id IN (SELECT value FROM json_each(?1))
+         WHERE rt.record_id = ?1
          ORDER BY tg.name COLLATE NOCASE",
     )?;
-    let rows = stmt.query_map([ids], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            TagRef {
-                id: r.get(1)?,
-                name: r.get(2)?,
-                color: r.get(3)?,
-            },
-        ))
-    })?;
-    let mut out: HashMap<String, Vec<TagRef>> = HashMap::new();
-    for row in rows {
-        let (rid, tag) = row?;
-        out.entry(rid).or_default().push(tag);
+    for id in ids {
+        let tags = stmt
+            .query_map([id], |r| {
+                Ok(TagRef {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    color: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if !tags.is_empty() {
+            out.insert(id.clone(), tags);
+        }
     }
     Ok(out)
 }
