@@ -198,45 +198,52 @@ impl ListQuery {
     }
 
     /// One page, decorated as the API shows records.
-    /// One page, decorated as the API shows records. In two steps: the
-    /// page's ids in order, from the kind's table alone (a sort no index
-    /// serves then sorts ids and keys, not whole rows), then those rows.
+    /// One page, decorated as the API shows records. The page's keys come
+    /// from the kind's table alone (so a sort no index serves sorts rowids
+    /// and keys, not whole rows), then its rows join them by rowid — one
+    /// statement, one read of each row.
     pub fn page<K: RecordKind>(mut self, conn: &Connection) -> AppResult<Page<K::Record>> {
         if let Some(c) = self.cursor.take() {
             let (cond, args) = self.sorts.after(&c)?;
             self.conditions.push(cond);
             self.args.extend(args);
         }
-        let sql = format!(
-            "SELECT {} FROM {} t WHERE {} ORDER BY {} LIMIT {}",
-            self.sorts.columns(),
-            K::TABLE,
-            self.where_sql(),
-            self.sorts.order_by(),
-            self.limit + 1
-        );
         let keys = self.sorts.len();
-        let mut ids: Vec<String> = Vec::with_capacity(self.limit + 1);
+        let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
+        let sql = format!(
+            "SELECT {columns}, t.custom, {keys_out}p.kid
+             FROM (SELECT {page_columns} FROM {table} t WHERE {filter} ORDER BY {order} LIMIT {n}) p,
+                  {from}
+             WHERE t.rowid = p.rid
+             ORDER BY {page_order}",
+            columns = K::COLUMNS,
+            keys_out = page_keys.iter().map(|k| format!("{k}, ")).collect::<String>(),
+            page_columns = self.sorts.page_columns(),
+            table = K::TABLE,
+            filter = self.where_sql(),
+            order = self.sorts.order_by(),
+            n = self.limit + 1,
+            from = K::FROM,
+            page_order = self.sorts.order_by_page(),
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
+        let mut items = Vec::with_capacity(self.limit + 1);
         let mut last: Option<(Vec<Sql>, String)> = None;
-        {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
-            while let Some(r) = rows.next()? {
-                let id: String = r.get(keys)?;
-                if ids.len() == self.limit {
-                    ids.push(id);
-                    break;
-                }
-                let values = (0..keys)
-                    .map(|i| r.get::<_, Sql>(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                last = Some((values, id.clone()));
-                ids.push(id);
+        let at = K::COLUMN_COUNT + 1;
+        let mut more = false;
+        while let Some(r) = rows.next()? {
+            if items.len() == self.limit {
+                more = true;
+                break;
             }
+            items.push(store::read_row::<K>(r)?);
+            let values = (0..keys)
+                .map(|i| r.get::<_, Sql>(at + i))
+                .collect::<Result<Vec<_>, _>>()?;
+            last = Some((values, r.get(at + keys)?));
         }
-        let more = ids.len() > self.limit;
-        ids.truncate(self.limit);
-        let mut items = store::load_many::<K>(conn, &ids)?;
+        drop(rows);
         store::decorate::<K>(conn, &mut items)?;
         Ok(Page {
             items,

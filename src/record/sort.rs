@@ -59,15 +59,24 @@ impl Sorts {
     /// `(e) IS NOT NULL DESC, e DESC` descending — nulls last both ways, in
     /// the shapes the custom-field indexes are built for.
     pub fn order_by(&self) -> String {
+        self.order_by_with(|i| self.0[i].field.sql.clone(), "t.id")
+    }
+
+    /// The same order over a page's own columns (`p.k0`, …, `p.kid`).
+    pub fn order_by_page(&self) -> String {
+        self.order_by_with(|i| format!("p.k{i}"), "p.kid")
+    }
+
+    fn order_by_with(&self, expr: impl Fn(usize) -> String, id: &str) -> String {
         let mut terms = Vec::new();
-        for k in &self.0 {
-            let e = &k.field.sql;
+        for (i, k) in self.0.iter().enumerate() {
+            let e = expr(i);
             match (k.field.not_null, k.desc) {
-                (true, false) => terms.push(e.clone()),
+                (true, false) => terms.push(e),
                 (true, true) => terms.push(format!("{e} DESC")),
                 (false, false) => {
                     terms.push(format!("({e}) IS NULL"));
-                    terms.push(e.clone());
+                    terms.push(e);
                 }
                 (false, true) => {
                     terms.push(format!("({e}) IS NOT NULL DESC"));
@@ -76,17 +85,20 @@ impl Sorts {
             }
         }
         terms.push(if self.id_desc() {
-            "t.id DESC".into()
+            format!("{id} DESC")
         } else {
-            "t.id".into()
+            id.to_string()
         });
         terms.join(", ")
     }
 
-    /// The extra columns a page reads to make its cursor: each key, then id.
-    pub fn columns(&self) -> String {
-        let mut cols: Vec<String> = self.0.iter().map(|k| k.field.sql.clone()).collect();
-        cols.push("t.id".into());
+    /// A page's key columns, named for `order_by_page`: rowid, each key, id.
+    pub fn page_columns(&self) -> String {
+        let mut cols = vec!["t.rowid AS rid".to_string()];
+        for (i, k) in self.0.iter().enumerate() {
+            cols.push(format!("{} AS k{i}", k.field.sql));
+        }
+        cols.push("t.id AS kid".into());
         cols.join(", ")
     }
 

@@ -51,18 +51,6 @@ pub fn load<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::R
         .optional()?)
 }
 
-/// Live records by id, in the order of `ids` (stored form).
-pub fn load_many<K: RecordKind>(conn: &Connection, ids: &[String]) -> AppResult<Vec<K::Record>> {
-    // One primary-key lookup each through the cached statement: a page is at
-    // most 200 rows, and an `IN (json_each(…))` list lets the planner choose
-    // a scan of the whole table.
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(load::<K>(conn, id)?);
-    }
-    Ok(out)
-}
-
 /// A live record as the API shows it.
 pub fn get<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
     let Some(rec) = load::<K>(conn, id)? else {

@@ -228,7 +228,8 @@ pub fn of_records(conn: &Connection, ids: &[String]) -> AppResult<HashMap<String
     if !any {
         return Ok(out);
     }
-    // One index lookup per record (see `store::load_many` for why not IN).
+    // One index lookup per record: an `IN (json_each(…))` list lets the
+    // planner choose a scan of the whole table.
     let mut stmt = conn.prepare_cached(
         "SELECT tg.id, tg.name, tg.color FROM record_tags rt
          JOIN tags tg ON tg.id = rt.tag_id

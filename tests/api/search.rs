@@ -390,6 +390,12 @@ async fn kind_filters_find_a_record_outranked_by_the_other_kind() {
     )
     .await;
     eventually(&s, "acme", "quasar", |t| t.len() == 20).await;
+    // Twenty companies can be searchable before the contact written after
+    // them is: wait for the contact too.
+    eventually(&s, "acme", "ann quasar", |t| {
+        t.iter().any(|x| x == "Ann Quasar")
+    })
+    .await;
     let kinds = |body: &Value| -> Vec<String> {
         body["items"]
             .as_array()
