@@ -75,14 +75,15 @@ pub fn twin(label: &str) -> Option<&'static str> {
 
 pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<RecordsFigures> {
     let copy = crate::data::copy(dataset, &ctx.work.join("records"))?;
-    let (server, _) = harmonia::start_ready(
-        &ctx.http,
-        &ctx.bin,
-        &copy.dir,
-        &ctx.log("records"),
-        ctx.args.server_cpus.as_deref(),
-    )
-    .await?;
+    let dir = copy.dir.clone();
+    let start = |log: &'static str| {
+        let (path, dir) = (ctx.log(log), dir.clone());
+        async move {
+            let cpus = ctx.args.server_cpus.as_deref();
+            harmonia::start_ready(&ctx.http, &ctx.bin, &dir, &path, cpus).await
+        }
+    };
+    let (server, _) = start("records").await?;
     let base = format!("http://{}", server.addr);
     let owner: Session = harmonia::sign_in(
         &ctx.http,
@@ -146,14 +147,7 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<RecordsFigu
     // A restart, as after an import: the server's connections read the new
     // planner statistics when they open.
     server.stop()?;
-    let (server, key) = harmonia::start_ready(
-        &ctx.http,
-        &ctx.bin,
-        &copy.dir,
-        &ctx.log("records-2"),
-        ctx.args.server_cpus.as_deref(),
-    )
-    .await?;
+    let (server, key) = start("records-2").await?;
     let base = format!("http://{}", server.addr);
     let host = server.addr.to_string();
     let auth = format!("Bearer {key}");
