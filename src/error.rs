@@ -50,6 +50,12 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The organization is closed: it can be read, not changed.
+    #[error("this organization is closed and read-only; its owner can reopen it")]
+    OrgClosed,
+    /// The disk holding the data is full: writes wait for space, reads go on.
+    #[error("the server's disk is full; nothing was saved, try again once space is freed")]
+    DiskFull,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -87,6 +93,8 @@ impl AppError {
             AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::OrgClosed => (StatusCode::FORBIDDEN, "org_closed"),
+            AppError::DiskFull => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -110,6 +118,11 @@ impl From<rusqlite::Error> for AppError {
                 }
                 _ => AppError::field(field, "not an allowed value"),
             };
+        }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            return AppError::DiskFull;
         }
         AppError::Internal(e.into())
     }
@@ -146,8 +159,30 @@ pub struct ErrorDetail {
     pub fields: Option<BTreeMap<String, String>>,
 }
 
+/// True when an error, anywhere in its chain, is the disk running out of
+/// space (SQLite's SQLITE_FULL or the OS's ENOSPC): the client gets 507.
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()
+        {
+            return f.code == rusqlite::ErrorCode::DiskFull;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::StorageFull
+                || io.raw_os_error() == Some(libc::ENOSPC);
+        }
+        false
+    })
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Internal(e) = &self
+            && is_disk_full(e)
+        {
+            tracing::warn!(error = ?e, "disk full");
+            return AppError::DiskFull.into_response();
+        }
         let (status, code) = self.status_and_code();
         let message = match &self {
             // 5xx bodies stay opaque; the details go to the log only.

@@ -16,6 +16,7 @@ pub const TRASH: &str = "housekeeping.trash";
 pub const STATISTICS: &str = "housekeeping.statistics";
 pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
+pub const CLOSURES: &str = "orgs.closures";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -79,6 +80,15 @@ pub fn runner(
                     }
                     Ok(())
                 }
+            }
+        })
+        // Closed organizations: exports still to prepare, erasures due.
+        .platform_job(JobSpec::new(CLOSURES, Schedule::every(60)))
+        .handler(CLOSURES, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move { crate::platform::closure::run_job(&state, now).await }
             }
         })
         .org_job(JobSpec::new(TRASH, Schedule::every(3600)))

@@ -19,6 +19,7 @@ import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
+import { renderOrgSettings } from './screens/orgsettings.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -30,6 +31,7 @@ route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
 route('/o/:org/settings', 'settingsHome');
+route('/o/:org/settings/organization', 'orgSettings');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
@@ -38,7 +40,7 @@ route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings,
 };
 
 const root = document.getElementById('app');

@@ -38,6 +38,7 @@ const ICONS = {
   more: [['circle', { cx: 5.5, cy: 12, r: 1.2, fill: 'currentColor' }], ['circle', { cx: 12, cy: 12, r: 1.2, fill: 'currentColor' }], ['circle', { cx: 18.5, cy: 12, r: 1.2, fill: 'currentColor' }]],
   lock: [['rect', { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }], ['path', { d: 'M8.5 10.5V7.5a3.5 3.5 0 0 1 7 0v3' }]],
   briefcase: [['rect', { x: 3.5, y: 7, width: 17, height: 13, rx: 2 }], ['path', { d: 'M9 7V5.5A1.5 1.5 0 0 1 10.5 4h3A1.5 1.5 0 0 1 15 5.5V7M3.5 12.5h17' }]],
+  download: [['path', { d: 'M12 4v11M7 10.5l5 5 5-5M5 19.5h14' }]],
   undo: [['path', { d: 'M9 14 4 9l5-5M4 9h10.5a5.5 5.5 0 0 1 0 11H11' }]],
   alert: [['circle', { cx: 12, cy: 12, r: 8.75 }], ['path', { d: 'M12 7.5v5.5M12 16.3v.2' }]],
   checkCircle: [['circle', { cx: 12, cy: 12, r: 8.75 }], ['path', { d: 'm8.3 12.3 2.5 2.5 5-5.3' }]],

@@ -18,6 +18,8 @@ export function applyAuth(data) {
   session.orgs = data.organizations || data.orgs || [];
   setCsrf(data.csrf_token);
   members.clear();
+  // The frame redraws what depends on the organizations (a closed one's banner).
+  window.dispatchEvent(new CustomEvent('harmonia:orgs'));
 }
 
 export function clearSession() {

@@ -63,8 +63,21 @@ export function mountShell(root, slug) {
   const actions = h('div', { class: 'topbar-actions' });
   const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
   const content = h('main', { class: 'content', id: 'content', tabIndex: -1 });
+  // A closed organization says so on every page, with its erase date.
+  const banner = h('div', { class: 'org-banner', role: 'status', hidden: true });
+  const drawBanner = () => {
+    const o = findOrg(slug);
+    banner.hidden = !(o && o.purge_at);
+    if (banner.hidden) return;
+    const when = new Date(o.purge_at).toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
+    clear(banner, icon('lock', 15),
+      h('span', { text: `${o.name} is closed and read-only. It will be erased on ${when}.` }),
+      o.role === 'owner' && h('a', { href: `/o/${slug}/settings/organization`, text: 'Download its data or reopen it' }));
+  };
+  drawBanner();
+  window.addEventListener('harmonia:orgs', drawBanner);
   const backdrop = h('div', { class: 'drawer-backdrop' });
-  const el = h('div', { class: 'shell' }, h('a', { class: 'skip-link', href: '#content', dataset: { native: '' }, text: 'Skip to content' }), sidebar, backdrop, h('div', { class: 'main' }, topbar, content));
+  const el = h('div', { class: 'shell' }, h('a', { class: 'skip-link', href: '#content', dataset: { native: '' }, text: 'Skip to content' }), sidebar, backdrop, h('div', { class: 'main' }, banner, topbar, content));
   clear(root, el);
 
   // Drawer on phones.
@@ -148,6 +161,7 @@ export function mountShell(root, slug) {
     destroy() {
       closePalette();
       window.removeEventListener('harmonia:changed', onChanged);
+      window.removeEventListener('harmonia:orgs', drawBanner);
       narrow.removeEventListener('change', onMedia);
     },
   };

@@ -60,13 +60,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
-        .merge(crate::jobs::routes::org_router());
+        .merge(crate::jobs::routes::org_router())
+        .merge(crate::platform::closure_routes::org_router());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
+        .merge(crate::platform::closure_routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts();
     let (router, mut doc) = (router, doc);

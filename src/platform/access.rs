@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use crate::auth::caller::{Caller, Credentials};
 use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult};
+use crate::platform::closure::{self, Closure};
 use crate::platform::members;
 use crate::platform::orgs::{self, Org};
 use crate::state::AppState;
@@ -39,7 +40,14 @@ pub struct OrgAccess {
     pub role: Role,
     pub caller: Caller,
     pub tenant: Arc<Tenant>,
+    /// Set while the organization is closed (read-only until it is reopened
+    /// or erased).
+    pub closure: Option<Closure>,
 }
+
+/// Organization access that lets changes through even while the
+/// organization is closed: only for reopening it.
+pub struct OrgAccessEvenIfClosed(pub OrgAccess);
 
 impl OrgAccess {
     pub fn require(&self, needed: Role) -> AppResult<()> {
@@ -58,39 +66,58 @@ impl FromRequestParts<AppState> for OrgAccess {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
-        let creds = Credentials::from_parts(parts)?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::NotFound)?;
-        let slug = params
-            .iter()
-            .find(|(k, _)| *k == "org")
-            .map(|(_, v)| v.to_string())
-            .ok_or(AppError::NotFound)?;
-        let config = state.config.clone();
-        let (caller, org, role) = state
-            .control
-            .read(move |conn| {
-                let caller = Caller::resolve(conn, &creds, &config)?;
-                let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
-                let role = match &caller {
-                    Caller::User { user, .. } => members::active_role(conn, &org.id, &user.id)?,
-                    Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
-                }
-                .ok_or(AppError::NotFound)?;
-                Ok((caller, org, role))
-            })
-            .await?;
-        caller.check_csrf(parts)?;
-        caller.touch(&state.control).await?;
-        let tenant = state.tenants.get(&org.id).await?;
-        Ok(OrgAccess {
-            org,
-            role,
-            caller,
-            tenant,
-        })
+        let access = resolve(parts, state).await?;
+        // A closed organization is read-only for everyone, API keys included.
+        if access.closure.is_some() && !parts.method.is_safe() {
+            return Err(AppError::OrgClosed);
+        }
+        Ok(access)
     }
+}
+
+impl FromRequestParts<AppState> for OrgAccessEvenIfClosed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        Ok(OrgAccessEvenIfClosed(resolve(parts, state).await?))
+    }
+}
+
+async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
+    let creds = Credentials::from_parts(parts)?;
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let slug = params
+        .iter()
+        .find(|(k, _)| *k == "org")
+        .map(|(_, v)| v.to_string())
+        .ok_or(AppError::NotFound)?;
+    let config = state.config.clone();
+    let (caller, org, role, closure) = state
+        .control
+        .read(move |conn| {
+            let caller = Caller::resolve(conn, &creds, &config)?;
+            let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
+            let role = match &caller {
+                Caller::User { user, .. } => members::active_role(conn, &org.id, &user.id)?,
+                Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
+            }
+            .ok_or(AppError::NotFound)?;
+            let closure = closure::of_org(conn, &org.id)?.map(|r| r.closure);
+            Ok((caller, org, role, closure))
+        })
+        .await?;
+    caller.check_csrf(parts)?;
+    caller.touch(&state.control).await?;
+    let tenant = state.tenants.get(&org.id).await?;
+    Ok(OrgAccess {
+        org,
+        role,
+        caller,
+        tenant,
+        closure,
+    })
 }
 
 /// A handler that needs the caller but no organization.

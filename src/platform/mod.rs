@@ -6,6 +6,8 @@ pub mod access;
 pub mod account;
 pub mod api_keys;
 pub mod client_ip;
+pub mod closure;
+pub mod closure_routes;
 pub mod invites;
 pub mod members;
 pub mod orgs;

@@ -34,6 +34,8 @@ pub struct MyOrg {
     pub name: String,
     pub role: Role,
     pub created_at: String,
+    /// Set while the organization is closed: when it will be erased.
+    pub purge_at: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,6 +48,8 @@ pub struct OrgWithRole {
     #[serde(flatten)]
     pub org: Org,
     pub role: Role,
+    /// Set while the organization is closed (read-only).
+    pub closure: Option<crate::platform::closure::Closure>,
 }
 
 const COLUMNS: &str = "id, slug, name, default_country, created_at";
@@ -77,8 +81,9 @@ pub fn all_ids(conn: &Connection) -> AppResult<Vec<String>> {
 
 pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
     let mut stmt = conn.prepare(
-        "SELECT o.id, o.slug, o.name, m.role, o.created_at
+        "SELECT o.id, o.slug, o.name, m.role, o.created_at, c.purge_at
          FROM memberships m JOIN orgs o ON o.id = m.org_id
+         LEFT JOIN org_closures c ON c.org_id = o.id AND c.purged_at IS NULL
          WHERE m.user_id = ?1 AND m.status = 'active' ORDER BY o.name COLLATE NOCASE, o.id",
     )?;
     let items = stmt
@@ -89,6 +94,7 @@ pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
                 name: r.get(2)?,
                 role: r.get(3)?,
                 created_at: r.get(4)?,
+                purge_at: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -294,6 +300,7 @@ async fn create_org(
         Json(OrgWithRole {
             org,
             role: Role::Owner,
+            closure: None,
         }),
     ))
 }
@@ -306,6 +313,7 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
     Ok(Json(OrgWithRole {
         org: access.org,
         role: access.role,
+        closure: access.closure,
     }))
 }
 
@@ -349,6 +357,7 @@ async fn update_org(
     Ok(Json(OrgWithRole {
         org,
         role: access.role,
+        closure: None,
     }))
 }
 

@@ -226,6 +226,28 @@ impl Tenants {
         }
     }
 
+    /// Closes one organization for good (it is being erased) and waits, up
+    /// to `limit`, until nothing holds it; false if something still does.
+    pub async fn forget(&self, org_id: &str, limit: Duration) -> bool {
+        let popped = self.cache().pop(org_id);
+        drop(popped);
+        let start = Instant::now();
+        loop {
+            let alive = {
+                let mut alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+                alive.retain(|_, w| w.strong_count() > 0);
+                alive.contains_key(org_id)
+            };
+            if !alive {
+                return true;
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn close_all(&self) {
         let drained: Vec<_> = {
             let mut cache = self.cache();

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod backup;
+mod closure;
 mod concurrency;
 mod contacts;
 mod durability;

@@ -373,6 +373,7 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         format!("/o/acme/contacts/{contact}"),
         "/o/acme/companies".to_string(),
         format!("/o/acme/companies/{initech}"),
+        "/o/acme/settings/organization".to_string(),
         "/o/acme/settings/members".to_string(),
         "/o/acme/settings/api-keys".to_string(),
         "/o/acme/settings/account".to_string(),
@@ -869,6 +870,69 @@ async fn a_failing_job_shows_in_settings() {
         text.contains("housekeeping.trash — disk I/O error"),
         "{text}"
     );
+    b.close().await;
+    drop(server);
+}
+
+/// The owner closes the organization from its settings with their
+/// password: every page says it is closed and until when, the export is
+/// offered once ready, and reopening takes the banner away.
+#[tokio::test]
+async fn an_owner_closes_and_reopens_the_organization() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/settings/organization", server.base))
+        .await
+        .expect("goto");
+    click(c, "//button[contains(., 'Close organization')]").await;
+    type_into(c, "dialog input[name=password]", "not my password").await;
+    click(c, "//dialog//button[@type='submit']").await;
+    let err = wait_for_css(c, "dialog .field-error, dialog [role=alert]").await;
+    assert!(!err.text().await.expect("text").is_empty());
+    c.execute(
+        "document.querySelector('dialog input[name=password]').value = ''",
+        vec![],
+    )
+    .await
+    .expect("clear");
+    type_into(c, "dialog input[name=password]", PASSWORD).await;
+    click(c, "//dialog//button[@type='submit']").await;
+    let banner = wait_for_css(c, ".org-banner:not([hidden])").await;
+    let text = banner.text().await.expect("text");
+    assert!(text.contains("closed and read-only"), "{text}");
+    assert!(text.contains("erased on"), "{text}");
+    // The export is offered once it is ready (the page asks again).
+    let start = std::time::Instant::now();
+    loop {
+        c.goto(&format!("{}/o/acme/settings/organization", server.base))
+            .await
+            .expect("goto");
+        wait_for(c, "//h2[contains(., 'This organization is closed')]").await;
+        if c.find(fantoccini::Locator::XPath(
+            "//a[contains(., 'Download its data')]",
+        ))
+        .await
+        .is_ok()
+        {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 30, "export never offered");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // Every page carries the banner.
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("goto");
+    wait_for_css(c, ".org-banner:not([hidden])").await;
+    c.goto(&format!("{}/o/acme/settings/organization", server.base))
+        .await
+        .expect("goto");
+    click(c, "//button[normalize-space(.)='Reopen']").await;
+    wait_for(c, "//button[contains(., 'Close organization')]").await;
+    wait_until(c, "document.querySelector('.org-banner').hidden").await;
     b.close().await;
     drop(server);
 }

@@ -1,4 +1,4 @@
-// Settings frame: tabs for Members, Fields, Tags, API keys (admins) and My account.
+// Settings frame: tabs for Organization, Members, Fields, Tags, API keys (admins) and My account.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -9,6 +9,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
   shell.setActive('settings');
   shell.setTop({ title, crumbs: [{ label: 'Settings', href: `/o/${slug}/settings/members` }], actions });
   const tabs = [
+    ['organization', 'Organization', 'briefcase'],
     ['members', 'Members', 'users'],
     ['fields', 'Fields', 'list'],
     ['tags', 'Tags', 'tag'],
