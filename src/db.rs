@@ -86,7 +86,24 @@ impl DbOptions {
 
 /// A queued write: runs in a savepoint, returns what to tell its caller once
 /// the outcome of the commit is known.
-type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+/// How a batch's transaction ended, told to each of its jobs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Outcome {
+    Committed,
+    /// The disk is full: nothing was written (the client gets 507).
+    DiskFull,
+    Failed,
+}
+
+/// Answers a job's caller once its batch has ended.
+type Answer = Box<dyn FnOnce(Outcome) + Send>;
+/// A write job: runs in the batch's transaction and says whether it ran
+/// into a full disk.
+type Job = Box<dyn FnOnce(&Connection) -> (Answer, bool) + Send>;
+
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
 
 pub struct Db {
     path: PathBuf,
@@ -146,7 +163,12 @@ fn run_in_savepoint<T>(
             Ok(v)
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            // SQLite may have rolled the whole transaction back by itself
+            // (disk full, I/O error): then there is no savepoint left, and
+            // the error to report is the original one.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            }
             Err(e)
         }
     }
@@ -167,10 +189,14 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
     }
     let mut answers = Vec::with_capacity(jobs.len());
     let mut lost = false;
+    let mut disk_full = false;
     let mut jobs = jobs.into_iter();
     for job in jobs.by_ref() {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))) {
-            Ok(answer) => answers.push(answer),
+            Ok((answer, full)) => {
+                disk_full |= full;
+                answers.push(answer);
+            }
             Err(_) => {
                 tracing::error!("a write job panicked; it is rolled back");
                 let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
@@ -184,20 +210,40 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
             break;
         }
     }
-    drop(jobs);
-    let committed = !lost
-        && match conn.execute_batch("COMMIT") {
-            Ok(()) => true,
+    let rest: Vec<Job> = jobs.collect();
+    let outcome = if lost {
+        if disk_full {
+            Outcome::DiskFull
+        } else {
+            Outcome::Failed
+        }
+    } else {
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => Outcome::Committed,
             Err(e) => {
-                tracing::error!(error = %e, "commit failed");
+                let full = is_disk_full(&e);
+                if full {
+                    tracing::warn!(error = %e, "commit failed: the disk is full");
+                } else {
+                    tracing::error!(error = %e, "commit failed");
+                }
                 let _ = conn.execute_batch("ROLLBACK");
-                false
+                if full {
+                    Outcome::DiskFull
+                } else {
+                    Outcome::Failed
+                }
             }
-        };
+        }
+    };
     for answer in answers {
-        answer(committed);
+        answer(outcome);
     }
-    committed
+    // Jobs after the one that lost the transaction get one of their own.
+    if !rest.is_empty() {
+        run_batch(conn, rest);
+    }
+    outcome == Outcome::Committed
 }
 
 impl Db {
@@ -291,14 +337,19 @@ impl Db {
         let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<T>>(1);
         let job: Job = Box::new(move |conn| {
             let outcome = run_in_savepoint(conn, f);
-            Box::new(move |committed: bool| {
-                let answer = match outcome {
-                    Ok(v) if committed => Ok(v),
-                    Ok(_) => Err(AppError::Internal(anyhow::anyhow!("commit failed"))),
-                    Err(e) => Err(e),
+            let full = matches!(outcome, Err(AppError::DiskFull));
+            let answer: Answer = Box::new(move |ended: Outcome| {
+                let answer = match (outcome, ended) {
+                    (Ok(v), Outcome::Committed) => Ok(v),
+                    (Ok(_), Outcome::DiskFull) => Err(AppError::DiskFull),
+                    (Ok(_), Outcome::Failed) => {
+                        Err(AppError::Internal(anyhow::anyhow!("commit failed")))
+                    }
+                    (Err(e), _) => Err(e),
                 };
                 let _ = tx.send(answer);
-            })
+            });
+            (answer, full)
         });
         self.lock_queue().push(job);
         // Lead a few batches if the writer is free; otherwise the holder will

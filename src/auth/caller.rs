@@ -130,9 +130,12 @@ impl Caller {
     }
 
     /// Records last use, at most once a minute so reads stay reads.
-    pub async fn touch(&self, control: &std::sync::Arc<Db>) -> AppResult<()> {
+    /// Notes that the session or key was just used (at most once a minute).
+    /// Bookkeeping only: when it cannot be written (a full disk) the request
+    /// goes on, so reads keep working.
+    pub async fn touch(&self, control: &std::sync::Arc<Db>) {
         let stale = crate::clock::stamp(crate::clock::now() - time::Duration::minutes(1));
-        match self {
+        let written = match self {
             Caller::User {
                 session_token,
                 last_seen_at,
@@ -146,6 +149,9 @@ impl Caller {
                 control.write(move |tx| key_used(tx, &id)).await
             }
             _ => Ok(()),
+        };
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not record when a session or key was last used");
         }
     }
 }

@@ -6,6 +6,7 @@ mod backup;
 mod closure;
 mod concurrency;
 mod contacts;
+mod disk;
 mod durability;
 mod errors;
 mod isolation;
