@@ -7,6 +7,7 @@
 //!
 //! Servers run as child processes; load comes from this process over loopback.
 
+mod backup;
 mod data;
 mod harmonia;
 mod load;
@@ -38,6 +39,9 @@ struct Args {
     /// Organization sizes for the growth table.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     growth: Vec<usize>,
+    /// Contacts in the organization backed up and restored (the backup part).
+    #[arg(long, default_value_t = 1_000_000)]
+    backup_size: usize,
     /// Active organizations at which to read the server's memory.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     orgs: Vec<usize>,
@@ -55,7 +59,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,limit,growth,orgs"
+        default_value = "compare,records,limit,growth,orgs,backup"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -93,6 +97,7 @@ enum Part {
     Limit,
     Growth,
     Orgs,
+    Backup,
 }
 
 /// The side-by-side scenarios, in the order they run.
@@ -156,6 +161,7 @@ fn main() -> std::process::ExitCode {
     if args.smoke {
         args.size = 300;
         args.growth = vec![100, 300];
+        args.backup_size = 300;
         args.orgs = vec![1, 3, 5];
         args.connections = args.connections.min(8);
         args.duration = args.duration.or(Some(1.0));
@@ -307,6 +313,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Orgs) {
         report.orgs = Some(orgs(&ctx).await?);
+    }
+    if args.parts.contains(&Part::Backup) {
+        report.backup = Some(backup::run(&ctx, args.backup_size).await?);
     }
     Ok(report)
 }

@@ -46,6 +46,7 @@ pub struct Report {
     pub raw_threads: usize,
     pub growth: Vec<Growth>,
     pub orgs: Option<OrgFigures>,
+    pub backup: Option<crate::backup::BackupFigures>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -102,6 +103,7 @@ impl Report {
             raw_threads: 0,
             growth: Vec::new(),
             orgs: None,
+            backup: None,
         }
     }
 
@@ -149,6 +151,22 @@ impl Report {
                 out.push(format!("{sys}, {}: no request completed", s.label()));
             }
         }
+        for (label, row) in self.backup.iter().flat_map(|b| {
+            [
+                ("readers, no backup", &b.idle),
+                ("readers, during a backup", &b.during),
+            ]
+        }) {
+            let m = &row.measured;
+            if m.errors > 0 || m.requests == 0 {
+                out.push(format!(
+                    "backup, {label}: {} of {} requests failed; first: {}",
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("none completed")
+                ));
+            }
+        }
         for (label, row) in self.records.iter().flat_map(|r| r.rows.iter()) {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
@@ -183,7 +201,58 @@ impl Report {
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
+        self.backup(&mut o);
         o
+    }
+
+    fn backup(&self, o: &mut String) {
+        let Some(b) = &self.backup else { return };
+        use crate::backup::BackupFigures as F;
+        let _ = writeln!(
+            o,
+            "### Backup and restore of {} contacts ({} of databases and files, {} encrypted)\n",
+            num(b.contacts as f64),
+            mb(b.plain_bytes),
+            mb(b.encrypted_bytes)
+        );
+        let _ = writeln!(o, "| step | time | throughput | target |");
+        let _ = writeln!(o, "| --- | ---: | ---: | :---: |");
+        for (label, d) in [
+            ("backup, server idle", b.backup_alone),
+            ("backup, server under read load", b.backup_under_load),
+        ] {
+            let rate = F::mb_per_s(b.plain_bytes, d);
+            let _ = writeln!(
+                o,
+                "| {label} | {:.2} s | {rate:.0} MB/s | ≥ 100 MB/s {} |",
+                d.as_secs_f64(),
+                mark(rate >= 100.0)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "| restore into an empty data dir | {:.2} s | {:.0} MB/s | |\n",
+            b.restore.as_secs_f64(),
+            F::mb_per_s(b.plain_bytes, b.restore)
+        );
+        let (idle, during) = (&b.idle.measured, &b.during.measured);
+        let _ = writeln!(o, "| get contact by id | req/s | p50 | p99 | target |");
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | :---: |");
+        let _ = writeln!(
+            o,
+            "| no backup running | {} | {} | {} | |",
+            num(idle.rate()),
+            ms(idle.quantile_ms(0.5)),
+            ms(idle.quantile_ms(0.99))
+        );
+        let _ = writeln!(
+            o,
+            "| during a backup | {} | {} | {} | p99 ≤ 2× idle {} |\n",
+            num(during.rate()),
+            ms(during.quantile_ms(0.5)),
+            ms(during.quantile_ms(0.99)),
+            mark(during.quantile_ms(0.99) <= 2.0 * idle.quantile_ms(0.99))
+        );
     }
 
     fn before_after(&self, o: &mut String) {
