@@ -53,6 +53,10 @@ pub enum AppError {
     /// The organization is closed: it can be read, not changed.
     #[error("this organization is closed and read-only; its owner can reopen it")]
     OrgClosed,
+    #[error("the address is too long")]
+    UriTooLong,
+    #[error("the request's headers are too large")]
+    HeadersTooLarge,
     /// The disk holding the data is full: writes wait for space, reads go on.
     #[error("the server's disk is full; nothing was saved, try again once space is freed")]
     DiskFull,
@@ -94,6 +98,11 @@ impl AppError {
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::OrgClosed => (StatusCode::FORBIDDEN, "org_closed"),
+            AppError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            AppError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
             AppError::DiskFull => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

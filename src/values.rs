@@ -129,8 +129,7 @@ pub fn phones(
     out
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Address {
     #[serde(default)]
     pub street: Option<String>,
@@ -142,6 +141,38 @@ pub struct Address {
     pub postal_code: Option<String>,
     #[serde(default)]
     pub country: Option<String>,
+}
+
+/// An address is a JSON object and nothing else: serde's derived structs
+/// also take an array of their fields in order, which would read
+/// `["Main St", "Paris"]` as a street and a city.
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Parts {
+            #[serde(default)]
+            street: Option<String>,
+            #[serde(default)]
+            city: Option<String>,
+            #[serde(default)]
+            region: Option<String>,
+            #[serde(default)]
+            postal_code: Option<String>,
+            #[serde(default)]
+            country: Option<String>,
+        }
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let p =
+            Parts::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)?;
+        Ok(Address {
+            street: p.street,
+            city: p.city,
+            region: p.region,
+            postal_code: p.postal_code,
+            country: p.country,
+        })
+    }
 }
 
 /// Cleans every part; an address with no part left is no address.

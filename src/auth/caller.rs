@@ -108,14 +108,20 @@ impl Caller {
     }
 
     /// CSRF: a cookie-authenticated request that changes something must echo
-    /// the session's token in `X-CSRF-Token`. API keys are not sent by
-    /// browsers on their own, so they need none.
-    pub fn check_csrf(&self, parts: &Parts) -> AppResult<()> {
+    /// the session's token in `X-CSRF-Token`, and, as a second defence, must
+    /// not come from another site: `Sec-Fetch-Site: cross-site` is refused,
+    /// and so is an `Origin` that is neither the request's own host nor the
+    /// server's public URL. API keys are not sent by browsers on their own,
+    /// so they need neither.
+    pub fn check_csrf(&self, parts: &Parts, public_url: &url::Url) -> AppResult<()> {
         let Caller::User { session_token, .. } = self else {
             return Ok(());
         };
         if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             return Ok(());
+        }
+        if !same_site(parts, public_url) {
+            return Err(AppError::Csrf);
         }
         let sent = parts
             .headers
@@ -129,7 +135,6 @@ impl Caller {
         }
     }
 
-    /// Records last use, at most once a minute so reads stay reads.
     /// Notes that the session or key was just used (at most once a minute).
     /// Bookkeeping only: when it cannot be written (a full disk) the request
     /// goes on, so reads keep working.
@@ -163,4 +168,35 @@ fn key_used(conn: &Connection, key_id: &str) -> AppResult<()> {
         rusqlite::params![key_id, crate::clock::now_stamp()],
     )?;
     Ok(())
+}
+
+/// False when the browser says the request comes from another site.
+fn same_site(parts: &Parts, public_url: &url::Url) -> bool {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("\u{0}"))
+    };
+    if header("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+        return false;
+    }
+    let Some(origin) = header("origin") else {
+        return true; // not a browser, or an old one: the token decides
+    };
+    let Ok(origin) = url::Url::parse(origin) else {
+        return false; // "null" (a sandboxed frame, a redirect) or garbage
+    };
+    let ours = public_url.origin().ascii_serialization();
+    if origin.origin().ascii_serialization() == ours {
+        return true;
+    }
+    // Same host as the request was sent to (a server reached by another
+    // name than its public URL, e.g. on the LAN).
+    let authority = match (origin.host_str(), origin.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => return false,
+    };
+    header("host").is_some_and(|h| h.eq_ignore_ascii_case(&authority))
 }

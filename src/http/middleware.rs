@@ -84,6 +84,34 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     resp
 }
 
+/// Longest request target accepted (path and query), in bytes.
+pub const MAX_URI: usize = 16 * 1024;
+/// Most header bytes (names and values) accepted in one request.
+pub const MAX_HEADERS: usize = 32 * 1024;
+
+/// Refuses an overlong address or oversized headers with the JSON error
+/// shape (414, 431), well below the limits where the HTTP library itself
+/// would answer with an empty body.
+pub async fn request_limits(req: Request, next: Next) -> Response {
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().len())
+        .unwrap_or(0);
+    if uri > MAX_URI {
+        return AppError::UriTooLong.into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if headers > MAX_HEADERS {
+        return AppError::HeadersTooLarge.into_response();
+    }
+    next.run(req).await
+}
+
 /// Rewrites any non-JSON error from under `/api/` into our error shape.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/api/") {

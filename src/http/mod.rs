@@ -126,6 +126,7 @@ pub fn app(state: AppState) -> Router {
             middleware::timeout,
         ))
         .layer(axum::middleware::from_fn(middleware::request_log))
+        .layer(axum::middleware::from_fn(middleware::request_limits))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::security_headers,

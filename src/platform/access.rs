@@ -108,7 +108,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
             Ok((caller, org, role, closure))
         })
         .await?;
-    caller.check_csrf(parts)?;
+    caller.check_csrf(parts, &state.config.public_url)?;
     caller.touch(&state.control).await;
     let tenant = state.tenants.get(&org.id).await?;
     Ok(OrgAccess {
@@ -131,7 +131,7 @@ impl FromRequestParts<AppState> for Caller {
             .control
             .read(move |conn| Caller::resolve(conn, &creds, &config))
             .await?;
-        caller.check_csrf(parts)?;
+        caller.check_csrf(parts, &state.config.public_url)?;
         caller.touch(&state.control).await;
         Ok(caller)
     }

@@ -65,6 +65,12 @@ async fn bad_contact_and_company_input_is_refused_field_by_field() {
             json!({"first_name": "A", "address": {"city": long}}),
             "address.city",
         ),
+        // An address is an object: an array is not read as street, city, …
+        (
+            json!({"first_name": "A", "address": ["Main St", "Paris"]}),
+            "address",
+        ),
+        (json!({"first_name": "A", "address": "Main St"}), "address"),
         (
             json!({"first_name": "A", "favourite_colour": "blue"}),
             "favourite_colour",
@@ -110,7 +116,15 @@ async fn bad_contact_and_company_input_is_refused_field_by_field() {
         (json!({"name": "X", "domain": "ftp://x.com"}), "domain"),
         (json!({"name": "X", "phone": "abc"}), "phone"),
         (json!({"name": "X", "size": "huge"}), "size"),
+        (
+            json!({"name": "X", "address": ["Main St", "Paris"]}),
+            "address",
+        ),
     ];
+    let (_, company) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Kept"}))
+        .await;
+    let company_id = company["id"].as_str().expect("id");
     for (body, field) in &company_cases {
         let (status, resp) = s.post("/api/v1/orgs/acme/companies", body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {resp}");
@@ -118,9 +132,26 @@ async fn bad_contact_and_company_input_is_refused_field_by_field() {
             resp["error"]["fields"].get(*field).is_some(),
             "{body} should name {field}: {resp}"
         );
+        if body.as_object().is_some_and(|o| !o.is_empty()) {
+            let (status, resp) = s
+                .patch(
+                    &format!("/api/v1/orgs/acme/companies/{company_id}"),
+                    body.clone(),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "patch {body}: {resp}"
+            );
+        }
     }
     let (_, count) = s.get("/api/v1/orgs/acme/companies/count").await;
-    assert_eq!(count["count"], 0);
+    assert_eq!(count["count"], 1);
+    let (_, after) = s
+        .get(&format!("/api/v1/orgs/acme/companies/{company_id}"))
+        .await;
+    assert_eq!(after, company, "the company is unchanged");
 }
 
 #[tokio::test]
@@ -203,7 +234,86 @@ async fn protocol_errors_have_the_json_shape() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, _) = send(http.get(format!("{}/api/other", app.base))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Too long an address, too large headers: the same shape, not an empty body.
+    let (status, body) = send(authed(
+        Method::GET,
+        &format!("{url}?q={}", "a".repeat(20_000)),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG, "{body}");
+    assert_eq!(body["error"]["code"], "uri_too_long");
+    let (status, body) =
+        send(authed(Method::GET, &url).header("x-padding", "p".repeat(40_000))).await;
+    assert_eq!(
+        status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "{body}"
+    );
+    assert_eq!(body["error"]["code"], "headers_too_large");
     assert_eq!(contact_count(&s, "acme").await, 0);
+}
+
+/// A change sent by a browser from another site is refused even with the
+/// right CSRF token (defence in depth); the same request from our own
+/// origin, or with no Origin at all (not a browser), goes through.
+#[tokio::test]
+async fn changes_from_another_site_are_refused() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/orgs/acme/contacts", app.base);
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut req = http
+            .post(&url)
+            .header("cookie", &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .json(&sample_contact("Eve"));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let resp = req.send().await.expect("send");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for hostile in [
+        vec![("origin", "https://evil.example".to_string())],
+        vec![("origin", "null".to_string())],
+        vec![("sec-fetch-site", "cross-site".to_string())],
+        vec![
+            ("origin", app.base.clone()),
+            ("sec-fetch-site", "cross-site".to_string()),
+        ],
+        // Another port on the same host is another origin.
+        vec![("origin", "http://127.0.0.1:1".to_string())],
+    ] {
+        let (status, body) = post(hostile.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{hostile:?}: {body}");
+        assert_eq!(body["error"]["code"], "csrf_failed");
+    }
+    assert_eq!(contact_count(&s, "acme").await, 0);
+    for fine in [
+        vec![],
+        vec![
+            ("origin", app.base.clone()),
+            ("sec-fetch-site", "same-origin".to_string()),
+        ],
+    ] {
+        let (status, body) = post(fine.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{fine:?}: {body}");
+    }
+    // API keys are never sent by a browser on its own: no Origin rule.
+    let key = app.api_key(&s, "acme", "member").await;
+    let resp = http
+        .post(&url)
+        .bearer_auth(&key.secret)
+        .header("origin", "https://integration.example")
+        .json(&sample_contact("Zap"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
