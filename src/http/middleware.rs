@@ -85,7 +85,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 }
 
 /// Longest request target accepted (path and query), in bytes.
-pub const MAX_URI: usize = 16 * 1024;
+pub const MAX_URI: usize = 32 * 1024;
 /// Most header bytes (names and values) accepted in one request.
 pub const MAX_HEADERS: usize = 32 * 1024;
 

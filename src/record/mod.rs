@@ -22,6 +22,7 @@ pub mod sort;
 pub mod store;
 pub mod tag_routes;
 pub mod tags;
+pub mod trash;
 pub mod views;
 
 use std::marker::PhantomData;
@@ -171,6 +172,8 @@ pub trait Kind: Source + Sync {
     fn name_sql(&self) -> &'static str;
     /// Every route of the kind, described in OpenAPI.
     fn router(&self) -> OpenApiRouter<AppState>;
+    /// Brings a record back from the trash, undoing what its delete changed.
+    fn restore(&self, conn: &Connection, id: &str, actor: &str) -> crate::error::AppResult<()>;
 }
 
 /// A `RecordKind` as a `Kind`: `static CONTACTS: KindOf<Contacts> = KindOf::NEW;`.
@@ -204,6 +207,9 @@ impl<K: RecordKind> Kind for KindOf<K> {
     }
     fn router(&self) -> OpenApiRouter<AppState> {
         routes::router::<K>()
+    }
+    fn restore(&self, conn: &Connection, id: &str, actor: &str) -> crate::error::AppResult<()> {
+        store::restore::<K>(conn, id, actor)
     }
 }
 
@@ -257,7 +263,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(custom::routes::router())
         .merge(tag_routes::router())
         .merge(views::router())
-        .merge(schema::router());
+        .merge(schema::router())
+        .merge(trash::router());
     for k in kinds() {
         r = r.merge(k.router());
     }

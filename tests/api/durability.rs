@@ -1,5 +1,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -215,9 +217,11 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
     for trial in 0..TRIALS {
         let (mut child, base) = spawn_server(&data);
         let http = reqwest::Client::new();
+        let answered = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let (http, base, secret) = (http.clone(), base.clone(), secret.clone());
+                let answered = answered.clone();
                 tokio::spawn(async move {
                     let mut mine = Vec::new();
                     for n in 0.. {
@@ -241,13 +245,23 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
                             break;
                         };
                         mine.push((body["id"].as_str().expect("id").to_string(), word));
+                        answered.fetch_add(1, Ordering::SeqCst);
                     }
                     mine
                 })
             })
             .collect();
-        // Kill at a different moment each trial, mid-stream.
-        tokio::time::sleep(std::time::Duration::from_millis(150 + 45 * trial as u64)).await;
+        // Once writes flow (a busy machine may take a while to start the
+        // server), kill at a different moment each trial, mid-stream.
+        let start = std::time::Instant::now();
+        while answered.load(Ordering::SeqCst) == 0 {
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "trial {trial}: no write answered"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20 + 30 * trial as u64)).await;
         child.kill().expect("kill -9");
         child.wait().expect("wait");
         let before = acknowledged.len();

@@ -237,7 +237,7 @@ async fn protocol_errors_have_the_json_shape() {
     // Too long an address, too large headers: the same shape, not an empty body.
     let (status, body) = send(authed(
         Method::GET,
-        &format!("{url}?q={}", "a".repeat(20_000)),
+        &format!("{url}?q={}", "a".repeat(40_000)),
     ))
     .await;
     assert_eq!(status, StatusCode::URI_TOO_LONG, "{body}");

@@ -18,4 +18,5 @@ mod search;
 mod sessions;
 mod setup;
 mod throttle;
+mod trash;
 mod upgrade;
