@@ -20,6 +20,7 @@ import { renderAccount } from './screens/account.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
+import { renderTrash } from './screens/trash.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -36,11 +37,12 @@ route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
+route('/o/:org/settings/trash', 'trash');
 route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
 };
 
 const root = document.getElementById('app');

@@ -936,3 +936,86 @@ async fn an_owner_closes_and_reopens_the_organization() {
     b.close().await;
     drop(server);
 }
+
+/// A company deleted from its page comes back from the Trash screen with
+/// its contacts linked; an admin deletes another record forever.
+#[tokio::test]
+async fn the_trash_restores_a_company_with_its_contacts_and_deletes_forever() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let (initech, bill) = seed(&server.base).await;
+    let s = api_session(&server.base, "owner@example.com").await;
+    api(
+        &server.base,
+        &s,
+        Method::DELETE,
+        &format!("/orgs/acme/companies/{initech}"),
+        json!(null),
+    )
+    .await;
+    api(
+        &server.base,
+        &s,
+        Method::DELETE,
+        &format!("/orgs/acme/contacts/{bill}"),
+        json!(null),
+    )
+    .await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/settings/trash", server.base))
+        .await
+        .expect("trash");
+    wait_until(
+        c,
+        "document.querySelectorAll('.trash-table tbody tr').length === 2",
+    )
+    .await;
+    let text = wait_for_css(c, ".trash-table")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("Initech") && text.contains("Bill Lumbergh"),
+        "{text}"
+    );
+    assert!(text.contains("by Olivia Owner (you)"), "{text}");
+    // Only companies.
+    click(
+        c,
+        "//div[@class='chip-filter']/button[normalize-space()='Companies']",
+    )
+    .await;
+    wait_until(
+        c,
+        "document.querySelectorAll('.trash-table tbody tr').length === 1",
+    )
+    .await;
+    click(c, "//button[@aria-label='Restore Initech']").await;
+    wait_for_css(c, ".empty, .empty-state").await;
+    // The company is back with its contact (Peter; Bill is still in the trash).
+    c.goto(&format!("{}/o/acme/companies/{initech}", server.base))
+        .await
+        .expect("company");
+    wait_for(c, "//a[contains(., 'Peter Gibbons')]").await;
+
+    c.goto(&format!("{}/o/acme/settings/trash", server.base))
+        .await
+        .expect("trash");
+    click(c, "//button[@aria-label='Delete Bill Lumbergh forever']").await;
+    click(c, "//dialog//button[normalize-space()='Delete forever']").await;
+    wait_for_css(c, ".empty, .empty-state").await;
+    let left = api(
+        &server.base,
+        &s,
+        Method::GET,
+        "/orgs/acme/trash",
+        json!(null),
+    )
+    .await;
+    assert_eq!(left["items"], json!([]));
+    b.close().await;
+    drop(server);
+}

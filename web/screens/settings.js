@@ -13,6 +13,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['members', 'Members', 'users'],
     ['fields', 'Fields', 'list'],
     ['tags', 'Tags', 'tag'],
+    ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     ['account', 'My account', 'user'],
   ].filter(Boolean);
