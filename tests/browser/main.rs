@@ -1019,3 +1019,54 @@ async fn the_trash_restores_a_company_with_its_contacts_and_deletes_forever() {
     b.close().await;
     drop(server);
 }
+
+/// Shift-click selects a range; deleting more than a few asks once, naming
+/// how many; Undo brings them all back.
+#[tokio::test]
+async fn shift_click_selects_a_range_and_bulk_delete_asks_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/contacts", server.base))
+        .await
+        .expect("list");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 4",
+    )
+    .await;
+    c.execute(
+        "const boxes = document.querySelectorAll('table tbody .col-check input');
+         boxes[0].click();
+         boxes[3].dispatchEvent(new MouseEvent('click', {shiftKey: true, bubbles: true, cancelable: true}));",
+        vec![],
+    )
+    .await
+    .expect("select");
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody .col-check input:checked').length === 4",
+    )
+    .await;
+    click(c, "//button[normalize-space()='Delete']").await;
+    let dialog = wait_for_css(c, "dialog[open]").await;
+    let text = dialog.text().await.expect("text");
+    assert!(text.contains("Delete 4 contacts?"), "{text}");
+    click(c, "//dialog//button[normalize-space()='Delete 4 contacts']").await;
+    wait_for_css(c, ".empty").await;
+    click(
+        c,
+        "//div[contains(@class,'toast')]//button[normalize-space()='Undo']",
+    )
+    .await;
+    wait_until(
+        c,
+        "document.querySelectorAll('table tbody td.name-cell a').length === 4",
+    )
+    .await;
+    b.close().await;
+    drop(server);
+}

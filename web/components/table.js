@@ -13,6 +13,7 @@ const SKEL_W = ['w-60', 'w-80', 'w-50', 'w-70', 'w-40', 'w-90'];
 export function createTable({ columns: initialColumns, rowHref, selectable = false, onSort, onSelect, caption, className = '' }) {
   let columns = initialColumns;
   const selected = new Set();
+  let anchor = null; // the row last clicked, for shift-click ranges
   let items = [];
   let sort = '';
   const headRow = h('tr');
@@ -48,9 +49,24 @@ export function createTable({ columns: initialColumns, rowHref, selectable = fal
     const tr = h('tr', { dataset: { id: item.id } });
     if (selectable) {
       const cb = h('input', { type: 'checkbox', class: 'checkbox', checked: selected.has(item.id), 'aria-label': 'Select row' });
+      // Shift-click sets every row from the last one clicked to this one, like a spreadsheet.
+      let shift = false;
+      cb.addEventListener('click', (e) => { shift = e.shiftKey; });
       cb.addEventListener('change', () => {
-        if (cb.checked) selected.add(item.id); else selected.delete(item.id);
-        tr.classList.toggle('is-selected', cb.checked);
+        const here = items.findIndex((x) => x.id === item.id);
+        const from = shift && anchor != null ? items.findIndex((x) => x.id === anchor) : -1;
+        const range = from >= 0 && here >= 0 ? items.slice(Math.min(from, here), Math.max(from, here) + 1) : [item];
+        for (const it of range) {
+          if (cb.checked) selected.add(it.id); else selected.delete(it.id);
+        }
+        for (const r of tbody.rows) {
+          if (!range.some((it) => it.id === r.dataset.id)) continue;
+          r.classList.toggle('is-selected', cb.checked);
+          const box = r.querySelector('.col-check input');
+          if (box) box.checked = cb.checked;
+        }
+        anchor = item.id;
+        shift = false;
         changed();
       });
       tr.appendChild(h('td', { class: 'col-check' }, cb));

@@ -12,14 +12,18 @@ function ensureRegion() {
 }
 
 const KIND_ICON = { success: 'checkCircle', error: 'alert', info: 'info' };
+// The one toast with an action (Undo) on screen: it stays until dismissed or replaced.
+let closeActionToast = null;
 
 /** toast('Saved', {kind: 'success', action: {label: 'Undo', run() {}}, duration: 6000}) */
 export function toast(message, { kind = 'info', action = null, duration } = {}) {
-  const ms = duration ?? (action ? 8000 : kind === 'error' ? 7000 : 4000);
+  // An action can't be missed: no timer unless the caller asks for one.
+  const ms = duration ?? (action ? null : kind === 'error' ? 7000 : 4000);
   let timer;
   const close = () => {
     clearTimeout(timer);
     el.remove();
+    if (closeActionToast === close) closeActionToast = null;
   };
   const el = h('div', { class: `toast ${kind}` },
     h('span', { class: 'toast-icon' }, icon(KIND_ICON[kind] || 'info', 16)),
@@ -31,7 +35,11 @@ export function toast(message, { kind = 'info', action = null, duration } = {}) 
     h('button', { class: 'btn btn-ghost btn-icon btn-sm', type: 'button', 'aria-label': 'Dismiss', onclick: close }, icon('x', 14)),
   );
   if (kind === 'error') el.setAttribute('role', 'alert');
-  const start = () => { timer = setTimeout(close, ms); };
+  const start = () => { if (ms != null) timer = setTimeout(close, ms); };
+  if (action) {
+    if (closeActionToast) closeActionToast();
+    closeActionToast = close;
+  }
   el.addEventListener('mouseenter', () => clearTimeout(timer));
   el.addEventListener('mouseleave', start);
   el.addEventListener('focusin', () => clearTimeout(timer));

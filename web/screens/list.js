@@ -9,6 +9,7 @@ import { canEdit, announceChange, getMembers } from '../session.js';
 import { setQuery, navigate } from '../router.js';
 import { createTable, emptyState } from '../components/table.js';
 import { toast, reportError } from '../components/toast.js';
+import { confirmDialog } from '../components/dialog.js';
 import { setBusy } from '../components/field.js';
 import { openTagPicker } from '../components/tags.js';
 import { closePopover, placePopover } from '../components/menu.js';
@@ -351,6 +352,13 @@ export async function listScreen(ctx, cfg) {
   async function bulkDelete() {
     const ids = [...table.selected()];
     if (!ids.length) return;
+    // One click deleting many records asks once, naming how many.
+    if (ids.length > 3 && !(await confirmDialog({
+      title: `Delete ${plural(ids.length, cfg.singular)}?`,
+      message: `They go to the trash, where they can be restored for 30 days.`,
+      confirmLabel: `Delete ${plural(ids.length, cfg.singular)}`,
+      danger: true,
+    }))) return;
     setBusy(delBtn, true);
     const done = await deleteMany({ apiPath, entity: cfg.entity, singular: cfg.singular, ids, onRestored: () => { if (shell.content.contains(wrap)) reload(); } });
     setBusy(delBtn, false);
