@@ -87,6 +87,16 @@ async function onRoute(r) {
   }
   if (!session.user) { teardownShell(); toLogin(); return; }
 
+  // An unknown address inside an organization: "not found" inside the app frame.
+  const inOrg = r.name === 'notFound' && /^\/o\/([^/]+)\//.exec(location.pathname);
+  if (inOrg && findOrg(decodeURIComponent(inOrg[1]))) {
+    const slug = decodeURIComponent(inOrg[1]);
+    if (!shell || shell.slug !== slug) { teardownShell(); shell = mountShell(root, slug); }
+    shell.setActive('');
+    shell.setTop({ title: 'Not found' });
+    clear(shell.content, pageState('Page not found', 'There is nothing at this address in this organization.', [h('a', { class: 'btn', href: `/o/${slug}/contacts`, text: 'Go to contacts' })]));
+    return;
+  }
   if (r.name === 'home' || r.name === 'notFound') {
     if (r.name === 'home' && session.orgs.length) { navigate(`/o/${session.orgs[0].slug}/contacts`, { replace: true }); return; }
     teardownShell();

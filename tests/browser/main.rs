@@ -1070,3 +1070,58 @@ async fn shift_click_selects_a_range_and_bulk_delete_asks_once() {
     b.close().await;
     drop(server);
 }
+
+/// A server nobody has set up says how to finish, instead of "Welcome back".
+#[tokio::test]
+async fn a_fresh_server_says_how_to_finish_setup() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(false);
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&format!("{}/", server.base)).await.expect("home");
+    let h1 = wait_for(c, "//h1[normalize-space()='Finish setting up Harmonia']").await;
+    assert!(h1.is_displayed().await.expect("shown"));
+    let text = wait_for_css(c, ".auth-card")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("harmonia setup"), "{text}");
+    b.close().await;
+    drop(server);
+}
+
+/// An unknown address inside an organization is "not found" inside the
+/// app frame, with the sidebar still there; a field error goes as soon as
+/// the field is changed.
+#[tokio::test]
+async fn not_found_stays_in_the_frame_and_field_errors_clear_on_edit() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/no-such-screen", server.base))
+        .await
+        .expect("goto");
+    wait_for(
+        c,
+        "//main[@id='content']//h2[normalize-space()='Page not found']",
+    )
+    .await;
+    wait_for_css(c, "aside.sidebar").await;
+
+    c.goto(&format!("{}/o/acme/settings/account", server.base))
+        .await
+        .expect("account");
+    click(c, "//button[normalize-space()='Change password']").await;
+    wait_for_css(c, "[data-field=current_password] .field-error").await;
+    type_into(c, "input[name=current_password]", "x").await;
+    wait_until(
+        c,
+        "!document.querySelector('[data-field=current_password] .field-error')",
+    )
+    .await;
+    b.close().await;
+    drop(server);
+}

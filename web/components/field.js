@@ -47,6 +47,13 @@ export function setFieldError(wrap, msg) {
     wrap.appendChild(err);
   }
   err.replaceChildren(icon('alert', 12), document.createTextNode(msg.charAt(0).toUpperCase() + msg.slice(1)));
+  // The error goes as soon as the person changes the field, not at the next submit.
+  if (!wrap._clearsError) {
+    wrap._clearsError = true;
+    const clearNow = () => { wrap._clearsError = false; setFieldError(wrap, ''); wrap.removeEventListener('input', clearNow); wrap.removeEventListener('change', clearNow); };
+    wrap.addEventListener('input', clearNow);
+    wrap.addEventListener('change', clearNow);
+  }
   if (input) {
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-errormessage', err.id);

@@ -65,6 +65,15 @@ export function renderLogin(root, { query }) {
   const form = h('form', { class: 'form', novalidate: true }, email, password, btn);
   card(root, 'Sign in', 'Welcome back. Sign in to your workspace.', form);
   email._input.focus();
+  // A server nobody has set up yet has no account to sign in to: say how to finish.
+  get('/setup', { quiet401: true }).then((r) => {
+    if (!r || !r.setup_required || !form.isConnected) return;
+    card(root, 'Finish setting up Harmonia', 'This server has no account yet. Create the first organization and its owner:',
+      h('ol', { class: 'setup-steps' },
+        h('li', null, 'Open the setup link the server printed in its log when it started (it works for one hour), or'),
+        h('li', null, 'on the server, run ', h('code', { text: 'harmonia setup' }), ' (add --help for its options).')),
+      h('p', { class: 'hint', text: 'Reload this page once it is done.' }));
+  }).catch(() => { /* 404: set up already; the sign-in form stays */ });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     submitWith(form, btn, async () => {
