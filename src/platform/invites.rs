@@ -78,8 +78,9 @@ fn pending(c: &Connection, token: &str) -> AppResult<Option<Pending>> {
 /// Activates the membership and uses up the token.
 fn activate(c: &Connection, token: &str, p: &Pending) -> AppResult<()> {
     c.execute(
-        "UPDATE memberships SET status = 'active' WHERE org_id = ?1 AND user_id = ?2",
-        params![p.org_id, p.user_id],
+        // Joined is when they accepted, not when they were invited.
+        "UPDATE memberships SET status = 'active', created_at = ?3 WHERE org_id = ?1 AND user_id = ?2",
+        params![p.org_id, p.user_id, clock::now_stamp()],
     )?;
     c.execute(
         "UPDATE invites SET accepted_at = ?2 WHERE token_hash = ?1",

@@ -369,8 +369,69 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A new invitation for someone still pending: the earlier links stop
+/// working. 404 for anyone not invited here; 409 once they have joined.
+fn reissue(tx: &Connection, org_id: &str, user_id: &str, by: &str) -> AppResult<String> {
+    let pending: Option<(String, String)> = tx
+        .query_row(
+            "SELECT status, role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+            params![org_id, user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((status, role)) = pending else {
+        return Err(AppError::NotFound);
+    };
+    if status != "invited" {
+        return Err(AppError::Conflict(
+            "they have already joined; there is nothing to re-send".into(),
+        ));
+    }
+    tx.execute(
+        "UPDATE invites SET expires_at = ?3
+         WHERE org_id = ?1 AND user_id = ?2 AND accepted_at IS NULL AND expires_at > ?3",
+        params![org_id, user_id, clock::now_stamp()],
+    )?;
+    let role = Role::parse(&role)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored role {role} does not parse")))?;
+    create_invite(tx, org_id, user_id, role, by)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewInvite {
+    /// The new one-time link (valid 7 days); earlier links no longer work.
+    pub invite_url: String,
+}
+
+/// Make a new invitation link for someone who has not joined yet (admin+).
+#[utoipa::path(post, path = "/members/{user_id}/invite", tag = "members",
+    params(("org" = String, Path, description = "organization slug"), ("user_id" = String, Path)),
+    responses((status = 200, body = NewInvite), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "already joined")))]
+async fn reissue_invite(
+    State(state): State<AppState>,
+    access: OrgAccess,
+    Path(path): Path<crate::paths::MemberPath>,
+) -> AppResult<Json<NewInvite>> {
+    access.require(Role::Admin)?;
+    let (org_id, user_id, by) = (
+        access.org.id.clone(),
+        path.user_id,
+        caller_id(&access.caller),
+    );
+    let token = state
+        .control
+        .write(move |tx| reissue(tx, &org_id, &user_id, &by))
+        .await?;
+    Ok(Json(NewInvite {
+        invite_url: state.config.link(&format!("/invite?token={token}")),
+    }))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members, add_member))
         .routes(routes!(change_role, remove_member))
+        .routes(routes!(reissue_invite))
 }

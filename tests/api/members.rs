@@ -427,3 +427,90 @@ async fn an_account_accepts_a_second_pending_invitation_while_signed_in() {
         "one use"
     );
 }
+
+/// A pending invitation can be re-issued: the new link works, the old one
+/// no longer does, and "joined" is when they accepted.
+#[tokio::test]
+async fn a_new_invitation_link_replaces_the_old_one() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let member = app
+        .add_member(&owner, "acme", "member@example.com", "member")
+        .await;
+    let (status, body) = owner
+        .post(
+            "/api/v1/orgs/acme/members",
+            json!({"email": "late@example.com", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let user_id = body["member"]["user_id"].as_str().expect("id").to_string();
+    let invited_at = body["member"]["joined_at"]
+        .as_str()
+        .expect("at")
+        .to_string();
+    let old = body["invite_url"].as_str().expect("url").to_string();
+    let token_of = |url: &str| url.split("token=").nth(1).expect("token").to_string();
+    let path = format!("/api/v1/orgs/acme/members/{user_id}/invite");
+
+    assert_eq!(member.post(&path, json!({})).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = owner.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new = body["invite_url"].as_str().expect("url").to_string();
+    assert_ne!(token_of(&old), token_of(&new));
+    let accept =
+        |token: String| json!({"token": token, "name": "Late Comer", "password": PASSWORD});
+    let (status, _) = app
+        .anon()
+        .post("/api/v1/invites/accept", accept(token_of(&old)))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the old link no longer works"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (status, body, _) = app
+        .anon()
+        .sign_in_via("/api/v1/invites/accept", accept(token_of(&new)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["organizations"][0]["role"], "admin");
+    let (_, list) = owner.get("/api/v1/orgs/acme/members").await;
+    let late = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["user_id"] == user_id.as_str())
+        .expect("member")
+        .clone();
+    assert_eq!(late["status"], "active");
+    assert!(
+        late["joined_at"].as_str().expect("joined") > invited_at.as_str(),
+        "joined is when they accepted: {late}"
+    );
+    // Joined: nothing to re-send. Someone not invited here: not found.
+    assert_eq!(owner.post(&path, json!({})).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        owner
+            .post("/api/v1/orgs/acme/members/nobody/invite", json!({}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = owner
+        .post("/api/v1/orgs", json!({"name": "Other", "slug": "other"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        owner
+            .post(
+                &format!("/api/v1/orgs/other/members/{user_id}/invite"),
+                json!({})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "another organization's invitee is not there"
+    );
+}

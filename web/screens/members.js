@@ -83,9 +83,17 @@ export async function renderMembers(ctx) {
     h('div', { class: 'settings-intro' }, h('p', { text: `Everyone who can sign in to ${org.name}. Members create and edit records, viewers can only read, admins also manage people and API keys.` })),
     h('div', { class: 'table-card' }, table.el));
 
+  // The only owner can neither step down nor leave: don't offer what must fail.
+  const soleOwner = (m) => m.role === 'owner' && m.status !== 'invited'
+    && table.items().filter((x) => x.role === 'owner' && x.status !== 'invited').length === 1;
+
   function roleCell(m) {
-    const locked = !admin || (m.role === 'owner' && !isOwner(slug));
-    if (locked) return roleBadge(m.role);
+    const locked = !admin || (m.role === 'owner' && !isOwner(slug)) || soleOwner(m);
+    if (locked) {
+      const badge = roleBadge(m.role);
+      if (soleOwner(m)) badge.title = 'The only owner. Make someone else an owner first to change this.';
+      return badge;
+    }
     const sel = select(roleOptions(slug), m.role, { class: 'select role-select', 'aria-label': `Role of ${m.name || m.email}` });
     sel.addEventListener('change', async () => {
       const before = m.role;
@@ -109,10 +117,23 @@ export async function renderMembers(ctx) {
 
   function rowMenu(m) {
     const self = m.user_id === me;
-    if (!admin && !self) return h('span');
+    if ((!admin && !self) || soleOwner(m)) return h('span');
     return menuButton({ label: `Actions for ${m.name || m.email}`, className: 'btn btn-ghost btn-icon btn-sm' }, () => [
+      admin && m.status === 'invited' && { label: 'New invitation link', icon: 'link', onSelect: () => reinvite(m) },
       { label: self ? 'Leave organization' : m.status === 'invited' ? 'Cancel invitation' : 'Remove from organization', icon: self ? 'logout' : 'trash', danger: true, onSelect: () => remove(m, self) },
-    ], { align: 'end' });
+    ].filter(Boolean), { align: 'end' });
+  }
+
+  async function reinvite(m) {
+    try {
+      const r = await post(orgPath(slug, 'members', m.user_id, 'invite'));
+      const d = openDialog({
+        title: 'New invitation link',
+        size: 'narrow',
+        body: [h('p', null, 'Send this link to ', h('b', { text: m.email }), '. Earlier links for them no longer work.'), copyBox(r.invite_url, 'Invitation link')],
+        foot: [h('button', { class: 'btn btn-primary', type: 'button', text: 'Done', onclick: () => d.close() })],
+      });
+    } catch (e) { reportError(e, 'Could not make a new link.'); }
   }
 
   async function remove(m, self) {
