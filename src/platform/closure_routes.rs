@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::caller::Caller;
-use crate::auth::password;
 use crate::auth::roles::Role;
 use crate::auth::users;
 use crate::backup::BackupKey;
@@ -67,21 +66,9 @@ async fn close_org(
     Json(body): Json<CloseOrg>,
 ) -> AppResult<Json<ClosureStatus>> {
     let user = owner_user(&access, "close it")?;
-    state
-        .throttle
-        .begin(&user.email, ip, true)
-        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
-    let uid = user.id.clone();
-    let hash = state
-        .control
-        .read(move |c| Ok(users::by_id(c, &uid)?.and_then(|(_, h)| h)))
-        .await?;
-    if body.password.chars().count() > password::MAX_LENGTH
-        || !password::verify(body.password, hash).await
-    {
+    if !crate::platform::account::confirm_password(&state, &user, ip, body.password).await? {
         return Err(AppError::field("password", "not your password"));
     }
-    state.throttle.succeeded(&user.email, ip);
     let (org, now) = (access.org.clone(), clock::now());
     let closure = state
         .control

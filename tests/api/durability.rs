@@ -44,26 +44,7 @@ async fn data_survives_a_restart() {
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().expect("dir");
-    let pw = dir.path().join("pw");
-    std::fs::write(&pw, PASSWORD).expect("pw");
-    let bin = env!("CARGO_BIN_EXE_harmonia");
-    let data = dir.path().join("data");
-    let ok = Command::new(bin)
-        .arg("--data-dir")
-        .arg(&data)
-        .args([
-            "setup",
-            "--org-name",
-            "Acme",
-            "--email",
-            "owner@example.com",
-            "--password-file",
-        ])
-        .arg(&pw)
-        .env("HARMONIA_LOG", "warn")
-        .status()
-        .expect("setup");
-    assert!(ok.success());
+    let data = setup_with_cli(dir.path());
 
     let spawn = || spawn_server(&data);
 
@@ -168,25 +149,7 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
     const TRIALS: usize = 10;
     const WRITERS: usize = 8;
     let dir = tempfile::tempdir().expect("dir");
-    let pw = dir.path().join("pw");
-    std::fs::write(&pw, PASSWORD).expect("pw");
-    let data = dir.path().join("data");
-    let ok = Command::new(env!("CARGO_BIN_EXE_harmonia"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args([
-            "setup",
-            "--org-name",
-            "Acme",
-            "--email",
-            "owner@example.com",
-            "--password-file",
-        ])
-        .arg(&pw)
-        .env("HARMONIA_LOG", "warn")
-        .status()
-        .expect("setup");
-    assert!(ok.success());
+    let data = setup_with_cli(dir.path());
 
     // One API key for every trial (signing in costs an argon2 hash each time).
     let (mut child, base) = spawn_server(&data);
@@ -339,4 +302,28 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
             .expect("check");
         assert_eq!(verdict, "ok", "{}", db.display());
     }
+}
+
+/// Organization "Acme" and its owner, made by `harmonia setup` in `dir/data`.
+fn setup_with_cli(dir: &std::path::Path) -> std::path::PathBuf {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    let data = dir.join("data");
+    let ok = Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "setup",
+            "--org-name",
+            "Acme",
+            "--email",
+            "owner@example.com",
+            "--password-file",
+        ])
+        .arg(&pw)
+        .env("HARMONIA_LOG", "warn")
+        .status()
+        .expect("setup");
+    assert!(ok.success());
+    data
 }
