@@ -64,7 +64,7 @@ export function mountShell(root, slug) {
   const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
   const content = h('main', { class: 'content', id: 'content', tabIndex: -1 });
   // A closed organization says so on every page, with its erase date.
-  const banner = h('div', { class: 'org-banner', role: 'status', hidden: true });
+  const banner = h('div', { class: 'org-banner', role: 'note', hidden: true });
   const drawBanner = () => {
     const o = findOrg(slug);
     banner.hidden = !(o && o.purge_at);
