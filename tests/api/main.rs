@@ -5,6 +5,7 @@ mod helpers;
 mod backup;
 mod concurrency;
 mod contacts;
+mod deals;
 mod durability;
 mod errors;
 mod isolation;
