@@ -1,4 +1,4 @@
-// Settings frame: tabs for Members, Fields, Tags, API keys (admins) and My account.
+// Settings frame: tabs for Members, Fields, Tags, Pipelines, API keys (admins) and My account.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -12,6 +12,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['members', 'Members', 'users'],
     ['fields', 'Fields', 'list'],
     ['tags', 'Tags', 'tag'],
+    ['pipelines', 'Pipelines', 'deals'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     ['account', 'My account', 'user'],
   ].filter(Boolean);
