@@ -8,6 +8,7 @@
 //! `forecast.rs`) and their routes (`routes.rs`).
 
 pub mod board;
+pub mod demo;
 pub mod forecast;
 pub mod moves;
 pub mod pipelines;
