@@ -1025,3 +1025,39 @@ async fn roles_for_every_deal_route() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_deal_whose_company_is_in_the_trash_can_still_be_changed() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (_, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Gone Soon"}))
+        .await;
+    let d = deal(&s, json!({"title": "Linked", "company_id": co["id"]})).await;
+    s.delete(&format!("/api/v1/orgs/acme/companies/{}", id(&co)))
+        .await;
+    let (status, body) = s
+        .patch(&format!("{D}/{}", id(&d)), json!({"amount": 5}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["company"], Value::Null);
+    // Another trashed company cannot be linked anew.
+    let (_, other) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Also gone"}))
+        .await;
+    s.delete(&format!("/api/v1/orgs/acme/companies/{}", id(&other)))
+        .await;
+    let (status, _) = s
+        .patch(
+            &format!("{D}/{}", id(&d)),
+            json!({"company_id": other["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A PATCH without pipeline_id keeps the deal where it is.
+    let (status, body) = s
+        .patch(&format!("{D}/{}", id(&d)), json!({"pipeline_id": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stage_id"], d["stage_id"]);
+}

@@ -12,7 +12,7 @@ import { fmtMoney, fmtTotals, weightedOf } from '../money.js';
 import { formatDate } from '../components/values.js';
 import { askLostReason } from './lost.js';
 
-const PAGE = 50;
+const PAGE = 25;
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** One card: title, company, amount, owner, close date (red when past), rotting marker. */

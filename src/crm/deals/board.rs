@@ -28,6 +28,7 @@ pub struct Total {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BoardColumn)]
 pub struct Column {
     pub stage: Stage,
     /// Deals in the column that match the filter.
@@ -52,7 +53,7 @@ pub struct Board {
 pub struct BoardParams {
     /// The filter language of `GET /deals`.
     pub filter: Option<String>,
-    /// Cards per column, 1–200 (default 50).
+    /// Cards per column, 1–200 (default 25).
     pub limit: Option<String>,
     /// Only this stage's column (to page it).
     pub stage: Option<String>,
@@ -63,6 +64,10 @@ pub struct BoardParams {
 /// Splits a sum so SQLite never adds past 2^63: high and low parts of
 /// each amount are summed apart and joined in 128 bits.
 pub const SPLIT: i64 = 1_000_000_000;
+
+/// Cards per column when the client asks for no other number: a screen
+/// shows fewer; more come as the column scrolls.
+pub const BOARD_PAGE: usize = 25;
 
 pub fn joined(high: i64, low: i64) -> i128 {
     i128::from(high) * i128::from(SPLIT) + i128::from(low)
@@ -138,9 +143,10 @@ pub fn board(conn: &Connection, id: &str, p: &BoardParams, me: Option<String>) -
         }
         let mut params = base.clone();
         params.insert("sort".into(), "position".into());
-        if let Some(l) = &p.limit {
-            params.insert("limit".into(), l.clone());
-        }
+        params.insert(
+            "limit".into(),
+            p.limit.clone().unwrap_or_else(|| BOARD_PAGE.to_string()),
+        );
         if let Some(c) = &p.cursor {
             params.insert("cursor".into(), c.clone());
         }

@@ -360,8 +360,11 @@ fn resolve_stage(conn: &Connection, c: &Clean, current: Option<&Current>) -> App
             }
             p.clone()
         }
-        None => pipelines::default_id(conn)?
-            .ok_or_else(|| AppError::field("pipeline_id", "create a pipeline first"))?,
+        None => match current {
+            Some(cur) => cur.pipeline_id.clone(),
+            None => pipelines::default_id(conn)?
+                .ok_or_else(|| AppError::field("pipeline_id", "create a pipeline first"))?,
+        },
     };
     pipelines::first_open(conn, &pipeline)?
         .ok_or_else(|| AppError::field("stage_id", "the pipeline has no open stage"))
@@ -375,12 +378,13 @@ struct Current {
     position: i64,
     closed_at: Option<String>,
     stage_entered_at: String,
+    company_id: Option<String>,
 }
 
 fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
     Ok(conn
         .prepare_cached(
-            "SELECT pipeline_id, stage_id, status, position, closed_at, stage_entered_at
+            "SELECT pipeline_id, stage_id, status, position, closed_at, stage_entered_at, company_id
              FROM deals WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -391,14 +395,19 @@ fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
                 position: r.get(3)?,
                 closed_at: r.get(4)?,
                 stage_entered_at: r.get(5)?,
+                company_id: r.get(6)?,
             })
         })
         .optional()?)
 }
 
-fn check_links(conn: &Connection, c: &Clean) -> AppResult<()> {
+/// The company and contacts a deal names are live records; a company it
+/// already had is kept even while that company is in the trash.
+fn check_links(conn: &Connection, c: &Clean, current: Option<&Current>) -> AppResult<()> {
     let mut p = Problems::new();
+    let kept = current.is_some_and(|cur| cur.company_id == c.company_id);
     if let Some(cid) = &c.company_id
+        && !kept
         && !crate::record::store::exists(conn, "companies", cid)?
     {
         p.add("company_id", "no such company");
@@ -438,7 +447,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
     if existing && cur.is_none() {
         return Err(AppError::NotFound);
     }
-    check_links(conn, c)?;
+    check_links(conn, c, cur.as_ref())?;
     let stage = resolve_stage(conn, c, cur.as_ref())?;
     let moved = cur.as_ref().is_none_or(|cur| cur.stage_id != stage.id);
     let lost_reason = match stage.kind {

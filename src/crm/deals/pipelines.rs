@@ -47,6 +47,7 @@ impl StageKind {
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PipelineStage)]
 pub struct Stage {
     pub id: String,
     pub pipeline_id: String,
