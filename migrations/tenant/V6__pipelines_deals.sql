@@ -48,15 +48,24 @@ CREATE TABLE deals (
     deleted_at       TEXT
 ) STRICT;
 CREATE INDEX deals_by_stage    ON deals(stage_id, position, id);
-CREATE INDEX deals_by_pipeline ON deals(pipeline_id, status, close_date) WHERE deleted_at IS NULL;
+-- The board's sums and the forecast read these alone (covering indexes:
+-- deleted_at too, or SQLite reads the rows to check it).
+CREATE INDEX deals_board_sums  ON deals(pipeline_id, stage_id, currency, amount, deleted_at)
+    WHERE deleted_at IS NULL;
+CREATE INDEX deals_by_pipeline ON deals(pipeline_id, status, close_date, stage_id, currency, amount,
+    owner_id, deleted_at) WHERE deleted_at IS NULL;
+CREATE INDEX deals_by_status   ON deals(status, close_date, stage_id, currency, amount, owner_id, deleted_at)
+    WHERE deleted_at IS NULL;
+CREATE INDEX deals_by_closed   ON deals(status, closed_at) WHERE deleted_at IS NULL;
 CREATE INDEX deals_by_title    ON deals(sort_title, id)   WHERE deleted_at IS NULL;
 CREATE INDEX deals_by_created  ON deals(created_at, id)   WHERE deleted_at IS NULL;
 CREATE INDEX deals_by_updated  ON deals(updated_at, id)   WHERE deleted_at IS NULL;
-CREATE INDEX deals_by_owner    ON deals(owner_id, amount) WHERE deleted_at IS NULL;
-CREATE INDEX deals_by_amount   ON deals(amount, id)       WHERE deleted_at IS NULL;
-CREATE INDEX deals_by_close    ON deals(close_date, id)   WHERE deleted_at IS NULL;
+-- In the shapes lists sort nullable fields in: largest amounts first (read
+-- backwards), nulls last; earliest close dates first, nulls last.
+CREATE INDEX deals_by_owner    ON deals(owner_id, (amount) IS NOT NULL, amount, id) WHERE deleted_at IS NULL;
+CREATE INDEX deals_by_amount   ON deals((amount) IS NOT NULL, amount, id) WHERE deleted_at IS NULL;
+CREATE INDEX deals_by_close    ON deals((close_date) IS NULL, close_date, id) WHERE deleted_at IS NULL;
 CREATE INDEX deals_by_company  ON deals(company_id);
-CREATE INDEX deals_by_closed   ON deals(status, closed_at) WHERE deleted_at IS NULL;
 CREATE INDEX deals_trash       ON deals(deleted_at)       WHERE deleted_at IS NOT NULL;
 
 -- The people on a deal and the part each plays in it.

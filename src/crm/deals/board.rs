@@ -81,35 +81,41 @@ fn list_params(p: &BoardParams) -> Params {
     out
 }
 
-/// Count and totals per stage of the deals that match `conditions`.
+/// Count and totals per stage of the deals that match the query. Grouped
+/// on the deals alone (the probability is the stage's, known already), so
+/// an unfiltered board reads one covering index.
 fn sums(
     conn: &Connection,
-    pipeline_id: &str,
+    pipeline: &Pipeline,
     query: &ListQuery,
 ) -> AppResult<BTreeMap<String, (i64, Vec<Total>)>> {
     let (cond, args) = query.conditions();
     let sql = format!(
-        "SELECT t.stage_id, t.currency, s.probability, count(*),
+        "SELECT t.stage_id, t.currency, count(*),
                 sum(coalesce(t.amount, 0) / {SPLIT}), sum(coalesce(t.amount, 0) % {SPLIT})
-         FROM deals t JOIN stages s ON s.id = t.stage_id
+         FROM deals t
          WHERE {cond} AND t.pipeline_id = ?
-         GROUP BY t.stage_id, t.currency ORDER BY t.currency"
+         GROUP BY t.stage_id, t.currency ORDER BY t.stage_id, t.currency"
     );
     let mut all: Vec<Sql> = args.to_vec();
-    all.push(Sql::Text(pipeline_id.to_string()));
+    all.push(Sql::Text(pipeline.id.clone()));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(all.iter()), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            joined(r.get(4)?, r.get(5)?),
+            joined(r.get(3)?, r.get(4)?),
         ))
     })?;
     let mut out: BTreeMap<String, (i64, Vec<Total>)> = BTreeMap::new();
     for row in rows {
-        let (stage, currency, probability, n, amount) = row?;
+        let (stage, currency, n, amount) = row?;
+        let probability = pipeline
+            .stages
+            .iter()
+            .find(|s| s.id == stage)
+            .map_or(0, |s| s.probability);
         let e = out.entry(stage).or_default();
         e.0 += n;
         e.1.push(Total {
@@ -135,7 +141,7 @@ pub fn board(conn: &Connection, id: &str, p: &BoardParams, me: Option<String>) -
     let fields = fields_of::<Deals>(conn)?;
     let base = list_params(p);
     let totals_query = ListQuery::new::<Deals>(&base, &fields, me.clone())?;
-    let mut sums = sums(conn, id, &totals_query)?;
+    let mut sums = sums(conn, &pipeline, &totals_query)?;
     let mut columns = Vec::new();
     for stage in &pipeline.stages {
         if p.stage.as_ref().is_some_and(|s| s != &stage.id) {

@@ -186,12 +186,26 @@ pub fn forecast(
             order.push(s.id.clone());
         }
     }
+    // Grouped on the deals alone (one covering index); the stages' names
+    // and probabilities are joined here.
+    let all_stages: Vec<pipelines::Stage> = match pipeline {
+        Some(_) => stages.clone(),
+        None => pipelines::all(conn)?
+            .into_iter()
+            .flat_map(|p| p.stages)
+            .collect(),
+    };
+    let stage_of = |id: &str| all_stages.iter().find(|s| s.id == id);
+    let in_pipeline = if pipeline.is_some() {
+        "t.pipeline_id = ?3 AND"
+    } else {
+        "?3 IS NULL AND"
+    };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {key_sql}, t.currency, s.probability, count(*),
-                sum(coalesce(t.amount, 0) / {SPLIT}), sum(coalesce(t.amount, 0) % {SPLIT}), s.name
-         FROM deals t JOIN stages s ON s.id = t.stage_id
-         WHERE t.deleted_at IS NULL AND t.status = 'open' AND t.close_date < ?2
-           AND (?3 IS NULL OR t.pipeline_id = ?3)
+        "SELECT {key_sql}, t.currency, t.stage_id, count(*),
+                sum(coalesce(t.amount, 0) / {SPLIT}), sum(coalesce(t.amount, 0) % {SPLIT})
+         FROM deals t
+         WHERE {in_pipeline} t.status = 'open' AND t.close_date < ?2 AND t.deleted_at IS NULL
          GROUP BY 1, t.currency, t.stage_id"
     ))?;
     let open = stmt.query_map(
@@ -200,23 +214,23 @@ pub fn forecast(
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
+                r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
                 joined(r.get(4)?, r.get(5)?),
-                r.get::<_, String>(6)?,
             ))
         },
     )?;
     for o in open {
-        let (key, currency, probability, n, amount, stage_name) = o?;
+        let (key, currency, stage_id, n, amount) = o?;
+        let stage = stage_of(&stage_id);
         let r = row(&mut rows, &key);
         if by == GroupBy::Stage {
-            r.label = stage_name;
+            r.label = stage.map_or_else(|| key.clone(), |s| s.name.clone());
         }
         r.deals += n;
         let a = amounts(r, &currency);
         a.open += amount;
-        a.weighted += weighted(amount, probability);
+        a.weighted += weighted(amount, stage.map_or(0, |s| s.probability));
     }
     let from = stamp_of(this_month);
     let to = stamp_of(month_start(today, 1));
@@ -224,27 +238,32 @@ pub fn forecast(
         GroupBy::Month => format!("'{}'", ym(this_month)),
         _ => key_sql.to_string(),
     };
+    let won_pipeline = if pipeline.is_some() {
+        "t.pipeline_id = ?1 AND"
+    } else {
+        "?1 IS NULL AND"
+    };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {won_key}, t.currency, sum(coalesce(t.amount, 0) / {SPLIT}),
-                sum(coalesce(t.amount, 0) % {SPLIT}), s.name
-         FROM deals t JOIN stages s ON s.id = t.stage_id
-         WHERE t.deleted_at IS NULL AND t.status = 'won' AND t.closed_at >= ?2 AND t.closed_at < ?3
-           AND (?1 IS NULL OR t.pipeline_id = ?1)
+        "SELECT {won_key}, t.currency, t.stage_id, sum(coalesce(t.amount, 0) / {SPLIT}),
+                sum(coalesce(t.amount, 0) % {SPLIT})
+         FROM deals t
+         WHERE {won_pipeline} t.status = 'won' AND t.closed_at >= ?2 AND t.closed_at < ?3
+           AND t.deleted_at IS NULL
          GROUP BY 1, t.currency, t.stage_id"
     ))?;
     let won = stmt.query_map(rusqlite::params![pipeline, from, to], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
-            joined(r.get(2)?, r.get(3)?),
-            r.get::<_, String>(4)?,
+            r.get::<_, String>(2)?,
+            joined(r.get(3)?, r.get(4)?),
         ))
     })?;
     for w in won {
-        let (key, currency, amount, stage_name) = w?;
+        let (key, currency, stage_id, amount) = w?;
         let r = row(&mut rows, &key);
         if by == GroupBy::Stage {
-            r.label = stage_name;
+            r.label = stage_of(&stage_id).map_or_else(|| key.clone(), |s| s.name.clone());
         }
         amounts(r, &currency).won += amount;
     }
