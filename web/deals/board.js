@@ -136,9 +136,9 @@ export function createBoard({ slug, pipeline, filter, signal, announce, onOpen }
   async function move(id, stageId, beforeId) {
     const d = deals.get(id);
     const cardEl = el.querySelector(`.deal-card[data-id="${CSS.escape(id)}"]`);
-    const from = cols.get(d.stage_id);
     const to = cols.get(stageId);
     if (!d || !cardEl || !to) return;
+    const from = cols.get(d.stage_id);
     const body = { stage_id: stageId };
     if (beforeId) body.before_id = beforeId;
     if (to.stage.kind === 'lost' && from !== to && !d.lost_reason) {
