@@ -163,9 +163,8 @@ pub fn forecast(
     let this_month = month_start(today, 0);
     let end = month_start(today, 6);
     let key_sql = match by {
-        GroupBy::Month => {
-            "CASE WHEN t.close_date < ?1 THEN 'overdue' ELSE substr(t.close_date, 1, 7) END"
-        }
+        // By day, in the index's order (no sort); months are made below.
+        GroupBy::Month => "t.close_date",
         GroupBy::Owner => "coalesce(t.owner_id, '')",
         GroupBy::Stage => "t.stage_id",
     };
@@ -206,8 +205,9 @@ pub fn forecast(
                 sum(coalesce(t.amount, 0) / {SPLIT}), sum(coalesce(t.amount, 0) % {SPLIT})
          FROM deals t
          WHERE {in_pipeline} t.status = 'open' AND t.close_date < ?2 AND t.deleted_at IS NULL
-         GROUP BY 1, t.currency, t.stage_id"
+         GROUP BY 1, t.stage_id, t.currency"
     ))?;
+    let today_s = today.to_string();
     let open = stmt.query_map(
         rusqlite::params![today.to_string(), end.to_string(), pipeline],
         |r| {
@@ -222,6 +222,11 @@ pub fn forecast(
     )?;
     for o in open {
         let (key, currency, stage_id, n, amount) = o?;
+        let key = match by {
+            GroupBy::Month if key < today_s => "overdue".to_string(),
+            GroupBy::Month => key.chars().take(7).collect(),
+            _ => key,
+        };
         let stage = stage_of(&stage_id);
         let r = row(&mut rows, &key);
         if by == GroupBy::Stage {
