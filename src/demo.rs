@@ -424,6 +424,7 @@ pub fn generate(
         shown: 101,
     };
     let mut done = 0;
+    let mut deal_contacts: Vec<String> = Vec::new();
     while done < contacts_n {
         let end = (done + BATCH).min(contacts_n);
         db.write_now(|tx| {
@@ -475,7 +476,10 @@ pub fn generate(
                     source: rng.chance(60).then(|| rng.pick(SOURCES).to_string()),
                 };
                 let at = stamp_for(&mut rng, i, contacts_n);
-                contacts::insert_at(tx, input, "US", &owner, &at)?;
+                let id = contacts::insert_at(tx, input, "US", &owner, &at)?;
+                if deal_contacts.len() < 2_000 {
+                    deal_contacts.push(id);
+                }
             }
             Ok(())
         })
@@ -483,6 +487,19 @@ pub fn generate(
         done = end;
         progress.update(done);
     }
+    // A year of deals on two pipelines, one for every two contacts.
+    let deals_n = (contacts_n / 2).clamp(60, 3_000);
+    db.write_now(|tx| {
+        crate::crm::deals::demo::fill(
+            tx,
+            &owner,
+            &company_ids,
+            &deal_contacts,
+            deals_n,
+            &mut |k| rng.below(k),
+        )
+    })
+    .map_err(err)?;
     db.write_now(crate::search::invalidate).map_err(err)?;
     Ok(true)
 }

@@ -14,6 +14,9 @@ import { renderContacts } from './screens/contacts.js';
 import { renderContact } from './screens/contact.js';
 import { renderCompanies } from './screens/companies.js';
 import { renderCompany } from './screens/company.js';
+import { renderDeals } from './screens/deals.js';
+import { renderDeal } from './screens/deal.js';
+import { renderPipelines } from './screens/pipelines.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
@@ -31,6 +34,9 @@ route('/o/:org/contacts', 'contacts');
 route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
+route('/o/:org/deals', 'deals');
+route('/o/:org/deals/:id', 'deal');
+route('/o/:org/settings/pipelines', 'pipelines');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/organization', 'orgSettings');
 route('/o/:org/settings/members', 'members');
@@ -42,6 +48,7 @@ route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
+  deals: renderDeals, deal: renderDeal, pipelines: renderPipelines,
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
 };
 

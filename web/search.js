@@ -12,6 +12,7 @@ const RECENT_MAX = 8;
 export const TYPES = {
   contact: { label: 'Contacts', path: 'contacts', square: false },
   company: { label: 'Companies', path: 'companies', square: true },
+  deal: { label: 'Deals', path: 'deals', square: true },
 };
 
 /** GET /orgs/{org}/search?q=…&limit=… → {items, rebuilding} */

@@ -16,10 +16,11 @@ const narrow = window.matchMedia('(max-width: 767.98px)');
 
 export function mountShell(root, slug) {
   const org = findOrg(slug);
-  const counts = { contacts: h('span', { class: 'count' }), companies: h('span', { class: 'count' }) };
+  const counts = { contacts: h('span', { class: 'count' }), companies: h('span', { class: 'count' }), deals: h('span', { class: 'count' }) };
   const navLinks = {
     contacts: h('a', { href: `/o/${slug}/contacts` }, icon('contacts', 16), 'Contacts', counts.contacts),
     companies: h('a', { href: `/o/${slug}/companies` }, icon('companies', 16), 'Companies', counts.companies),
+    deals: h('a', { href: `/o/${slug}/deals` }, icon('deals', 16), 'Deals', counts.deals),
     settings: h('a', { href: `/o/${slug}/settings/members` }, icon('settings', 16), 'Settings'),
   };
 
@@ -46,7 +47,7 @@ export function mountShell(root, slug) {
 
   const sidebar = h('aside', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Main' },
     orgHeader,
-    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies),
+    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies, navLinks.deals),
     h('nav', { class: 'nav', 'aria-label': 'Organization' }, h('div', { class: 'nav-label', text: 'Organization' }), navLinks.settings),
     h('div', { class: 'sidebar-foot' }, userBtn));
 
@@ -57,8 +58,8 @@ export function mountShell(root, slug) {
   const search = h('div', { class: 'search', role: 'search', hidden: true }, icon('search', 15), searchInput);
   const openSearch = () => openPalette({ slug });
   const trigger = h('button', {
-    class: 'search-trigger', type: 'button', title: `Search contacts and companies (${paletteShortcut})`,
-    'aria-label': 'Search contacts and companies', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': paletteKeyShortcuts, onclick: openSearch,
+    class: 'search-trigger', type: 'button', title: `Search contacts, companies and deals (${paletteShortcut})`,
+    'aria-label': 'Search contacts, companies and deals', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': paletteKeyShortcuts, onclick: openSearch,
   }, icon('search', 15), h('span', { class: 'search-trigger-label', text: 'Search…' }), h('kbd', { text: paletteShortcut }));
   const actions = h('div', { class: 'topbar-actions' });
   const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
@@ -109,8 +110,8 @@ export function mountShell(root, slug) {
   });
 
   async function refreshCounts() {
-    for (const k of ['contacts', 'companies']) {
-      get(orgPath(slug, k, 'count')).then((r) => { counts[k].textContent = fmtNum(r.count); }).catch(() => {});
+    for (const k of ['contacts', 'companies', 'deals']) {
+      get(orgPath(slug, k, 'count') + (k === 'deals' ? '?status=open' : '')).then((r) => { counts[k].textContent = fmtNum(r.count); }).catch(() => {});
     }
   }
   const onChanged = () => refreshCounts();

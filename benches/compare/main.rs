@@ -9,6 +9,7 @@
 
 mod backup;
 mod data;
+mod deals;
 mod harmonia;
 mod load;
 mod pocketbase;
@@ -59,7 +60,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,limit,growth,orgs,backup"
+        default_value = "compare,records,deals,limit,growth,orgs,backup"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -94,6 +95,7 @@ struct Args {
 enum Part {
     Compare,
     Records,
+    Deals,
     Limit,
     Growth,
     Orgs,
@@ -294,6 +296,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Records) {
         report.records = Some(records::run(&ctx, &dataset).await?);
+    }
+    if args.parts.contains(&Part::Deals) {
+        let open = if args.smoke { 300 } else { 10_000 };
+        report.deals = Some(deals::run(&ctx, &dataset, open).await?);
     }
     if args.parts.contains(&Part::Limit) {
         eprintln!("raw SQLite: inserts and point reads");

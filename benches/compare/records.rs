@@ -54,7 +54,7 @@ fn lists(tag: &str) -> Vec<(&'static str, Option<&'static str>, String)> {
     ]
 }
 
-fn url_encode(s: &str) -> String {
+pub fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -39,6 +39,7 @@ pub struct Report {
     /// The same scenarios with `--baseline-bin` (before the change).
     pub baseline: Vec<(Scenario, Row)>,
     pub records: Option<crate::records::RecordsFigures>,
+    pub deals: Option<crate::deals::DealsFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
     pub raw_insert: Option<Raw>,
@@ -96,6 +97,7 @@ impl Report {
             harmonia: Vec::new(),
             baseline: Vec::new(),
             records: None,
+            deals: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
             raw_insert: None,
@@ -167,6 +169,17 @@ impl Report {
                 ));
             }
         }
+        for (label, _, row) in self.deals.iter().flat_map(|r| r.rows.iter()) {
+            let m = &row.measured;
+            if m.errors > 0 || m.requests == 0 {
+                out.push(format!(
+                    "deals, {label}: {} of {} requests failed; first: {}",
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("none completed")
+                ));
+            }
+        }
         for (label, row) in self.records.iter().flat_map(|r| r.rows.iter()) {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
@@ -198,6 +211,7 @@ impl Report {
         self.compare(&mut o);
         self.before_after(&mut o);
         self.records(&mut o);
+        self.deals(&mut o);
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
@@ -282,6 +296,34 @@ impl Report {
                 ms(before.measured.quantile_ms(0.99)),
                 ms(after.measured.quantile_ms(0.99)),
                 mark(ratio >= 0.9)
+            );
+        }
+        o.push('\n');
+    }
+
+    fn deals(&self, o: &mut String) {
+        let Some(d) = &self.deals else { return };
+        let _ = writeln!(
+            o,
+            "### Sales pipeline: {} open deals on the board's pipeline\n",
+            num(d.deals as f64)
+        );
+        let _ = writeln!(
+            o,
+            "| scenario | req/s | p50 | p95 | p99 | p99 target | met |"
+        );
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | ---: | :---: |");
+        for (label, target, row) in &d.rows {
+            let m = &row.measured;
+            let p99 = m.quantile_ms(0.99);
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | ≤ {target} ms | {} |",
+                num(m.rate()),
+                ms(m.quantile_ms(0.5)),
+                ms(m.quantile_ms(0.95)),
+                ms(p99),
+                mark(p99 <= *target)
             );
         }
         o.push('\n');

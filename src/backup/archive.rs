@@ -36,6 +36,9 @@ pub struct OrgEntry {
     pub slug: String,
     pub name: String,
     pub default_country: String,
+    /// Backups made before organizations had a currency restore as USD.
+    #[serde(default = "usd")]
+    pub default_currency: String,
     pub created_at: String,
     /// Who belonged to it (email, role), to restore one organization
     /// into another instance.
@@ -116,11 +119,15 @@ pub fn integrity_check(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn usd() -> String {
+    "USD".into()
+}
+
 /// The organizations in a control database, with their members.
 pub fn read_orgs(control: &Path) -> anyhow::Result<Vec<OrgEntry>> {
     let c = open_existing(control)?;
     let mut stmt =
-        c.prepare("SELECT id, slug, name, default_country, created_at FROM orgs ORDER BY slug")?;
+        c.prepare("SELECT id, slug, name, default_country, created_at, default_currency FROM orgs ORDER BY slug")?;
     let mut orgs = stmt
         .query_map([], |r| {
             Ok(OrgEntry {
@@ -129,6 +136,7 @@ pub fn read_orgs(control: &Path) -> anyhow::Result<Vec<OrgEntry>> {
                 name: r.get(2)?,
                 default_country: r.get(3)?,
                 created_at: r.get(4)?,
+                default_currency: r.get(5)?,
                 members: Vec::new(),
             })
         })?

@@ -171,8 +171,16 @@ fn insert_org(
 ) -> anyhow::Result<usize> {
     let tx = control.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO orgs (id, slug, name, default_country, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, slug, org.name, org.default_country, org.created_at],
+        "INSERT INTO orgs (id, slug, name, default_country, created_at, default_currency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            slug,
+            org.name,
+            org.default_country,
+            org.created_at,
+            org.default_currency
+        ],
     )?;
     let mut members = 0;
     for (email, role) in &org.members {

@@ -339,11 +339,17 @@ impl RecordKind for Companies {
             custom
         ];
         if existing {
-            // Its contacts show the company's name in search results.
+            // Its contacts and deals show the company's name in search results.
             crate::search::enqueue_select(
                 conn,
                 "contact",
                 "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
+                id,
+            )?;
+            crate::search::enqueue_select(
+                conn,
+                "deal",
+                "SELECT id FROM deals WHERE company_id = ?2 AND deleted_at IS NULL",
                 id,
             )?;
             conn.prepare_cached(

@@ -428,6 +428,13 @@ impl RecordKind for Contacts {
             custom
         ];
         if existing {
+            // Deals are found by their contacts' names.
+            crate::search::enqueue_select(
+                conn,
+                "deal",
+                "SELECT deal_id AS id FROM deal_contacts WHERE contact_id = ?2",
+                id,
+            )?;
             conn.prepare_cached(
                 "UPDATE contacts SET first_name = ?2, last_name = ?3, sort_name = ?4, last_key = ?5,
                    emails = ?6, phones = ?7, job_title = ?8, company_id = ?9, address = ?10,

@@ -3,6 +3,7 @@
 
 pub mod companies;
 pub mod contacts;
+pub mod deals;
 pub mod search;
 
 use std::sync::LazyLock;
@@ -12,10 +13,11 @@ use crate::search::Source;
 
 static CONTACTS: KindOf<contacts::Contacts> = KindOf::NEW;
 static COMPANIES: KindOf<companies::Companies> = KindOf::NEW;
+static DEALS: KindOf<deals::Deals> = KindOf::NEW;
 
 /// Every kind of record. Adding a kind here is all it takes for it to get
 /// routes, lists, filters, custom fields, tags, views, trash, history and search.
-pub static KINDS: &[&dyn Kind] = &[&CONTACTS, &COMPANIES];
+pub static KINDS: &[&dyn Kind] = &[&CONTACTS, &COMPANIES, &DEALS];
 
 static SOURCES: LazyLock<Vec<&'static dyn Source>> =
     LazyLock::new(|| KINDS.iter().map(|k| *k as &'static dyn Source).collect());

@@ -23,6 +23,8 @@ pub struct Org {
     pub name: String,
     /// Region for phone numbers typed without a country code (ISO 3166-1 alpha-2).
     pub default_country: String,
+    /// Currency of new deals unless they name another (ISO 4217).
+    pub default_currency: String,
     pub created_at: String,
 }
 
@@ -52,7 +54,7 @@ pub struct OrgWithRole {
     pub closure: Option<crate::platform::closure::Closure>,
 }
 
-const COLUMNS: &str = "id, slug, name, default_country, created_at";
+const COLUMNS: &str = "id, slug, name, default_country, created_at, default_currency";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
     Ok(Org {
@@ -61,6 +63,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
         name: r.get(2)?,
         default_country: r.get(3)?,
         created_at: r.get(4)?,
+        default_currency: r.get(5)?,
     })
 }
 
@@ -220,19 +223,21 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
         slug,
         name: new.name,
         default_country: new.default_country.unwrap_or_else(|| "US".into()),
+        default_currency: "USD".into(),
         created_at: clock::now_stamp(),
     };
     tenants
         .create_blocking(&org.id)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
     conn.execute(
-        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             org.id,
             org.slug,
             org.name,
             org.default_country,
-            org.created_at
+            org.created_at,
+            org.default_currency
         ],
     )?;
     conn.execute(
@@ -258,6 +263,9 @@ pub struct UpdateOrg {
     /// Two-letter ISO 3166 code.
     #[schema(pattern = "^[A-Za-z]{2}$")]
     pub default_country: Option<String>,
+    /// ISO 4217 code: the currency of new deals.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
+    pub default_currency: Option<String>,
 }
 
 /// The organizations you belong to.
@@ -320,13 +328,13 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
 /// Writes an organization's name and default country.
 fn save_settings(conn: &Connection, o: &Org) -> AppResult<()> {
     conn.execute(
-        "UPDATE orgs SET name = ?2, default_country = ?3 WHERE id = ?1",
-        params![o.id, o.name, o.default_country],
+        "UPDATE orgs SET name = ?2, default_country = ?3, default_currency = ?4 WHERE id = ?1",
+        params![o.id, o.name, o.default_country, o.default_currency],
     )?;
     Ok(())
 }
 
-/// Rename the organization or change its default phone region (admin+).
+/// Rename the organization or change its default phone region or currency (admin+).
 #[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
@@ -349,6 +357,14 @@ async fn update_org(
         match check_country("default_country", &c) {
             Ok(c) => org.default_country = c,
             Err(_) => problems.add("default_country", "use a two-letter ISO 3166 country code"),
+        }
+    }
+    if let Some(c) = body.default_currency {
+        let c = c.trim().to_ascii_uppercase();
+        if crate::values::is_currency(&c) {
+            org.default_currency = c;
+        } else {
+            problems.add("default_currency", "use an ISO 4217 code such as EUR");
         }
     }
     problems.into_result()?;

@@ -180,6 +180,12 @@ impl ListQuery {
         self.args.push(arg);
     }
 
+    /// The conditions (SQL over `t`) and their arguments, for kinds that
+    /// aggregate over a list (a board's sums).
+    pub fn conditions(&self) -> (String, &[Sql]) {
+        (self.where_sql(), &self.args)
+    }
+
     fn where_sql(&self) -> String {
         self.conditions.join(" AND ")
     }

@@ -99,6 +99,9 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     ) -> AppResult<()> {
         Ok(())
     }
+    /// Fills in what a new record takes from its organization when the
+    /// client leaves it out (a deal's currency), before validation.
+    fn org_defaults(_input: &mut Map<String, Value>, _org: &crate::platform::orgs::Org) {}
     /// Routes that only this kind has, beside the ones every kind gets.
     fn extra_routes() -> OpenApiRouter<AppState> {
         OpenApiRouter::new()

@@ -113,7 +113,8 @@ pub async fn create<K: RecordKind>(
     access: &OrgAccess,
     body: Value,
 ) -> AppResult<K::Record> {
-    let (input, custom_sent) = split(body, &[])?;
+    let (mut input, custom_sent) = split(body, &[])?;
+    K::org_defaults(&mut input, &access.org);
     let fields = access
         .tenant
         .db

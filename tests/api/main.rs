@@ -7,6 +7,7 @@ mod closure;
 mod concurrency;
 mod contacts;
 mod disk;
+mod deals;
 mod durability;
 mod errors;
 mod isolation;

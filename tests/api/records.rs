@@ -14,6 +14,7 @@ const O: &str = "/api/v1/orgs/acme";
 fn sample(kind: &str, n: usize) -> Value {
     match kind {
         "contact" => json!({"first_name": format!("Person {n}"), "stage": "lead"}),
+        "deal" => json!({"title": format!("Deal {n}"), "amount": n}),
         _ => json!({"name": format!("Thing {n}")}),
     }
 }
@@ -21,6 +22,7 @@ fn sample(kind: &str, n: usize) -> Value {
 fn invalid(kind: &str) -> (Value, &'static str) {
     match kind {
         "contact" => (json!({"first_name": "A", "stage": "royalty"}), "stage"),
+        "deal" => (json!({"title": "A", "amount": 1.5}), "amount"),
         _ => (json!({"name": ""}), "name"),
     }
 }

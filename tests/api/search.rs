@@ -261,7 +261,7 @@ async fn any_input_is_a_valid_search() {
         (format!("q={long}"), "q"),
         ("q=a&limit=0".to_string(), "limit"),
         ("q=a&limit=51".to_string(), "limit"),
-        ("q=a&types=deal".to_string(), "types"),
+        ("q=a&types=widget".to_string(), "types"),
     ] {
         let (status, body) = s.get(&format!("/api/v1/orgs/acme/search?{query}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");

@@ -59,8 +59,9 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     // As if this organization's database came from before the jobs migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE job_runs; DROP TABLE jobs;
-         DELETE FROM refinery_schema_history WHERE name = 'jobs';",
+        "DROP TABLE deal_stage_changes; DROP TABLE deal_contacts; DROP TABLE deals;
+         DROP TABLE stages; DROP TABLE pipelines;
+         DELETE FROM refinery_schema_history WHERE name = 'pipelines_deals';",
     )
     .expect("downgrade");
     drop(c);
@@ -69,7 +70,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V5__jobs"), "{plan}");
+    assert!(plan.contains("would apply V6__pipelines_deals"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -164,8 +165,8 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE job_runs;
-         DELETE FROM refinery_schema_history WHERE name = 'jobs';
+        "DROP TABLE deal_stage_changes;
+         DELETE FROM refinery_schema_history WHERE name = 'pipelines_deals';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -175,7 +176,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V5__jobs failed"), "{err}");
+    assert!(
+        err.contains("migration V6__pipelines_deals failed"),
+        "{err}"
+    );
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -186,7 +190,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'job_runs')",
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'deal_stage_changes')",
             [],
             |r| r.get(0),
         )

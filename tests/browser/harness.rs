@@ -359,3 +359,53 @@ pub async fn api(
     assert!(resp.status().is_success(), "{path}: {}", resp.status());
     resp.json().await.unwrap_or(Value::Null)
 }
+
+/// A Chrome DevTools command through chromedriver (color scheme, viewport).
+#[derive(Debug)]
+struct Cdp(&'static str, Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"cmd": self.0, "params": self.1}).to_string()),
+        )
+    }
+}
+
+/// Light or dark, as `prefers-color-scheme` tells the page.
+pub async fn color_scheme(c: &Client, dark: bool) {
+    let value = if dark { "dark" } else { "light" };
+    c.issue_cmd(Cdp(
+        "Emulation.setEmulatedMedia",
+        json!({"features": [{"name": "prefers-color-scheme", "value": value}]}),
+    ))
+    .await
+    .expect("color scheme");
+}
+
+/// Saves a PNG of the page to `$HARMONIA_SCREENSHOTS/<name>-desktop-<light|dark>.png` when that
+/// variable names a directory (how docs/screenshots are made); does nothing otherwise.
+pub async fn screenshots(c: &Client, name: &str) {
+    let Ok(dir) = std::env::var("HARMONIA_SCREENSHOTS") else {
+        return;
+    };
+    for dark in [false, true] {
+        color_scheme(c, dark).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = c.screenshot().await.expect("screenshot");
+        let file = format!("{name}-desktop-{}.png", if dark { "dark" } else { "light" });
+        std::fs::write(std::path::Path::new(&dir).join(file), png).expect("write screenshot");
+    }
+    color_scheme(c, false).await;
+}

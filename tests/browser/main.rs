@@ -1,6 +1,7 @@
 //! The web UI in a real browser (Debian's Chromium, headless, through
 //! chromedriver) against the real binary on port 0.
 
+mod deals;
 mod harness;
 
 use harness::*;
@@ -379,6 +380,10 @@ async fn strict_csp_no_violations_and_no_other_hosts() {
         "/o/acme/settings/account".to_string(),
         "/o/acme/settings/fields".to_string(),
         "/o/acme/settings/tags".to_string(),
+        "/o/acme/deals".to_string(),
+        "/o/acme/deals?layout=table&forecast=1".to_string(),
+        "/o/acme/deals?forecast=1".to_string(),
+        "/o/acme/settings/pipelines".to_string(),
     ] {
         c.goto(&format!("{}{path}", server.base))
             .await

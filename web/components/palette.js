@@ -52,7 +52,7 @@ function createPalette(slug) {
   const recentLabelId = nextId('pal-recent');
 
   const input = h('input', {
-    class: 'palette-input', type: 'text', maxlength: MAX_QUERY, placeholder: phone.matches ? 'Search…' : 'Search contacts and companies…',
+    class: 'palette-input', type: 'text', maxlength: MAX_QUERY, placeholder: phone.matches ? 'Search…' : 'Search contacts, companies and deals…',
     autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', enterkeyhint: 'go',
     role: 'combobox', 'aria-expanded': 'false', 'aria-controls': listId, 'aria-autocomplete': 'list', 'aria-labelledby': titleId,
   });
@@ -67,7 +67,7 @@ function createPalette(slug) {
   const status = h('div', { class: 'sr-only', role: 'status' });
   const foot = h('div', { class: 'palette-foot', 'aria-hidden': 'true' }, hint(['↑', '↓'], 'to move'), hint(['↵'], 'to open'), hint(['esc'], 'to close'));
   const el = h('dialog', { class: 'palette', 'aria-labelledby': titleId },
-    h('h2', { class: 'sr-only', id: titleId, text: 'Search contacts and companies' }), head, note, body, foot, status);
+    h('h2', { class: 'sr-only', id: titleId, text: 'Search contacts, companies and deals' }), head, note, body, foot, status);
 
   let options = []; // [{kind: 'result'|'recent', el, href, q}]
   let active = -1;

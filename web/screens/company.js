@@ -15,6 +15,7 @@ import { contactColumns } from './contacts.js';
 import { getSchema } from '../schema.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
+import { relatedDeals } from '../deals/related.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
 
 function text(key, label, view) {
@@ -157,10 +158,12 @@ export async function renderCompany(ctx) {
     clear(historyHost, historyList(c, members));
   }
   render();
+  const deals = relatedDeals({ slug, path: 'companies', record: company, signal: ctx.signal, preset: { company: { id: company.id, name: company.name } } });
   const contacts = contactsSection(ctx, company, members, editable, (d) => { company = { ...company, contact_count: (company.contact_count || 0) + d }; render(); });
   clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' },
     h('div', { class: 'record-main' },
       sideSection('Contacts', contacts.host, [countEl, contacts.add]),
+      sideSection('Deals', deals.el, [deals.add]),
       sideSection('History', historyHost)),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };

@@ -16,6 +16,7 @@ import { contactName } from './contacts.js';
 import { getSchema } from '../schema.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
+import { relatedDeals } from '../deals/related.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
 
 const textField = (key, label, type = 'text') => ({
@@ -128,6 +129,7 @@ export async function renderContact(ctx) {
 
   const headHost = h('div');
   const mainHost = h('div', { class: 'record-main' });
+  const deals = relatedDeals({ slug, path: 'contacts', record: contact, signal: ctx.signal, preset: { contacts: [{ contact_id: contact.id, role: 'decision_maker' }], company: contact.company } });
   function render() {
     const c = contact;
     const email = c.emails && c.emails[0];
@@ -147,6 +149,7 @@ export async function renderContact(ctx) {
     }));
     clear(mainHost,
       sideSection('Company', companyCard(slug, c.company)),
+      sideSection('Deals', deals.el, [deals.add]),
       sideSection('History', historyList(c, members)));
   }
   render();

@@ -45,7 +45,7 @@ export async function listScreen(ctx, cfg) {
   const listHref = location.pathname;
   const fields = fieldsOf(ks);
   const vctx = { slug, members, pathOf: (k) => pathOfKind(schema, k), names: {} };
-  const fixedCol = 'name';
+  const fixedCol = cfg.fixedCol || 'name';
 
   // ?view=<id>, ?view=all, or nothing: the caller's default view when the URL says nothing else.
   const vp = query.get('view');
@@ -80,7 +80,7 @@ export async function listScreen(ctx, cfg) {
     title: view ? view.name : cfg.title,
     crumbs: view ? [{ label: cfg.title, href: listHref }] : undefined,
     count: countEl,
-    actions: [newBtn],
+    actions: [...(cfg.topActions || []), newBtn],
     search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (v) => { if (v !== state.q) { state.q = v; apply(); } } },
   });
   setTop();

@@ -1,4 +1,4 @@
-// Settings frame: tabs for Organization, Members, Fields, Tags, API keys (admins) and My account.
+// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys (admins) and My account.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -13,6 +13,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['members', 'Members', 'users'],
     ['fields', 'Fields', 'list'],
     ['tags', 'Tags', 'tag'],
+    ['pipelines', 'Pipelines', 'deals'],
     ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     ['account', 'My account', 'user'],

@@ -15,18 +15,7 @@ const MAX_TEXT: usize = 500;
 const MAX_LONG_TEXT: usize = 20_000;
 const MAX_DIGITS: usize = 30;
 
-/// ISO 4217 codes in use.
-const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
-BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD \
-FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR \
-KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR \
-MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK \
-SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES \
-VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
-
-pub fn is_currency(code: &str) -> bool {
-    code.len() == 3 && CURRENCIES.split(' ').any(|c| c == code)
-}
+pub use crate::values::is_currency;
 
 /// A checked value ready to store; `Ok(None)` means empty (cleared).
 pub fn clean(f: &CustomField, v: &Value, region: &str) -> Result<Option<Value>, String> {

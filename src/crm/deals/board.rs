@@ -1,0 +1,172 @@
+//! The board: one column per stage of a pipeline, each with its deal count,
+//! its sum and weighted sum per currency, and its first page of cards in
+//! column order. Filters are the record layer's, so a board shows exactly
+//! the deals the same filter lists.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use rusqlite::types::Value as Sql;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+use crate::record::list::{ListQuery, Params, fields_of};
+
+use super::pipelines::{self, Pipeline, Stage};
+use super::{Deal, Deals, weighted};
+
+/// Money summed per currency, in minor units. Sums are exact: they are
+/// added as 128-bit integers (a column of many large deals can pass 2^63).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Total {
+    pub currency: String,
+    #[schema(value_type = i64)]
+    pub amount: i128,
+    /// Each deal's amount × its stage's probability, summed.
+    #[schema(value_type = i64)]
+    pub weighted: i128,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BoardColumn)]
+pub struct Column {
+    pub stage: Stage,
+    /// Deals in the column that match the filter.
+    pub count: i64,
+    /// Per currency, in currency order.
+    pub totals: Vec<Total>,
+    /// The first page of cards, in column order.
+    pub deals: Vec<Deal>,
+    /// Pass as `cursor` with `stage` for the column's next page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Board {
+    pub pipeline: Pipeline,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BoardParams {
+    /// The filter language of `GET /deals`.
+    pub filter: Option<String>,
+    /// Cards per column, 1–200 (default 25).
+    pub limit: Option<String>,
+    /// Only this stage's column (to page it).
+    pub stage: Option<String>,
+    /// `next_cursor` of the column named by `stage`.
+    pub cursor: Option<String>,
+}
+
+/// Splits a sum so SQLite never adds past 2^63: high and low parts of
+/// each amount are summed apart and joined in 128 bits.
+pub const SPLIT: i64 = 1_000_000_000;
+
+/// Cards per column when the client asks for no other number: a screen
+/// shows fewer; more come as the column scrolls.
+pub const BOARD_PAGE: usize = 25;
+
+pub fn joined(high: i64, low: i64) -> i128 {
+    i128::from(high) * i128::from(SPLIT) + i128::from(low)
+}
+
+fn list_params(p: &BoardParams) -> Params {
+    let mut out = Params::new();
+    if let Some(f) = &p.filter {
+        out.insert("filter".into(), f.clone());
+    }
+    out
+}
+
+/// Count and totals per stage of the deals that match the query. Grouped
+/// on the deals alone (the probability is the stage's, known already), so
+/// an unfiltered board reads one covering index.
+fn sums(
+    conn: &Connection,
+    pipeline: &Pipeline,
+    query: &ListQuery,
+) -> AppResult<BTreeMap<String, (i64, Vec<Total>)>> {
+    let (cond, args) = query.conditions();
+    let sql = format!(
+        "SELECT t.stage_id, t.currency, count(*),
+                sum(coalesce(t.amount, 0) / {SPLIT}), sum(coalesce(t.amount, 0) % {SPLIT})
+         FROM deals t
+         WHERE {cond} AND t.pipeline_id = ?
+         GROUP BY t.stage_id, t.currency ORDER BY t.stage_id, t.currency"
+    );
+    let mut all: Vec<Sql> = args.to_vec();
+    all.push(Sql::Text(pipeline.id.clone()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(all.iter()), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            joined(r.get(3)?, r.get(4)?),
+        ))
+    })?;
+    let mut out: BTreeMap<String, (i64, Vec<Total>)> = BTreeMap::new();
+    for row in rows {
+        let (stage, currency, n, amount) = row?;
+        let probability = pipeline
+            .stages
+            .iter()
+            .find(|s| s.id == stage)
+            .map_or(0, |s| s.probability);
+        let e = out.entry(stage).or_default();
+        e.0 += n;
+        e.1.push(Total {
+            currency,
+            amount,
+            weighted: weighted(amount, probability),
+        });
+    }
+    Ok(out)
+}
+
+/// The board of pipeline `id` (404 if there is none).
+pub fn board(conn: &Connection, id: &str, p: &BoardParams, me: Option<String>) -> AppResult<Board> {
+    let pipeline = pipelines::get(conn, id)?.ok_or(AppError::NotFound)?;
+    if p.cursor.is_some() && p.stage.is_none() {
+        return Err(AppError::field("cursor", "name the column's stage too"));
+    }
+    if let Some(s) = &p.stage
+        && !pipeline.stages.iter().any(|st| &st.id == s)
+    {
+        return Err(AppError::field("stage", "no such stage in this pipeline"));
+    }
+    let fields = fields_of::<Deals>(conn)?;
+    let base = list_params(p);
+    let totals_query = ListQuery::new::<Deals>(&base, &fields, me.clone())?;
+    let mut sums = sums(conn, &pipeline, &totals_query)?;
+    let mut columns = Vec::new();
+    for stage in &pipeline.stages {
+        if p.stage.as_ref().is_some_and(|s| s != &stage.id) {
+            continue;
+        }
+        let mut params = base.clone();
+        params.insert("sort".into(), "position".into());
+        params.insert(
+            "limit".into(),
+            p.limit.clone().unwrap_or_else(|| BOARD_PAGE.to_string()),
+        );
+        if let Some(c) = &p.cursor {
+            params.insert("cursor".into(), c.clone());
+        }
+        let mut q = ListQuery::new::<Deals>(&params, &fields, me.clone())?;
+        q.and("t.stage_id = ?", Sql::Text(stage.id.clone()));
+        let page = q.page::<Deals>(conn)?;
+        let (count, totals) = sums.remove(&stage.id).unwrap_or_default();
+        columns.push(Column {
+            stage: stage.clone(),
+            count,
+            totals,
+            deals: page.items,
+            next_cursor: page.next_cursor,
+        });
+    }
+    Ok(Board { pipeline, columns })
+}
