@@ -9,4 +9,5 @@ pub mod client_ip;
 pub mod invites;
 pub mod members;
 pub mod orgs;
+pub mod sessions;
 pub mod setup;
