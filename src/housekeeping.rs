@@ -39,6 +39,7 @@ pub fn runner(
                         .control
                         .write(move |tx| {
                             crate::auth::session::purge_expired(tx, &config)?;
+                            crate::auth::mfa::purge_expired_challenges(tx)?;
                             crate::auth::session::purge_expired_devices(tx)
                         })
                         .await?;

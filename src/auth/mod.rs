@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod caller;
+pub mod mfa;
 pub mod password;
 pub mod roles;
 pub mod session;

@@ -65,6 +65,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(setup::router())
         .merge(crate::platform::account::router())
         .merge(crate::platform::sessions::router())
+        .merge(crate::platform::mfa::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())

@@ -11,6 +11,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 const PUBLIC: &[&str] = &[
     "/auth/login",
     "/auth/signup",
+    "/auth/mfa/verify",
     "/setup",
     "/setup/status",
     "/invites/accept",

@@ -10,6 +10,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use crate::auth::caller::{Caller, Credentials};
+use crate::auth::mfa;
 use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult};
 use crate::platform::members;
@@ -46,6 +47,14 @@ impl OrgAccess {
         self.role.require(needed)
     }
 
+    /// The person acting: the signed-in user, or the one an API key acts for.
+    pub fn actor_person(&self) -> String {
+        match &self.caller {
+            Caller::User { user, .. } => user.id.clone(),
+            Caller::ApiKey(k) => k.owner_user_id.clone(),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match &self.caller {
             Caller::User { user, .. } => Actor::User(user.id.clone()),
@@ -78,6 +87,13 @@ impl FromRequestParts<AppState> for OrgAccess {
                     Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
                 }
                 .ok_or(AppError::NotFound)?;
+                // The organization's two-factor policy binds people, not API keys.
+                if let Caller::User { user, .. } = &caller
+                    && org.require_mfa
+                    && !mfa::has_factor(conn, &user.id)?
+                {
+                    return Err(AppError::MfaEnrollmentRequired);
+                }
                 Ok((caller, org, role))
             })
             .await?;

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::activity::{self, Event};
 use crate::auth::caller::Caller;
 use crate::auth::users::{self, User};
-use crate::auth::{password, session, tokens};
+use crate::auth::{mfa, password, session, tokens};
 use crate::error::{AppError, AppResult, ErrorBody, Json};
 use crate::platform::client_ip::{ClientIp, RequestFrom};
 use crate::platform::orgs::{self, MyOrg, NewOrg};
@@ -59,9 +59,31 @@ pub struct Login {
     pub password: String,
 }
 
+/// The password was right and the account has a second factor: no session
+/// yet. Finish with `POST /auth/mfa/verify` (or a passkey) within 5 minutes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MfaRequired {
+    /// Always true.
+    pub mfa_required: bool,
+    /// Good for the second step only, once, for 5 minutes.
+    pub challenge: String,
+    /// What the second step accepts: `totp`, `recovery_code`, `passkey`.
+    pub methods: Vec<String>,
+}
+
+/// What a sign-in answers: signed in, or the second step to take.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    SignedIn(SignedIn),
+    MfaRequired(MfaRequired),
+}
+
 /// Sign in with email and password. Throttled: see the README's login policy.
+/// For an account with a second factor the answer is `MfaRequired` and no
+/// session is set.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login,
-    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody),
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody, description = "throttled; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
@@ -105,9 +127,19 @@ async fn login(
     state.throttle.succeeded(&email, ip);
     let config = state.config.clone();
     let uid = user.id.clone();
-    let (token, device_token) = state
+    let step = state
         .control
         .write(move |tx| {
+            // A second factor: no session yet, only a challenge for the verify call.
+            if mfa::has_factor(tx, &uid)? {
+                let challenge = mfa::open_challenge(tx, &uid, known_device, &from)?;
+                let methods = mfa::methods(tx, &uid)?;
+                return Ok(Err(MfaRequired {
+                    mfa_required: true,
+                    challenge,
+                    methods: methods.into_iter().map(String::from).collect(),
+                }));
+            }
             let token = session::create(tx, &uid, &config, &from)?;
             activity::record(tx, &uid, Event::SignedIn, &from, Some("password"))?;
             let device = if known_device {
@@ -115,10 +147,15 @@ async fn login(
             } else {
                 Some(session::remember_device(tx, &uid)?)
             };
-            Ok((token, device))
+            Ok(Ok((token, device)))
         })
         .await?;
-    signed_in(&state, StatusCode::OK, user, token, device_token).await
+    match step {
+        Ok((token, device_token)) => {
+            signed_in(&state, StatusCode::OK, user, token, device_token).await
+        }
+        Err(second_step) => Ok(Json(second_step).into_response()),
+    }
 }
 
 /// A wrong password: noted in the account's activity when the account

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod client_ip;
 pub mod invites;
 pub mod members;
+pub mod mfa;
 pub mod orgs;
 pub mod sessions;
 pub mod setup;

@@ -23,6 +23,8 @@ pub struct Org {
     pub name: String,
     /// Region for phone numbers typed without a country code (ISO 3166-1 alpha-2).
     pub default_country: String,
+    /// Members must have a second factor to reach the organization's data.
+    pub require_mfa: bool,
     pub created_at: String,
 }
 
@@ -48,7 +50,7 @@ pub struct OrgWithRole {
     pub role: Role,
 }
 
-const COLUMNS: &str = "id, slug, name, default_country, created_at";
+const COLUMNS: &str = "id, slug, name, default_country, created_at, require_mfa";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
     Ok(Org {
@@ -57,6 +59,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
         name: r.get(2)?,
         default_country: r.get(3)?,
         created_at: r.get(4)?,
+        require_mfa: r.get(5)?,
     })
 }
 
@@ -214,19 +217,21 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
         slug,
         name: new.name,
         default_country: new.default_country.unwrap_or_else(|| "US".into()),
+        require_mfa: false,
         created_at: clock::now_stamp(),
     };
     tenants
         .create_blocking(&org.id)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
     conn.execute(
-        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             org.id,
             org.slug,
             org.name,
             org.default_country,
-            org.created_at
+            org.created_at,
+            org.require_mfa
         ],
     )?;
     conn.execute(
@@ -252,6 +257,8 @@ pub struct UpdateOrg {
     /// Two-letter ISO 3166 code.
     #[schema(pattern = "^[A-Za-z]{2}$")]
     pub default_country: Option<String>,
+    /// Require two-factor sign-in of every member (you need a factor yourself to turn it on).
+    pub require_mfa: Option<bool>,
 }
 
 /// The organizations you belong to.
@@ -312,13 +319,14 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
 /// Writes an organization's name and default country.
 fn save_settings(conn: &Connection, o: &Org) -> AppResult<()> {
     conn.execute(
-        "UPDATE orgs SET name = ?2, default_country = ?3 WHERE id = ?1",
-        params![o.id, o.name, o.default_country],
+        "UPDATE orgs SET name = ?2, default_country = ?3, require_mfa = ?4 WHERE id = ?1",
+        params![o.id, o.name, o.default_country, o.require_mfa],
     )?;
     Ok(())
 }
 
-/// Rename the organization or change its default phone region (admin+).
+/// Rename the organization, change its default phone region, or require
+/// two-factor sign-in of its members (admin+).
 #[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
@@ -343,9 +351,25 @@ async fn update_org(
             Err(_) => problems.add("default_country", "use a two-letter ISO 3166 country code"),
         }
     }
+    if let Some(on) = body.require_mfa {
+        org.require_mfa = on;
+    }
     problems.into_result()?;
     let o = org.clone();
-    state.control.write(move |tx| save_settings(tx, &o)).await?;
+    let turning_on = org.require_mfa && !access.org.require_mfa;
+    let person = access.actor_person();
+    state
+        .control
+        .write(move |tx| {
+            if turning_on && !crate::auth::mfa::has_factor(tx, &person)? {
+                return Err(AppError::field(
+                    "require_mfa",
+                    "set up two-factor sign-in for yourself first, so you are not locked out",
+                ));
+            }
+            save_settings(tx, &o)
+        })
+        .await?;
     Ok(Json(OrgWithRole {
         org,
         role: access.role,
