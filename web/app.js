@@ -17,6 +17,8 @@ import { renderCompany } from './screens/company.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
+import { renderSecurity } from './screens/security.js';
+import { renderOrgSecurity } from './screens/orgsecurity.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 
@@ -35,10 +37,13 @@ route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/account', 'account');
+route('/o/:org/settings/security', 'security');
+route('/o/:org/settings/org-security', 'orgSecurity');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
+  security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 
 const root = document.getElementById('app');
@@ -114,13 +119,17 @@ async function onRoute(r) {
   const ctx = { shell, slug, params: r.params, query: q, isBack: r.isBack, savedScroll: r.savedScroll, signal: controller.signal };
   const mine = controller;
   shell.content.scrollTop = 0;
+  rendering = true;
   try {
     const s = await SCREENS[r.name](ctx);
     if (mine !== controller) { if (s && s.destroy) s.destroy(); return; }
     screen = s || {};
   } catch (e) {
     if (e.name !== 'AbortError') reportError(e);
+  } finally {
+    if (mine === controller) rendering = false;
   }
+  if (mine === controller) sendToEnrol();
 }
 
 async function signOut() {
@@ -152,6 +161,22 @@ setUnauthenticatedHandler(() => {
 
 setInterval(tickTimes, 60000);
 window.addEventListener('harmonia:forbidden', () => { loadSession().catch(() => {}); });
+// The organization requires a second factor this person lacks: its data is closed until they
+// set one up, so send them to the page where they can (it uses no organization route).
+// A screen being drawn finishes first (it would otherwise draw over the security page).
+let rendering = false;
+let mfaBlocked = null;
+function sendToEnrol() {
+  const r = currentRoute();
+  const slug = r && r.params && r.params.org;
+  if (!slug || slug !== mfaBlocked || r.name === 'security') return;
+  navigate(`/o/${slug}/settings/security`, { replace: true });
+}
+window.addEventListener('harmonia:mfa-required', () => {
+  const r = currentRoute();
+  mfaBlocked = r && r.params && r.params.org;
+  if (!rendering) sendToEnrol();
+});
 
 (async () => {
   try {

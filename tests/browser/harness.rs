@@ -359,3 +359,74 @@ pub async fn api(
     assert!(resp.status().is_success(), "{path}: {}", resp.status());
     resp.json().await.unwrap_or(Value::Null)
 }
+
+/// A Chrome DevTools Protocol command through chromedriver
+/// (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+pub struct Cdp(pub &'static str, pub Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"cmd": self.0, "params": self.1}).to_string()),
+        )
+    }
+}
+
+pub async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
+    c.issue_cmd(Cdp(cmd, params))
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// With HARMONIA_SCREENSHOTS set, saves the page as
+/// docs/screenshots/<name>-{desktop,phone}-{light,dark}.png (the page is
+/// reloaded at each size and scheme, so it must be reachable by its URL).
+pub async fn screenshots(c: &Client, name: &str, ready_css: &str) {
+    if std::env::var_os("HARMONIA_SCREENSHOTS").is_none() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    for (size, w, h) in [("desktop", 1280u32, 900u32), ("phone", 390, 844)] {
+        for scheme in ["light", "dark"] {
+            cdp(
+                c,
+                "Emulation.setEmulatedMedia",
+                json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+            )
+            .await;
+            c.set_window_size(w, h).await.expect("size");
+            c.refresh().await.expect("reload");
+            wait_for_css(c, ready_css).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let png = c.screenshot().await.expect("screenshot");
+            std::fs::write(dir.join(format!("{name}-{size}-{scheme}.png")), png)
+                .expect("write screenshot");
+        }
+    }
+    cdp(c, "Emulation.setEmulatedMedia", json!({"features": []})).await;
+    c.set_window_size(1280, 900).await.expect("size");
+}
+
+/// With HARMONIA_SCREENSHOTS set, saves what is on screen now (a dialog, a
+/// step that a reload would lose) as docs/screenshots/<name>.png.
+pub async fn screenshot_here(c: &Client, name: &str) {
+    if std::env::var_os("HARMONIA_SCREENSHOTS").is_none() {
+        return;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = c.screenshot().await.expect("screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}

@@ -2,6 +2,7 @@
 //! chromedriver) against the real binary on port 0.
 
 mod harness;
+mod security;
 
 use harness::*;
 use reqwest::Method;

@@ -73,11 +73,60 @@ export function renderLogin(root, { query }) {
       }
       try {
         const r = await post('/auth/login', { email: email._input.value.trim(), password: password._input.value });
+        if (r.mfa_required) { renderSecondStep(root, r, query.get('next')); return; }
         applyAuth(r);
         navigate(landing(r.organizations, query.get('next')), { replace: true });
       } catch (err) {
         if (err.status === 401) err.message = 'That email and password don’t match an account.';
         password._input.value = '';
+        throw err;
+      }
+    });
+  });
+}
+
+/**
+ * The second step of a sign-in: a code from the authenticator app, or a recovery code.
+ * The challenge lives five minutes; when it has gone, the person starts again.
+ */
+function renderSecondStep(root, first, next, useRecovery = false) {
+  const methods = first.methods || [];
+  const recovery = useRecovery || !methods.includes('totp');
+  const code = recovery
+    ? field({ label: 'Recovery code', name: 'recovery_code', autocomplete: 'off', required: true, placeholder: 'xxxxx-xxxxx', attrs: { spellcheck: 'false' } })
+    : field({ label: 'Code from your authenticator app', name: 'code', autocomplete: 'one-time-code', required: true, placeholder: '123 456', attrs: { inputmode: 'numeric', maxlength: 12, spellcheck: 'false' } });
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: 'Verify' });
+  const alt = h('div', { class: 'auth-alt' },
+    !recovery && methods.includes('recovery_code') && h('button', { class: 'link-btn', type: 'button', text: 'Use a recovery code', onclick: () => renderSecondStep(root, first, next, true) }),
+    recovery && methods.includes('totp') && h('button', { class: 'link-btn', type: 'button', text: 'Use the authenticator app', onclick: () => renderSecondStep(root, first, next, false) }),
+    h('a', { class: 'link-btn', href: '/login', text: 'Start over' }));
+  const form = h('form', { class: 'form', novalidate: true }, code, btn, alt);
+  card(root, 'Two-step verification', recovery
+    ? 'Enter one of the recovery codes you saved when you set up two-factor sign-in. Each works once.'
+    : 'Open your authenticator app and enter the 6-digit code it shows for Harmonia.', form);
+  code._input.focus();
+  // A code pasted or autofilled in full is sent at once.
+  code._input.addEventListener('input', () => {
+    if (!recovery && code._input.value.replace(/\D/g, '').length === 6 && !btn.disabled) form.requestSubmit();
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitWith(form, btn, async () => {
+      const value = code._input.value.trim();
+      if (!value) throw { fields: { [recovery ? 'recovery_code' : 'code']: 'Enter the code.' } };
+      try {
+        const r = await post('/auth/mfa/verify', { challenge: first.challenge, [recovery ? 'recovery_code' : 'code']: value }, { quiet401: true });
+        applyAuth(r);
+        navigate(landing(r.organizations, next), { replace: true });
+      } catch (err) {
+        code._input.value = '';
+        if (err.code === 'challenge_expired') {
+          renderLogin(root, { query: new URLSearchParams(next ? { next } : {}) });
+          const f = root.querySelector('form');
+          if (f) showErrors(f, { message: 'That took too long. Sign in again.' });
+          return;
+        }
+        if (err.code === 'invalid_code') throw { fields: { [recovery ? 'recovery_code' : 'code']: recovery ? 'That recovery code is not right, or was already used.' : 'That code is not right. Wait for the next one and try again.' } };
         throw err;
       }
     });

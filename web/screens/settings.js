@@ -1,4 +1,4 @@
-// Settings frame: tabs for Members, Fields, Tags, API keys (admins) and My account.
+// Settings frame: tabs for Members, Fields, Tags, API keys and Org security (admins), My account and Security.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -13,7 +13,9 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['fields', 'Fields', 'list'],
     ['tags', 'Tags', 'tag'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
+    canAdmin(slug) && ['org-security', 'Org security', 'lock'],
     ['account', 'My account', 'user'],
+    ['security', 'Security', 'shield'],
   ].filter(Boolean);
   const nav = h('nav', { class: 'tabs', 'aria-label': 'Settings' }, tabs.map(([key, label, ic]) =>
     h('a', { href: `/o/${slug}/settings/${key}`, 'aria-current': key === current ? 'page' : null }, icon(ic, 15), label)));
