@@ -40,6 +40,7 @@ pub fn runner(
                         .write(move |tx| {
                             crate::auth::session::purge_expired(tx, &config)?;
                             crate::auth::mfa::purge_expired_challenges(tx)?;
+                            crate::auth::reset::purge_old(tx)?;
                             crate::auth::session::purge_expired_devices(tx)
                         })
                         .await?;

@@ -9,7 +9,7 @@ import { closePalette } from './components/palette.js';
 import { emptyState } from './components/table.js';
 import { reportError } from './components/toast.js';
 import { openOrgDialog } from './screens/org-new.js';
-import { renderLogin, renderSetup, renderInvite } from './screens/auth.js';
+import { renderLogin, renderSetup, renderInvite, renderReset } from './screens/auth.js';
 import { renderContacts } from './screens/contacts.js';
 import { renderContact } from './screens/contact.js';
 import { renderCompanies } from './screens/companies.js';
@@ -26,6 +26,7 @@ route('/', 'home');
 route('/login', 'login');
 route('/setup', 'setup');
 route('/invite', 'invite');
+route('/reset-password', 'reset');
 route('/o/:org', 'orgHome');
 route('/o/:org/contacts', 'contacts');
 route('/o/:org/contacts/:id', 'contact');
@@ -80,10 +81,10 @@ function pageState(title, text, actions = []) {
 async function onRoute(r) {
   teardownScreen();
   const q = r.query;
-  if (r.name === 'login' || r.name === 'setup' || r.name === 'invite') {
+  if (r.name === 'login' || r.name === 'setup' || r.name === 'invite' || r.name === 'reset') {
     teardownShell();
     if (r.name === 'login' && session.user) { navigate(safeNext(q.get('next')), { replace: true }); return; }
-    ({ login: renderLogin, setup: renderSetup, invite: renderInvite })[r.name](root, r);
+    ({ login: renderLogin, setup: renderSetup, invite: renderInvite, reset: renderReset })[r.name](root, r);
     return;
   }
   if (!session.user) { teardownShell(); toLogin(); return; }
@@ -153,7 +154,7 @@ document.addEventListener('keydown', (e) => {
 
 setUnauthenticatedHandler(() => {
   const r = currentRoute();
-  if (r && ['login', 'setup', 'invite'].includes(r.name)) return;
+  if (r && ['login', 'setup', 'invite', 'reset'].includes(r.name)) return;
   clearSession();
   teardownShell();
   toLogin();

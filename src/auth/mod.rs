@@ -6,6 +6,7 @@ pub mod activity;
 pub mod caller;
 pub mod mfa;
 pub mod password;
+pub mod reset;
 pub mod roles;
 pub mod session;
 pub mod throttle;

@@ -57,6 +57,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     crate::crm::kinds();
     let org_scoped = OpenApiRouter::new()
         .merge(members::router())
+        .merge(crate::platform::resets::org_router())
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
@@ -66,6 +67,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::platform::account::router())
         .merge(crate::platform::sessions::router())
         .merge(crate::platform::mfa::router())
+        .merge(crate::platform::resets::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())

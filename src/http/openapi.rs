@@ -12,6 +12,8 @@ const PUBLIC: &[&str] = &[
     "/auth/login",
     "/auth/signup",
     "/auth/mfa/verify",
+    "/password-resets/accept",
+    "/password-resets/{token}",
     "/setup",
     "/setup/status",
     "/invites/accept",

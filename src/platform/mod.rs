@@ -10,5 +10,6 @@ pub mod invites;
 pub mod members;
 pub mod mfa;
 pub mod orgs;
+pub mod resets;
 pub mod sessions;
 pub mod setup;

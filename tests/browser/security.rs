@@ -183,3 +183,80 @@ async fn two_factor_sign_in_sessions_and_the_org_policy_through_the_ui() {
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn an_admin_makes_a_reset_link_and_the_member_chooses_a_new_password() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    let base = server.base.clone();
+    let owner = api_session(&base, "owner@example.com").await;
+    let invite = api(
+        &base,
+        &owner,
+        Method::POST,
+        "/orgs/acme/members",
+        json!({"email": "mia@example.com", "role": "member"}),
+    )
+    .await;
+    let token = invite["invite_url"]
+        .as_str()
+        .and_then(|u| u.split("token=").nth(1))
+        .expect("invite token")
+        .to_string();
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/invites/accept"))
+        .json(&json!({"token": token, "name": "Mia Member", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("accept");
+    let mia = api_session(&base, "mia@example.com").await;
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &base, "owner@example.com").await;
+    c.goto(&format!("{base}/o/acme/settings/members"))
+        .await
+        .expect("members");
+    click(c, "//button[@aria-label='Actions for Mia Member']").await;
+    click(
+        c,
+        "//*[@role='menuitem' and contains(normalize-space(),'Password reset link')]",
+    )
+    .await;
+    click(c, "//dialog//button[normalize-space()='Make link']").await;
+    let link = wait_for_css(c, "dialog .copybox input")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("link");
+    assert!(
+        link.starts_with(&format!("{base}/reset-password?token=")),
+        "{link}"
+    );
+    screenshot_here(c, "members-reset-link-desktop-light").await;
+    click(c, "//dialog//button[normalize-space()='Done']").await;
+
+    c.delete_all_cookies().await.expect("cookies");
+    c.goto(&link).await.expect("reset page");
+    wait_for(c, "//h1[normalize-space()='Choose a new password']").await;
+    wait_for_css(c, "input[name=password]").await;
+    screenshots(c, "reset-password", "input[name=password]").await;
+    type_into(c, "input[name=password]", "a brand new password").await;
+    click(c, "//button[normalize-space()='Set password']").await;
+    wait_for(c, "//h1[normalize-space()='Password changed']").await;
+    // Mia's other session ended; the new password signs in.
+    let status = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", &mia.0)
+        .send()
+        .await
+        .expect("me")
+        .status();
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    sign_in_with(c, &base, "mia@example.com", "a brand new password").await;
+    // The link is spent.
+    c.goto(&link).await.expect("reset page again");
+    wait_for(c, "//h1[normalize-space()='Link not valid']").await;
+    b.close().await;
+}

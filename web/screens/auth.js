@@ -235,3 +235,35 @@ async function renderInviteForAccount(root, token, inv, orgName) {
     });
   });
 }
+
+/** A password reset link: choose a new password, then sign in with it. */
+export async function renderReset(root, { query }) {
+  const token = query.get('token') || '';
+  card(root, 'Choose a new password', 'Checking the link…');
+  let info = null;
+  try {
+    if (token) info = await get(`/password-resets/${encodeURIComponent(token)}`, { quiet401: true });
+  } catch { info = null; }
+  if (!info) {
+    card(root, 'Link not valid', 'This reset link is wrong, was already used or has expired (links last one hour). Ask an admin of your organization for a new one.',
+      h('a', { class: 'btn btn-block', href: '/login', text: 'Go to sign in' }));
+    return;
+  }
+  const email = field({ label: 'Email', name: 'email', value: info.email, autocomplete: 'username' });
+  email._input.readOnly = true;
+  const password = passwordField('New password');
+  const btn = h('button', { class: 'btn btn-primary btn-block', type: 'submit', text: 'Set password' });
+  const form = h('form', { class: 'form', novalidate: true }, email, password, btn);
+  card(root, 'Choose a new password', 'This signs you out everywhere; then sign in with the new password.', form,
+    h('p', { class: 'auth-foot', title: exactTime(info.expires_at), text: `This link expires ${relTime(info.expires_at)}.` }));
+  password._input.focus();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!checkPassword(form, password)) return;
+    submitWith(form, btn, async () => {
+      await post('/password-resets/accept', { token, password: password._input.value }, { quiet401: true });
+      card(root, 'Password changed', 'Sign in with your new password.',
+        h('a', { class: 'btn btn-primary btn-block', href: `/login`, text: 'Sign in' }));
+    });
+  });
+}

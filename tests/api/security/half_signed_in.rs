@@ -18,6 +18,8 @@ const PUBLIC: &[&str] = &[
     "/setup/status",
     "/invites/accept",
     "/invites/{token}",
+    "/password-resets/accept",
+    "/password-resets/{token}",
 ];
 
 fn fill(path: &str) -> String {

@@ -4,4 +4,5 @@
 mod half_signed_in;
 mod mfa;
 mod policy;
+mod resets;
 mod sessions;
