@@ -35,6 +35,9 @@ pub enum AppError {
     /// A second-step code (TOTP, recovery code, passkey) that is wrong or was used.
     #[error("that code is not right, or it was already used")]
     WrongCode,
+    /// A passkey's answer that does not verify (or a passkey this server doesn't know).
+    #[error("the passkey could not be verified; try again or use another way to sign in")]
+    PasskeyFailed,
     /// The second step of a sign-in whose challenge is unknown, used or expired.
     #[error("this sign-in has expired or was completed; sign in again")]
     ChallengeExpired,
@@ -88,6 +91,7 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "mfa_enrollment_required"),
             AppError::WrongCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+            AppError::PasskeyFailed => (StatusCode::UNAUTHORIZED, "passkey_failed"),
             AppError::ChallengeExpired => (StatusCode::UNAUTHORIZED, "challenge_expired"),
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),

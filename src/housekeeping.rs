@@ -41,6 +41,7 @@ pub fn runner(
                             crate::auth::session::purge_expired(tx, &config)?;
                             crate::auth::mfa::purge_expired_challenges(tx)?;
                             crate::auth::reset::purge_old(tx)?;
+                            crate::auth::passkey::purge_expired_ceremonies(tx)?;
                             crate::auth::session::purge_expired_devices(tx)
                         })
                         .await?;

@@ -131,7 +131,8 @@ pub fn remove_totp(conn: &Connection, user_id: &str) -> AppResult<()> {
 pub fn has_factor(conn: &Connection, user_id: &str) -> AppResult<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ?1 AND confirmed_at IS NOT NULL)",
+            "SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ?1 AND confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1)",
         )?
         .query_row([user_id], |r| r.get(0))?)
 }
@@ -151,6 +152,9 @@ pub fn methods(conn: &Connection, user_id: &str) -> AppResult<Vec<&'static str>>
     let mut methods = Vec::new();
     if totp_factor(conn, user_id)?.is_some_and(|f| f.confirmed) {
         methods.push("totp");
+    }
+    if crate::auth::passkey::count(conn, user_id)? > 0 {
+        methods.push("passkey");
     }
     if recovery_codes_left(conn, user_id)? > 0 {
         methods.push("recovery_code");

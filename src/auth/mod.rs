@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod caller;
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod reset;
 pub mod roles;

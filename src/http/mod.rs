@@ -68,6 +68,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::platform::sessions::router())
         .merge(crate::platform::mfa::router())
         .merge(crate::platform::resets::router())
+        .merge(crate::platform::passkeys::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())

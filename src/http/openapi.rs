@@ -12,6 +12,8 @@ const PUBLIC: &[&str] = &[
     "/auth/login",
     "/auth/signup",
     "/auth/mfa/verify",
+    "/auth/passkeys/login/start",
+    "/auth/passkeys/login/finish",
     "/password-resets/accept",
     "/password-resets/{token}",
     "/setup",

@@ -26,6 +26,8 @@ fn person(caller: &Caller) -> AppResult<User> {
 pub struct MfaStatus {
     /// An authenticator app is on.
     pub totp: bool,
+    /// How many passkeys you have.
+    pub passkeys: u32,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
     /// Organizations you belong to that require two-factor sign-in (slugs).
@@ -50,6 +52,7 @@ async fn status(State(state): State<AppState>, caller: Caller) -> AppResult<Json
                 .collect::<Result<Vec<String>, _>>()?;
             Ok(MfaStatus {
                 totp: mfa::totp_factor(c, &user.id)?.is_some_and(|f| f.confirmed),
+                passkeys: crate::auth::passkey::count(c, &user.id)?,
                 recovery_codes_left: mfa::recovery_codes_left(c, &user.id)?,
                 required_by,
             })
@@ -350,20 +353,40 @@ async fn verify(
             if method == "recovery_code" {
                 activity::record(tx, &u.id, Event::RecoveryCodeUsed, &f, None)?;
             }
-            activity::record(tx, &u.id, Event::SignedIn, &f, Some(method))?;
-            let token = session::create(tx, &u.id, &config, &f)?;
-            let device = if known_device {
-                None
-            } else {
-                Some(session::remember_device(tx, &u.id)?)
-            };
-            Ok(Ok((token, device)))
+            Ok(Ok(open_session(
+                tx,
+                &u.id,
+                known_device,
+                &f,
+                &config,
+                method,
+            )?))
         })
         .await?;
     // A failure is committed (its activity row) before it is answered.
     let (token, device) = outcome?;
     state.throttle.succeeded(&user.email, ip);
     signed_in(&state, StatusCode::OK, user, token, device).await
+}
+
+/// Completes a sign-in: a session, a device cookie for a browser new to the
+/// account, and the activity entry saying how.
+pub fn open_session(
+    tx: &rusqlite::Connection,
+    user_id: &str,
+    known_device: bool,
+    from: &session::Client,
+    config: &crate::config::Config,
+    method: &str,
+) -> AppResult<(String, Option<String>)> {
+    activity::record(tx, user_id, Event::SignedIn, from, Some(method))?;
+    let token = session::create(tx, user_id, config, from)?;
+    let device = if known_device {
+        None
+    } else {
+        Some(session::remember_device(tx, user_id)?)
+    };
+    Ok((token, device))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -10,6 +10,7 @@ pub mod invites;
 pub mod members;
 pub mod mfa;
 pub mod orgs;
+pub mod passkeys;
 pub mod resets;
 pub mod sessions;
 pub mod setup;

@@ -63,10 +63,37 @@ pub fn server(first_org: bool) -> Server {
 
 /// A server on an existing data directory (for measurements on big data).
 pub fn server_on(data: &std::path::Path) -> Server {
+    serve(data, &["--listen", "127.0.0.1:0"])
+}
+
+/// Like `server(true)`, but reached as http://localhost:<port>: WebAuthn
+/// refuses IP addresses, so passkeys need a name (its --public-url).
+pub fn server_at_localhost() -> Server {
+    let mut s = server(true);
+    let data = s._dir.as_ref().expect("dir").path().join("data");
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let port = free_port();
+    let mut named = serve(
+        &data,
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &format!("http://localhost:{port}"),
+        ],
+    );
+    named.base = format!("http://localhost:{port}");
+    named._dir = s._dir.take();
+    named
+}
+
+fn serve(data: &std::path::Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
         .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("serve")
+        .args(args)
         .env("HARMONIA_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -429,4 +456,40 @@ pub async fn screenshot_here(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// A W3C WebDriver extension command: POST /session/{id}/<path>.
+#[derive(Debug)]
+pub struct WdPost(pub String, pub Value);
+
+impl WebDriverCompatibleCommand for WdPost {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.1.to_string()))
+    }
+}
+
+/// A virtual platform authenticator (WebAuthn's WebDriver extension) that
+/// keeps discoverable credentials and verifies the user by itself; returns its id.
+pub async fn virtual_authenticator(c: &Client) -> String {
+    let v = c
+        .issue_cmd(WdPost(
+            "webauthn/authenticator".into(),
+            json!({"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                   "hasUserVerification": true, "isUserVerified": true,
+                   "automaticPresenceSimulation": true}),
+        ))
+        .await
+        .expect("virtual authenticator");
+    v.as_str().expect("authenticator id").to_string()
 }

@@ -9,6 +9,7 @@ import { field, showErrors, clearErrors, setBusy } from '../components/field.js'
 import { openDialog, confirmDialog } from '../components/dialog.js';
 import { toast, reportError } from '../components/toast.js';
 import { settingsFrame } from './settings.js';
+import { passkeysPanel } from './passkeys.js';
 
 /** A field for a 6-digit code: numeric keyboard, one-time-code autofill, pasted spaces are fine. */
 export function codeField(label = 'Code from the app', name = 'code') {
@@ -80,9 +81,9 @@ async function setupTotp(done) {
 }
 
 /** Password + code, for turning the app off or making new recovery codes. */
-function passwordAndCode({ title, lead, action, danger, send }) {
+function passwordAndCode({ title, lead, action, danger, send, withCode = true }) {
   const pw = field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const code = codeField();
+  const code = withCode ? codeField() : null;
   const submit = h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, type: 'submit', text: action });
   const d = openDialog({
     title, form: true, size: 'narrow', description: lead,
@@ -94,7 +95,7 @@ function passwordAndCode({ title, lead, action, danger, send }) {
     clearErrors(d.form);
     setBusy(submit, true);
     try {
-      await send({ password: pw._input.value, code: code._input.value });
+      await send(code ? { password: pw._input.value, code: code._input.value } : { password: pw._input.value });
       d.close();
     } catch (err) {
       showErrors(d.form, err, d.body);
@@ -121,9 +122,10 @@ export async function renderSecurity(ctx) {
   page.classList.add('page-narrow');
   const notice = h('div');
   const factorPanel = h('section', { class: 'panel', 'aria-labelledby': 'sec-2fa' });
+  const passkeys = h('div', { class: 'panel-slot' });
   const sessionsPanel = h('section', { class: 'panel', 'aria-labelledby': 'sec-sessions' });
   const activityPanel = h('section', { class: 'panel', 'aria-labelledby': 'sec-activity' });
-  clear(page, notice, factorPanel, sessionsPanel, activityPanel);
+  clear(page, notice, factorPanel, passkeys, sessionsPanel, activityPanel);
 
   async function loadFactors() {
     let s;
@@ -144,9 +146,9 @@ export async function renderSecurity(ctx) {
     const codesRow = hasFactor
       ? h('div', { class: 'panel-row' },
         h('div', null, h('h3', { text: 'Recovery codes' }),
-          h('p', { class: 'meta', text: `${s.recovery_codes_left} of 10 unused. Each signs you in once if you lose your phone.` })),
-        h('button', { class: 'btn', type: 'button', text: 'Make new codes', onclick: () => passwordAndCode({
-          title: 'Make new recovery codes?', lead: 'Your old codes stop working. Confirm with your password and a current code from the app.',
+          h('p', { class: 'meta', text: s.recovery_codes_left ? `${s.recovery_codes_left} of 10 unused. Each signs you in once if you lose your phone.` : 'None yet. Make a set to sign in if you lose your devices.' })),
+        h('button', { class: 'btn', type: 'button', text: s.recovery_codes_left ? 'Make new codes' : 'Make codes', onclick: () => passwordAndCode({
+          title: 'Make new recovery codes?', lead: s.totp ? 'Any old codes stop working. Confirm with your password and a current code from the app.' : 'Any old codes stop working. Confirm with your password.', withCode: s.totp,
           action: 'Make new codes',
           send: async (b) => { const r = await post('/auth/mfa/recovery-codes', b); loadFactors(); showRecoveryCodes(r.recovery_codes, 'Your new recovery codes'); },
         }) }))
@@ -159,6 +161,7 @@ export async function renderSecurity(ctx) {
           h('p', { class: 'meta', text: s.totp ? 'Sign-in asks for a 6-digit code from the app.' : 'Use any app that shows 6-digit codes (TOTP).' })),
         actions),
       codesRow);
+    clear(passkeys, passkeysPanel({ signal, changed: () => { loadFactors(); loadActivity(); } }));
   }
 
   async function loadSessions() {

@@ -14,6 +14,8 @@ const PUBLIC: &[&str] = &[
     "/auth/login",
     "/auth/signup",
     "/auth/mfa/verify",
+    "/auth/passkeys/login/start",
+    "/auth/passkeys/login/finish",
     "/setup",
     "/setup/status",
     "/invites/accept",

@@ -3,6 +3,7 @@
 
 mod half_signed_in;
 mod mfa;
+mod passkeys;
 mod policy;
 mod resets;
 mod sessions;
