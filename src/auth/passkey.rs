@@ -26,7 +26,10 @@ pub fn relying_party(config: &Config) -> AppResult<Webauthn> {
             "passkeys need the server's --public-url to name it by a domain name".into(),
         )
     };
-    let host = url.host_str().ok_or_else(unavailable)?;
+    // Browsers refuse IP addresses as relying party ids.
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return Err(unavailable());
+    };
     WebauthnBuilder::new(host, url)
         .and_then(|b| b.rp_name("Harmonia").build())
         .map_err(|_| unavailable())
