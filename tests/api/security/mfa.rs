@@ -377,3 +377,42 @@ async fn wrong_codes_are_throttled_per_address_and_the_owner_still_gets_in_elsew
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(session.is_some());
 }
+
+#[tokio::test]
+async fn one_code_sent_twice_at_once_signs_in_once() {
+    early_in_a_step().await;
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (secret, codes) = enable_totp(&owner).await;
+    let (a, b) = (app.anon(), app.anon());
+    let (ca, cb) = (
+        first_step(&a, "owner@example.com").await,
+        first_step(&b, "owner@example.com").await,
+    );
+    let code = code_at(&secret, 0);
+    let (ra, rb) = tokio::join!(
+        second_step(&a, json!({"challenge": ca, "code": code})),
+        second_step(&b, json!({"challenge": cb, "code": code})),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::UNAUTHORIZED],
+        "{} {}",
+        ra.1,
+        rb.1
+    );
+    // The same for a recovery code.
+    let (ca, cb) = (
+        first_step(&a, "owner@example.com").await,
+        first_step(&b, "owner@example.com").await,
+    );
+    let (ra, rb) = tokio::join!(
+        second_step(&a, json!({"challenge": ca, "recovery_code": codes[0]})),
+        second_step(&b, json!({"challenge": cb, "recovery_code": codes[0]})),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED]);
+}
