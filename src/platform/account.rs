@@ -124,7 +124,6 @@ async fn login(
         other => return Err(failed_sign_in(&state, ip, other, from).await),
     };
 
-    state.throttle.succeeded(&email, ip);
     let config = state.config.clone();
     let uid = user.id.clone();
     let step = state
@@ -152,8 +151,13 @@ async fn login(
         .await?;
     match step {
         Ok((token, device_token)) => {
+            state.throttle.succeeded(&email, ip);
             signed_in(&state, StatusCode::OK, user, token, device_token).await
         }
+        // The password's attempt stays counted until the second step
+        // succeeds: otherwise each right password would wipe the count of
+        // wrong codes, and someone holding the password could guess codes
+        // five at a time for ever.
         Err(second_step) => Ok(Json(second_step).into_response()),
     }
 }

@@ -365,6 +365,9 @@ async fn verify(
         .await?;
     // A failure is committed (its activity row) before it is answered.
     let (token, device) = outcome?;
+    // Both attempts of the sign-in were good: the password's (kept counted
+    // until now) and this one.
+    state.throttle.succeeded(&user.email, ip);
     state.throttle.succeeded(&user.email, ip);
     signed_in(&state, StatusCode::OK, user, token, device).await
 }

@@ -413,6 +413,9 @@ async fn login_finish(
         })
         .await?;
     let (token, device_token) = outcome?;
+    // Both attempts of the sign-in were good: the password's (kept counted
+    // until now) and this one.
+    state.throttle.succeeded(&user.email, ip);
     state.throttle.succeeded(&user.email, ip);
     signed_in(&state, StatusCode::OK, user, token, device_token).await
 }
