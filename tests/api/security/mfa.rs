@@ -20,7 +20,7 @@ pub fn code_at(secret: &str, offset: i64) -> String {
 /// belong to the step they were computed for.
 pub async fn early_in_a_step() {
     let into = time::OffsetDateTime::now_utc().unix_timestamp() % 30;
-    if into > 22 {
+    if into > 15 {
         tokio::time::sleep(std::time::Duration::from_secs((31 - into) as u64)).await;
     }
 }
