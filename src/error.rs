@@ -27,6 +27,20 @@ pub enum AppError {
     BadCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// The organization requires a second factor that the person has not set up.
+    #[error(
+        "this organization requires two-factor sign-in: set up an authenticator app or a passkey under Account → Security first"
+    )]
+    MfaEnrollmentRequired,
+    /// A second-step code (TOTP, recovery code, passkey) that is wrong or was used.
+    #[error("that code is not right, or it was already used")]
+    WrongCode,
+    /// A passkey's answer that does not verify (or a passkey this server doesn't know).
+    #[error("the passkey could not be verified; try again or use another way to sign in")]
+    PasskeyFailed,
+    /// The second step of a sign-in whose challenge is unknown, used or expired.
+    #[error("this sign-in has expired or was completed; sign in again")]
+    ChallengeExpired,
     #[error("missing or wrong X-CSRF-Token header")]
     Csrf,
     #[error("not found")]
@@ -85,6 +99,10 @@ impl AppError {
             AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::MfaEnrollmentRequired => (StatusCode::FORBIDDEN, "mfa_enrollment_required"),
+            AppError::WrongCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+            AppError::PasskeyFailed => (StatusCode::UNAUTHORIZED, "passkey_failed"),
+            AppError::ChallengeExpired => (StatusCode::UNAUTHORIZED, "challenge_expired"),
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -17,6 +17,7 @@ pub const STATISTICS: &str = "housekeeping.statistics";
 pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 pub const CLOSURES: &str = "orgs.closures";
+pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -39,9 +40,30 @@ pub fn runner(
                         .control
                         .write(move |tx| {
                             crate::auth::session::purge_expired(tx, &config)?;
+                            crate::auth::mfa::purge_expired_challenges(tx)?;
+                            crate::auth::reset::purge_old(tx)?;
+                            crate::auth::passkey::purge_expired_ceremonies(tx)?;
                             crate::auth::session::purge_expired_devices(tx)
                         })
                         .await?;
+                    Ok(())
+                }
+            }
+        })
+        // Sign-in activity is kept 12 months (auth::activity::RETENTION).
+        .platform_job(JobSpec::new(SIGNIN_ACTIVITY, Schedule::every(24 * 3600)))
+        .handler(SIGNIN_ACTIVITY, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let removed = state
+                        .control
+                        .write(move |tx| crate::auth::activity::purge_old(tx, now))
+                        .await?;
+                    if removed > 0 {
+                        tracing::info!(removed, "forgot sign-in activity older than a year");
+                    }
                     Ok(())
                 }
             }

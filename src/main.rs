@@ -84,6 +84,16 @@ enum Command {
         #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
         backup_key_file: Option<PathBuf>,
     },
+    /// Make a one-time password reset link (valid one hour) for an account and
+    /// print it; using it ends every session of the account.
+    ResetPassword {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// The URL people use to reach this server (as `serve --public-url`), for the link.
+        #[arg(long, env = "HARMONIA_PUBLIC_URL")]
+        public_url: Option<url::Url>,
+    },
     /// List the background jobs with their last run, outcome and next run
     /// (exits non-zero when one failed its last run).
     Jobs,
@@ -175,6 +185,9 @@ fn main() -> ExitCode {
         }),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Jobs) => jobs(cli.data_dir),
+        Some(Command::ResetPassword { email, public_url }) => {
+            reset_password(cli.data_dir, email, public_url)
+        }
         Some(Command::Backup {
             action,
             out,
@@ -309,6 +322,46 @@ fn setup_cli(
         "Created organization \"{}\" (slug {}) with owner {} <{}>.",
         org.name, org.slug, user.name, user.email
     );
+    Ok(())
+}
+
+fn reset_password(
+    data_dir: PathBuf,
+    email: String,
+    public_url: Option<url::Url>,
+) -> anyhow::Result<()> {
+    let mut config = Config::for_data_dir(data_dir);
+    if let Some(u) = public_url {
+        config.public_url = u;
+    }
+    let state = harmonia::open_state(config.clone())?;
+    let email = email.trim().to_lowercase();
+    let link = state
+        .control
+        .write_now(|tx| {
+            let (user, _) = users::by_email(tx, &email)?.ok_or_else(|| {
+                harmonia::error::AppError::Conflict(format!("no account has the email {email}"))
+            })?;
+            let link = harmonia::auth::reset::create(tx, &user.id, "cli", &config)?;
+            let from = harmonia::auth::session::Client {
+                ip: "command line".into(),
+                user_agent: "harmonia reset-password".into(),
+            };
+            harmonia::auth::activity::record(
+                tx,
+                &user.id,
+                harmonia::auth::activity::Event::PasswordResetLinkCreated,
+                &from,
+                Some("command line"),
+            )?;
+            Ok(link)
+        })
+        .map_err(describe)?;
+    println!(
+        "Password reset link for {email} (one use, valid until {}):",
+        link.expires_at
+    );
+    println!("{}", link.url);
     Ok(())
 }
 

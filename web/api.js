@@ -25,6 +25,7 @@ function messageFor(status, code, serverMsg, retryAfter) {
     case 'unauthenticated': return 'Your session has ended. Please sign in again.';
     case 'csrf_failed': return 'Your session token expired. Reload the page and try again.';
     case 'forbidden': return "You don't have permission to do that in this organization.";
+    case 'mfa_enrollment_required': return 'This organization requires two-factor sign-in. Set it up under Settings → Security.';
     case 'not_found': return 'Not found. It may have been deleted, or you may not have access.';
     case 'payload_too_large': return 'That is too large to save.';
     case 'validation_failed': return serverMsg && !/^validation failed\.?$/i.test(serverMsg) ? serverMsg : 'Some fields need attention.';
@@ -76,6 +77,7 @@ export async function request(method, path, body, opts = {}) {
     }
   }
   if (res.status === 401 && !opts.quiet401) onUnauthenticated();
+  if (res.status === 403 && code === 'mfa_enrollment_required') window.dispatchEvent(new CustomEvent('harmonia:mfa-required'));
   throw new ApiError(res.status, code, messageFor(res.status, code, err.message, retryAfter), err.fields || null, retryAfter);
 }
 

@@ -9,7 +9,7 @@ import { closePalette } from './components/palette.js';
 import { emptyState } from './components/table.js';
 import { reportError } from './components/toast.js';
 import { openOrgDialog } from './screens/org-new.js';
-import { renderLogin, renderSetup, renderInvite } from './screens/auth.js';
+import { renderLogin, renderSetup, renderInvite, renderReset } from './screens/auth.js';
 import { renderContacts } from './screens/contacts.js';
 import { renderContact } from './screens/contact.js';
 import { renderCompanies } from './screens/companies.js';
@@ -20,6 +20,8 @@ import { renderPipelines } from './screens/pipelines.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
+import { renderSecurity } from './screens/security.js';
+import { renderOrgSecurity } from './screens/orgsecurity.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
@@ -29,6 +31,7 @@ route('/', 'home');
 route('/login', 'login');
 route('/setup', 'setup');
 route('/invite', 'invite');
+route('/reset-password', 'reset');
 route('/o/:org', 'orgHome');
 route('/o/:org/contacts', 'contacts');
 route('/o/:org/contacts/:id', 'contact');
@@ -45,11 +48,14 @@ route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/trash', 'trash');
 route('/o/:org/settings/account', 'account');
+route('/o/:org/settings/security', 'security');
+route('/o/:org/settings/org-security', 'orgSecurity');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines,
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
+  security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 
 const root = document.getElementById('app');
@@ -86,10 +92,10 @@ function pageState(title, text, actions = []) {
 async function onRoute(r) {
   teardownScreen();
   const q = r.query;
-  if (r.name === 'login' || r.name === 'setup' || r.name === 'invite') {
+  if (r.name === 'login' || r.name === 'setup' || r.name === 'invite' || r.name === 'reset') {
     teardownShell();
     if (r.name === 'login' && session.user) { navigate(safeNext(q.get('next')), { replace: true }); return; }
-    ({ login: renderLogin, setup: renderSetup, invite: renderInvite })[r.name](root, r);
+    ({ login: renderLogin, setup: renderSetup, invite: renderInvite, reset: renderReset })[r.name](root, r);
     return;
   }
   if (!session.user) { teardownShell(); toLogin(); return; }
@@ -135,13 +141,17 @@ async function onRoute(r) {
   const ctx = { shell, slug, params: r.params, query: q, isBack: r.isBack, savedScroll: r.savedScroll, signal: controller.signal };
   const mine = controller;
   shell.content.scrollTop = 0;
+  rendering = true;
   try {
     const s = await SCREENS[r.name](ctx);
     if (mine !== controller) { if (s && s.destroy) s.destroy(); return; }
     screen = s || {};
   } catch (e) {
     if (e.name !== 'AbortError') reportError(e);
+  } finally {
+    if (mine === controller) rendering = false;
   }
+  if (mine === controller) sendToEnrol();
 }
 
 async function signOut() {
@@ -165,7 +175,7 @@ document.addEventListener('keydown', (e) => {
 
 setUnauthenticatedHandler(() => {
   const r = currentRoute();
-  if (r && ['login', 'setup', 'invite'].includes(r.name)) return;
+  if (r && ['login', 'setup', 'invite', 'reset'].includes(r.name)) return;
   clearSession();
   teardownShell();
   toLogin();
@@ -173,6 +183,22 @@ setUnauthenticatedHandler(() => {
 
 setInterval(tickTimes, 60000);
 window.addEventListener('harmonia:forbidden', () => { loadSession().catch(() => {}); });
+// The organization requires a second factor this person lacks: its data is closed until they
+// set one up, so send them to the page where they can (it uses no organization route).
+// A screen being drawn finishes first (it would otherwise draw over the security page).
+let rendering = false;
+let mfaBlocked = null;
+function sendToEnrol() {
+  const r = currentRoute();
+  const slug = r && r.params && r.params.org;
+  if (!slug || slug !== mfaBlocked || r.name === 'security') return;
+  navigate(`/o/${slug}/settings/security`, { replace: true });
+}
+window.addEventListener('harmonia:mfa-required', () => {
+  const r = currentRoute();
+  mfaBlocked = r && r.params && r.params.org;
+  if (!rendering) sendToEnrol();
+});
 
 (async () => {
   try {

@@ -15,22 +15,115 @@ use crate::error::AppResult;
 pub const COOKIE_NAME: &str = "harmonia_session";
 pub const DEVICE_COOKIE: &str = "harmonia_device";
 
+/// Where a request comes from, as the sessions list and the sign-in
+/// activity show it.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The longest user agent kept: enough for any real browser's.
+const MAX_USER_AGENT: usize = 512;
+
+impl Client {
+    pub fn new(ip: std::net::IpAddr, user_agent: &str) -> Client {
+        Client {
+            ip: ip.to_string(),
+            user_agent: user_agent.chars().take(MAX_USER_AGENT).collect(),
+        }
+    }
+}
+
 /// Creates a session for `user_id` and returns its secret token.
-pub fn create(conn: &Connection, user_id: &str, config: &Config) -> AppResult<String> {
+pub fn create(
+    conn: &Connection,
+    user_id: &str,
+    config: &Config,
+    from: &Client,
+) -> AppResult<String> {
     let token = tokens::random_token();
     let now = clock::now_stamp();
     let absolute = time::Duration::try_from(config.session_absolute).unwrap_or(time::Duration::DAY);
     conn.execute(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at)
-         VALUES (?1, ?2, ?3, ?3, ?4)",
+        "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
         params![
             tokens::sha256(&token),
+            clock::new_id(),
             user_id,
             now,
-            clock::stamp_in(absolute)
+            clock::stamp_in(absolute),
+            from.ip,
+            from.user_agent
         ],
     )?;
     Ok(token)
+}
+
+/// One of a user's live sessions, as the account page lists them.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub id: String,
+    /// "Firefox 133", "Chrome 131", … read from the user agent ("Unknown browser" if unreadable).
+    pub browser: String,
+    /// "Windows", "macOS", "Linux", "Android", "iOS", … ("Unknown system").
+    pub os: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// The user's live sessions, most recently used first.
+pub fn list(
+    conn: &Connection,
+    user_id: &str,
+    current_token: &str,
+    config: &Config,
+) -> AppResult<Vec<SessionInfo>> {
+    let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::DAY);
+    let now = clock::now();
+    let mut stmt = conn.prepare(
+        "SELECT id, ip, user_agent, created_at, last_seen_at, token_hash = ?2 FROM sessions
+         WHERE user_id = ?1 AND expires_at > ?3 AND last_seen_at > ?4
+         ORDER BY last_seen_at DESC, id",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                user_id,
+                tokens::sha256(current_token),
+                clock::stamp(now),
+                clock::stamp(now - idle)
+            ],
+            |r| {
+                let user_agent: String = r.get(2)?;
+                let (browser, os) = crate::auth::user_agent::describe(&user_agent);
+                Ok(SessionInfo {
+                    id: r.get(0)?,
+                    browser,
+                    os,
+                    user_agent,
+                    ip: r.get(1)?,
+                    created_at: r.get(3)?,
+                    last_seen_at: r.get(4)?,
+                    current: r.get(5)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Ends one of the user's sessions by its id; false when the user has no such session.
+pub fn revoke_by_id(conn: &Connection, user_id: &str, id: &str) -> AppResult<bool> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2",
+        params![user_id, id],
+    )? > 0)
 }
 
 pub struct Found {

@@ -57,6 +57,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     crate::crm::kinds();
     let org_scoped = OpenApiRouter::new()
         .merge(members::router())
+        .merge(crate::platform::resets::org_router())
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
@@ -65,6 +66,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
+        .merge(crate::platform::sessions::router())
+        .merge(crate::platform::mfa::router())
+        .merge(crate::platform::resets::router())
+        .merge(crate::platform::passkeys::router())
         .merge(crate::platform::invites::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())

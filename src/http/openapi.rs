@@ -11,6 +11,11 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 const PUBLIC: &[&str] = &[
     "/auth/login",
     "/auth/signup",
+    "/auth/mfa/verify",
+    "/auth/passkeys/login/start",
+    "/auth/passkeys/login/finish",
+    "/password-resets/accept",
+    "/password-resets/{token}",
     "/setup",
     "/setup/status",
     "/invites/accept",

@@ -10,6 +10,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use crate::auth::caller::{Caller, Credentials};
+use crate::auth::mfa;
 use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult};
 use crate::platform::closure::{self, Closure};
@@ -52,6 +53,14 @@ pub struct OrgAccessEvenIfClosed(pub OrgAccess);
 impl OrgAccess {
     pub fn require(&self, needed: Role) -> AppResult<()> {
         self.role.require(needed)
+    }
+
+    /// The person acting: the signed-in user, or the one an API key acts for.
+    pub fn actor_person(&self) -> String {
+        match &self.caller {
+            Caller::User { user, .. } => user.id.clone(),
+            Caller::ApiKey(k) => k.owner_user_id.clone(),
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -104,6 +113,13 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
                 Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
             }
             .ok_or(AppError::NotFound)?;
+            // The organization's two-factor policy binds people, not API keys.
+            if let Caller::User { user, .. } = &caller
+                && org.require_mfa
+                && !mfa::has_factor(conn, &user.id)?
+            {
+                return Err(AppError::MfaEnrollmentRequired);
+            }
             let closure = closure::of_org(conn, &org.id)?.map(|r| r.closure);
             Ok((caller, org, role, closure))
         })

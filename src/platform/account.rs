@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::activity::{self, Event};
 use crate::auth::caller::Caller;
 use crate::auth::users::{self, User};
-use crate::auth::{password, session, tokens};
+use crate::auth::{mfa, password, session, tokens};
 use crate::error::{AppError, AppResult, ErrorBody, Json};
-use crate::platform::client_ip::ClientIp;
+use crate::platform::client_ip::{ClientIp, RequestFrom};
 use crate::platform::orgs::{self, MyOrg, NewOrg};
 use crate::state::AppState;
 
@@ -58,13 +59,36 @@ pub struct Login {
     pub password: String,
 }
 
+/// The password was right and the account has a second factor: no session
+/// yet. Finish with `POST /auth/mfa/verify` (or a passkey) within 5 minutes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MfaRequired {
+    /// Always true.
+    pub mfa_required: bool,
+    /// Good for the second step only, once, for 5 minutes.
+    pub challenge: String,
+    /// What the second step accepts: `totp`, `recovery_code`, `passkey`.
+    pub methods: Vec<String>,
+}
+
+/// What a sign-in answers: signed in, or the second step to take.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    SignedIn(SignedIn),
+    MfaRequired(MfaRequired),
+}
+
 /// Sign in with email and password. Throttled: see the README's login policy.
+/// For an account with a second factor the answer is `MfaRequired` and no
+/// session is set.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login,
-    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody),
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody, description = "throttled; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    RequestFrom(from): RequestFrom,
     headers: HeaderMap,
     Json(body): Json<Login>,
 ) -> AppResult<Response> {
@@ -95,38 +119,94 @@ async fn login(
         .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let ok = body.password.chars().count() <= password::MAX_LENGTH
         && password::verify(body.password, hash).await;
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(%ip, "failed sign-in");
-        return Err(AppError::BadCredentials);
+    let user = match user {
+        Some(u) if ok => u,
+        other => return Err(failed_sign_in(&state, ip, other, from).await),
     };
-    state.throttle.succeeded(&email, ip);
+
     let config = state.config.clone();
     let uid = user.id.clone();
-    let (token, device_token) = state
+    let step = state
         .control
         .write(move |tx| {
-            let token = session::create(tx, &uid, &config)?;
+            // A second factor: no session yet, only a challenge for the verify call.
+            if mfa::has_factor(tx, &uid)? {
+                let challenge = mfa::open_challenge(tx, &uid, known_device, &from)?;
+                let methods = mfa::methods(tx, &uid)?;
+                return Ok(Err(MfaRequired {
+                    mfa_required: true,
+                    challenge,
+                    methods: methods.into_iter().map(String::from).collect(),
+                }));
+            }
+            let token = session::create(tx, &uid, &config, &from)?;
+            activity::record(tx, &uid, Event::SignedIn, &from, Some("password"))?;
             let device = if known_device {
                 None
             } else {
                 Some(session::remember_device(tx, &uid)?)
             };
-            Ok((token, device))
+            Ok(Ok((token, device)))
         })
         .await?;
-    signed_in(&state, StatusCode::OK, user, token, device_token).await
+    match step {
+        Ok((token, device_token)) => {
+            state.throttle.succeeded(&email, ip);
+            signed_in(&state, StatusCode::OK, user, token, device_token).await
+        }
+        // The password's attempt stays counted until the second step
+        // succeeds: otherwise each right password would wipe the count of
+        // wrong codes, and someone holding the password could guess codes
+        // five at a time for ever.
+        Err(second_step) => Ok(Json(second_step).into_response()),
+    }
+}
+
+/// A wrong password: noted in the account's activity when the account
+/// exists (an unknown email has no activity to note it in).
+async fn failed_sign_in(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    user: Option<User>,
+    from: session::Client,
+) -> AppError {
+    tracing::info!(%ip, "failed sign-in");
+    if let Some(u) = user {
+        let noted = state
+            .control
+            .write(move |tx| {
+                activity::record(tx, &u.id, Event::SignInFailed, &from, Some("password"))
+            })
+            .await;
+        if let Err(e) = noted {
+            return e;
+        }
+    }
+    AppError::BadCredentials
 }
 
 /// Sign out of this browser.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<Response> {
-    let Caller::User { session_token, .. } = caller else {
+async fn logout(
+    State(state): State<AppState>,
+    RequestFrom(from): RequestFrom,
+    caller: Caller,
+) -> AppResult<Response> {
+    let Caller::User {
+        session_token,
+        user,
+        ..
+    } = caller
+    else {
         return Err(caller.user().err().unwrap_or(AppError::Unauthenticated));
     };
     state
         .control
-        .write(move |tx| session::revoke(tx, &session_token))
+        .write(move |tx| {
+            session::revoke(tx, &session_token)?;
+            activity::record(tx, &user.id, Event::SignedOut, &from, None)
+        })
         .await?;
     let jar = CookieJar::new().add(session::clear_session_cookie(&state.config));
     Ok((StatusCode::NO_CONTENT, jar).into_response())
@@ -135,11 +215,18 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<Resp
 /// Sign out everywhere: ends every session of yours, this one included.
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn logout_all(State(state): State<AppState>, caller: Caller) -> AppResult<Response> {
+async fn logout_all(
+    State(state): State<AppState>,
+    RequestFrom(from): RequestFrom,
+    caller: Caller,
+) -> AppResult<Response> {
     let user_id = caller.user()?.id.clone();
     state
         .control
-        .write(move |tx| session::revoke_all(tx, &user_id, None))
+        .write(move |tx| {
+            session::revoke_all(tx, &user_id, None)?;
+            activity::record(tx, &user_id, Event::SignedOut, &from, Some("everywhere"))
+        })
         .await?;
     let jar = CookieJar::new().add(session::clear_session_cookie(&state.config));
     Ok((StatusCode::NO_CONTENT, jar).into_response())
@@ -182,6 +269,7 @@ pub struct ChangePassword {
 async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    RequestFrom(from): RequestFrom,
     caller: Caller,
     Json(body): Json<ChangePassword>,
 ) -> AppResult<StatusCode> {
@@ -208,7 +296,7 @@ async fn change_password(
         .write(move |tx| {
             users::set_password(tx, &user.id, &new_hash)?;
             session::revoke_all(tx, &user.id, Some(&session_token))?;
-            Ok(())
+            activity::record(tx, &user.id, Event::PasswordChanged, &from, None)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -227,7 +315,11 @@ pub struct Signup {
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = Signup,
     responses((status = 201, body = SignedIn), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn signup(State(state): State<AppState>, Json(body): Json<Signup>) -> AppResult<Response> {
+async fn signup(
+    State(state): State<AppState>,
+    RequestFrom(from): RequestFrom,
+    Json(body): Json<Signup>,
+) -> AppResult<Response> {
     if !state.config.allow_signup {
         return Err(AppError::NotFound);
     }
@@ -245,7 +337,8 @@ async fn signup(State(state): State<AppState>, Json(body): Json<Signup>) -> AppR
             }
             let user = users::insert(tx, &email, &name, Some(&hash), false)?;
             orgs::create(tx, &st.tenants, new_org, &user.id)?;
-            let token = session::create(tx, &user.id, &st.config)?;
+            let token = session::create(tx, &user.id, &st.config, &from)?;
+            activity::record(tx, &user.id, Event::SignedIn, &from, Some("signup"))?;
             Ok((user, token))
         })
         .await?;

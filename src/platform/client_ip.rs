@@ -36,3 +36,21 @@ impl FromRequestParts<AppState> for ClientIp {
         Ok(ClientIp(peer))
     }
 }
+
+/// The address and browser a request comes from, as sessions and the
+/// sign-in activity record them.
+pub struct RequestFrom(pub crate::auth::session::Client);
+
+impl FromRequestParts<AppState> for RequestFrom {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let ua = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Ok(RequestFrom(crate::auth::session::Client::new(ip, ua)))
+    }
+}

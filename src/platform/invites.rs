@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::activity::{self, Event};
 use crate::auth::caller::CSRF_HEADER;
 use crate::auth::roles::Role;
 use crate::auth::users;
@@ -19,6 +20,7 @@ use crate::auth::{password, session, tokens};
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path};
 use crate::platform::account::{SignedIn, signed_in};
+use crate::platform::client_ip::RequestFrom;
 use crate::platform::orgs;
 use crate::state::AppState;
 
@@ -125,6 +127,7 @@ pub struct AcceptInvite {
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn accept_invite(
     State(state): State<AppState>,
+    RequestFrom(from): RequestFrom,
     headers: HeaderMap,
     Json(body): Json<AcceptInvite>,
 ) -> AppResult<Response> {
@@ -156,7 +159,8 @@ async fn accept_invite(
             users::set_password(tx, &p.user_id, &hash)?;
             users::set_name(tx, &p.user_id, &name)?;
             activate(tx, &body.token, &p)?;
-            let t = session::create(tx, &p.user_id, &config)?;
+            let t = session::create(tx, &p.user_id, &config, &from)?;
+            activity::record(tx, &p.user_id, Event::SignedIn, &from, Some("invitation"))?;
             let (user, _) = users::by_id(tx, &p.user_id)?.ok_or(AppError::NotFound)?;
             Ok((user, t))
         })

@@ -25,6 +25,8 @@ pub struct Org {
     pub default_country: String,
     /// Currency of new deals unless they name another (ISO 4217).
     pub default_currency: String,
+    /// Members must have a second factor to reach the organization's data.
+    pub require_mfa: bool,
     pub created_at: String,
 }
 
@@ -54,7 +56,7 @@ pub struct OrgWithRole {
     pub closure: Option<crate::platform::closure::Closure>,
 }
 
-const COLUMNS: &str = "id, slug, name, default_country, created_at, default_currency";
+const COLUMNS: &str = "id, slug, name, default_country, created_at, default_currency, require_mfa";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
     Ok(Org {
@@ -64,6 +66,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
         default_country: r.get(3)?,
         created_at: r.get(4)?,
         default_currency: r.get(5)?,
+        require_mfa: r.get(6)?,
     })
 }
 
@@ -224,20 +227,22 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
         name: new.name,
         default_country: new.default_country.unwrap_or_else(|| "US".into()),
         default_currency: "USD".into(),
+        require_mfa: false,
         created_at: clock::now_stamp(),
     };
     tenants
         .create_blocking(&org.id)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
     conn.execute(
-        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             org.id,
             org.slug,
             org.name,
             org.default_country,
             org.created_at,
-            org.default_currency
+            org.default_currency,
+            org.require_mfa
         ],
     )?;
     conn.execute(
@@ -266,6 +271,8 @@ pub struct UpdateOrg {
     /// ISO 4217 code: the currency of new deals.
     #[schema(pattern = "^[A-Za-z]{3}$")]
     pub default_currency: Option<String>,
+    /// Require two-factor sign-in of every member (you need a factor yourself to turn it on).
+    pub require_mfa: Option<bool>,
 }
 
 /// The organizations you belong to.
@@ -328,13 +335,14 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
 /// Writes an organization's name and default country.
 fn save_settings(conn: &Connection, o: &Org) -> AppResult<()> {
     conn.execute(
-        "UPDATE orgs SET name = ?2, default_country = ?3, default_currency = ?4 WHERE id = ?1",
-        params![o.id, o.name, o.default_country, o.default_currency],
+        "UPDATE orgs SET name = ?2, default_country = ?3, default_currency = ?4, require_mfa = ?5 WHERE id = ?1",
+        params![o.id, o.name, o.default_country, o.default_currency, o.require_mfa],
     )?;
     Ok(())
 }
 
-/// Rename the organization or change its default phone region or currency (admin+).
+/// Rename the organization, change its default phone region or currency, or
+/// require two-factor sign-in of its members (admin+).
 #[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
@@ -367,9 +375,25 @@ async fn update_org(
             problems.add("default_currency", "use an ISO 4217 code such as EUR");
         }
     }
+    if let Some(on) = body.require_mfa {
+        org.require_mfa = on;
+    }
     problems.into_result()?;
     let o = org.clone();
-    state.control.write(move |tx| save_settings(tx, &o)).await?;
+    let turning_on = org.require_mfa && !access.org.require_mfa;
+    let person = access.actor_person();
+    state
+        .control
+        .write(move |tx| {
+            if turning_on && !crate::auth::mfa::has_factor(tx, &person)? {
+                return Err(AppError::field(
+                    "require_mfa",
+                    "set up two-factor sign-in for yourself first, so you are not locked out",
+                ));
+            }
+            save_settings(tx, &o)
+        })
+        .await?;
     Ok(Json(OrgWithRole {
         org,
         role: access.role,

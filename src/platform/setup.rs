@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::activity::{self, Event};
 use crate::auth::users::{self, User};
 use crate::auth::{password, session};
 use crate::error::{AppError, AppResult, ErrorBody, Json};
 use crate::platform::account::{check_account_and_org, signed_in};
+use crate::platform::client_ip::RequestFrom;
 use crate::platform::orgs::{self, NewOrg, Org};
 use crate::state::AppState;
 
@@ -70,7 +72,11 @@ async fn setup_status(State(state): State<AppState>) -> AppResult<Json<SetupStat
               (status = 403, body = ErrorBody, description = "wrong or expired setup token"),
               (status = 404, body = ErrorBody, description = "setup is done"),
               (status = 422, body = ErrorBody)))]
-async fn setup(State(state): State<AppState>, Json(body): Json<Setup>) -> AppResult<Response> {
+async fn setup(
+    State(state): State<AppState>,
+    RequestFrom(from): RequestFrom,
+    Json(body): Json<Setup>,
+) -> AppResult<Response> {
     if state.control.read(users::any_exist).await? {
         return Err(AppError::NotFound);
     }
@@ -87,7 +93,8 @@ async fn setup(State(state): State<AppState>, Json(body): Json<Setup>) -> AppRes
         .control
         .write(move |tx| {
             let (user, _) = create_first_owner(tx, &st, &name, &email, &hash, org)?;
-            let token = session::create(tx, &user.id, &st.config)?;
+            let token = session::create(tx, &user.id, &st.config, &from)?;
+            activity::record(tx, &user.id, Event::SignedIn, &from, Some("setup"))?;
             Ok((user, token))
         })
         .await?;

@@ -35,7 +35,13 @@ pub async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    config.public_url = url::Url::parse(&format!("http://{addr}")).expect("url");
+    // A test may name the server `localhost` (passkeys refuse IP addresses):
+    // it keeps that name on the real port.
+    if config.public_url.host_str() == Some("localhost") {
+        let _ = config.public_url.set_port(Some(addr.port()));
+    } else {
+        config.public_url = url::Url::parse(&format!("http://{addr}")).expect("url");
+    }
     let state = harmonia::open_state(config).expect("open state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = harmonia::app(state.clone());

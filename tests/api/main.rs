@@ -16,6 +16,7 @@ mod members;
 mod records;
 mod roles;
 mod search;
+mod security;
 mod sessions;
 mod setup;
 mod throttle;

@@ -207,7 +207,7 @@ async fn a_board_drag_a_keyboard_move_and_a_lost_deal_persist() {
         ),
     )
     .await;
-    screenshots(c, "deals-board").await;
+    screenshots_desktop(c, "deals-board").await;
 
     // Reload: both moves were saved.
     c.refresh().await.expect("reload");
@@ -227,7 +227,7 @@ async fn a_board_drag_a_keyboard_move_and_a_lost_deal_persist() {
     // The forecast panel draws its chart.
     click(c, "//button[contains(., 'Forecast')]").await;
     wait_for_css(c, ".forecast svg.bar-chart rect").await;
-    screenshots(c, "deals-forecast").await;
+    screenshots_desktop(c, "deals-forecast").await;
 
     // The deal page: mark it lost with a reason.
     c.goto(&format!("{base}/o/acme/deals/{}", seeded.deals[1]))
@@ -270,7 +270,7 @@ async fn a_board_drag_a_keyboard_move_and_a_lost_deal_persist() {
         "//ul[contains(@class,'stage-history')]//li[contains(., 'Lost')]",
     )
     .await;
-    screenshots(c, "deal").await;
+    screenshots_desktop(c, "deal").await;
     let d = api(
         base,
         &seeded.session,
@@ -287,12 +287,12 @@ async fn a_board_drag_a_keyboard_move_and_a_lost_deal_persist() {
         .await
         .expect("settings");
     wait_for_css(c, ".stage-row").await;
-    screenshots(c, "pipelines").await;
+    screenshots_desktop(c, "pipelines").await;
     c.goto(&format!("{base}/o/acme/deals?layout=table"))
         .await
         .expect("table");
     wait_for(c, "//table//a[.='Globex expansion']").await;
-    screenshots(c, "deals-table").await;
+    screenshots_desktop(c, "deals-table").await;
     let errors: Vec<String> = console_messages(c)
         .await
         .into_iter()

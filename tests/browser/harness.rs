@@ -63,10 +63,37 @@ pub fn server(first_org: bool) -> Server {
 
 /// A server on an existing data directory (for measurements on big data).
 pub fn server_on(data: &std::path::Path) -> Server {
+    serve(data, &["--listen", "127.0.0.1:0"])
+}
+
+/// Like `server(true)`, but reached as http://localhost:<port>: WebAuthn
+/// refuses IP addresses, so passkeys need a name (its --public-url).
+pub fn server_at_localhost() -> Server {
+    let mut s = server(true);
+    let data = s._dir.as_ref().expect("dir").path().join("data");
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let port = free_port();
+    let mut named = serve(
+        &data,
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &format!("http://localhost:{port}"),
+        ],
+    );
+    named.base = format!("http://localhost:{port}");
+    named._dir = s._dir.take();
+    named
+}
+
+fn serve(data: &std::path::Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
         .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("serve")
+        .args(args)
         .env("HARMONIA_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -360,9 +387,10 @@ pub async fn api(
     resp.json().await.unwrap_or(Value::Null)
 }
 
-/// A Chrome DevTools command through chromedriver (color scheme, viewport).
+/// A Chrome DevTools Protocol command through chromedriver
+/// (`POST /session/{id}/goog/cdp/execute`).
 #[derive(Debug)]
-struct Cdp(&'static str, Value);
+pub struct Cdp(pub &'static str, pub Value);
 
 impl WebDriverCompatibleCommand for Cdp {
     fn endpoint(
@@ -396,7 +424,7 @@ pub async fn color_scheme(c: &Client, dark: bool) {
 
 /// Saves a PNG of the page to `$HARMONIA_SCREENSHOTS/<name>-desktop-<light|dark>.png` when that
 /// variable names a directory (how docs/screenshots are made); does nothing otherwise.
-pub async fn screenshots(c: &Client, name: &str) {
+pub async fn screenshots_desktop(c: &Client, name: &str) {
     let Ok(dir) = std::env::var("HARMONIA_SCREENSHOTS") else {
         return;
     };
@@ -408,4 +436,88 @@ pub async fn screenshots(c: &Client, name: &str) {
         std::fs::write(std::path::Path::new(&dir).join(file), png).expect("write screenshot");
     }
     color_scheme(c, false).await;
+}
+
+/// One DevTools command; its answer.
+pub async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
+    c.issue_cmd(Cdp(cmd, params))
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// With HARMONIA_SCREENSHOTS set, saves the page as
+/// docs/screenshots/<name>-{desktop,phone}-{light,dark}.png (the page is
+/// reloaded at each size and scheme, so it must be reachable by its URL).
+pub async fn screenshots(c: &Client, name: &str, ready_css: &str) {
+    if std::env::var_os("HARMONIA_SCREENSHOTS").is_none() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    for (size, w, h) in [("desktop", 1280u32, 900u32), ("phone", 390, 844)] {
+        for scheme in ["light", "dark"] {
+            cdp(
+                c,
+                "Emulation.setEmulatedMedia",
+                json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+            )
+            .await;
+            c.set_window_size(w, h).await.expect("size");
+            c.refresh().await.expect("reload");
+            wait_for_css(c, ready_css).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let png = c.screenshot().await.expect("screenshot");
+            std::fs::write(dir.join(format!("{name}-{size}-{scheme}.png")), png)
+                .expect("write screenshot");
+        }
+    }
+    cdp(c, "Emulation.setEmulatedMedia", json!({"features": []})).await;
+    c.set_window_size(1280, 900).await.expect("size");
+}
+
+/// With HARMONIA_SCREENSHOTS set, saves what is on screen now (a dialog, a
+/// step that a reload would lose) as docs/screenshots/<name>.png.
+pub async fn screenshot_here(c: &Client, name: &str) {
+    if std::env::var_os("HARMONIA_SCREENSHOTS").is_none() {
+        return;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = c.screenshot().await.expect("screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// A W3C WebDriver extension command: POST /session/{id}/<path>.
+#[derive(Debug)]
+pub struct WdPost(pub String, pub Value);
+
+impl WebDriverCompatibleCommand for WdPost {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.1.to_string()))
+    }
+}
+
+/// A virtual platform authenticator (WebAuthn's WebDriver extension) that
+/// keeps discoverable credentials and verifies the user by itself; returns its id.
+pub async fn virtual_authenticator(c: &Client) -> String {
+    let v = c
+        .issue_cmd(WdPost(
+            "webauthn/authenticator".into(),
+            json!({"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                   "hasUserVerification": true, "isUserVerified": true,
+                   "automaticPresenceSimulation": true}),
+        ))
+        .await
+        .expect("virtual authenticator");
+    v.as_str().expect("authenticator id").to_string()
 }

@@ -3,6 +3,8 @@
 
 mod deals;
 mod harness;
+mod passkeys;
+mod security;
 
 use harness::*;
 use reqwest::Method;

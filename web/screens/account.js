@@ -73,7 +73,7 @@ export function renderAccount(ctx) {
       h('header', null, h('h2', { text: 'Password' }), h('p', { text: 'Changing your password signs you out everywhere else.' })),
       form),
     h('section', { class: 'panel' },
-      h('header', null, h('h2', { text: 'Sessions' }), h('p', { text: 'Lost a device or signed in on a shared computer? End every session of your account at once.' })),
+      h('header', null, h('h2', { text: 'Sessions' }), h('p', null, 'Lost a device or signed in on a shared computer? End every session of your account at once, or sign out single devices under ', h('a', { href: `/o/${ctx.slug}/settings/security`, text: 'Security' }), '.')),
       h('div', null, outAll)));
   return {};
 }

@@ -118,8 +118,10 @@ export async function renderMembers(ctx) {
   function rowMenu(m) {
     const self = m.user_id === me;
     if ((!admin && !self) || soleOwner(m)) return h('span');
+    const canReset = admin && !self && m.status === 'active' && (m.role !== 'owner' || isOwner(slug));
     return menuButton({ label: `Actions for ${m.name || m.email}`, className: 'btn btn-ghost btn-icon btn-sm' }, () => [
       admin && m.status === 'invited' && { label: 'New invitation link', icon: 'link', onSelect: () => reinvite(m) },
+      canReset && { label: 'Password reset link…', icon: 'key', onSelect: () => resetLink(m) },
       { label: self ? 'Leave organization' : m.status === 'invited' ? 'Cancel invitation' : 'Remove from organization', icon: self ? 'logout' : 'trash', danger: true, onSelect: () => remove(m, self) },
     ].filter(Boolean), { align: 'end' });
   }
@@ -134,6 +136,23 @@ export async function renderMembers(ctx) {
         foot: [h('button', { class: 'btn btn-primary', type: 'button', text: 'Done', onclick: () => d.close() })],
       });
     } catch (e) { reportError(e, 'Could not make a new link.'); }
+  }
+
+  async function resetLink(m) {
+    const who = m.name || m.email;
+    const ok = await confirmDialog({ title: `Make a reset link for ${who}?`, message: `Anyone with the link can choose a new password for ${m.email} within the next hour. Using it signs ${who} out everywhere.`, confirmLabel: 'Make link' });
+    if (!ok) return;
+    try {
+      const r = await post(orgPath(slug, 'members', m.user_id, 'reset-link'));
+      const d = openDialog({
+        title: `Reset link for ${who}`, size: 'narrow',
+        body: [
+          h('div', { class: 'callout' }, icon('alert', 16), h('span', { text: 'Give this link to them privately. It works once, for one hour, and is shown only now.' })),
+          copyBox(r.reset_url, 'Reset link'),
+        ],
+        foot: [h('button', { class: 'btn btn-primary', type: 'button', text: 'Done', onclick: () => d.close() })],
+      });
+    } catch (e) { reportError(e, 'Could not make a reset link.'); }
   }
 
   async function remove(m, self) {

@@ -1,4 +1,5 @@
-// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys (admins) and My account.
+// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys and Org security
+// (admins), My account and Security.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { canAdmin } from '../session.js';
@@ -16,7 +17,9 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['pipelines', 'Pipelines', 'deals'],
     ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
+    canAdmin(slug) && ['org-security', 'Org security', 'lock'],
     ['account', 'My account', 'user'],
+    ['security', 'Security', 'shield'],
   ].filter(Boolean);
   const nav = h('nav', { class: 'tabs', 'aria-label': 'Settings' }, tabs.map(([key, label, ic]) =>
     h('a', { href: `/o/${slug}/settings/${key}`, 'aria-current': key === current ? 'page' : null }, icon(ic, 15), label)));
