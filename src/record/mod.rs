@@ -22,6 +22,7 @@ pub mod sort;
 pub mod store;
 pub mod tag_routes;
 pub mod tags;
+pub mod timeline;
 pub mod views;
 
 use std::marker::PhantomData;
@@ -61,6 +62,8 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// Fields of `Record` that are derived (a PATCH may carry them back;
     /// they are ignored), beside id, times and authors.
     const READ_ONLY: &'static [&'static str];
+    /// A list's order when none is asked for.
+    const DEFAULT_SORT: &'static str = "name";
 
     /// What the API returns.
     type Record: Record;
@@ -97,6 +100,32 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
         _actor: &str,
     ) -> AppResult<()> {
         Ok(())
+    }
+    /// Users the input names beside the owner (assignees, @mentions,
+    /// participants) as (field, user id): each must be a member.
+    fn members_named(_clean: &Self::Clean) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Fills in what the kind shows from other tables (its links' names).
+    fn decorate(_conn: &Connection, _recs: &mut [Self::Record]) -> AppResult<()> {
+        Ok(())
+    }
+    /// Records whose timeline entries this one's shows with
+    /// `include=related` (a company's contacts and deals).
+    fn related(_conn: &Connection, _id: &str) -> AppResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// List parameters of the kind's own beyond field equality (`due=today`).
+    const SHORTCUTS: &'static [&'static str] = &[];
+    /// The condition (SQL over `t`, bound arguments) of shortcut `name`;
+    /// `params` are the whole query (a shortcut may read a companion, `tz`).
+    fn shortcut(
+        name: &str,
+        _value: &str,
+        _params: &list::Params,
+        _me: Option<&str>,
+    ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
+        Err(crate::error::AppError::field(name, "unknown parameter"))
     }
     /// Routes that only this kind has, beside the ones every kind gets.
     fn extra_routes() -> OpenApiRouter<AppState> {

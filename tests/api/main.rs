@@ -17,3 +17,5 @@ mod sessions;
 mod setup;
 mod throttle;
 mod upgrade;
+mod work;
+mod xss_corpus;

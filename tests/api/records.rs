@@ -14,6 +14,9 @@ const O: &str = "/api/v1/orgs/acme";
 fn sample(kind: &str, n: usize) -> Value {
     match kind {
         "contact" => json!({"first_name": format!("Person {n}"), "stage": "lead"}),
+        "note" => json!({"body": format!("<p>Note {n}</p>")}),
+        "task" => json!({"title": format!("Task {n}")}),
+        "activity" => json!({"type": "meeting", "subject": format!("Meeting {n}")}),
         _ => json!({"name": format!("Thing {n}")}),
     }
 }
@@ -21,6 +24,9 @@ fn sample(kind: &str, n: usize) -> Value {
 fn invalid(kind: &str) -> (Value, &'static str) {
     match kind {
         "contact" => (json!({"first_name": "A", "stage": "royalty"}), "stage"),
+        "note" => (json!({"body": "<script>only</script>"}), "body"),
+        "task" => (json!({"title": ""}), "title"),
+        "activity" => (json!({"type": "call", "duration_min": -1}), "duration_min"),
         _ => (json!({"name": ""}), "name"),
     }
 }

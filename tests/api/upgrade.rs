@@ -56,11 +56,13 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     assert!(plan.contains("control database: up to date"), "{plan}");
     assert!(plan.contains("organization acme: up to date"), "{plan}");
 
-    // As if this organization's database came from before the jobs migration.
+    // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE job_runs; DROP TABLE jobs;
-         DELETE FROM refinery_schema_history WHERE name = 'jobs';",
+        "DROP TABLE note_links; DROP TABLE notes; DROP TABLE task_links; DROP TABLE tasks;
+         DROP TABLE activity_links; DROP TABLE activities;
+         DROP INDEX record_history_by_record_time;
+         DELETE FROM refinery_schema_history WHERE name = 'notes_tasks_activities';",
     )
     .expect("downgrade");
     drop(c);
@@ -69,7 +71,10 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V5__jobs"), "{plan}");
+    assert!(
+        plan.contains("would apply V8__notes_tasks_activities"),
+        "{plan}"
+    );
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -164,8 +169,8 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE job_runs;
-         DELETE FROM refinery_schema_history WHERE name = 'jobs';
+        "DROP TABLE activity_links;
+         DELETE FROM refinery_schema_history WHERE name = 'notes_tasks_activities';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -175,7 +180,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V5__jobs failed"), "{err}");
+    assert!(
+        err.contains("migration V8__notes_tasks_activities failed"),
+        "{err}"
+    );
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -186,7 +194,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'job_runs')",
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'activity_links')",
             [],
             |r| r.get(0),
         )
