@@ -19,6 +19,7 @@ import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
+import { renderTasks, openQuickTask } from './screens/tasks.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -29,6 +30,7 @@ route('/o/:org/contacts', 'contacts');
 route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
+route('/o/:org/tasks', 'tasks');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
@@ -38,7 +40,7 @@ route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
+  tasks: renderTasks, members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
 };
 
 const root = document.getElementById('app');
@@ -139,7 +141,9 @@ document.addEventListener('keydown', (e) => {
   if (e.target.closest && e.target.closest('.popover')) return;
   if (k === '/' && shell) { e.preventDefault(); shell.openSearch(); return; }
   const fn = screen && screen.shortcuts && screen.shortcuts[k];
-  if (fn) { e.preventDefault(); fn(); }
+  if (fn) { e.preventDefault(); fn(); return; }
+  // "t": quick add a task from anywhere (linked to the record on screen).
+  if (k === 't' && shell) { e.preventDefault(); openQuickTask(shell.slug); }
 });
 
 setUnauthenticatedHandler(() => {

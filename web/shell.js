@@ -20,6 +20,7 @@ export function mountShell(root, slug) {
   const navLinks = {
     contacts: h('a', { href: `/o/${slug}/contacts` }, icon('contacts', 16), 'Contacts', counts.contacts),
     companies: h('a', { href: `/o/${slug}/companies` }, icon('companies', 16), 'Companies', counts.companies),
+    tasks: h('a', { href: `/o/${slug}/tasks` }, icon('checkCircle', 16), 'Tasks'),
     settings: h('a', { href: `/o/${slug}/settings/members` }, icon('settings', 16), 'Settings'),
   };
 
@@ -46,7 +47,7 @@ export function mountShell(root, slug) {
 
   const sidebar = h('aside', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Main' },
     orgHeader,
-    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies),
+    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies, navLinks.tasks),
     h('nav', { class: 'nav', 'aria-label': 'Organization' }, h('div', { class: 'nav-label', text: 'Organization' }), navLinks.settings),
     h('div', { class: 'sidebar-foot' }, userBtn));
 

@@ -2,6 +2,9 @@
 //! chromedriver) against the real binary on port 0.
 
 mod harness;
+mod work;
+#[path = "../api/xss_corpus.rs"]
+mod xss_corpus;
 
 use harness::*;
 use reqwest::Method;

@@ -15,7 +15,8 @@ import { contactColumns } from './contacts.js';
 import { getSchema } from '../schema.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
-import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
+import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
+import { timelinePanel } from '../components/timeline.js';
 
 function text(key, label, view) {
   return {
@@ -120,7 +121,6 @@ export async function renderCompany(ctx) {
 
   const recordHref = `${listHref}/${company.id}`;
   const headHost = h('div');
-  const historyHost = h('div');
   const countEl = h('span', { class: 'meta' });
   const openEdit = () => openCompanyForm({ slug, company, onSaved: (c) => { company = c; render(); props.update(c); } });
   const props = propsList({
@@ -138,6 +138,7 @@ export async function renderCompany(ctx) {
     ], { align: 'end' }),
   ] : [];
 
+  const timeline = timelinePanel({ slug, path: 'companies', id: company.id, kind: 'company', members, editable, relatedLabel: 'Include contacts' });
   function render() {
     const c = company;
     shell.setTop({ title: c.name, crumbs: [{ label: 'Companies', href: listHref }] });
@@ -154,14 +155,14 @@ export async function renderCompany(ctx) {
       ],
       actions,
     }));
-    clear(historyHost, historyList(c, members));
+    timeline.reload();
   }
   render();
   const contacts = contactsSection(ctx, company, members, editable, (d) => { company = { ...company, contact_count: (company.contact_count || 0) + d }; render(); });
   clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' },
     h('div', { class: 'record-main' },
       sideSection('Contacts', contacts.host, [countEl, contacts.add]),
-      sideSection('History', historyHost)),
+      timeline.el),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }
