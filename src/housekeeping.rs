@@ -16,6 +16,7 @@ pub const TRASH: &str = "housekeeping.trash";
 pub const STATISTICS: &str = "housekeeping.statistics";
 pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
+pub const REMINDERS: &str = "notifications.reminders";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -41,6 +42,21 @@ pub fn runner(
                             crate::auth::session::purge_expired_devices(tx)
                         })
                         .await?;
+                    Ok(())
+                }
+            }
+        })
+        // Task reminders fire within seconds of their time.
+        .platform_job(JobSpec::new(REMINDERS, Schedule::every(5)))
+        .handler(REMINDERS, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let fired = crate::crm::tasks::fire_reminders(&state, now).await?;
+                    if fired > 0 {
+                        tracing::debug!(fired, "task reminders");
+                    }
                     Ok(())
                 }
             }

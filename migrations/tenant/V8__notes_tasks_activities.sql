@@ -79,6 +79,8 @@ CREATE TABLE activities (
     members      TEXT NOT NULL DEFAULT '[]',
     body         TEXT NOT NULL DEFAULT '',
     body_text    TEXT NOT NULL DEFAULT '',
+    -- Member ids @mentioned in the body, JSON array.
+    mentions     TEXT NOT NULL DEFAULT '[]',
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
     created_by   TEXT NOT NULL,

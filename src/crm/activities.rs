@@ -320,6 +320,15 @@ impl RecordKind for Activities {
         } = row;
         let members =
             serde_json::to_string(&c.members).map_err(|e| AppError::Internal(e.into()))?;
+        crate::crm::notes::notify_mentions(
+            conn,
+            "activities",
+            Activities::KIND,
+            id,
+            &c.body,
+            actor,
+            existing,
+        )?;
         let values = params![
             id,
             c.kind.as_str(),
@@ -332,21 +341,22 @@ impl RecordKind for Activities {
             c.body.text,
             now,
             actor,
-            custom
+            custom,
+            serde_json::to_string(&c.body.mentions).map_err(|e| AppError::Internal(e.into()))?
         ];
         if existing {
             conn.prepare_cached(
                 "UPDATE activities SET type = ?2, subject = ?3, occurred_at = ?4, duration_min = ?5,
                    outcome = ?6, members = ?7, body = ?8, body_text = ?9, updated_at = ?10,
-                   updated_by = ?11, custom = ?12
+                   updated_by = ?11, custom = ?12, mentions = ?13
                  WHERE id = ?1 AND deleted_at IS NULL",
             )?
             .execute(values)?;
         } else {
             conn.prepare_cached(
                 "INSERT INTO activities (id, type, subject, occurred_at, duration_min, outcome,
-                   members, body, body_text, created_at, updated_at, created_by, updated_by, custom)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12)",
+                   members, body, body_text, created_at, updated_at, created_by, updated_by, custom, mentions)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12, ?13)",
             )?
             .execute(values)?;
         }

@@ -4,7 +4,7 @@
 //! top of a record's timeline; who edited a note last and when is its
 //! `updated_by`/`updated_at`, and every edit is in its history.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::crm::links::{self, LinkInput, LinkTable};
@@ -178,6 +178,15 @@ impl RecordKind for Notes {
         } = row;
         let mentions =
             serde_json::to_string(&c.body.mentions).map_err(|e| AppError::Internal(e.into()))?;
+        crate::crm::notes::notify_mentions(
+            conn,
+            "notes",
+            Notes::KIND,
+            id,
+            &c.body,
+            actor,
+            existing,
+        )?;
         let values = params![
             id,
             c.body.html,
@@ -244,6 +253,49 @@ pub fn linked_to(
         format!("t.id IN (SELECT {owner} FROM {table} WHERE record_id = ?)"),
         vec![rusqlite::types::Value::Text(value.to_string())],
     ))
+}
+
+/// Tells members newly @mentioned in a body (not the author of the edit).
+pub fn notify_mentions(
+    conn: &Connection,
+    table: &str,
+    kind: &str,
+    id: &str,
+    body: &rich::Rich,
+    actor: &str,
+    existing: bool,
+) -> AppResult<()> {
+    let before: Vec<String> = if existing {
+        let json: Option<String> = conn
+            .prepare_cached(&format!("SELECT mentions FROM {table} WHERE id = ?1"))?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        json.and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let title = rich::preview(&body.text, 120);
+    for m in body
+        .mentions
+        .iter()
+        .filter(|m| !before.contains(m) && m.as_str() != actor)
+    {
+        crate::platform::notifications::enqueue(
+            conn,
+            &crate::platform::notifications::Notice {
+                event: "mentioned",
+                user_id: m,
+                title: &title,
+                record_kind: kind,
+                record_id: id,
+                actor,
+                key: &format!("{id}:{m}"),
+                due: None,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Mentioned members as (field, user id) for the member check.

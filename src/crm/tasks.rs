@@ -401,6 +401,14 @@ impl RecordKind for Tasks {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| AppError::Internal(e.into()))?;
+        let before: Option<(Option<String>, Option<String>)> = if existing {
+            conn.prepare_cached("SELECT assignee_id, due FROM tasks WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+        } else {
+            None
+        };
+        notify(conn, id, c, before, actor)?;
         let values = params![
             id,
             c.title,
@@ -492,6 +500,57 @@ impl crate::record::Record for Task {
     }
 }
 
+/// What a task's write tells people: its new assignee that it is theirs
+/// (unless they assigned it to themselves), and the reminders that its due
+/// date, when set, changed or cleared, follows.
+fn notify(
+    conn: &Connection,
+    id: &str,
+    c: &Clean,
+    before: Option<(Option<String>, Option<String>)>,
+    actor: &str,
+) -> AppResult<()> {
+    use crate::platform::notifications::{Notice, enqueue};
+    let (old_assignee, old_due) = before.unwrap_or((None, None));
+    let due = c.due.as_ref().map(Due::stored);
+    fn notice<'a>(
+        event: &'a str,
+        user_id: &'a str,
+        c: &'a Clean,
+        id: &'a str,
+        actor: &'a str,
+        key: &'a str,
+        due: Option<&'a str>,
+    ) -> Notice<'a> {
+        Notice {
+            event,
+            user_id,
+            title: &c.title,
+            record_kind: Tasks::KIND,
+            record_id: id,
+            actor,
+            key,
+            due,
+        }
+    }
+    if let Some(a) = c.assignee_id.as_deref()
+        && old_assignee.as_deref() != Some(a)
+        && a != actor
+    {
+        let key = format!("{id}:{a}");
+        enqueue(conn, &notice("task_assigned", a, c, id, actor, &key, None))?;
+    }
+    if old_due != due || old_assignee != c.assignee_id {
+        // The reminder follows the task's due date and assignee (or goes away).
+        let user = c.assignee_id.as_deref().or(old_assignee.as_deref());
+        if let Some(user) = user {
+            let due = c.assignee_id.as_ref().and(due.as_deref());
+            enqueue(conn, &notice("task_due", user, c, id, actor, id, due))?;
+        }
+    }
+    Ok(())
+}
+
 /// Marks a task done; a repeating task's next occurrence is created in the
 /// same transaction. Completing a done task changes nothing.
 fn complete_in(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
@@ -555,7 +614,11 @@ fn reopen_in(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
     params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
     responses((status = 200, body = Task), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn complete(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<Json<Task>> {
+async fn complete(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    access: OrgAccess,
+    Path(path): Path<IdPath>,
+) -> AppResult<Json<Task>> {
     access.require(crate::auth::roles::Role::Member)?;
     let actor = access.actor().stamp();
     let id = path.id;
@@ -566,6 +629,8 @@ async fn complete(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<Json
             store::get::<Tasks>(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;
+    // The next occurrence of a repeating task has its own reminder.
+    crate::record::patch::deliver(&state, &access).await;
     Ok(Json(task))
 }
 
@@ -586,4 +651,37 @@ async fn reopen(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<Json<T
         })
         .await?;
     Ok(Json(task))
+}
+
+/// Whether a task is still open, assigned to `user` and due `due` — what a
+/// reminder set for it then is about.
+fn still_due(conn: &Connection, id: &str, user: &str, due: &str) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = ?1 AND deleted_at IS NULL
+               AND status = 'open' AND assignee_id = ?2 AND due = ?3)",
+        )?
+        .query_row(params![id, user, due], |r| r.get(0))?)
+}
+
+/// The reminders job: every reminder whose time has come fires once (a task
+/// done, moved or deleted meanwhile is marked fired without a notification).
+pub async fn fire_reminders(state: &AppState, now: OffsetDateTime) -> AppResult<usize> {
+    use crate::platform::notifications::{due_reminders, fire};
+    let now = clock::stamp(now);
+    let due = state.control.read(move |c| due_reminders(c, &now)).await?;
+    let n = due.len();
+    for r in due {
+        let still = match state.tenants.get(&r.org_id).await {
+            Ok(t) => {
+                let (id, user, due) = (r.task_id.clone(), r.user_id.clone(), r.due.clone());
+                t.db.read(move |c| still_due(c, &id, &user, &due)).await?
+            }
+            // An organization that is gone has nothing to remind of.
+            Err(AppError::NotFound) => false,
+            Err(e) => return Err(e),
+        };
+        state.control.write(move |c| fire(c, &r, still)).await?;
+    }
+    Ok(n)
 }

@@ -65,6 +65,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(setup::router())
         .merge(crate::platform::account::router())
         .merge(crate::platform::invites::router())
+        .merge(crate::platform::notifications::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)

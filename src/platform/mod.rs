@@ -8,5 +8,6 @@ pub mod api_keys;
 pub mod client_ip;
 pub mod invites;
 pub mod members;
+pub mod notifications;
 pub mod orgs;
 pub mod setup;

@@ -161,14 +161,27 @@ pub async fn create<K: RecordKind>(
     .await?;
     check_named(state, &access.org.id, K::members_named(&clean), |_| true).await?;
     let actor = access.actor().stamp();
-    access
+    let rec = access
         .tenant
         .write(move |tx| {
             store::check_custom::<K>(tx, &custom, "")?;
             let id = store::insert::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())?;
             store::get::<K>(tx, &id)?.ok_or(AppError::NotFound)
         })
-        .await
+        .await?;
+    deliver(state, access).await;
+    Ok(rec)
+}
+
+/// Hands on the notices the write left (assignments, mentions, due dates).
+/// The write has committed: a failure here is logged, and the notices wait
+/// in the organization's outbox for the next delivery.
+pub async fn deliver(state: &AppState, access: &OrgAccess) {
+    if let Err(e) =
+        crate::platform::notifications::deliver(state, &access.org.id, &access.tenant.db).await
+    {
+        tracing::error!(org = %access.org.id, error = %e, "delivering notifications failed");
+    }
 }
 
 fn merged<K: RecordKind>(
@@ -208,10 +221,12 @@ pub async fn update<K: RecordKind>(
     id: String,
     patch: Value,
 ) -> AppResult<K::Record> {
-    match optimistic::<K>(state, access, id.clone(), patch.clone()).await {
+    let rec = match optimistic::<K>(state, access, id.clone(), patch.clone()).await {
         Err(AppError::Conflict(_)) => in_writer::<K>(state, access, id, patch).await,
         other => other,
-    }
+    }?;
+    deliver(state, access).await;
+    Ok(rec)
 }
 
 /// Writes a validated patch over `before` (the record as stored, read in

@@ -10,6 +10,7 @@ mod errors;
 mod isolation;
 mod jobs;
 mod members;
+mod notifications;
 mod records;
 mod roles;
 mod search;

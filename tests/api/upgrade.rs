@@ -59,10 +59,8 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE note_links; DROP TABLE notes; DROP TABLE task_links; DROP TABLE tasks;
-         DROP TABLE activity_links; DROP TABLE activities;
-         DROP INDEX record_history_by_record_time;
-         DELETE FROM refinery_schema_history WHERE name = 'notes_tasks_activities';",
+        "DROP TABLE notice_outbox;
+         DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';",
     )
     .expect("downgrade");
     drop(c);
@@ -71,10 +69,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(
-        plan.contains("would apply V8__notes_tasks_activities"),
-        "{plan}"
-    );
+    assert!(plan.contains("would apply V9__notice_outbox"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -169,8 +164,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE activity_links;
-         DELETE FROM refinery_schema_history WHERE name = 'notes_tasks_activities';
+        "DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -180,10 +174,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("migration V8__notes_tasks_activities failed"),
-        "{err}"
-    );
+    assert!(err.contains("migration V9__notice_outbox failed"), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -194,12 +185,12 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'activity_links')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'notice_outbox')",
             [],
             |r| r.get(0),
         )
         .expect("schema");
-    assert!(!has_runs, "nothing of the failed migration stayed");
+    assert!(!has_runs, "the failed migration is not recorded");
     drop(c);
     assert_eq!(before.len(), std::fs::read(&crm).expect("read").len());
     let snapshots = std::fs::read_dir(crm.parent().expect("dir"))
