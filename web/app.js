@@ -19,7 +19,7 @@ import { renderApiKeys } from './screens/apikeys.js';
 import { renderAccount } from './screens/account.js';
 import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
-import { renderTasks, openQuickTask } from './screens/tasks.js';
+import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -31,6 +31,9 @@ route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
 route('/o/:org/tasks', 'tasks');
+route('/o/:org/notes/:id', 'attached');
+route('/o/:org/activities/:id', 'attached');
+route('/o/:org/tasks/:id', 'attached');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
@@ -40,7 +43,7 @@ route('/o/:org/settings/account', 'account');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  tasks: renderTasks, members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
+  tasks: renderTasks, attached: renderLinked, members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags,
 };
 
 const root = document.getElementById('app');

@@ -10,6 +10,7 @@ import { menuButton } from './components/menu.js';
 import { toast, reportError } from './components/toast.js';
 import { confirmDialog } from './components/dialog.js';
 import { openOrgDialog } from './screens/org-new.js';
+import { notificationBell } from './components/bell.js';
 import { openPalette, closePalette, paletteShortcut, paletteKeyShortcuts } from './components/palette.js';
 
 const narrow = window.matchMedia('(max-width: 767.98px)');
@@ -62,7 +63,8 @@ export function mountShell(root, slug) {
     'aria-label': 'Search contacts and companies', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': paletteKeyShortcuts, onclick: openSearch,
   }, icon('search', 15), h('span', { class: 'search-trigger-label', text: 'Search…' }), h('kbd', { text: paletteShortcut }));
   const actions = h('div', { class: 'topbar-actions' });
-  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
+  const bell = notificationBell();
+  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, bell.el, actions);
   const content = h('main', { class: 'content', id: 'content', tabIndex: -1 });
   const backdrop = h('div', { class: 'drawer-backdrop' });
   const el = h('div', { class: 'shell' }, h('a', { class: 'skip-link', href: '#content', dataset: { native: '' }, text: 'Skip to content' }), sidebar, backdrop, h('div', { class: 'main' }, topbar, content));
@@ -148,6 +150,7 @@ export function mountShell(root, slug) {
     refreshCounts,
     destroy() {
       closePalette();
+      bell.destroy();
       window.removeEventListener('harmonia:changed', onChanged);
       narrow.removeEventListener('change', onMedia);
     },

@@ -252,5 +252,31 @@ async fn a_note_a_call_and_a_task_from_a_contact_page_show_in_order() {
     let row = wait_for_css(c, ".task-today input.task-check").await;
     row.click().await.expect("complete");
     wait_until(c, "!document.querySelector('.task-today')").await;
+
+    // A task due in a second: the reminders job notifies, the bell counts it, and its entry
+    // opens the record the task is about.
+    let due = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    api(
+        &server.base,
+        &s,
+        Method::POST,
+        "/orgs/acme/tasks",
+        json!({"title": "Renew contract", "due": due,
+        "assignee_id": contact["created_by"], "links": [{"kind": "contact", "id": id}]}),
+    )
+    .await;
+    wait_until(c, "document.querySelector('.bell-count') && !document.querySelector('.bell-count').hidden || (window.dispatchEvent(new Event('focus')), false)").await;
+    click(c, "//button[contains(@class, 'bell')]").await;
+    wait_until(c, "[...document.querySelectorAll('.bell-list a')].some(a => a.textContent.includes('Renew contract'))").await;
+    shot(c, "notifications-desktop-light").await;
+    click(
+        c,
+        "//ul[contains(@class, 'bell-list')]//a[contains(., 'Renew contract')]",
+    )
+    .await;
+    wait_for_url(c, &format!("/o/acme/contacts/{id}")).await;
+    wait_until(c, "document.querySelector('.bell-count').hidden").await;
     b.close().await;
 }

@@ -5,7 +5,7 @@ import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, orgPath } from '../api.js';
 import { canAdmin, canEdit, getMembers, memberName, session } from '../session.js';
-import { currentRoute } from '../router.js';
+import { currentRoute, navigate } from '../router.js';
 import { openDialog } from '../components/dialog.js';
 import { field, showErrors, clearErrors } from '../components/field.js';
 import { toast, reportError } from '../components/toast.js';
@@ -120,4 +120,25 @@ export async function openQuickTask(slug, { onSaved } = {}) {
       else reportError(err);
     }
   });
+}
+
+/**
+ * /o/:org/notes/:id, /activities/:id, /tasks/:id (search results, notifications): these live on
+ * the pages of the records they link to, so this opens the first one (tasks without one: the
+ * Tasks screen).
+ */
+export async function renderLinked(ctx) {
+  const { shell, slug, params, signal } = ctx;
+  const r = currentRoute();
+  const path = r.path.split('/')[3];
+  try {
+    const item = await get(orgPath(slug, path, params.id), { signal });
+    const link = (item.links || []).find((l) => PATHS[l.kind] && !l.deleted);
+    navigate(link ? `/o/${slug}/${PATHS[link.kind]}/${link.id}` : `/o/${slug}/tasks`, { replace: true });
+  } catch (e) {
+    if (e.name === 'AbortError') return {};
+    if (e.status === 404) clear(shell.content, emptyState({ iconName: 'search', title: 'This doesn’t exist anymore', text: 'It may have been deleted.' }));
+    else reportError(e);
+  }
+  return {};
 }
