@@ -15,6 +15,7 @@ mod raw;
 mod records;
 mod report;
 mod server;
+mod work;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -55,7 +56,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,limit,growth,orgs"
+        default_value = "compare,records,work,limit,growth,orgs"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -90,6 +91,7 @@ struct Args {
 enum Part {
     Compare,
     Records,
+    Work,
     Limit,
     Growth,
     Orgs,
@@ -288,6 +290,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Records) {
         report.records = Some(records::run(&ctx, &dataset).await?);
+    }
+    if args.parts.contains(&Part::Work) {
+        report.work = Some(work::run(&ctx, &dataset).await?);
     }
     if args.parts.contains(&Part::Limit) {
         eprintln!("raw SQLite: inserts and point reads");

@@ -39,6 +39,7 @@ pub struct Report {
     /// The same scenarios with `--baseline-bin` (before the change).
     pub baseline: Vec<(Scenario, Row)>,
     pub records: Option<crate::records::RecordsFigures>,
+    pub work: Option<crate::work::WorkFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
     pub raw_insert: Option<Raw>,
@@ -95,6 +96,7 @@ impl Report {
             harmonia: Vec::new(),
             baseline: Vec::new(),
             records: None,
+            work: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
             raw_insert: None,
@@ -149,7 +151,12 @@ impl Report {
                 out.push(format!("{sys}, {}: no request completed", s.label()));
             }
         }
-        for (label, row) in self.records.iter().flat_map(|r| r.rows.iter()) {
+        for (label, row) in self
+            .records
+            .iter()
+            .flat_map(|r| r.rows.iter())
+            .chain(self.work.iter().flat_map(|w| w.rows.iter()))
+        {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
                 out.push(format!(
@@ -180,6 +187,7 @@ impl Report {
         self.compare(&mut o);
         self.before_after(&mut o);
         self.records(&mut o);
+        self.work(&mut o);
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
@@ -213,6 +221,30 @@ impl Report {
                 ms(before.measured.quantile_ms(0.99)),
                 ms(after.measured.quantile_ms(0.99)),
                 mark(ratio >= 0.9)
+            );
+        }
+        o.push('\n');
+    }
+
+    fn work(&self, o: &mut String) {
+        let Some(w) = &self.work else { return };
+        let _ = writeln!(
+            o,
+            "### Timelines and tasks ({} contacts)\n",
+            num(self.size as f64)
+        );
+        let _ = writeln!(o, "| request | req/s | p50 | p95 | p99 | p99 ≤ 20 ms |");
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | :---: |");
+        for (label, row) in &w.rows {
+            let m = &row.measured;
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {} |",
+                num(m.rate()),
+                ms(m.quantile_ms(0.5)),
+                ms(m.quantile_ms(0.95)),
+                ms(m.quantile_ms(0.99)),
+                mark(m.quantile_ms(0.99) <= 20.0)
             );
         }
         o.push('\n');

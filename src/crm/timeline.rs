@@ -88,11 +88,11 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
         before: Option<&Position>,
         limit: usize,
     ) -> AppResult<Vec<Entry>> {
-        let ids = serde_json::to_string(&subject.ids).map_err(|e| AppError::Internal(e.into()))?;
         let (at, k) = before
             .map(|p| (p.at.clone(), p.key.clone()))
             .unwrap_or(("\u{10FFFF}".into(), String::new()));
         let mut found = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (n, (event, col)) in K::MOMENTS.iter().enumerate() {
             // Pinned items sit on top (`pinned`), not in the stream.
             let unpinned = match (n, K::PINNED) {
@@ -101,8 +101,8 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
             };
             let prefix = format!("{}:{event}:", K::KIND);
             let sql = format!(
-                "SELECT DISTINCT {col}, t.id FROM {links} l JOIN {table} t ON t.id = l.{owner}
-                 WHERE l.record_id IN (SELECT value FROM json_each(?1)) AND t.deleted_at IS NULL
+                "SELECT {col}, t.id FROM {links} l JOIN {table} t ON t.id = l.{owner}
+                 WHERE l.record_id = ?1 AND t.deleted_at IS NULL
                    AND {col} IS NOT NULL AND ({col} < ?2 OR {col} = ?2 AND ?3 || t.id < ?4) {unpinned}
                  ORDER BY {col} DESC, t.id DESC LIMIT ?5",
                 links = K::LINKS.table,
@@ -110,16 +110,25 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
                 table = K::TABLE,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows =
-                stmt.query_map(rusqlite::params![ids, at, prefix, k, limit as i64], |r| {
-                    Ok((
-                        event.to_string(),
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                    ))
-                })?;
-            for row in rows {
-                found.push(row?);
+            // One query per record (an index lookup each); an item linked to
+            // two of them is one entry.
+            for record in &subject.ids {
+                let rows = stmt.query_map(
+                    rusqlite::params![record, at, prefix, k, limit as i64],
+                    |r| {
+                        Ok((
+                            event.to_string(),
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                        ))
+                    },
+                )?;
+                for row in rows {
+                    let row = row?;
+                    if seen.insert((row.0.clone(), row.2.clone())) {
+                        found.push(row);
+                    }
+                }
             }
         }
         Self::entries_of(conn, found, |event, at, id| Position {

@@ -148,10 +148,17 @@ fn page_of(record: &str) -> RefOr<Schema> {
 fn input<K: RecordKind>() -> RefOr<Schema> {
     utoipa::openapi::schema::AllOfBuilder::new()
         .item(r(K::Input::name()))
-        .item(ObjectBuilder::new().property(
-            "custom",
-            ObjectBuilder::new().description(Some("custom field values by key")),
-        ))
+        .item(
+            ObjectBuilder::new().property(
+                "custom",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::Object,
+                        Type::Null,
+                    ]))
+                    .description(Some("custom field values by key (null: none changed)")),
+            ),
+        )
         .into()
 }
 

@@ -184,15 +184,17 @@ fn secs_between(newer: &str, older: &str) -> i64 {
 }
 
 impl History {
-    fn rows(conn: &Connection, ids: &str, before: &Position, limit: usize) -> AppResult<Vec<Row>> {
+    /// One record's history rows before `before`, newest first (the index
+    /// `record_history_by_record_time` serves the order).
+    fn rows(conn: &Connection, id: &str, before: &Position, limit: usize) -> AppResult<Vec<Row>> {
         let mut stmt = conn.prepare_cached(
             "SELECT seq, at, actor, action, record_id, changes FROM record_history
-             WHERE record_id IN (SELECT value FROM json_each(?1))
+             WHERE record_id = ?1
                AND (at < ?2 OR at = ?2 AND printf('change:%020d', seq) < ?3)
              ORDER BY at DESC, seq DESC LIMIT ?4",
         )?;
         let rows = stmt.query_map(
-            rusqlite::params![ids, before.at, before.key, limit as i64],
+            rusqlite::params![id, before.at, before.key, limit as i64],
             |r| {
                 let changes: String = r.get(5)?;
                 Ok(Row {
@@ -207,6 +209,40 @@ impl History {
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Up to `limit` complete groups of one record's rows before `before`:
+    /// rows are read until one more group has begun.
+    fn groups(
+        conn: &Connection,
+        id: &str,
+        before: Option<&Position>,
+        limit: usize,
+    ) -> AppResult<Vec<Group>> {
+        let mut cursor = before.cloned().unwrap_or(Position {
+            at: "\u{10FFFF}".into(),
+            key: String::new(),
+        });
+        let mut groups: Vec<Group> = Vec::new();
+        loop {
+            let batch = History::rows(conn, id, &cursor, 200)?;
+            let done = batch.len() < 200;
+            for r in batch {
+                cursor = Position {
+                    at: r.at.clone(),
+                    key: history_key(r.seq),
+                };
+                match groups.last_mut() {
+                    Some(g) if g.takes(&r) => g.rows.push(r),
+                    _ => groups.push(Group { rows: vec![r] }),
+                }
+            }
+            if done || groups.len() > limit {
+                break;
+            }
+        }
+        groups.truncate(limit);
+        Ok(groups)
+    }
 }
 
 /// Consecutive rows (newest first) that make one entry.
@@ -215,6 +251,15 @@ struct Group {
 }
 
 impl Group {
+    /// Where the group sits: at its oldest row.
+    fn position(&self) -> Position {
+        let oldest = &self.rows[self.rows.len() - 1];
+        Position {
+            at: oldest.at.clone(),
+            key: history_key(oldest.seq),
+        }
+    }
+
     fn takes(&self, r: &Row) -> bool {
         let head = &self.rows[0];
         let last = &self.rows[self.rows.len() - 1];
@@ -238,36 +283,13 @@ impl TimelineSource for History {
         before: Option<&Position>,
         limit: usize,
     ) -> AppResult<Vec<Entry>> {
-        let ids = serde_json::to_string(&subject.ids).map_err(|e| AppError::Internal(e.into()))?;
-        let mut cursor = before.cloned().unwrap_or(Position {
-            at: "\u{10FFFF}".into(),
-            key: String::new(),
-        });
+        // Groups never span records: each record's are read apart, then merged.
         let mut groups: Vec<Group> = Vec::new();
-        // Read until `limit` groups are known to be complete: one more has begun.
-        loop {
-            let batch = History::rows(conn, &ids, &cursor, 200)?;
-            let done = batch.len() < 200;
-            for r in batch {
-                cursor = Position {
-                    at: r.at.clone(),
-                    key: history_key(r.seq),
-                };
-                match groups.last_mut() {
-                    Some(g) if g.takes(&r) => g.rows.push(r),
-                    _ => groups.push(Group { rows: vec![r] }),
-                }
-            }
-            if done || groups.len() > limit {
-                break;
-            }
+        for id in &subject.ids {
+            groups.extend(History::groups(conn, id, before, limit)?);
         }
-        let complete = if groups.len() > limit {
-            limit
-        } else {
-            groups.len()
-        };
-        groups.truncate(complete);
+        groups.sort_by(|a, b| b.position().cmp(&a.position()));
+        groups.truncate(limit);
         let names = ref_names(conn, subject, &groups)?;
         Ok(groups
             .into_iter()
