@@ -288,7 +288,7 @@ impl TimelineSource for History {
         for id in &subject.ids {
             groups.extend(History::groups(conn, id, before, limit)?);
         }
-        groups.sort_by(|a, b| b.position().cmp(&a.position()));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.position()));
         groups.truncate(limit);
         let names = ref_names(conn, subject, &groups)?;
         Ok(groups
