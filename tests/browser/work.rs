@@ -204,6 +204,10 @@ async fn a_note_a_call_and_a_task_from_a_contact_page_show_in_order() {
         ]),
         "completed, added, call, note, created"
     );
+    // Pin the note from its menu: it moves on top, out of the stream.
+    click(c, "//li[contains(@class, 'tl-notes')]//button[@aria-label='Note actions']").await;
+    click(c, "//*[@role='menuitem'][contains(., 'Pin to top')]").await;
+    wait_until(c, "document.querySelector('.tl-pinned .tl-notes') && !document.querySelector('.tl-list:not(.tl-pinned) > .tl-notes')").await;
     // What was stored: bold and the mention as a member id.
     let notes = api(
         &server.base,

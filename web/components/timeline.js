@@ -3,7 +3,8 @@
 // and the entries newest first with "Show more" (keyset paging).
 import { h, clear, timeEl } from '../util.js';
 import { icon } from '../icons.js';
-import { get, post, del, orgPath } from '../api.js';
+import { get, post, patch, del, orgPath } from '../api.js';
+import { menuButton } from './menu.js';
 import { memberName, session } from '../session.js';
 import { toast, reportError } from './toast.js';
 import { richBody, richEditor } from './richtext.js';
@@ -36,9 +37,14 @@ function entryEl(e, ctx) {
     h('span', { class: 'tl-icon' }, icon(iconName, 12)),
     h('div', { class: 'tl-body' }, h('div', { class: 'tl-head' }, head, ' · ', when), body));
   if (e.type === 'notes') {
-    return li(it.pinned ? 'pin' : 'text', [actor, ' wrote a note', it.pinned ? h('span', { class: 'badge', text: 'Pinned' }) : null],
-      h('div', { class: 'tl-card' }, richBody(it.body, members),
-        it.updated_at !== it.created_at ? h('div', { class: 'meta' }, 'Edited by ', who(members, it.updated_by), ' · ', timeEl(it.updated_at)) : null));
+    const card = h('div', { class: 'tl-card' }, richBody(it.body, members),
+      it.updated_at !== it.created_at ? h('div', { class: 'meta' }, 'Edited by ', who(members, it.updated_by), ' · ', timeEl(it.updated_at)) : null);
+    const actions = ctx.editable && it.id ? menuButton({ label: 'Note actions', className: 'btn btn-ghost btn-icon btn-sm tl-actions' }, () => [
+      { label: it.pinned ? 'Unpin' : 'Pin to top', icon: 'pin', onSelect: () => ctx.noteAction(it, 'pin') },
+      { label: 'Edit', icon: 'pencil', onSelect: () => ctx.editNote(it, card) },
+      { label: 'Delete note', icon: 'trash', danger: true, onSelect: () => ctx.noteAction(it, 'delete') },
+    ], { align: 'end' }) : null;
+    return li(it.pinned ? 'pin' : 'text', [actor, ' wrote a note', it.pinned ? h('span', { class: 'badge', text: 'Pinned' }) : null, actions], card);
   }
   if (e.type === 'activities') {
     const [ic, label] = ACTIVITY[it.type] || ACTIVITY.other;
@@ -68,7 +74,12 @@ function entryEl(e, ctx) {
  * relatedLabel: offer a toggle that includes related records' entries (a company's contacts).
  */
 export function timelinePanel({ slug, path, id, kind, members, editable, relatedLabel = null }) {
-  const ctx = { slug, members, editable, complete: (task) => completeTask(task) };
+  const ctx = {
+    slug, members, editable,
+    complete: (task) => completeTask(task),
+    noteAction: (note, what) => noteAction(note, what),
+    editNote: (note, card) => editNote(note, card),
+  };
   let filter = '';
   let cursor = null;
   let related = false;
@@ -127,6 +138,37 @@ export function timelinePanel({ slug, path, id, kind, members, editable, related
         action: { label: 'Undo', run: async () => { try { await post(orgPath(slug, 'tasks', task.id, 'reopen')); await load(true); } catch (e) { reportError(e); } } },
       });
     } catch (e) { reportError(e); await load(true); }
+  }
+
+  async function noteAction(note, what) {
+    const path = orgPath(slug, 'notes', note.id);
+    try {
+      if (what === 'pin') await patch(path, { pinned: !note.pinned });
+      else {
+        await del(path);
+        toast('Note deleted.', { kind: 'success', action: { label: 'Undo', run: async () => { try { await post(`${path}/restore`); await load(true); } catch (e) { reportError(e); } } } });
+      }
+      await load(true);
+    } catch (e) { reportError(e); }
+  }
+
+  // Edits a note in place: its card becomes the editor, with the body as it is.
+  function editNote(note, card) {
+    const ed = richEditor({ members });
+    ed.area.append(...richBody(note.body, members).childNodes);
+    for (const m of ed.area.querySelectorAll('.mention')) m.setAttribute('contenteditable', 'false');
+    const save = h('button', { class: 'btn btn-primary btn-sm', type: 'button', text: 'Save' });
+    const cancel = h('button', { class: 'btn btn-sm', type: 'button', text: 'Cancel', onclick: () => load(true) });
+    const box = h('div', { class: 'tl-form' }, ed.el, h('div', { class: 'tl-form-actions' }, cancel, save));
+    card.replaceWith(box);
+    ed.focus();
+    save.addEventListener('click', async () => {
+      if (ed.isEmpty()) { ed.focus(); return; }
+      try {
+        await patch(orgPath(slug, 'notes', note.id), { body: ed.html() });
+        await load(true);
+      } catch (e) { reportError(e, 'Could not save the note.'); }
+    });
   }
 
   const links = [{ kind, id }];
