@@ -34,42 +34,23 @@ impl<K> Linked<K> {
 }
 
 impl<K: OnTimeline> Linked<K> {
-    fn entries_of(
-        conn: &Connection,
-        found: Vec<(String, String, String)>,
-        position: impl Fn(&str, &str, &str) -> Position,
-    ) -> AppResult<Vec<Entry>> {
-        let ids: Vec<String> = found.iter().map(|(_, _, id)| id.clone()).collect();
-        let mut recs: HashMap<String, Value> = HashMap::new();
-        for r in store::get_many::<K>(conn, &ids)? {
-            let id = r.id().to_string();
-            recs.insert(
-                id,
-                serde_json::to_value(&r).map_err(|e| AppError::Internal(e.into()))?,
-            );
-        }
-        Ok(found
+    /// Entries at their positions, items still to be filled.
+    fn positions(found: Vec<(String, String, String)>) -> Vec<Entry> {
+        found
             .into_iter()
-            .filter_map(|(event, at, id)| {
-                let item = recs.get(&id)?.clone();
-                let actor = match event.as_str() {
-                    "completed" => item.get("done_by"),
-                    _ => item.get("created_by"),
-                }
-                .and_then(Value::as_str)
-                .map(str::to_string);
-                let p = position(&event, &at, &id);
-                Some(Entry {
-                    key: p.key.clone(),
+            .map(|(event, at, id)| {
+                let key = key(K::KIND, &event, &id);
+                Entry {
+                    key: key.clone(),
                     group: K::GROUP.to_string(),
                     event,
-                    at,
-                    actor,
-                    item,
-                    position: p,
-                })
+                    at: at.clone(),
+                    actor: None,
+                    item: Value::String(id),
+                    position: Position { at, key },
+                }
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -131,10 +112,7 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
                 }
             }
         }
-        Self::entries_of(conn, found, |event, at, id| Position {
-            at: at.to_string(),
-            key: key(K::KIND, event, id),
-        })
+        Ok(Self::positions(found))
     }
     fn pinned(&self, conn: &Connection, subject: &Subject<'_>) -> AppResult<Vec<Entry>> {
         let Some(cond) = K::PINNED else {
@@ -161,12 +139,37 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Self::entries_of(conn, found, |event, at, id| Position {
-            at: at.to_string(),
-            key: key(K::KIND, event, id),
-        })?;
+        let mut out = Self::positions(found);
         out.sort_by(|a, b| b.position.cmp(&a.position));
         Ok(out)
+    }
+    /// Loads the records of the entries shown (their ids wait in `item`).
+    fn fill(&self, conn: &Connection, entries: &mut [Entry]) -> AppResult<()> {
+        let ids: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.item.as_str().map(str::to_string))
+            .collect();
+        let mut recs: HashMap<String, Value> = HashMap::new();
+        for r in store::get_many::<K>(conn, &ids)? {
+            let id = r.id().to_string();
+            recs.insert(
+                id,
+                serde_json::to_value(&r).map_err(|e| AppError::Internal(e.into()))?,
+            );
+        }
+        for e in entries.iter_mut() {
+            let Some(item) = e.item.as_str().and_then(|id| recs.get(id)) else {
+                continue;
+            };
+            e.actor = match e.event.as_str() {
+                "completed" => item.get("done_by"),
+                _ => item.get("created_by"),
+            }
+            .and_then(Value::as_str)
+            .map(str::to_string);
+            e.item = item.clone();
+        }
+        Ok(())
     }
 }
 

@@ -74,6 +74,12 @@ pub trait TimelineSource: Sync {
     fn pinned(&self, _conn: &Connection, _subject: &Subject<'_>) -> AppResult<Vec<Entry>> {
         Ok(Vec::new())
     }
+    /// Fills in the items of this source's entries that made the page, for
+    /// a source whose `entries` answer only positions (items `null`): only
+    /// what is shown is loaded.
+    fn fill(&self, _conn: &Connection, _entries: &mut [Entry]) -> AppResult<()> {
+        Ok(())
+    }
 }
 
 static SOURCES: OnceLock<&'static [&'static dyn TimelineSource]> = OnceLock::new();
@@ -135,7 +141,9 @@ pub fn page(
     for s in &chosen {
         all.extend(s.entries(conn, subject, before, limit + 1)?);
         if before.is_none() {
-            pinned.extend(s.pinned(conn, subject)?);
+            let mut top = s.pinned(conn, subject)?;
+            s.fill(conn, &mut top)?;
+            pinned.extend(top);
         }
     }
     all.sort_by(|a, b| b.position.cmp(&a.position));
@@ -146,6 +154,15 @@ pub fn page(
     } else {
         None
     };
+    // Each source fills in its own entries of the page, in page order.
+    for s in &chosen {
+        let (mut mine, rest): (Vec<Entry>, Vec<Entry>) =
+            all.into_iter().partition(|e| e.group == s.group());
+        s.fill(conn, &mut mine)?;
+        all = rest;
+        all.extend(mine);
+    }
+    all.sort_by(|a, b| b.position.cmp(&a.position));
     Ok(TimelinePage {
         pinned,
         items: all,
