@@ -18,6 +18,7 @@ pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 pub const CLOSURES: &str = "orgs.closures";
 pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
+pub const REMINDERS: &str = "notifications.reminders";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -63,6 +64,21 @@ pub fn runner(
                         .await?;
                     if removed > 0 {
                         tracing::info!(removed, "forgot sign-in activity older than a year");
+                    }
+                    Ok(())
+                }
+            }
+        })
+        // Task reminders fire within seconds of their time.
+        .platform_job(JobSpec::new(REMINDERS, Schedule::every(5)))
+        .handler(REMINDERS, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let fired = crate::crm::tasks::fire_reminders(&state, now).await?;
+                    if fired > 0 {
+                        tracing::debug!(fired, "task reminders");
                     }
                     Ok(())
                 }

@@ -26,6 +26,7 @@ import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
+import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
 route('/login', 'login');
@@ -40,6 +41,10 @@ route('/o/:org/companies/:id', 'company');
 route('/o/:org/deals', 'deals');
 route('/o/:org/deals/:id', 'deal');
 route('/o/:org/settings/pipelines', 'pipelines');
+route('/o/:org/tasks', 'tasks');
+route('/o/:org/notes/:id', 'attached');
+route('/o/:org/activities/:id', 'attached');
+route('/o/:org/tasks/:id', 'attached');
 route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/organization', 'orgSettings');
 route('/o/:org/settings/members', 'members');
@@ -53,7 +58,7 @@ route('/o/:org/settings/org-security', 'orgSecurity');
 
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
-  deals: renderDeals, deal: renderDeal, pipelines: renderPipelines,
+  deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
@@ -170,7 +175,9 @@ document.addEventListener('keydown', (e) => {
   if (e.target.closest && e.target.closest('.popover')) return;
   if (k === '/' && shell) { e.preventDefault(); shell.openSearch(); return; }
   const fn = screen && screen.shortcuts && screen.shortcuts[k];
-  if (fn) { e.preventDefault(); fn(); }
+  if (fn) { e.preventDefault(); fn(); return; }
+  // "t": quick add a task from anywhere (linked to the record on screen).
+  if (k === 't' && shell) { e.preventDefault(); openQuickTask(shell.slug); }
 });
 
 setUnauthenticatedHandler(() => {

@@ -10,6 +10,7 @@ const ICONS = {
   user: [['circle', { cx: 12, cy: 8, r: 3.75 }], ['path', { d: 'M4.5 20c.6-3.6 3.6-5.75 7.5-5.75s6.9 2.15 7.5 5.75' }]],
   search: [['circle', { cx: 11, cy: 11, r: 6.25 }], ['path', { d: 'm20 20-4.5-4.5' }]],
   plus: [['path', { d: 'M12 5v14M5 12h14' }]],
+  bell: [['path', { d: 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z' }], ['path', { d: 'M10 20.5a2 2 0 0 0 4 0' }]],
   filter: [['path', { d: 'M4 6h16M7 12h10M10 18h4' }]],
   sort: [['path', { d: 'M7 4v16M4 17l3 3 3-3M14 7h6M14 12h4M14 17h2' }]],
   columns: [['rect', { x: 4, y: 4.5, width: 16, height: 15, rx: 1.5 }], ['path', { d: 'M9.5 4.5v15M14.5 4.5v15' }]],

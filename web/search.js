@@ -13,6 +13,9 @@ export const TYPES = {
   contact: { label: 'Contacts', path: 'contacts', square: false },
   company: { label: 'Companies', path: 'companies', square: true },
   deal: { label: 'Deals', path: 'deals', square: true },
+  note: { label: 'Notes', path: 'notes', square: true },
+  task: { label: 'Tasks', path: 'tasks', square: true },
+  activity: { label: 'Activities', path: 'activities', square: true },
 };
 
 /** GET /orgs/{org}/search?q=…&limit=… → {items, rebuilding} */

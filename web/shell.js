@@ -10,6 +10,7 @@ import { menuButton } from './components/menu.js';
 import { toast, reportError } from './components/toast.js';
 import { confirmDialog } from './components/dialog.js';
 import { openOrgDialog } from './screens/org-new.js';
+import { notificationBell } from './components/bell.js';
 import { openPalette, closePalette, paletteShortcut, paletteKeyShortcuts } from './components/palette.js';
 
 const narrow = window.matchMedia('(max-width: 767.98px)');
@@ -21,6 +22,7 @@ export function mountShell(root, slug) {
     contacts: h('a', { href: `/o/${slug}/contacts` }, icon('contacts', 16), 'Contacts', counts.contacts),
     companies: h('a', { href: `/o/${slug}/companies` }, icon('companies', 16), 'Companies', counts.companies),
     deals: h('a', { href: `/o/${slug}/deals` }, icon('deals', 16), 'Deals', counts.deals),
+    tasks: h('a', { href: `/o/${slug}/tasks` }, icon('checkCircle', 16), 'Tasks'),
     settings: h('a', { href: `/o/${slug}/settings/members` }, icon('settings', 16), 'Settings'),
   };
 
@@ -47,7 +49,7 @@ export function mountShell(root, slug) {
 
   const sidebar = h('aside', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Main' },
     orgHeader,
-    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies, navLinks.deals),
+    h('nav', { class: 'nav', 'aria-label': 'Sections' }, navLinks.contacts, navLinks.companies, navLinks.deals, navLinks.tasks),
     h('nav', { class: 'nav', 'aria-label': 'Organization' }, h('div', { class: 'nav-label', text: 'Organization' }), navLinks.settings),
     h('div', { class: 'sidebar-foot' }, userBtn));
 
@@ -62,7 +64,8 @@ export function mountShell(root, slug) {
     'aria-label': 'Search contacts, companies and deals', 'aria-haspopup': 'dialog', 'aria-keyshortcuts': paletteKeyShortcuts, onclick: openSearch,
   }, icon('search', 15), h('span', { class: 'search-trigger-label', text: 'Search…' }), h('kbd', { text: paletteShortcut }));
   const actions = h('div', { class: 'topbar-actions' });
-  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, actions);
+  const bell = notificationBell();
+  const topbar = h('header', { class: 'topbar' }, toggle, titleEl, search, trigger, bell.el, actions);
   const content = h('main', { class: 'content', id: 'content', tabIndex: -1 });
   // A closed organization says so on every page, with its erase date.
   const banner = h('div', { class: 'org-banner', role: 'note', hidden: true });
@@ -161,6 +164,7 @@ export function mountShell(root, slug) {
     refreshCounts,
     destroy() {
       closePalette();
+      bell.destroy();
       window.removeEventListener('harmonia:changed', onChanged);
       window.removeEventListener('harmonia:orgs', drawBanner);
       narrow.removeEventListener('change', onMedia);

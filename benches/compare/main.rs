@@ -17,6 +17,7 @@ mod raw;
 mod records;
 mod report;
 mod server;
+mod work;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -60,7 +61,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,deals,limit,growth,orgs,backup"
+        default_value = "compare,records,deals,work,limit,growth,orgs,backup"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -96,6 +97,7 @@ enum Part {
     Compare,
     Records,
     Deals,
+    Work,
     Limit,
     Growth,
     Orgs,
@@ -300,6 +302,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     if args.parts.contains(&Part::Deals) {
         let open = if args.smoke { 300 } else { 10_000 };
         report.deals = Some(deals::run(&ctx, &dataset, open).await?);
+    }
+    if args.parts.contains(&Part::Work) {
+        report.work = Some(work::run(&ctx, &dataset).await?);
     }
     if args.parts.contains(&Part::Limit) {
         eprintln!("raw SQLite: inserts and point reads");

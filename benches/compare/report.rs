@@ -40,6 +40,7 @@ pub struct Report {
     pub baseline: Vec<(Scenario, Row)>,
     pub records: Option<crate::records::RecordsFigures>,
     pub deals: Option<crate::deals::DealsFigures>,
+    pub work: Option<crate::work::WorkFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
     pub raw_insert: Option<Raw>,
@@ -98,6 +99,7 @@ impl Report {
             baseline: Vec::new(),
             records: None,
             deals: None,
+            work: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
             raw_insert: None,
@@ -180,7 +182,12 @@ impl Report {
                 ));
             }
         }
-        for (label, row) in self.records.iter().flat_map(|r| r.rows.iter()) {
+        for (label, row) in self
+            .records
+            .iter()
+            .flat_map(|r| r.rows.iter())
+            .chain(self.work.iter().flat_map(|w| w.rows.iter()))
+        {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
                 out.push(format!(
@@ -212,6 +219,7 @@ impl Report {
         self.before_after(&mut o);
         self.records(&mut o);
         self.deals(&mut o);
+        self.work(&mut o);
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
@@ -324,6 +332,25 @@ impl Report {
                 ms(m.quantile_ms(0.95)),
                 ms(p99),
                 mark(p99 <= *target)
+    fn work(&self, o: &mut String) {
+        let Some(w) = &self.work else { return };
+        let _ = writeln!(
+            o,
+            "### Timelines and tasks ({} contacts)\n",
+            num(self.size as f64)
+        );
+        let _ = writeln!(o, "| request | req/s | p50 | p95 | p99 | p99 ≤ 20 ms |");
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | :---: |");
+        for (label, row) in &w.rows {
+            let m = &row.measured;
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {} |",
+                num(m.rate()),
+                ms(m.quantile_ms(0.5)),
+                ms(m.quantile_ms(0.95)),
+                ms(m.quantile_ms(0.99)),
+                mark(m.quantile_ms(0.99) <= 20.0)
             );
         }
         o.push('\n');

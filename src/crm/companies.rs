@@ -419,6 +419,13 @@ impl RecordKind for Companies {
         )?;
         Ok(())
     }
+    /// `include=related` on a company's timeline: its contacts' entries too.
+    fn related(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
+        Ok(conn
+            .prepare_cached("SELECT id FROM contacts WHERE company_id = ?1 AND deleted_at IS NULL")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
     fn extra_routes() -> OpenApiRouter<AppState> {
         OpenApiRouter::new().routes(routes!(company_contacts))
     }

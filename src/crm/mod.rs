@@ -1,30 +1,49 @@
 //! The CRM's kinds of record, one module each, and `KINDS`: the one list of
 //! kinds that routes, search, trash, the schema and the UI derive from.
 
+pub mod activities;
 pub mod companies;
 pub mod contacts;
 pub mod deals;
+pub mod links;
+pub mod notes;
+pub mod repeat;
+pub mod rich;
 pub mod search;
+pub mod tasks;
+pub mod timeline;
 
 use std::sync::LazyLock;
 
+use crate::record::timeline::TimelineSource;
 use crate::record::{Kind, KindOf, Kinds};
 use crate::search::Source;
 
 static CONTACTS: KindOf<contacts::Contacts> = KindOf::NEW;
 static COMPANIES: KindOf<companies::Companies> = KindOf::NEW;
 static DEALS: KindOf<deals::Deals> = KindOf::NEW;
+static NOTES: KindOf<notes::Notes> = KindOf::NEW;
+static TASKS: KindOf<tasks::Tasks> = KindOf::NEW;
+static ACTIVITIES: KindOf<activities::Activities> = KindOf::NEW;
 
 /// Every kind of record. Adding a kind here is all it takes for it to get
 /// routes, lists, filters, custom fields, tags, views, trash, history and search.
-pub static KINDS: &[&dyn Kind] = &[&CONTACTS, &COMPANIES, &DEALS];
+pub static KINDS: &[&dyn Kind] = &[&CONTACTS, &COMPANIES, &DEALS, &NOTES, &TASKS, &ACTIVITIES];
+
+/// What appears on records' timelines beside their history: one line per
+/// source (`timeline::Linked::<Kind>::NEW` for a kind that links to records).
+pub static TIMELINE: &[&dyn TimelineSource] = &[
+    &timeline::Linked::<notes::Notes>::NEW,
+    &timeline::Linked::<tasks::Tasks>::NEW,
+    &timeline::Linked::<activities::Activities>::NEW,
+];
 
 static SOURCES: LazyLock<Vec<&'static dyn Source>> =
     LazyLock::new(|| KINDS.iter().map(|k| *k as &'static dyn Source).collect());
 
 /// What the tenant layer needs of the kinds: search sources, trash purge.
 pub fn tenant_hooks() -> crate::tenant::TenantHooks {
-    crate::record::install(KINDS);
+    install();
     crate::tenant::TenantHooks {
         sources: &SOURCES,
         purge_trash: crate::record::store::purge_trash,
@@ -33,6 +52,11 @@ pub fn tenant_hooks() -> crate::tenant::TenantHooks {
 
 /// The kinds, installed in the record layer.
 pub fn kinds() -> Kinds {
-    crate::record::install(KINDS);
+    install();
     KINDS
+}
+
+fn install() {
+    crate::record::install(KINDS);
+    crate::record::timeline::install_sources(TIMELINE);
 }

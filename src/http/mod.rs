@@ -71,6 +71,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::platform::resets::router())
         .merge(crate::platform::passkeys::router())
         .merge(crate::platform::invites::router())
+        .merge(crate::platform::notifications::router())
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
         .merge(crate::platform::closure_routes::admin_router())

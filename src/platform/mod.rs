@@ -11,6 +11,7 @@ pub mod closure_routes;
 pub mod invites;
 pub mod members;
 pub mod mfa;
+pub mod notifications;
 pub mod orgs;
 pub mod passkeys;
 pub mod resets;

@@ -89,6 +89,7 @@ impl ListQuery {
         }
         for key in params.keys() {
             let known = COMMON.contains(&key.as_str())
+                || K::SHORTCUTS.contains(&key.as_str())
                 || K::fields().iter().any(|b| b.param == Some(key.as_str()));
             if !known {
                 let shown: String = key.chars().take(60).collect();
@@ -98,7 +99,13 @@ impl ListQuery {
         let mut q = ListQuery {
             conditions: vec!["t.deleted_at IS NULL".into()],
             args: Vec::new(),
-            sorts: Sorts::parse(params.get("sort").map(String::as_str), &cat)?,
+            sorts: Sorts::parse(
+                params
+                    .get("sort")
+                    .map(String::as_str)
+                    .or(Some(K::DEFAULT_SORT)),
+                &cat,
+            )?,
             cursor: params.get("cursor").cloned(),
             limit: limit(params.get("limit"))?,
         };
@@ -112,8 +119,20 @@ impl ListQuery {
                         format!("use one of {}", b.options.join(", ")),
                     ));
                 }
+                // `owner=me`, `assignee=me`: the caller.
+                let v = match (b.ty, v.as_str(), &me) {
+                    (crate::record::FieldType::User, "me", Some(me)) => me.clone(),
+                    _ => v.clone(),
+                };
                 q.conditions.push(format!("{sql} = ?"));
-                q.args.push(Sql::Text(v.clone()));
+                q.args.push(Sql::Text(v));
+            }
+        }
+        for name in K::SHORTCUTS {
+            if let Some(v) = params.get(*name) {
+                let (sql, args) = K::shortcut(name, v, params, me.as_deref())?;
+                q.conditions.push(sql);
+                q.args.extend(args);
             }
         }
         if let Some(s) = params.get("updated_since") {

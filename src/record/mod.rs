@@ -23,6 +23,7 @@ pub mod store;
 pub mod tag_routes;
 pub mod tags;
 pub mod trash;
+pub mod timeline;
 pub mod views;
 
 use std::marker::PhantomData;
@@ -62,6 +63,8 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// Fields of `Record` that are derived (a PATCH may carry them back;
     /// they are ignored), beside id, times and authors.
     const READ_ONLY: &'static [&'static str];
+    /// A list's order when none is asked for.
+    const DEFAULT_SORT: &'static str = "name";
 
     /// What the API returns.
     type Record: Record;
@@ -102,6 +105,32 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// Fills in what a new record takes from its organization when the
     /// client leaves it out (a deal's currency), before validation.
     fn org_defaults(_input: &mut Map<String, Value>, _org: &crate::platform::orgs::Org) {}
+    /// Users the input names beside the owner (assignees, @mentions,
+    /// participants) as (field, user id): each must be a member.
+    fn members_named(_clean: &Self::Clean) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Fills in what the kind shows from other tables (its links' names).
+    fn decorate(_conn: &Connection, _recs: &mut [Self::Record]) -> AppResult<()> {
+        Ok(())
+    }
+    /// Records whose timeline entries this one's shows with
+    /// `include=related` (a company's contacts and deals).
+    fn related(_conn: &Connection, _id: &str) -> AppResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// List parameters of the kind's own beyond field equality (`due=today`).
+    const SHORTCUTS: &'static [&'static str] = &[];
+    /// The condition (SQL over `t`, bound arguments) of shortcut `name`;
+    /// `params` are the whole query (a shortcut may read a companion, `tz`).
+    fn shortcut(
+        name: &str,
+        _value: &str,
+        _params: &list::Params,
+        _me: Option<&str>,
+    ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
+        Err(crate::error::AppError::field(name, "unknown parameter"))
+    }
     /// Routes that only this kind has, beside the ones every kind gets.
     fn extra_routes() -> OpenApiRouter<AppState> {
         OpenApiRouter::new()

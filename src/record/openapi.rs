@@ -43,6 +43,7 @@ pub fn schemas<K: RecordKind>() -> Vec<(String, RefOr<Schema>)> {
     add::<K::Input>(&mut out);
     add::<ErrorBody>(&mut out);
     add::<Change>(&mut out);
+    add::<crate::record::routes::Timeline>(&mut out);
     add::<Count>(&mut out);
     add::<TagIds>(&mut out);
     add::<BulkTags>(&mut out);
@@ -147,10 +148,17 @@ fn page_of(record: &str) -> RefOr<Schema> {
 fn input<K: RecordKind>() -> RefOr<Schema> {
     utoipa::openapi::schema::AllOfBuilder::new()
         .item(r(K::Input::name()))
-        .item(ObjectBuilder::new().property(
-            "custom",
-            ObjectBuilder::new().description(Some("custom field values by key")),
-        ))
+        .item(
+            ObjectBuilder::new().property(
+                "custom",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::Object,
+                        Type::Null,
+                    ]))
+                    .description(Some("custom field values by key (null: none changed)")),
+            ),
+        )
         .into()
 }
 
@@ -208,6 +216,13 @@ fn list_params<K: RecordKind>() -> Vec<Parameter> {
             };
             p.push(query(name, b.label, schema));
         }
+    }
+    for name in K::SHORTCUTS {
+        p.push(query(
+            name,
+            "the kind's own list shortcut (docs/api.md)",
+            text(),
+        ));
     }
     p
 }
@@ -373,6 +388,51 @@ pub fn history<K: RecordKind>(one: &str) -> Paths {
                 params,
                 None,
                 ("200", Some(page_of("Change"))),
+                READ,
+            ),
+        )],
+    )
+}
+
+pub fn timeline<K: RecordKind>(one: &str) -> Paths {
+    let mut params = id_params();
+    params.push(query(
+        "limit",
+        "entries per page, 1–200 (default 50)",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(200))
+            .into(),
+    ));
+    params.push(query(
+        "cursor",
+        "`next_cursor` of the previous page",
+        text(),
+    ));
+    params.push(query(
+        "types",
+        "comma-separated groups: changes, notes, tasks, activities, … (default all)",
+        text(),
+    ));
+    params.push(query(
+        "include",
+        "`related`: entries of related records too (a company's contacts)",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["related"]))
+            .into(),
+    ));
+    item(
+        &format!("{one}/timeline"),
+        vec![(
+            HttpMethod::Get,
+            op::<K>(
+                "timeline",
+                "History, notes, tasks and activities, newest first",
+                params,
+                None,
+                ("200", Some(r("Timeline"))),
                 READ,
             ),
         )],

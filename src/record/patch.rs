@@ -107,6 +107,30 @@ async fn check_members(
     Ok(())
 }
 
+/// 422 unless every user the kind's input names (assignee, mentions,
+/// participants) is a member; `changed` says which are new.
+async fn check_named(
+    state: &AppState,
+    org_id: &str,
+    named: Vec<(String, String)>,
+    changed: impl Fn(&str) -> bool,
+) -> AppResult<()> {
+    for (field, user) in named {
+        if !changed(&user) {
+            continue;
+        }
+        let org = org_id.to_string();
+        let ok = state
+            .control
+            .read(move |c| members::is_member(c, &org, &user))
+            .await?;
+        if !ok {
+            return Err(AppError::field(field, "not a member of this organization"));
+        }
+    }
+    Ok(())
+}
+
 /// Creates a record from a request body.
 pub async fn create<K: RecordKind>(
     state: &AppState,
@@ -136,15 +160,29 @@ pub async fn create<K: RecordKind>(
         |_| true,
     )
     .await?;
+    check_named(state, &access.org.id, K::members_named(&clean), |_| true).await?;
     let actor = access.actor().stamp();
-    access
+    let rec = access
         .tenant
         .write(move |tx| {
             store::check_custom::<K>(tx, &custom, "")?;
             let id = store::insert::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())?;
             store::get::<K>(tx, &id)?.ok_or(AppError::NotFound)
         })
-        .await
+        .await?;
+    deliver(state, access).await;
+    Ok(rec)
+}
+
+/// Hands on the notices the write left (assignments, mentions, due dates).
+/// The write has committed: a failure here is logged, and the notices wait
+/// in the organization's outbox for the next delivery.
+pub async fn deliver(state: &AppState, access: &OrgAccess) {
+    if let Err(e) =
+        crate::platform::notifications::deliver(state, &access.org.id, &access.tenant.db).await
+    {
+        tracing::error!(org = %access.org.id, error = %e, "delivering notifications failed");
+    }
 }
 
 fn merged<K: RecordKind>(
@@ -184,10 +222,12 @@ pub async fn update<K: RecordKind>(
     id: String,
     patch: Value,
 ) -> AppResult<K::Record> {
-    match optimistic::<K>(state, access, id.clone(), patch.clone()).await {
+    let rec = match optimistic::<K>(state, access, id.clone(), patch.clone()).await {
         Err(AppError::Conflict(_)) => in_writer::<K>(state, access, id, patch).await,
         other => other,
-    }
+    }?;
+    deliver(state, access).await;
+    Ok(rec)
 }
 
 /// Writes a validated patch over `before` (the record as stored, read in
@@ -253,6 +293,10 @@ async fn optimistic<K: RecordKind>(
         |u| old_owner.as_deref() != Some(u) && !old_custom.values().any(|v| v.as_str() == Some(u)),
     )
     .await?;
+    // A user the record already names may have left; only new names are checked.
+    let old_json = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
+    let named = K::members_named(&clean);
+    check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
     let actor = access.actor().stamp();
     let seen = current.version().to_string();
     access
@@ -287,6 +331,21 @@ async fn in_writer<K: RecordKind>(
         .unwrap_or_default();
     check_members(state, &access.org.id, owner, &fields, &sent, |_| true).await?;
     let region = access.org.default_country.clone();
+    // The users the kind's input names, merged over the record as it is now.
+    let lookup = id.clone();
+    if let Some(current) = access
+        .tenant
+        .db
+        .read(move |c| store::load::<K>(c, &lookup))
+        .await?
+    {
+        let old_json = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
+        let (input, _) = merged::<K>(&current, patch.clone())?;
+        let clean = crate::error::from_value::<K::Input>(Value::Object(input))
+            .and_then(|i| K::validate(i, &region))?;
+        let named = K::members_named(&clean);
+        check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
+    }
     let actor = access.actor().stamp();
     access
         .tenant

@@ -16,7 +16,7 @@ use crate::paths::{IdPath, TagPath};
 use crate::platform::access::OrgAccess;
 use crate::record::history::{self, Change};
 use crate::record::list::{Count, ListQuery, Page, Params, fields_of};
-use crate::record::{RecordKind, openapi, patch, store, tags};
+use crate::record::{RecordKind, openapi, patch, store, tags, timeline};
 use crate::state::AppState;
 
 /// The caller's user id (an API key's owner), for `me` in filters.
@@ -177,6 +177,76 @@ async fn history<K: RecordKind>(
     Ok(Json(Page { items, next_cursor }))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    /// Comma-separated groups (changes, notes, tasks, activities, …).
+    pub types: Option<String>,
+    /// `related`: a company's contacts' entries too.
+    pub include: Option<String>,
+}
+
+/// A page of a record's timeline; `pinned` (first page only) stays on top.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Timeline {
+    pub pinned: Vec<timeline::Entry>,
+    pub items: Vec<timeline::Entry>,
+    pub next_cursor: Option<String>,
+}
+
+async fn timeline<K: RecordKind>(
+    access: OrgAccess,
+    Path(path): Path<IdPath>,
+    Query(params): Query<TimelineParams>,
+) -> AppResult<Json<Timeline>> {
+    let limit = crate::record::list::limit(params.limit.map(|l| l.to_string()).as_ref())?;
+    let before = params.cursor.as_deref().map(timeline::decode).transpose()?;
+    let known = timeline::groups();
+    let groups: Vec<String> = match params.types.as_deref() {
+        None => Vec::new(),
+        Some(t) => {
+            let groups: Vec<String> = t.split(',').map(|g| g.trim().to_string()).collect();
+            if groups.iter().any(|g| !known.contains(&g.as_str())) {
+                return Err(AppError::field(
+                    "types",
+                    format!("use some of {}", known.join(", ")),
+                ));
+            }
+            groups
+        }
+    };
+    let related = match params.include.as_deref() {
+        None => false,
+        Some("related") => true,
+        Some(_) => return Err(AppError::field("include", "use related")),
+    };
+    let id = path.id;
+    let page = access
+        .tenant
+        .db
+        .read(move |c| {
+            if !store::exists(c, K::TABLE, &id)? {
+                return Err(AppError::NotFound);
+            }
+            let kind = crate::record::kind(K::KIND).ok_or(AppError::NotFound)?;
+            let mut ids = vec![id.clone()];
+            if related {
+                ids.extend(K::related(c, &id)?);
+            }
+            let subject = timeline::Subject { kind, id: &id, ids };
+            timeline::page(c, &subject, &groups, before.as_ref(), limit)
+        })
+        .await?;
+    Ok(Json(Timeline {
+        pinned: page.pinned,
+        items: page.items,
+        next_cursor: page.next.as_ref().map(timeline::encode),
+    }))
+}
+
 fn in_trash<K: RecordKind>(c: &rusqlite::Connection, id: &str) -> AppResult<bool> {
     Ok(c.prepare_cached(&format!(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1)",
@@ -310,6 +380,7 @@ pub fn router<K: RecordKind>() -> OpenApiRouter<AppState> {
         ))
         .routes((Vec::new(), openapi::restore::<K>(&one), post(restore::<K>)))
         .routes((Vec::new(), openapi::history::<K>(&one), get(history::<K>)))
+        .routes((Vec::new(), openapi::timeline::<K>(&one), get(timeline::<K>)))
         .routes((Vec::new(), openapi::tags::<K>(&one), post(add_tags::<K>)))
         .routes((
             Vec::new(),

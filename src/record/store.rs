@@ -83,7 +83,7 @@ pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> App
         let id = rec.id().to_string();
         rec.extras_mut().tags = tags.remove(&id).unwrap_or_default();
     }
-    Ok(())
+    K::decorate(conn, recs)
 }
 
 fn shown(
@@ -341,4 +341,21 @@ pub fn search_docs<K: RecordKind>(
         r.extras_mut().tags = tagged.remove(&id).unwrap_or_default();
     }
     Ok(recs.into_iter().map(K::search_doc).collect())
+}
+
+/// Live records by id, as the API shows them (in no particular order).
+pub fn get_many<K: RecordKind>(conn: &Connection, ids: &[String]) -> AppResult<Vec<K::Record>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| AppError::Internal(e.into()))?;
+    let mut recs = conn
+        .prepare_cached(&format!(
+            "{} WHERE t.id IN (SELECT value FROM json_each(?1)) AND t.deleted_at IS NULL",
+            select::<K>()
+        ))?
+        .query_map([ids], read_row::<K>)?
+        .collect::<Result<Vec<_>, _>>()?;
+    decorate::<K>(conn, &mut recs)?;
+    Ok(recs)
 }

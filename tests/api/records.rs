@@ -15,6 +15,9 @@ fn sample(kind: &str, n: usize) -> Value {
     match kind {
         "contact" => json!({"first_name": format!("Person {n}"), "stage": "lead"}),
         "deal" => json!({"title": format!("Deal {n}"), "amount": n}),
+        "note" => json!({"body": format!("<p>Note {n}</p>")}),
+        "task" => json!({"title": format!("Task {n}")}),
+        "activity" => json!({"type": "meeting", "subject": format!("Meeting {n}")}),
         _ => json!({"name": format!("Thing {n}")}),
     }
 }
@@ -23,6 +26,9 @@ fn invalid(kind: &str) -> (Value, &'static str) {
     match kind {
         "contact" => (json!({"first_name": "A", "stage": "royalty"}), "stage"),
         "deal" => (json!({"title": "A", "amount": 1.5}), "amount"),
+        "note" => (json!({"body": "<script>only</script>"}), "body"),
+        "task" => (json!({"title": ""}), "title"),
+        "activity" => (json!({"type": "call", "duration_min": -1}), "duration_min"),
         _ => (json!({"name": ""}), "name"),
     }
 }

@@ -56,12 +56,11 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     assert!(plan.contains("control database: up to date"), "{plan}");
     assert!(plan.contains("organization acme: up to date"), "{plan}");
 
-    // As if this organization's database came from before the jobs migration.
+    // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE deal_stage_changes; DROP TABLE deal_contacts; DROP TABLE deals;
-         DROP TABLE stages; DROP TABLE pipelines;
-         DELETE FROM refinery_schema_history WHERE name = 'pipelines_deals';",
+        "DROP TABLE notice_outbox;
+         DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';",
     )
     .expect("downgrade");
     drop(c);
@@ -70,7 +69,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V6__pipelines_deals"), "{plan}");
+    assert!(plan.contains("would apply V9__notice_outbox"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -165,8 +164,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE deal_stage_changes;
-         DELETE FROM refinery_schema_history WHERE name = 'pipelines_deals';
+        "DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -176,10 +174,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("migration V6__pipelines_deals failed"),
-        "{err}"
-    );
+    assert!(err.contains("migration V9__notice_outbox failed"), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -190,12 +185,12 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'deal_stage_changes')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'notice_outbox')",
             [],
             |r| r.get(0),
         )
         .expect("schema");
-    assert!(!has_runs, "nothing of the failed migration stayed");
+    assert!(!has_runs, "the failed migration is not recorded");
     drop(c);
     assert_eq!(before.len(), std::fs::read(&crm).expect("read").len());
     let snapshots = std::fs::read_dir(crm.parent().expect("dir"))

@@ -5,6 +5,9 @@ mod deals;
 mod harness;
 mod passkeys;
 mod security;
+mod work;
+#[path = "../api/xss_corpus.rs"]
+mod xss_corpus;
 
 use harness::*;
 use reqwest::Method;

@@ -16,7 +16,8 @@ import { getSchema } from '../schema.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { relatedDeals } from '../deals/related.js';
-import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
+import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
+import { timelinePanel } from '../components/timeline.js';
 
 function text(key, label, view) {
   return {
@@ -121,7 +122,6 @@ export async function renderCompany(ctx) {
 
   const recordHref = `${listHref}/${company.id}`;
   const headHost = h('div');
-  const historyHost = h('div');
   const countEl = h('span', { class: 'meta' });
   const openEdit = () => openCompanyForm({ slug, company, onSaved: (c) => { company = c; render(); props.update(c); } });
   const props = propsList({
@@ -139,6 +139,7 @@ export async function renderCompany(ctx) {
     ], { align: 'end' }),
   ] : [];
 
+  const timeline = timelinePanel({ slug, path: 'companies', id: company.id, kind: 'company', members, editable, relatedLabel: 'Include contacts' });
   function render() {
     const c = company;
     shell.setTop({ title: c.name, crumbs: [{ label: 'Companies', href: listHref }] });
@@ -155,7 +156,7 @@ export async function renderCompany(ctx) {
       ],
       actions,
     }));
-    clear(historyHost, historyList(c, members));
+    timeline.reload();
   }
   render();
   const deals = relatedDeals({ slug, path: 'companies', record: company, signal: ctx.signal, preset: { company: { id: company.id, name: company.name } } });
@@ -164,7 +165,7 @@ export async function renderCompany(ctx) {
     h('div', { class: 'record-main' },
       sideSection('Contacts', contacts.host, [countEl, contacts.add]),
       sideSection('Deals', deals.el, [deals.add]),
-      sideSection('History', historyHost)),
+      timeline.el),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }

@@ -14,10 +14,11 @@ import { multiEditor, addressEditor, stageSelect, ownerSelect, formatAddress } f
 import { openContactForm } from './forms.js';
 import { contactName } from './contacts.js';
 import { getSchema } from '../schema.js';
+import { timelinePanel } from '../components/timeline.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { relatedDeals } from '../deals/related.js';
-import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
+import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
 
 const textField = (key, label, type = 'text') => ({
   key, label,
@@ -130,6 +131,7 @@ export async function renderContact(ctx) {
   const headHost = h('div');
   const mainHost = h('div', { class: 'record-main' });
   const deals = relatedDeals({ slug, path: 'contacts', record: contact, signal: ctx.signal, preset: { contacts: [{ contact_id: contact.id, role: 'decision_maker' }], company: contact.company } });
+  const timeline = timelinePanel({ slug, path: 'contacts', id: contact.id, kind: 'contact', members, editable });
   function render() {
     const c = contact;
     const email = c.emails && c.emails[0];
@@ -150,7 +152,8 @@ export async function renderContact(ctx) {
     clear(mainHost,
       sideSection('Company', companyCard(slug, c.company)),
       sideSection('Deals', deals.el, [deals.add]),
-      sideSection('History', historyList(c, members)));
+      timeline.el);
+    timeline.reload();
   }
   render();
   clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' }, mainHost,

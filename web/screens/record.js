@@ -128,19 +128,6 @@ export function propsList({ fields, item, editable, save, onSaved }) {
   };
 }
 
-/** Created / last-updated entries, with member names when known. */
-export function historyList(item, members) {
-  const who = (id) => (id && id.startsWith('api_key:') ? 'an API key' : memberName(members, id) || 'a former member');
-  const items = [];
-  if (item.updated_at && item.updated_at !== item.created_at) {
-    items.push(h('li', null, h('span', { class: 'tl-icon' }, icon('pencil', 11)),
-      h('span', null, 'Updated by ', h('b', { text: who(item.updated_by) }), ' · ', timeEl(item.updated_at))));
-  }
-  items.push(h('li', null, h('span', { class: 'tl-icon' }, icon('plus', 11)),
-    h('span', null, 'Created by ', h('b', { text: who(item.created_by) }), ' · ', timeEl(item.created_at))));
-  return h('ul', { class: 'timeline' }, items);
-}
-
 /** Deletes (moves to trash), leaves the page, offers Undo which restores and comes back. */
 export async function deleteRecord({ apiPath, entity, label, backHref, recordHref }) {
   try {
