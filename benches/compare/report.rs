@@ -332,6 +332,12 @@ impl Report {
                 ms(m.quantile_ms(0.95)),
                 ms(p99),
                 mark(p99 <= *target)
+            );
+        }
+        o.push('\n');
+    }
+
+
     fn work(&self, o: &mut String) {
         let Some(w) = &self.work else { return };
         let _ = writeln!(
@@ -355,6 +361,7 @@ impl Report {
         }
         o.push('\n');
     }
+
 
     fn records(&self, o: &mut String) {
         let Some(r) = &self.records else { return };
