@@ -36,6 +36,7 @@ pub static TIMELINE: &[&dyn TimelineSource] = &[
     &timeline::Linked::<notes::Notes>::NEW,
     &timeline::Linked::<tasks::Tasks>::NEW,
     &timeline::Linked::<activities::Activities>::NEW,
+    &deals::timeline::StageMoves,
 ];
 
 static SOURCES: LazyLock<Vec<&'static dyn Source>> =

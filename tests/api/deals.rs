@@ -1061,3 +1061,67 @@ async fn a_deal_whose_company_is_in_the_trash_can_still_be_changed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["stage_id"], d["stage_id"]);
 }
+
+/// A deal's stage moves are on its own timeline and on those of its
+/// company and contacts; `types=deals` shows only them.
+#[tokio::test]
+async fn stage_moves_show_on_the_deal_its_company_and_contacts_timelines() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let p = pipeline(&s, "acme").await;
+    let (_, co) = s
+        .post("/api/v1/orgs/acme/companies", json!({"name": "Globex"}))
+        .await;
+    let (_, ada) = s
+        .post("/api/v1/orgs/acme/contacts", sample_contact("Ada"))
+        .await;
+    let d = deal(
+        &s,
+        json!({"title": "Globex renewal", "amount": 500000, "company_id": id(&co),
+               "contacts": [{"contact_id": id(&ada), "role": "champion"}]}),
+    )
+    .await;
+    let (status, body) = s
+        .post(
+            &format!("{D}/{}/move", id(&d)),
+            json!({"stage_id": stage_id(&p, "Proposal")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for path in [
+        format!("{D}/{}/timeline", id(&d)),
+        format!("/api/v1/orgs/acme/companies/{}/timeline", id(&co)),
+        format!("/api/v1/orgs/acme/contacts/{}/timeline", id(&ada)),
+    ] {
+        let (status, page) = s.get(&format!("{path}?types=deals")).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        let items = page["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{path}: {page}");
+        assert_eq!(items[0]["type"], "deals");
+        assert_eq!(items[0]["item"]["deal"]["name"], "Globex renewal");
+        assert_eq!(items[0]["item"]["from"], "Qualified");
+        assert_eq!(items[0]["item"]["to"], "Proposal");
+        assert_eq!(items[0]["actor"], s.user_id.as_str());
+        // In the whole timeline too, beside the record's own history.
+        let (_, all) = s.get(&path).await;
+        assert!(
+            all["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .any(|e| e["type"] == "deals"),
+            "{path}: {all}"
+        );
+    }
+    // Another contact's timeline has none of it.
+    let (_, bob) = s
+        .post("/api/v1/orgs/acme/contacts", sample_contact("Bob"))
+        .await;
+    let (_, page) = s
+        .get(&format!(
+            "/api/v1/orgs/acme/contacts/{}/timeline?types=deals",
+            id(&bob)
+        ))
+        .await;
+    assert_eq!(page["items"], json!([]));
+}

@@ -9,7 +9,7 @@ import { memberName, session } from '../session.js';
 import { toast, reportError } from './toast.js';
 import { richBody, richEditor } from './richtext.js';
 
-const FILTERS = [['', 'All'], ['notes', 'Notes'], ['activities', 'Activities'], ['tasks', 'Tasks'], ['changes', 'Changes']];
+const FILTERS = [['', 'All'], ['notes', 'Notes'], ['activities', 'Activities'], ['tasks', 'Tasks'], ['deals', 'Deals'], ['changes', 'Changes']];
 const OUTCOMES = [['', 'Outcome'], ['connected', 'Connected'], ['no_answer', 'No answer'], ['left_voicemail', 'Left voicemail'], ['busy', 'Busy']];
 const ACTIVITY = { call: ['phone', 'Call'], meeting: ['users', 'Meeting'], email: ['mail', 'Email'], other: ['clock', 'Activity'] };
 
@@ -60,6 +60,11 @@ function entryEl(e, ctx) {
       : null;
     return li(done ? 'checkCircle' : 'check', [actor, done ? ' completed ' : ' added the task ', h('a', { href: `/o/${slug}/tasks`, text: it.title })],
       !done ? h('div', { class: 'tl-task' }, box, h('span', { class: 'meta', text: [it.status === 'done' ? 'Done' : null, it.due ? `Due ${it.due.length === 10 ? it.due : new Date(it.due).toLocaleString()}` : null, it.assignee_id ? who(members, it.assignee_id) : null].filter(Boolean).join(' · ') })) : null);
+  }
+  if (e.type === 'deals') {
+    const d = it.deal || {};
+    const name = d.deleted ? h('b', { text: d.name || 'a deleted deal' }) : h('a', { href: `/o/${slug}/deals/${d.id}`, text: d.name });
+    return li('arrowUp', [actor, ' moved ', name, ' from ', h('b', { text: it.from || '—' }), ' to ', h('b', { text: it.to })], null);
   }
   if (e.event === 'created') return li('plus', [actor, ' created this record'], null);
   if (e.event === 'deleted') return li('trash', [actor, ' deleted this record'], null);

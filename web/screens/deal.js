@@ -16,7 +16,8 @@ import { formatDate } from '../components/values.js';
 import { getSchema } from '../schema.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
-import { recordHeader, fact, skeletonRecord, notFoundState, propsList, historyList, deleteRecord, sideSection } from './record.js';
+import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
+import { timelinePanel } from '../components/timeline.js';
 import { fmtMoney, parseAmount, amountText } from '../money.js';
 import { askLostReason } from '../deals/lost.js';
 import { currencySelect } from '../deals/form.js';
@@ -135,7 +136,8 @@ export async function renderDeal(ctx) {
   const headHost = h('div');
   const pathHost = h('div', { class: 'stage-path-host' });
   const stageHistHost = h('div');
-  const historyHost = h('div');
+  // Notes, tasks, activities, changes and stage moves, with the composer.
+  const timeline = timelinePanel({ slug, path: 'deals', id: deal.id, kind: 'deal', members, editable });
   const live = h('div', { class: 'sr-only', 'aria-live': 'polite' });
 
   const props = propsList({
@@ -206,7 +208,7 @@ export async function renderDeal(ctx) {
     }));
     clear(pathHost, h('div', { class: 'stage-path-row' }, h('span', { class: 'meta', text: p.name }), stagePath(d, p, editable, (s) => moveTo(s))),
       d.status === 'lost' && d.lost_reason && h('p', { class: 'lost-reason' }, icon('alert', 14), ' Lost: ', h('span', { text: d.lost_reason })));
-    clear(historyHost, historyList(d, members));
+    timeline.reload();
     people.update(d);
     loadStageHistory();
   }
@@ -215,7 +217,7 @@ export async function renderDeal(ctx) {
     h('div', { class: 'record-main' },
       sideSection('Contacts', people.el, [people.add]),
       sideSection('Stage history', stageHistHost),
-      sideSection('History', historyHost)),
+      timeline.el),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Details', props.el), sideSection('Tags', tags.el)))));
   return { shortcuts: {} };
 }

@@ -13,6 +13,7 @@ pub mod forecast;
 pub mod moves;
 pub mod pipelines;
 pub mod routes;
+pub mod timeline;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
