@@ -337,7 +337,6 @@ impl Report {
         o.push('\n');
     }
 
-
     fn work(&self, o: &mut String) {
         let Some(w) = &self.work else { return };
         let _ = writeln!(
@@ -361,7 +360,6 @@ impl Report {
         }
         o.push('\n');
     }
-
 
     fn records(&self, o: &mut String) {
         let Some(r) = &self.records else { return };

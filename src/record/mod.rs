@@ -22,8 +22,8 @@ pub mod sort;
 pub mod store;
 pub mod tag_routes;
 pub mod tags;
-pub mod trash;
 pub mod timeline;
+pub mod trash;
 pub mod views;
 
 use std::marker::PhantomData;
