@@ -284,7 +284,12 @@ async fn a_closed_org_is_erased_after_thirty_days() {
         .await
         .expect("read")
         .expect("the closure job");
-    assert_eq!(job.last_outcome.as_deref(), Some("ok"), "{:?}", job.last_error);
+    assert_eq!(
+        job.last_outcome.as_deref(),
+        Some("ok"),
+        "{:?}",
+        job.last_error
+    );
     assert!(!tenant_dir.exists(), "the organization's folder is erased");
     assert!(!export_dir.exists(), "its export is erased");
     assert_eq!(
