@@ -20,9 +20,14 @@ export function notificationBell() {
   const count = h('span', { class: 'bell-count', hidden: true });
   const btn = h('button', { class: 'btn btn-ghost btn-icon bell', type: 'button', 'aria-label': 'Notifications', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('bell', 17), count);
 
+  // Only the latest answer counts: an older refresh finishing late must not bring back a
+  // count that a read has since cleared.
+  let asked = 0;
   async function refresh() {
+    const mine = ++asked;
     try {
       const r = await get('/notifications/unread-count');
+      if (mine !== asked) return;
       count.textContent = r.count > 99 ? '99+' : String(r.count);
       count.hidden = !r.count;
       btn.setAttribute('aria-label', r.count ? `Notifications, ${r.count} unread` : 'Notifications');
