@@ -169,6 +169,9 @@ pub async fn browser() -> Browser {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update",
                      "--disable-sync", "--no-first-run", "--disable-quic",
+                     // No fade-ins: WebDriver reads an element at opacity 0
+                     // as having no visible text, which made reads racy.
+                     "--force-prefers-reduced-motion",
                      "--window-size=1280,900",
                      format!("--user-data-dir={}", profile.path().display())]
         }),

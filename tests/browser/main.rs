@@ -1062,9 +1062,14 @@ async fn shift_click_selects_a_range_and_bulk_delete_asks_once() {
     )
     .await;
     click(c, "//button[normalize-space()='Delete']").await;
-    let dialog = wait_for_css(c, "dialog[open]").await;
-    let text = dialog.text().await.expect("text");
-    assert!(text.contains("Delete 4 contacts?"), "{text}");
+    // The dialog fades in: WebDriver's visible text is empty while its
+    // opacity is 0, so read the text from the DOM once it is there.
+    wait_for_css(c, "dialog[open]").await;
+    wait_until(
+        c,
+        "(document.querySelector('dialog[open]')?.textContent || '').includes('Delete 4 contacts?')",
+    )
+    .await;
     click(c, "//dialog//button[normalize-space()='Delete 4 contacts']").await;
     wait_for_css(c, ".empty").await;
     click(
