@@ -178,10 +178,11 @@ pub fn runner(
                 .handler(BACKUP, move |_| {
                     let (plan, clock) = (plan.clone(), clock.clone());
                     async move {
-                        let summary = tokio::task::spawn_blocking(move || {
-                            crate::backup::scheduled::run(&plan, clock.now())
-                        })
-                        .await??;
+                        let summary =
+                            crate::backup::priority::run_in_background("backup", move || {
+                                crate::backup::scheduled::run(&plan, clock.now())
+                            })
+                            .await?;
                         tracing::info!("{summary}");
                         Ok(())
                     }

@@ -474,6 +474,8 @@ fn backup(
     }
     let out = out.context("--out FILE is required (or: harmonia backup verify FILE)")?;
     let key = BackupKey::load(&key_path(&data_dir, key_file), true)?;
+    // The server may be answering requests from the same machine.
+    backup::priority::lower_this_thread();
     let summary = backup::create(&data_dir, &out, &key, org.as_deref())?;
     println!("Wrote {}: {summary}", out.display());
     Ok(())

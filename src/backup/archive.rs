@@ -80,8 +80,23 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Connection> {
 /// API in one step: the reader's snapshot holds for the whole copy, and in
 /// WAL mode writers carry on meanwhile.
 pub fn snapshot(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    copy_live(src, dst, true)
+}
+
+/// A copy like [`snapshot`] that is never synced to disk: for a scratch
+/// copy read once into an archive (which is synced). Syncing it too would
+/// flush the whole database to disk a second time, stalling the server's
+/// own commits behind it.
+pub fn scratch_copy(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    copy_live(src, dst, false)
+}
+
+fn copy_live(src: &Path, dst: &Path, durable: bool) -> anyhow::Result<()> {
     let from = open_existing(src)?;
     let mut to = Connection::open(dst).with_context(|| format!("creating {}", dst.display()))?;
+    if !durable {
+        to.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+    }
     let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
     for _ in 0..200 {
         match backup.step(-1)? {

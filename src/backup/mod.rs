@@ -13,6 +13,7 @@
 
 pub mod archive;
 pub mod crypt;
+pub mod priority;
 pub mod restore;
 pub mod scheduled;
 
@@ -104,13 +105,13 @@ pub fn create(
     let mut sources = Vec::new();
     if only_org.is_none() {
         let copy = scratch.0.join(CONTROL_DB);
-        archive::snapshot(&control, &copy)?;
+        archive::scratch_copy(&control, &copy)?;
         sources.push(Source::database(CONTROL_DB, copy)?);
     }
     for org in &orgs {
         let dir = data_dir.join("tenants").join(&org.id);
         let copy = scratch.0.join(format!("{}.db", org.id));
-        archive::snapshot(&dir.join("crm.db"), &copy)
+        archive::scratch_copy(&dir.join("crm.db"), &copy)
             .with_context(|| format!("copying organization {}", org.slug))?;
         sources.push(Source::database(
             &format!("tenants/{}/crm.db", org.id),

@@ -184,7 +184,7 @@ pub async fn prepare_exports(state: &AppState) -> anyhow::Result<usize> {
         let data_dir = state.config.data_dir.clone();
         let key_file = state.config.backup.key_file(&data_dir);
         let (org_id, slug) = (c.org_id.clone(), c.slug.clone());
-        let made = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, i64)> {
+        let made = crate::backup::priority::run_in_background("closure-export", move || {
             let key = BackupKey::load(&key_file, true)?;
             let dir = export_dir(&data_dir, &org_id);
             std::fs::create_dir_all(&dir)?;
@@ -195,7 +195,7 @@ pub async fn prepare_exports(state: &AppState) -> anyhow::Result<usize> {
             let size = plain_size(&out, &key)?;
             Ok((name, size as i64))
         })
-        .await?;
+        .await;
         let org_id = c.org_id.clone();
         match made {
             Ok((name, size)) => {
