@@ -7,11 +7,13 @@ WebDriver protocol (standard library only).
 Signs in through the sign-in page, then for each PATH saves
 OUT_PREFIX-<n>-{desktop,phone}-{light,dark}.png (1440×900 and 390×844).
 Start a server first (`harmonia demo` data or your own) and chromedriver
-on port 9515 (`chromedriver --port=9515 &`).
+on port 9515 (`chromedriver --port=9515 &`; another port through the
+environment variable WEBDRIVER_PORT). A PATH may end in `|CSS`: that element
+is clicked after the page loads, before the screenshot.
 """
-import base64, json, sys, time, urllib.request
+import base64, json, os, sys, time, urllib.request
 
-WD = "http://127.0.0.1:9515"
+WD = "http://127.0.0.1:" + os.environ.get("WEBDRIVER_PORT", "9515")
 
 
 def call(method, path, body=None):
@@ -38,7 +40,8 @@ def main():
             document.querySelector('input[name=password]').value = p;
             document.querySelector('form').requestSubmit();""", "args": [email, password]})
         time.sleep(1.5)
-        for n, path in enumerate(paths):
+        for n, target in enumerate(paths):
+            path, _, click = target.partition("|")
             for device, (w, h) in (("desktop", (1440, 900)), ("phone", (390, 844))):
                 for scheme in ("light", "dark"):
                     call("POST", s + "/window/rect", {"width": w, "height": h})
@@ -47,6 +50,10 @@ def main():
                         "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}})
                     call("POST", s + "/url", {"url": base + path})
                     time.sleep(1.2)
+                    if click:
+                        call("POST", s + "/execute/sync", {
+                            "script": "document.querySelector(arguments[0]).click()", "args": [click]})
+                        time.sleep(0.8)
                     png = base64.b64decode(call("GET", s + "/screenshot"))
                     out = f"{prefix}-{device}-{scheme}.png" if len(paths) == 1 else f"{prefix}-{n}-{device}-{scheme}.png"
                     open(out, "wb").write(png)

@@ -228,6 +228,20 @@ async fn a_board_drag_a_keyboard_move_and_a_lost_deal_persist() {
     click(c, "//button[contains(., 'Forecast')]").await;
     wait_for_css(c, ".forecast svg.bar-chart rect").await;
     screenshots_desktop(c, "deals-forecast").await;
+    // By owner: one group, named after the person who owns every deal here.
+    click(c, "//div[contains(@class,'forecast-by')]/button[.='Owner']").await;
+    wait_until(
+        c,
+        "[...document.querySelectorAll('.forecast svg.bar-chart text.lbl title')].map(t => t.textContent).join('|') === 'Olivia Owner (you)'",
+    )
+    .await;
+    // By stage: each stage holding open deals has its bars.
+    click(c, "//div[contains(@class,'forecast-by')]/button[.='Stage']").await;
+    wait_until(
+        c,
+        "[...document.querySelectorAll('.forecast svg.bar-chart text.lbl title')].some(t => t.textContent === 'Meeting')",
+    )
+    .await;
 
     // The deal page: mark it lost with a reason.
     c.goto(&format!("{base}/o/acme/deals/{}", seeded.deals[1]))

@@ -115,7 +115,7 @@ export async function renderDeals(ctx) {
   const bar = h('div', { class: 'board-bar' }, pipeSel, ownerSel, closeSel, h('span', { class: 'spacer' }),
     h('span', { class: 'meta hide-sm', text: 'Drag cards, or focus one and press Shift + arrows' }), forecastBtn,
     h('a', { class: 'btn btn-sm btn-ghost', href: `/o/${slug}/settings/pipelines?pipeline=${pipeline.id}`, title: 'Edit stages' }, icon('settings', 14), h('span', { class: 'hide-sm', text: 'Stages' })));
-  clear(shell.content, h('div', { class: 'deals-screen' }, bar, showForecast && forecastPanel({ slug, pipelineId: pipeline.id, currency, signal }), board.el, live));
+  clear(shell.content, h('div', { class: 'deals-screen' }, bar, showForecast && forecastPanel({ slug, pipelineId: pipeline.id, currency, signal, nameOf: (id) => (id ? memberName(members, id) || 'Former member' : 'No owner') }), board.el, live));
   setQuery({});
   board.load();
   return { shortcuts: canEdit(slug) ? { c: openCreate } : {}, destroy: () => board.destroy() };
