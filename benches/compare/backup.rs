@@ -149,7 +149,7 @@ pub async fn run(ctx: &Ctx<'_>, size: usize) -> anyhow::Result<BackupFigures> {
     ];
     let restore = harmonia_cli(ctx, &restore_args)?;
     Ok(BackupFigures {
-        contacts: ids.len(),
+        contacts: size,
         plain_bytes,
         encrypted_bytes,
         backup_alone,
