@@ -682,3 +682,84 @@ async fn timed_repeats_keep_the_assignees_local_time_across_daylight_saving() {
     assert_eq!(next_of["berlin autumn"], "2026-10-26T08:00:00.000000Z");
     assert_eq!(next_of["utc standup"], "2026-03-30T08:00:00.000000Z");
 }
+
+/// The timeline reads times copied onto the link rows: moving an activity's
+/// time moves its entry, reopening a task takes its "completed" entry away,
+/// and a trashed note leaves the page.
+#[tokio::test]
+async fn timeline_entries_follow_their_items_times() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let c = contact(&s, "Ann").await;
+    let one = format!("{O}/contacts/{c}");
+    let (_, call) = s
+        .post(
+            &format!("{O}/activities"),
+            json!({"type": "call", "occurred_at": "2020-01-01T10:00:00Z",
+                   "links": link("contact", &c)}),
+        )
+        .await;
+    let aid = call["id"].as_str().expect("id").to_string();
+    let (_, note) = s
+        .post(
+            &format!("{O}/notes"),
+            json!({"body": "<p>Hi</p>", "links": link("contact", &c)}),
+        )
+        .await;
+    let (_, task) = s
+        .post(
+            &format!("{O}/tasks"),
+            json!({"title": "Follow up", "links": link("contact", &c)}),
+        )
+        .await;
+    let tid = task["id"].as_str().expect("id").to_string();
+    let types = "types=notes,tasks,activities";
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(
+        events(&t),
+        ["tasks:created", "notes:created", "activities:logged"],
+        "{t}"
+    );
+    // The call moved to the future is the newest entry.
+    let (status, _) = s
+        .patch(
+            &format!("{O}/activities/{aid}"),
+            json!({"occurred_at": "2099-01-01T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    s.post(&format!("{O}/tasks/{tid}/complete"), json!({}))
+        .await;
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(
+        events(&t),
+        [
+            "activities:logged",
+            "tasks:completed",
+            "tasks:created",
+            "notes:created"
+        ],
+        "{t}"
+    );
+    assert_eq!(t["items"][0]["at"], "2099-01-01T10:00:00.000000Z");
+    // Reopened: no longer completed. Trashed: gone; restored: back.
+    s.post(&format!("{O}/tasks/{tid}/reopen"), json!({})).await;
+    let nid = note["id"].as_str().expect("id");
+    assert_eq!(
+        s.delete(&format!("{O}/notes/{nid}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(events(&t), ["activities:logged", "tasks:created"], "{t}");
+    s.post(&format!("{O}/notes/{nid}/restore"), json!({})).await;
+    let t = timeline(&s, &format!("{one}/timeline?{types}&limit=1")).await;
+    assert_eq!(events(&t), ["activities:logged"], "{t}");
+    let cursor = t["next_cursor"].as_str().expect("cursor").to_string();
+    let (_, rest) = s
+        .get_query(
+            &format!("{one}/timeline"),
+            &[("types", "notes,tasks,activities"), ("cursor", &cursor)],
+        )
+        .await;
+    assert_eq!(events(&rest), ["tasks:created", "notes:created"], "{rest}");
+}
