@@ -27,6 +27,7 @@ export function clearSession() {
   session.orgs = [];
   setCsrf(null);
   members.clear();
+  zoneSetting = null;
 }
 
 /** Loads /me; resolves to null when nobody is signed in. */
@@ -57,6 +58,19 @@ export function getMembers(slug, { fresh = false } = {}) {
   return promise;
 }
 export const forgetMembers = (slug) => members.delete(slug);
+
+// The time zone set in the account (null: none; this browser's is used then).
+// Task lists group days by it on the server; asked once, updated on save.
+let zoneSetting = null;
+export function accountZone() {
+  if (!zoneSetting) {
+    zoneSetting = get('/account/notifications').then((s) => s.time_zone || null);
+    zoneSetting.catch(() => { zoneSetting = null; });
+  }
+  return zoneSetting;
+}
+export const setAccountZone = (zone) => { zoneSetting = Promise.resolve(zone || null); };
+export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 export function memberName(list, userId) {
   if (!userId) return null;

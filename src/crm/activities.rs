@@ -369,7 +369,7 @@ impl RecordKind for Activities {
         name: &str,
         value: &str,
         _params: &crate::record::list::Params,
-        _me: Option<&str>,
+        _me: &crate::record::list::Viewer,
     ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
         crate::crm::notes::linked_to(name, value, "activity_links", "activity_id")
     }

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod companies;
 pub mod contacts;
+pub mod days;
 pub mod deals;
 pub mod links;
 pub mod notes;

@@ -221,7 +221,7 @@ impl RecordKind for Notes {
         name: &str,
         value: &str,
         _params: &crate::record::list::Params,
-        _me: Option<&str>,
+        _me: &crate::record::list::Viewer,
     ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
         linked_to(name, value, "note_links", "note_id")
     }

@@ -5,7 +5,7 @@
 //! so a task on the 31st is back on the 31st once a month has one.
 
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, Month};
+use time::{Date, Month};
 
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -107,10 +107,32 @@ impl Repeat {
         }
     }
 
-    /// The next due time of a timed task: the same time of day, `next` day.
-    pub fn next_time(&self, due: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
-        let next = self.next(due.date())?;
-        Some(due + Duration::days((next - due.date()).whole_days()))
+    /// The next due time of a timed task: the same time of day on the `next`
+    /// day, both as they are in `zone` (the assignee's), so a task at 09:00
+    /// in Berlin stays at 09:00 there when the clocks change. A time the
+    /// change skips moves forward by the gap; a time it repeats is the first.
+    pub fn next_time(
+        &self,
+        due: time::OffsetDateTime,
+        zone: &jiff::tz::TimeZone,
+    ) -> Option<time::OffsetDateTime> {
+        let ts = jiff::Timestamp::from_nanosecond(due.unix_timestamp_nanos()).ok()?;
+        let local = ts.to_zoned(zone.clone()).datetime();
+        let day = local.date();
+        let today = Date::from_calendar_date(
+            i32::from(day.year()),
+            Month::try_from(u8::try_from(day.month()).ok()?).ok()?,
+            u8::try_from(day.day()).ok()?,
+        )
+        .ok()?;
+        let next = self.next(today)?;
+        let shift = (next - today).whole_days();
+        let at = local
+            .checked_add(jiff::Span::new().days(shift))
+            .ok()?
+            .to_zoned(zone.clone())
+            .ok()?;
+        time::OffsetDateTime::from_unix_timestamp_nanos(at.timestamp().as_nanosecond()).ok()
     }
 }
 
@@ -179,8 +201,52 @@ mod tests {
         let r = rule(Every::Daily);
         assert_eq!(r.next(date!(2026 - 12 - 31)), Some(date!(2027 - 01 - 01)));
         assert_eq!(
-            r.next_time(datetime!(2026-12-31 09:30 UTC)),
+            r.next_time(datetime!(2026-12-31 09:30 UTC), &jiff::tz::TimeZone::UTC),
             Some(datetime!(2027-01-01 09:30 UTC))
+        );
+    }
+
+    #[test]
+    fn timed_repeats_keep_their_local_time_across_daylight_saving() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let weekly = rule(Every::Weekly).settle(date!(2026 - 03 - 23)).unwrap();
+        // Monday 09:00 in Berlin is 08:00 UTC in winter; after the change on
+        // Sunday 2026-03-29 it is 07:00 UTC.
+        assert_eq!(
+            weekly.next_time(datetime!(2026-03-23 08:00 UTC), &berlin),
+            Some(datetime!(2026-03-30 07:00 UTC))
+        );
+        // And back in autumn (the change on 2026-10-25).
+        assert_eq!(
+            weekly.next_time(datetime!(2026-10-19 07:00 UTC), &berlin),
+            Some(datetime!(2026-10-26 08:00 UTC))
+        );
+        // In UTC the time of day is simply kept.
+        assert_eq!(
+            weekly.next_time(datetime!(2026-03-23 08:00 UTC), &jiff::tz::TimeZone::UTC),
+            Some(datetime!(2026-03-30 08:00 UTC))
+        );
+        // Days are the zone's: Monday 09:00 in Auckland is Sunday in UTC.
+        let auckland = jiff::tz::TimeZone::get("Pacific/Auckland").unwrap();
+        let mondays = Repeat {
+            every: Every::Weekly,
+            days: vec![Day::Mon],
+            day_of_month: None,
+        };
+        assert_eq!(
+            mondays.next_time(datetime!(2026-12-06 20:00 UTC), &auckland),
+            Some(datetime!(2026-12-13 20:00 UTC))
+        );
+        // 02:30 on the night the clocks go forward does not exist: an hour later.
+        let daily = rule(Every::Daily);
+        assert_eq!(
+            daily.next_time(datetime!(2026-03-28 01:30 UTC), &berlin),
+            Some(datetime!(2026-03-29 01:30 UTC))
+        );
+        // 02:30 on the night they go back happens twice: the first one.
+        assert_eq!(
+            daily.next_time(datetime!(2026-10-24 00:30 UTC), &berlin),
+            Some(datetime!(2026-10-25 00:30 UTC))
         );
     }
 

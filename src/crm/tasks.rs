@@ -1,7 +1,9 @@
 //! Tasks: things a member must do, due on a date or at a time, linked to
 //! records of any kind. Open or done (with when and by whom); completing a
 //! repeating task creates the next one. Lists take `assignee=me` and
-//! `due=overdue|today|this_week|later|none` (days in the zone `tz`).
+//! `due=overdue|today|this_week|later|none`: days as they are where the
+//! caller lives (their account's time zone; `tz=` overrides it; UTC if
+//! neither is set).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -140,10 +142,11 @@ impl Due {
             Due::At(t) => t.date(),
         }
     }
-    fn next(&self, r: &Repeat) -> Option<Due> {
+    /// The next due by the rule; a time keeps its time of day in `zone`.
+    fn next(&self, r: &Repeat, zone: &jiff::tz::TimeZone) -> Option<Due> {
         match self {
             Due::Day(d) => r.next(*d).map(Due::Day),
-            Due::At(t) => r.next_time(*t).map(Due::At),
+            Due::At(t) => r.next_time(*t, zone).map(Due::At),
         }
     }
 }
@@ -273,77 +276,6 @@ static FIELDS: &[Builtin] = &[
     UPDATED_AT,
 ];
 
-/// Where today, this week and the rest begin, in a zone: dates and UTC stamps.
-struct Days {
-    today: String,
-    week_end: String,
-    now: String,
-    tomorrow_at: String,
-    next_week_at: String,
-}
-
-fn days(tz: &str, now: OffsetDateTime) -> AppResult<Days> {
-    let zone = jiff::tz::TimeZone::get(tz)
-        .map_err(|_| AppError::field("tz", "use an IANA time zone such as Europe/Paris"))?;
-    let bad = |e: jiff::Error| AppError::Internal(anyhow::anyhow!(e));
-    let ts = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(bad)?;
-    let local = ts.to_zoned(zone.clone()).date();
-    let week_end = local
-        .checked_add(jiff::Span::new().days(7 - i64::from(local.weekday().to_monday_one_offset())))
-        .map_err(bad)?;
-    let start_of = |d: jiff::civil::Date| -> AppResult<String> {
-        let z = d.to_zoned(zone.clone()).map_err(bad)?;
-        let t = OffsetDateTime::from_unix_timestamp_nanos(z.timestamp().as_nanosecond())
-            .map_err(|e| AppError::Internal(e.into()))?;
-        Ok(clock::stamp(t))
-    };
-    let tomorrow = local.tomorrow().map_err(bad)?;
-    Ok(Days {
-        today: local.to_string(),
-        week_end: week_end.to_string(),
-        now: clock::stamp(now),
-        tomorrow_at: start_of(tomorrow)?,
-        next_week_at: start_of(week_end.tomorrow().map_err(bad)?)?,
-    })
-}
-
-/// `due=`: disjoint groups (overdue, today, this week, later, none).
-fn due_condition(value: &str, d: &Days) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
-    use rusqlite::types::Value::Text;
-    let (day, at) = ("length(t.due) = 10", "length(t.due) > 10");
-    let (sql, args): (String, Vec<String>) = match value {
-        "overdue" => (
-            format!("t.status = 'open' AND ({day} AND t.due < ? OR {at} AND t.due < ?)"),
-            vec![d.today.clone(), d.now.clone()],
-        ),
-        "today" => (
-            format!("({day} AND t.due = ? OR {at} AND t.due >= ? AND t.due < ?)"),
-            vec![d.today.clone(), d.now.clone(), d.tomorrow_at.clone()],
-        ),
-        "this_week" => (
-            format!("({day} AND t.due > ? AND t.due <= ? OR {at} AND t.due >= ? AND t.due < ?)"),
-            vec![
-                d.today.clone(),
-                d.week_end.clone(),
-                d.tomorrow_at.clone(),
-                d.next_week_at.clone(),
-            ],
-        ),
-        "later" => (
-            format!("({day} AND t.due > ? OR {at} AND t.due >= ?)"),
-            vec![d.week_end.clone(), d.next_week_at.clone()],
-        ),
-        "none" => ("t.due IS NULL".into(), Vec::new()),
-        _ => {
-            return Err(AppError::field(
-                "due",
-                "use overdue, today, this_week, later or none",
-            ));
-        }
-    };
-    Ok((sql, args.into_iter().map(Text).collect()))
-}
-
 impl RecordKind for Tasks {
     const KIND: &'static str = "task";
     const PATH: &'static str = "tasks";
@@ -447,16 +379,26 @@ impl RecordKind for Tasks {
         name: &str,
         value: &str,
         params: &crate::record::list::Params,
-        _me: Option<&str>,
+        me: &crate::record::list::Viewer,
     ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
         match name {
             "due" => {
-                let tz = params.get("tz").map(String::as_str).unwrap_or("UTC");
-                due_condition(value, &days(tz, clock::now())?)
+                // An account's zone was checked when it was set; one the
+                // zone database no longer knows counts as not set.
+                let account = me
+                    .time_zone
+                    .as_deref()
+                    .filter(|z| jiff::tz::TimeZone::get(z).is_ok());
+                let tz = params
+                    .get("tz")
+                    .map(String::as_str)
+                    .or(account)
+                    .unwrap_or("UTC");
+                crate::crm::days::due_condition(value, &crate::crm::days::days(tz, clock::now())?)
             }
             // Read by `due`; alone it only has to name a zone.
             "tz" => {
-                days(value, clock::now())?;
+                crate::crm::days::days(value, clock::now())?;
                 Ok(("1".into(), Vec::new()))
             }
             _ => crate::crm::notes::linked_to(name, value, "task_links", "task_id"),
@@ -552,8 +494,14 @@ fn notify(
 }
 
 /// Marks a task done; a repeating task's next occurrence is created in the
-/// same transaction. Completing a done task changes nothing.
-fn complete_in(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+/// same transaction, a timed one at the same time of day in `zone` (its
+/// assignee's). Completing a done task changes nothing.
+fn complete_in(
+    conn: &Connection,
+    id: &str,
+    actor: &str,
+    zone: &jiff::tz::TimeZone,
+) -> AppResult<()> {
     let Some(task) = store::load::<Tasks>(conn, id)? else {
         return Err(AppError::NotFound);
     };
@@ -575,7 +523,7 @@ fn complete_in(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
         .query_row([id], |r| r.get(0))
         .optional()?;
     if let (Some(rule), Some(due), None) = (&task.repeat, task.due.as_deref(), already) {
-        let Some(next) = Due::parse(due).and_then(|d| d.next(rule)) else {
+        let Some(next) = Due::parse(due).and_then(|d| d.next(rule, zone)) else {
             return Ok(());
         };
         let mut input = Tasks::to_input(&task);
@@ -587,6 +535,40 @@ fn complete_in(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
             .execute(params![next_id, id])?;
     }
     Ok(())
+}
+
+/// The time zone a task's repeats keep their time of day in: its
+/// assignee's (an unassigned task's: the caller's), UTC if none is set.
+async fn assignee_zone(
+    state: &AppState,
+    access: &OrgAccess,
+    id: &str,
+) -> AppResult<jiff::tz::TimeZone> {
+    let lookup = id.to_string();
+    let assignee: Option<String> = access
+        .tenant
+        .db
+        .read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT assignee_id FROM tasks WHERE id = ?1")?
+                    .query_row([lookup], |r| r.get(0))
+                    .optional()?
+                    .flatten(),
+            )
+        })
+        .await?;
+    let zone = match assignee {
+        Some(user) => {
+            state
+                .control
+                .read(move |c| crate::platform::notifications::zone_of(c, &user))
+                .await?
+        }
+        None => access.time_zone.clone(),
+    };
+    Ok(zone
+        .and_then(|z| jiff::tz::TimeZone::get(&z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC))
 }
 
 /// Marks a done task open again.
@@ -622,10 +604,11 @@ async fn complete(
     access.require(crate::auth::roles::Role::Member)?;
     let actor = access.actor().stamp();
     let id = path.id;
+    let zone = assignee_zone(&state, &access, &id).await?;
     let task = access
         .tenant
         .write(move |tx| {
-            complete_in(tx, &id, &actor)?;
+            complete_in(tx, &id, &actor, &zone)?;
             store::get::<Tasks>(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;

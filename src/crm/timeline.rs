@@ -21,7 +21,10 @@ pub trait OnTimeline: RecordKind {
     /// The `types=` group (`notes`).
     const GROUP: &'static str;
     const LINKS: LinkTable;
-    /// (event, SQL over `t` of its time): each a separate entry when not NULL.
+    /// (event, column of its time on the link rows `l`, a copy of the
+    /// item's kept by triggers): each a separate entry when not NULL. The
+    /// links table has an index on (record_id, column, owner) for each, so a
+    /// page is a range of that index, newest first.
     const MOMENTS: &'static [(&'static str, &'static str)];
     /// SQL over `t` of what stays on top of the first page, if anything does.
     const PINNED: Option<&'static str> = None;
@@ -81,11 +84,13 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
                 _ => String::new(),
             };
             let prefix = format!("{}:{event}:", K::KIND);
+            // `{col} <= ?2` bounds the index range; the rest breaks ties.
             let sql = format!(
-                "SELECT {col}, t.id FROM {links} l JOIN {table} t ON t.id = l.{owner}
-                 WHERE l.record_id = ?1 AND t.deleted_at IS NULL
-                   AND {col} IS NOT NULL AND ({col} < ?2 OR {col} = ?2 AND ?3 || t.id < ?4) {unpinned}
-                 ORDER BY {col} DESC, t.id DESC LIMIT ?5",
+                "SELECT l.{col}, l.{owner} FROM {links} l JOIN {table} t ON t.id = l.{owner}
+                 WHERE l.record_id = ?1 AND l.{col} IS NOT NULL AND l.{col} <= ?2
+                   AND (l.{col} < ?2 OR ?3 || l.{owner} < ?4)
+                   AND t.deleted_at IS NULL {unpinned}
+                 ORDER BY l.{col} DESC, l.{owner} DESC LIMIT ?5",
                 links = K::LINKS.table,
                 owner = K::LINKS.owner,
                 table = K::TABLE,
@@ -121,10 +126,10 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
         let ids = serde_json::to_string(&subject.ids).map_err(|e| AppError::Internal(e.into()))?;
         let (event, col) = K::MOMENTS[0];
         let sql = format!(
-            "SELECT DISTINCT {col}, t.id FROM {links} l JOIN {table} t ON t.id = l.{owner}
+            "SELECT DISTINCT l.{col}, t.id FROM {links} l JOIN {table} t ON t.id = l.{owner}
              WHERE l.record_id IN (SELECT value FROM json_each(?1)) AND t.deleted_at IS NULL
                AND {cond}
-             ORDER BY {col} DESC, t.id DESC LIMIT 20",
+             ORDER BY l.{col} DESC, t.id DESC LIMIT 20",
             links = K::LINKS.table,
             owner = K::LINKS.owner,
             table = K::TABLE,
@@ -176,7 +181,7 @@ impl<K: OnTimeline> TimelineSource for Linked<K> {
 impl OnTimeline for crate::crm::notes::Notes {
     const GROUP: &'static str = "notes";
     const LINKS: LinkTable = crate::crm::notes::LINKS;
-    const MOMENTS: &'static [(&'static str, &'static str)] = &[("created", "t.created_at")];
+    const MOMENTS: &'static [(&'static str, &'static str)] = &[("created", "at")];
     const PINNED: Option<&'static str> = Some("t.pinned = 1");
 }
 
@@ -184,11 +189,11 @@ impl OnTimeline for crate::crm::tasks::Tasks {
     const GROUP: &'static str = "tasks";
     const LINKS: LinkTable = crate::crm::tasks::LINKS;
     const MOMENTS: &'static [(&'static str, &'static str)] =
-        &[("created", "t.created_at"), ("completed", "t.done_at")];
+        &[("created", "created_at"), ("completed", "done_at")];
 }
 
 impl OnTimeline for crate::crm::activities::Activities {
     const GROUP: &'static str = "activities";
     const LINKS: LinkTable = crate::crm::activities::LINKS;
-    const MOMENTS: &'static [(&'static str, &'static str)] = &[("logged", "t.occurred_at")];
+    const MOMENTS: &'static [(&'static str, &'static str)] = &[("logged", "at")];
 }

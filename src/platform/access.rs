@@ -41,6 +41,9 @@ pub struct OrgAccess {
     pub role: Role,
     pub caller: Caller,
     pub tenant: Arc<Tenant>,
+    /// The acting person's time zone from their account (None: not set),
+    /// for where their "today" begins.
+    pub time_zone: Option<String>,
     /// Set while the organization is closed (read-only until it is reopened
     /// or erased).
     pub closure: Option<Closure>,
@@ -103,7 +106,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
         .map(|(_, v)| v.to_string())
         .ok_or(AppError::NotFound)?;
     let config = state.config.clone();
-    let (caller, org, role, closure) = state
+    let (caller, org, role, closure, time_zone) = state
         .control
         .read(move |conn| {
             let caller = Caller::resolve(conn, &creds, &config)?;
@@ -121,7 +124,12 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
                 return Err(AppError::MfaEnrollmentRequired);
             }
             let closure = closure::of_org(conn, &org.id)?.map(|r| r.closure);
-            Ok((caller, org, role, closure))
+            let person = match &caller {
+                Caller::User { user, .. } => user.id.as_str(),
+                Caller::ApiKey(key) => key.owner_user_id.as_str(),
+            };
+            let zone = crate::platform::notifications::zone_of(conn, person)?;
+            Ok((caller, org, role, closure, zone))
         })
         .await?;
     caller.check_csrf(parts, &state.config.public_url)?;
@@ -132,6 +140,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
         role,
         caller,
         tenant,
+        time_zone,
         closure,
     })
 }

@@ -1,5 +1,5 @@
-//! Notifications: what people are told — a task assigned to them, their task
-//! due, an @mention — across their organizations, read and unread. The store
+//! Notifications: what people are told — a task or a deal assigned to them,
+//! their task due, an @mention — across their organizations, read and unread. The store
 //! is channel-neutral (email delivery can read the same rows).
 //!
 //! A write in an organization puts its notices in that organization's
@@ -199,7 +199,8 @@ pub fn fire_at(due: &str, zone: Option<&str>) -> Option<String> {
     Some(clock::stamp(t))
 }
 
-fn zone_of(c: &Connection, user_id: &str) -> AppResult<Option<String>> {
+/// A person's time zone from their account (None: not set).
+pub fn zone_of(c: &Connection, user_id: &str) -> AppResult<Option<String>> {
     Ok(
         c.prepare_cached("SELECT time_zone FROM users WHERE id = ?1")?
             .query_row([user_id], |r| r.get::<_, Option<String>>(0))

@@ -44,6 +44,14 @@ pub type Params = BTreeMap<String, String>;
 
 const COMMON: &[&str] = &["limit", "cursor", "sort", "q", "filter", "updated_since"];
 
+/// Who is asking, for what a list means relative to them: `me` (their user
+/// id, an API key's owner) and "today" (their account's time zone, if set).
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    pub id: Option<String>,
+    pub time_zone: Option<String>,
+}
+
 /// A list request, checked: conditions and their arguments, sorts, paging.
 pub struct ListQuery {
     conditions: Vec<String>,
@@ -65,11 +73,11 @@ pub fn limit(l: Option<&String>) -> AppResult<usize> {
 
 impl ListQuery {
     /// Checks a list's parameters against the kind's fields (`fields` are
-    /// its live custom fields). `me` is the caller's user id.
+    /// its live custom fields). `me` is who asks.
     pub fn new<K: RecordKind>(
         params: &Params,
         fields: &[CustomField],
-        me: Option<String>,
+        me: Viewer,
     ) -> AppResult<ListQuery> {
         let cat = Catalogue {
             builtins: K::fields(),
@@ -120,7 +128,7 @@ impl ListQuery {
                     ));
                 }
                 // `owner=me`, `assignee=me`: the caller.
-                let v = match (b.ty, v.as_str(), &me) {
+                let v = match (b.ty, v.as_str(), &me.id) {
                     (crate::record::FieldType::User, "me", Some(me)) => me.clone(),
                     _ => v.clone(),
                 };
@@ -130,7 +138,7 @@ impl ListQuery {
         }
         for name in K::SHORTCUTS {
             if let Some(v) = params.get(*name) {
-                let (sql, args) = K::shortcut(name, v, params, me.as_deref())?;
+                let (sql, args) = K::shortcut(name, v, params, &me)?;
                 q.conditions.push(sql);
                 q.args.extend(args);
             }
@@ -156,7 +164,7 @@ impl ListQuery {
         }
         if let Some(f) = params.get("filter") {
             let ctx = Context {
-                me,
+                me: me.id,
                 now: clock::now(),
             };
             let (sql, args) = Filter::parse(f)?.compile(&cat, &ctx)?;

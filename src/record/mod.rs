@@ -122,12 +122,13 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// List parameters of the kind's own beyond field equality (`due=today`).
     const SHORTCUTS: &'static [&'static str] = &[];
     /// The condition (SQL over `t`, bound arguments) of shortcut `name`;
-    /// `params` are the whole query (a shortcut may read a companion, `tz`).
+    /// `params` are the whole query (a shortcut may read a companion, `tz`);
+    /// `me` is who asks (their id and time zone).
     fn shortcut(
         name: &str,
         _value: &str,
         _params: &list::Params,
-        _me: Option<&str>,
+        _me: &list::Viewer,
     ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
         Err(crate::error::AppError::field(name, "unknown parameter"))
     }

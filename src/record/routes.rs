@@ -15,15 +15,20 @@ use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::paths::{IdPath, TagPath};
 use crate::platform::access::OrgAccess;
 use crate::record::history::{self, Change};
-use crate::record::list::{Count, ListQuery, Page, Params, fields_of};
+use crate::record::list::{Count, ListQuery, Page, Params, Viewer, fields_of};
 use crate::record::{RecordKind, openapi, patch, store, tags, timeline};
 use crate::state::AppState;
 
-/// The caller's user id (an API key's owner), for `me` in filters.
-pub fn me(access: &OrgAccess) -> Option<String> {
-    match &access.caller {
-        Caller::User { user, .. } => Some(user.id.clone()),
-        Caller::ApiKey(k) => Some(k.owner_user_id.clone()),
+/// Who asks: the caller's user id (an API key's owner), for `me` in
+/// filters, and their time zone, for where "today" begins.
+pub fn me(access: &OrgAccess) -> Viewer {
+    let id = match &access.caller {
+        Caller::User { user, .. } => user.id.clone(),
+        Caller::ApiKey(k) => k.owner_user_id.clone(),
+    };
+    Viewer {
+        id: Some(id),
+        time_zone: access.time_zone.clone(),
     }
 }
 

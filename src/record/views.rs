@@ -300,7 +300,7 @@ async fn list_views(
     access: OrgAccess,
     Query(params): Query<ViewParams>,
 ) -> AppResult<Json<Items<View>>> {
-    let user = me(&access).unwrap_or_default();
+    let user = me(&access).id.unwrap_or_default();
     let items = access
         .tenant
         .db
@@ -318,7 +318,7 @@ async fn create_view(
     access: OrgAccess,
     Json(input): Json<ViewInput>,
 ) -> AppResult<(StatusCode, Json<View>)> {
-    let user = me(&access).unwrap_or_default();
+    let user = me(&access).id.unwrap_or_default();
     let mut p = Problems::new();
     let kind_name = input.kind.clone().unwrap_or_default();
     if kind(&kind_name).is_none() {
@@ -376,7 +376,7 @@ async fn update_view(
     Path(path): Path<IdPath>,
     Json(input): Json<ViewInput>,
 ) -> AppResult<Json<View>> {
-    let user = me(&access).unwrap_or_default();
+    let user = me(&access).id.unwrap_or_default();
     let lookup = (user.clone(), path.id.clone());
     let mut v = access
         .tenant
@@ -426,7 +426,7 @@ async fn update_view(
     params(("org" = String, Path, description = "organization slug"), ("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_view(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<StatusCode> {
-    let user = me(&access).unwrap_or_default();
+    let user = me(&access).id.unwrap_or_default();
     let lookup = (user.clone(), path.id.clone());
     let v = access
         .tenant

@@ -317,3 +317,127 @@ async fn a_reminder_fires_once_across_kill_9() {
     child.kill().expect("kill");
     let _ = child.wait();
 }
+
+/// A deal given to someone tells them once; giving it to oneself, their
+/// setting off, or a person of another organization sends nothing here.
+#[tokio::test]
+async fn a_deal_assigned_to_you_notifies_once() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mia = app
+        .add_member(&s, "acme", "mia@example.com", "member")
+        .await;
+    let (status, _) = s
+        .post("/api/v1/orgs", json!({"name": "Other", "slug": "other"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let bob = app
+        .add_member(&s, "other", "bob@example.com", "member")
+        .await;
+    let deal_events = |page: &Value| -> Vec<Value> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|n| n["event"] == "deal_assigned")
+            .cloned()
+            .collect()
+    };
+    // Created with Mia as owner: one notification; edits that keep the owner add none.
+    let (status, d) = s
+        .post(
+            &format!("{O}/deals"),
+            json!({"title": "Globex renewal", "owner_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let did = d["id"].as_str().expect("id").to_string();
+    let (status, _) = s
+        .patch(&format!("{O}/deals/{did}"), json!({"amount": 5000}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = mia.get("/api/v1/notifications").await;
+    let got = deal_events(&page);
+    assert_eq!(got.len(), 1, "{page}");
+    assert_eq!(got[0]["title"], "Globex renewal");
+    assert_eq!(got[0]["record_kind"], "deal");
+    assert_eq!(got[0]["record_id"], json!(did));
+    assert_eq!(got[0]["actor"], json!(s.user_id));
+    assert_eq!(got[0]["org"]["slug"], "acme");
+    // A deal created without an owner and given to Mia later: one more.
+    let (_, d2) = s
+        .post(&format!("{O}/deals"), json!({"title": "Initech pilot"}))
+        .await;
+    let d2id = d2["id"].as_str().expect("id").to_string();
+    let (status, _) = s
+        .patch(
+            &format!("{O}/deals/{d2id}"),
+            json!({"owner_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = mia.get("/api/v1/notifications").await;
+    assert_eq!(deal_events(&page).len(), 2, "{page}");
+    assert_eq!(deal_events(&page)[0]["record_id"], json!(d2id));
+    // Taking a deal oneself (on create or by PATCH) is no news.
+    let (_, mine) = mia
+        .post(
+            &format!("{O}/deals"),
+            json!({"title": "My own", "owner_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(mine["owner_id"], json!(mia.user_id));
+    s.patch(&format!("{O}/deals/{did}"), json!({"owner_id": s.user_id}))
+        .await;
+    let (_, own) = s.get("/api/v1/notifications").await;
+    assert!(deal_events(&own).is_empty(), "{own}");
+    let (_, page) = mia.get("/api/v1/notifications").await;
+    assert_eq!(deal_events(&page).len(), 2, "{page}");
+    // Mia turns the event off: the next deal given to her says nothing.
+    let (status, _) = mia
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/account/notifications",
+            Some(json!({"time_zone": null, "events": {"deal_assigned": false}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    s.post(
+        &format!("{O}/deals"),
+        json!({"title": "Quiet one", "owner_id": mia.user_id}),
+    )
+    .await;
+    let (_, page) = mia.get("/api/v1/notifications").await;
+    assert_eq!(deal_events(&page).len(), 2, "{page}");
+    // Bob belongs to another organization: acme cannot make him an owner
+    // (422, nothing written, nothing sent); his own organization can.
+    let (status, err) = s
+        .post(
+            &format!("{O}/deals"),
+            json!({"title": "Not his", "owner_id": bob.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, err) = s
+        .patch(
+            &format!("{O}/deals/{d2id}"),
+            json!({"owner_id": bob.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, page) = bob.get("/api/v1/notifications").await;
+    assert!(deal_events(&page).is_empty(), "{page}");
+    let (status, _) = s
+        .post(
+            "/api/v1/orgs/other/deals",
+            json!({"title": "Other deal", "owner_id": bob.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, page) = bob.get("/api/v1/notifications").await;
+    let got = deal_events(&page);
+    assert_eq!(got.len(), 1, "{page}");
+    assert_eq!(got[0]["org"]["slug"], "other");
+    let (_, page) = mia.get("/api/v1/notifications").await;
+    assert_eq!(deal_events(&page).len(), 2, "{page}");
+}

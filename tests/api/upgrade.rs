@@ -59,8 +59,27 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE notice_outbox;
-         DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';",
+        "DROP TRIGGER note_links_take_time;
+         DROP TRIGGER notes_created_at_to_links;
+         DROP TRIGGER task_links_take_time;
+         DROP TRIGGER tasks_times_to_links;
+         DROP TRIGGER activity_links_take_time;
+         DROP TRIGGER activities_time_to_links;
+         DROP INDEX note_links_by_record_time;
+         DROP INDEX task_links_by_record_created;
+         DROP INDEX task_links_by_record_done;
+         DROP INDEX activity_links_by_record_time;
+         DROP INDEX tasks_mine_by_due;
+         ALTER TABLE note_links DROP COLUMN at;
+         ALTER TABLE task_links DROP COLUMN created_at;
+         ALTER TABLE task_links DROP COLUMN done_at;
+         ALTER TABLE activity_links DROP COLUMN at;
+         CREATE INDEX note_links_by_record ON note_links(record_id, note_id);
+         CREATE INDEX task_links_by_record ON task_links(record_id, task_id);
+         CREATE INDEX activity_links_by_record ON activity_links(record_id, activity_id);
+         CREATE INDEX tasks_open_by_assignee ON tasks(assignee_id, status, due)
+             WHERE deleted_at IS NULL;
+         DELETE FROM refinery_schema_history WHERE name = 'timeline_times_on_links';",
     )
     .expect("downgrade");
     drop(c);
@@ -69,7 +88,10 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V9__notice_outbox"), "{plan}");
+    assert!(
+        plan.contains("would apply V10__timeline_times_on_links"),
+        "{plan}"
+    );
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -154,7 +176,7 @@ fn the_jobs_command_lists_jobs_and_fails_on_a_failed_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 job(s) failed their last run"));
 }
 
-/// A migration that fails on a real database (here: its table exists
+/// A migration that fails on a real database (here: its columns exist
 /// already) stops the server with the migration named; the database stays as
 /// it was and its snapshot is kept.
 #[test]
@@ -164,7 +186,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';
+        "DELETE FROM refinery_schema_history WHERE name = 'timeline_times_on_links';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -174,7 +196,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V9__notice_outbox failed"), "{err}");
+    assert!(
+        err.contains("migration V10__timeline_times_on_links failed"),
+        "{err}"
+    );
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,7 +210,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'notice_outbox')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'timeline_times_on_links')",
             [],
             |r| r.get(0),
         )

@@ -534,3 +534,232 @@ async fn timeline_pages_are_stable_with_equal_times() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+async fn set_zone(s: &Session, zone: &str) {
+    let (status, body) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/account/notifications",
+            Some(json!({"time_zone": zone, "events": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// `due=` groups days where the caller lives: their account's time zone
+/// (an API key's: its owner's), `tz=` overriding it. Kiritimati (UTC+14)
+/// and UTC-12 are always on different dates, whatever the time of day.
+#[tokio::test]
+async fn task_days_begin_in_the_callers_time_zone() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mia = app
+        .add_member(&s, "acme", "mia@example.com", "member")
+        .await;
+    set_zone(&s, "Pacific/Kiritimati").await;
+    set_zone(&mia, "Etc/GMT+12").await;
+    // Not within moments of a midnight of either zone (10:00 and 12:00 UTC).
+    loop {
+        let t = time::OffsetDateTime::now_utc();
+        let secs = i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second());
+        if [36_000, 43_200].iter().all(|m| (secs - m).abs() > 20) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let kiritimati = (now + time::Duration::hours(14)).date().to_string();
+    let minus12 = (now - time::Duration::hours(12)).date().to_string();
+    for (title, due, who) in [
+        ("owner-k", &kiritimati, &s),
+        ("owner-m", &minus12, &s),
+        ("mia-k", &kiritimati, &mia),
+        ("mia-m", &minus12, &mia),
+    ] {
+        let (status, t) = s
+            .post(
+                &format!("{O}/tasks"),
+                json!({"title": title, "due": due, "assignee_id": who.user_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+    }
+    let titles = |page: &Value| -> Vec<String> {
+        let mut t: Vec<String> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["title"].as_str().expect("title").to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let list = |who: &Session, due: &str, tz: Option<&str>| {
+        let mut q = vec![("assignee", "me".to_string()), ("due", due.to_string())];
+        if let Some(z) = tz {
+            q.push(("tz", z.to_string()));
+        }
+        let who = who.clone();
+        async move {
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, page) = who.get_query(&format!("{O}/tasks"), &q).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page
+        }
+    };
+    // The owner's today is Kiritimati's; Mia's date is already past there.
+    assert_eq!(titles(&list(&s, "today", None).await), ["owner-k"]);
+    assert_eq!(titles(&list(&s, "overdue", None).await), ["owner-m"]);
+    // Mia's today is UTC-12's; Kiritimati's date is still ahead of her.
+    assert_eq!(titles(&list(&mia, "today", None).await), ["mia-m"]);
+    assert!(titles(&list(&mia, "overdue", None).await).is_empty());
+    let ahead = [
+        titles(&list(&mia, "this_week", None).await),
+        titles(&list(&mia, "later", None).await),
+    ]
+    .concat();
+    assert_eq!(ahead, ["mia-k"]);
+    // `tz=` overrides the account's zone.
+    assert_eq!(
+        titles(&list(&mia, "today", Some("Pacific/Kiritimati")).await),
+        ["mia-k"]
+    );
+    assert_eq!(
+        titles(&list(&mia, "overdue", Some("Pacific/Kiritimati")).await),
+        ["mia-m"]
+    );
+    // An API key lists by its owner's zone.
+    let key = app.api_key(&s, "acme", "member").await;
+    let (status, page) = key.get(&format!("{O}/tasks?assignee=me&due=today")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(titles(&page), ["owner-k"]);
+    // Counting agrees with listing.
+    let (_, n) = mia
+        .get(&format!("{O}/tasks/count?assignee=me&due=today"))
+        .await;
+    assert_eq!(n["count"], 1, "{n}");
+}
+
+/// A timed weekly task at 09:00 in Berlin comes back at 09:00 in Berlin
+/// after the clocks change (08:00 UTC in winter, 07:00 UTC in summer); an
+/// assignee without a zone keeps the UTC time of day.
+#[tokio::test]
+async fn timed_repeats_keep_the_assignees_local_time_across_daylight_saving() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mia = app
+        .add_member(&s, "acme", "mia@example.com", "member")
+        .await;
+    let vic = app
+        .add_member(&s, "acme", "vic@example.com", "member")
+        .await;
+    set_zone(&mia, "Europe/Berlin").await;
+    let mut next_of = std::collections::HashMap::new();
+    for (title, who, due) in [
+        ("berlin spring", &mia, "2026-03-23T09:00:00+01:00"),
+        ("berlin autumn", &mia, "2026-10-19T09:00:00+02:00"),
+        ("utc standup", &vic, "2026-03-23T08:00:00Z"),
+    ] {
+        let (status, t) = s
+            .post(
+                &format!("{O}/tasks"),
+                json!({"title": title, "due": due,
+                       "assignee_id": who.user_id, "repeat": {"every": "weekly"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        let id = t["id"].as_str().expect("id").to_string();
+        let (status, _) = s.post(&format!("{O}/tasks/{id}/complete"), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, page) = s
+            .get_query(&format!("{O}/tasks"), &[("status", "open"), ("q", title)])
+            .await;
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+        assert_eq!(page["items"][0]["repeat_of"], json!(id));
+        next_of.insert(title, page["items"][0]["due"].clone());
+    }
+    assert_eq!(next_of["berlin spring"], "2026-03-30T07:00:00.000000Z");
+    assert_eq!(next_of["berlin autumn"], "2026-10-26T08:00:00.000000Z");
+    assert_eq!(next_of["utc standup"], "2026-03-30T08:00:00.000000Z");
+}
+
+/// The timeline reads times copied onto the link rows: moving an activity's
+/// time moves its entry, reopening a task takes its "completed" entry away,
+/// and a trashed note leaves the page.
+#[tokio::test]
+async fn timeline_entries_follow_their_items_times() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let c = contact(&s, "Ann").await;
+    let one = format!("{O}/contacts/{c}");
+    let (_, call) = s
+        .post(
+            &format!("{O}/activities"),
+            json!({"type": "call", "occurred_at": "2020-01-01T10:00:00Z",
+                   "links": link("contact", &c)}),
+        )
+        .await;
+    let aid = call["id"].as_str().expect("id").to_string();
+    let (_, note) = s
+        .post(
+            &format!("{O}/notes"),
+            json!({"body": "<p>Hi</p>", "links": link("contact", &c)}),
+        )
+        .await;
+    let (_, task) = s
+        .post(
+            &format!("{O}/tasks"),
+            json!({"title": "Follow up", "links": link("contact", &c)}),
+        )
+        .await;
+    let tid = task["id"].as_str().expect("id").to_string();
+    let types = "types=notes,tasks,activities";
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(
+        events(&t),
+        ["tasks:created", "notes:created", "activities:logged"],
+        "{t}"
+    );
+    // The call moved to the future is the newest entry.
+    let (status, _) = s
+        .patch(
+            &format!("{O}/activities/{aid}"),
+            json!({"occurred_at": "2099-01-01T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    s.post(&format!("{O}/tasks/{tid}/complete"), json!({}))
+        .await;
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(
+        events(&t),
+        [
+            "activities:logged",
+            "tasks:completed",
+            "tasks:created",
+            "notes:created"
+        ],
+        "{t}"
+    );
+    assert_eq!(t["items"][0]["at"], "2099-01-01T10:00:00.000000Z");
+    // Reopened: no longer completed. Trashed: gone; restored: back.
+    s.post(&format!("{O}/tasks/{tid}/reopen"), json!({})).await;
+    let nid = note["id"].as_str().expect("id");
+    assert_eq!(
+        s.delete(&format!("{O}/notes/{nid}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let t = timeline(&s, &format!("{one}/timeline?{types}")).await;
+    assert_eq!(events(&t), ["activities:logged", "tasks:created"], "{t}");
+    s.post(&format!("{O}/notes/{nid}/restore"), json!({})).await;
+    let t = timeline(&s, &format!("{one}/timeline?{types}&limit=1")).await;
+    assert_eq!(events(&t), ["activities:logged"], "{t}");
+    let cursor = t["next_cursor"].as_str().expect("cursor").to_string();
+    let (_, rest) = s
+        .get_query(
+            &format!("{one}/timeline"),
+            &[("types", "notes,tasks,activities"), ("cursor", &cursor)],
+        )
+        .await;
+    assert_eq!(events(&rest), ["tasks:created", "notes:created"], "{rest}");
+}

@@ -7,9 +7,10 @@ import { navigate } from '../router.js';
 import { openPopover } from './menu.js';
 import { openDialog } from './dialog.js';
 import { reportError, toast } from './toast.js';
+import { setAccountZone } from '../session.js';
 
 const EVENT_LABEL = { task_assigned: 'Task assigned to you', task_due: 'Task due', mentioned: 'Mentioned you', deal_assigned: 'Deal assigned to you' };
-const PATHS = { contact: 'contacts', company: 'companies', task: 'tasks', note: 'notes', activity: 'activities' };
+const PATHS = { contact: 'contacts', company: 'companies', deal: 'deals', task: 'tasks', note: 'notes', activity: 'activities' };
 
 function hrefOf(n) {
   if (!n.record_kind || !PATHS[n.record_kind]) return `/o/${n.org.slug}/tasks`;
@@ -72,7 +73,7 @@ export function notificationBell() {
     const save = h('button', { class: 'btn btn-primary', type: 'submit', text: 'Save' });
     const d = openDialog({
       title: 'Notifications', form: true, size: 'narrow',
-      description: 'Dates of tasks remind at 09:00 in your time zone.',
+      description: 'Your time zone sets where your days begin in task lists. Dated tasks remind at 09:00 and repeating tasks keep their time of day in it.',
       body: [h('div', { class: 'field' }, h('label', { text: 'Time zone' }), zone), h('fieldset', { class: 'check-list' }, h('legend', { text: 'Notify me when' }), boxes.map((b) => b.el))],
       foot: [h('button', { class: 'btn', type: 'button', text: 'Cancel', onclick: () => d.close() }), save],
     });
@@ -80,7 +81,8 @@ export function notificationBell() {
       e.preventDefault();
       const events = Object.fromEntries(boxes.map((b) => [b.k, b.cb.checked]));
       try {
-        await request('PUT', '/account/notifications', { time_zone: zone.value || browserZone, events });
+        const saved = await request('PUT', '/account/notifications', { time_zone: zone.value || browserZone, events });
+        setAccountZone(saved && saved.time_zone);
         d.close();
         toast('Notification settings saved.', { kind: 'success' });
       } catch (err) { reportError(err); }

@@ -1,10 +1,10 @@
-// Tasks: my open tasks grouped overdue / today / this week / later / no date (days in this
-// browser's zone), team tasks for admins, a checkbox completes (with undo); and the quick
+// Tasks: my open tasks grouped overdue / today / this week / later / no date (days in the
+// account's time zone, or this browser's while the account has none), team tasks for admins, a checkbox completes (with undo); and the quick
 // add dialog (`t` anywhere), which links the task to the record on screen.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, orgPath } from '../api.js';
-import { canAdmin, canEdit, getMembers, memberName, session } from '../session.js';
+import { accountZone, browserZone, canAdmin, canEdit, getMembers, memberName, session } from '../session.js';
 import { currentRoute, navigate } from '../router.js';
 import { openDialog } from '../components/dialog.js';
 import { field, showErrors, clearErrors } from '../components/field.js';
@@ -12,7 +12,6 @@ import { toast, reportError } from '../components/toast.js';
 import { emptyState } from '../components/table.js';
 
 const GROUPS = [['overdue', 'Overdue'], ['today', 'Today'], ['this_week', 'This week'], ['later', 'Later'], ['none', 'No date']];
-const zone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 const PATHS = { contact: 'contacts', company: 'companies' };
 
 function dueText(due) {
@@ -65,7 +64,9 @@ export async function renderTasks(ctx) {
   shell.setTop({ title: 'Tasks', actions: [teamBtn, addBtn].filter(Boolean) });
 
   async function load() {
-    const base = { status: 'open', tz: zone(), limit: '200' };
+    // The server knows the account's zone; `tz` only stands in while it has none.
+    const base = { status: 'open', limit: '200' };
+    if (!(await accountZone().catch(() => null))) base.tz = browserZone();
     if (!team) base.assignee = 'me';
     try {
       const pages = await Promise.all(GROUPS.map(([g]) => get(`${orgPath(slug, 'tasks')}?${new URLSearchParams({ ...base, due: g })}`, { signal })));

@@ -128,7 +128,12 @@ fn sums(
 }
 
 /// The board of pipeline `id` (404 if there is none).
-pub fn board(conn: &Connection, id: &str, p: &BoardParams, me: Option<String>) -> AppResult<Board> {
+pub fn board(
+    conn: &Connection,
+    id: &str,
+    p: &BoardParams,
+    me: crate::record::list::Viewer,
+) -> AppResult<Board> {
     let pipeline = pipelines::get(conn, id)?.ok_or(AppError::NotFound)?;
     if p.cursor.is_some() && p.stage.is_none() {
         return Err(AppError::field("cursor", "name the column's stage too"));

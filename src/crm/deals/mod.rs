@@ -380,12 +380,14 @@ struct Current {
     closed_at: Option<String>,
     stage_entered_at: String,
     company_id: Option<String>,
+    owner_id: Option<String>,
 }
 
 fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
     Ok(conn
         .prepare_cached(
-            "SELECT pipeline_id, stage_id, status, position, closed_at, stage_entered_at, company_id
+            "SELECT pipeline_id, stage_id, status, position, closed_at, stage_entered_at,
+               company_id, owner_id
              FROM deals WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -397,6 +399,7 @@ fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
                 closed_at: r.get(4)?,
                 stage_entered_at: r.get(5)?,
                 company_id: r.get(6)?,
+                owner_id: r.get(7)?,
             })
         })
         .optional()?)
@@ -513,6 +516,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
         .execute(values)?;
     }
     save_contacts(conn, id, &c.contacts)?;
+    notify_owner(conn, id, c, cur.as_ref(), actor)?;
     if moved {
         let from = match &cur {
             Some(x) => pipelines::stage(conn, &x.stage_id)?,
@@ -521,6 +525,37 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
         moves::record_change(conn, id, from.as_ref(), &stage, actor, now)?;
     }
     Ok(())
+}
+
+/// A deal given to someone (created with them as owner, or its owner
+/// changed) tells them, unless they gave it to themselves. The notice goes to
+/// the organization's outbox in this transaction, like a task's assignment.
+fn notify_owner(
+    conn: &Connection,
+    id: &str,
+    c: &Clean,
+    cur: Option<&Current>,
+    actor: &str,
+) -> AppResult<()> {
+    let Some(owner) = c.owner_id.as_deref() else {
+        return Ok(());
+    };
+    if owner == actor || cur.is_some_and(|x| x.owner_id.as_deref() == Some(owner)) {
+        return Ok(());
+    }
+    crate::platform::notifications::enqueue(
+        conn,
+        &crate::platform::notifications::Notice {
+            event: "deal_assigned",
+            user_id: owner,
+            title: &c.title,
+            record_kind: "deal",
+            record_id: id,
+            actor,
+            key: &format!("{id}:{owner}"),
+            due: None,
+        },
+    )
 }
 
 /// Deals in search: found by title, company, contacts, source, next step, tags.
