@@ -319,6 +319,30 @@ async fn rotting_follows_the_stage_setting() {
     assert!(d["days_in_stage"].as_i64().expect("days") > 300);
     let (_, f) = s.get(&format!("{D}/{}", id(&fresh))).await;
     assert_eq!(f["rotting"], false);
+    assert_eq!(f["last_activity_at"], Value::Null);
+
+    // A call logged on the idle deal is attention: it no longer rots, and
+    // says when it was last worked on. Trashing the call takes that back.
+    let (status, call) = s
+        .post(
+            "/api/v1/orgs/acme/activities",
+            json!({"type": "call", "outcome": "connected", "body": "<p>Talked terms</p>",
+                   "links": [{"kind": "deal", "id": id(&d)}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{call}");
+    let (_, worked) = s.get(&format!("{D}/{}", id(&d))).await;
+    assert_eq!(worked["rotting"], false, "{worked}");
+    assert_eq!(worked["last_activity_at"], call["occurred_at"], "{worked}");
+    assert!(worked["days_in_stage"].as_i64().expect("days") > 300);
+    let (status, _) = s
+        .delete(&format!("/api/v1/orgs/acme/activities/{}", id(&call)))
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (_, d) = s.get(&format!("{D}/{}", id(&d))).await;
+    assert_eq!(d["rotting"], true, "{d}");
+    assert_eq!(d["last_activity_at"], Value::Null);
+
     // Without rotting days on the stage, nothing rots.
     let mut stages = p["stages"].as_array().expect("stages").clone();
     for st in &mut stages {

@@ -22,7 +22,7 @@ function card(slug, d, members) {
   return h('li', { class: 'deal-card', tabIndex: 0, dataset: { id: d.id }, 'aria-label': `${d.title}${d.amount != null ? ', ' + fmtMoney(d.amount, d.currency) : ''}` },
     h('div', { class: 'deal-card-top' },
       h('a', { class: 'deal-card-title', href: `/o/${slug}/deals/${d.id}`, text: d.title, tabIndex: -1, draggable: 'false' }),
-      d.rotting && h('span', { class: 'rot-dot', title: `No activity for a while (${plural(d.days_in_stage, 'day')} in stage)`, 'aria-label': 'Rotting' })),
+      d.rotting && h('span', { class: 'rot-dot', title: `Left alone too long (${plural(d.days_in_stage, 'day')} in stage)`, 'aria-label': 'Rotting' })),
     d.company && h('div', { class: 'deal-card-sub', text: d.company.name }),
     h('div', { class: 'deal-card-foot' },
       h('span', { class: 'deal-amount num', text: d.amount != null ? fmtMoney(d.amount, d.currency) : '—' }),

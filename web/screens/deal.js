@@ -203,6 +203,7 @@ export async function renderDeal(ctx) {
         d.owner_id && fact('user', memberName(members, d.owner_id) || 'Former member', 'Owner'),
         d.close_date && fact('calendar', formatDate(d.close_date), 'Expected close'),
         d.status === 'open' && fact('clock', `${plural(d.days_in_stage, 'day')} in ${d.stage.name}`, 'Time in stage'),
+        d.status === 'open' && d.last_activity_at && fact('phone', h('span', {}, 'Last activity ', timeEl(d.last_activity_at)), 'Latest note, call, meeting or completed task'),
       ],
       actions,
     }));

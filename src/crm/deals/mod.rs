@@ -115,8 +115,12 @@ pub struct Deal {
     pub stage_entered_at: String,
     /// Whole days in the current stage (read-only).
     pub days_in_stage: i64,
-    /// Idle longer than its stage's rotting days (read-only).
+    /// Left alone (no edit, note, logged activity or completed task) longer
+    /// than its stage's rotting days (read-only).
     pub rotting: bool,
+    /// The time of the latest note, logged activity or completed task linked
+    /// to it (read-only).
+    pub last_activity_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub created_by: String,
@@ -261,7 +265,16 @@ const COLUMNS: &str = "t.id, t.title, t.pipeline_id, t.stage_id, s.name, s.kind,
              FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id AND c.deleted_at IS NULL
              WHERE dc.deal_id = t.id ORDER BY dc.position) AS x),
     t.source, t.next_step, t.lost_reason, t.closed_at, t.stage_entered_at,
-    t.created_at, t.updated_at, t.created_by, t.updated_by";
+    t.created_at, t.updated_at, t.created_by, t.updated_by,
+    (SELECT max(at) FROM (
+        SELECT l.at FROM activity_links l JOIN activities a ON a.id = l.activity_id
+         WHERE l.record_id = t.id AND a.deleted_at IS NULL
+        UNION ALL
+        SELECT l.at FROM note_links l JOIN notes n ON n.id = l.note_id
+         WHERE l.record_id = t.id AND n.deleted_at IS NULL
+        UNION ALL
+        SELECT l.done_at FROM task_links l JOIN tasks k ON k.id = l.task_id
+         WHERE l.record_id = t.id AND k.deleted_at IS NULL))";
 const FROM: &str = "deals t JOIN stages s ON s.id = t.stage_id
     LEFT JOIN companies co ON co.id = t.company_id AND co.deleted_at IS NULL";
 
@@ -269,11 +282,25 @@ fn bad(i: usize, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> rusq
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
 }
 
+fn parse_stamp(stamp: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Whole days from a stored stamp to now (0 if it does not parse).
 fn days_since(stamp: &str) -> i64 {
-    time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
-        .map(|t| (clock::now() - t).whole_days().max(0))
-        .unwrap_or(0)
+    parse_stamp(stamp).map_or(0, |t| (clock::now() - t).whole_days().max(0))
+}
+
+/// Whole days a deal has been left alone: since its last edit or the last
+/// note, logged activity or completed task on it, whichever came last. An
+/// activity planned for later counts as attention now.
+fn days_idle(updated_at: &str, last_activity_at: Option<&str>) -> i64 {
+    let last = [Some(updated_at), last_activity_at]
+        .into_iter()
+        .flatten()
+        .filter_map(parse_stamp)
+        .max();
+    last.map_or(0, |t| (clock::now() - t).whole_days().max(0))
 }
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Deal> {
@@ -287,6 +314,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Deal> {
     let contacts: String = r.get(15)?;
     let stage_entered_at: String = r.get(20)?;
     let updated_at: String = r.get(22)?;
+    let last_activity_at: Option<String> = r.get(25)?;
     let stage_id: String = r.get(3)?;
     Ok(Deal {
         id: r.get(0)?,
@@ -322,7 +350,9 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Deal> {
         closed_at: r.get(19)?,
         days_in_stage: days_since(&stage_entered_at),
         rotting: kind == StageKind::Open
-            && rotting_days.is_some_and(|d| days_since(&updated_at) > d),
+            && rotting_days
+                .is_some_and(|d| days_idle(&updated_at, last_activity_at.as_deref()) > d),
+        last_activity_at,
         stage_entered_at,
         created_at: r.get(21)?,
         updated_at,
@@ -652,7 +682,7 @@ impl RecordKind for Deals {
     const LABEL: &'static str = "Deal";
     const LABEL_PLURAL: &'static str = "Deals";
     const COLUMNS: &'static str = COLUMNS;
-    const COLUMN_COUNT: usize = 25;
+    const COLUMN_COUNT: usize = 26;
     const FROM: &'static str = FROM;
     const NAME_SQL: &'static str = "t.title";
     const QUICK_SEARCH: &'static str = "t.sort_title >= {lo} AND t.sort_title < {hi}";
@@ -666,6 +696,7 @@ impl RecordKind for Deals {
         "stage_entered_at",
         "days_in_stage",
         "rotting",
+        "last_activity_at",
     ];
 
     type Record = Deal;
