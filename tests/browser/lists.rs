@@ -11,7 +11,7 @@ use crate::harness::*;
 async fn rows(c: &fantoccini::Client) -> Vec<String> {
     let v = c
         .execute(
-            "return [...document.querySelectorAll('.table tbody tr:not(.skel-row) .name-cell')].map((td) => td.textContent.trim());",
+            "return [...document.querySelectorAll('.table tbody tr:not(.skel-row) .name-cell a')].map((a) => a.textContent.trim());",
             vec![],
         )
         .await
@@ -86,6 +86,7 @@ async fn a_lists_search_forgives_typos_and_reads_any_phone_notation() {
     search_list(c, "kovavs").await;
     wait_until(c, "location.search.includes('q=kovavs') && document.querySelectorAll('.table tbody tr:not(.skel-row)').length === 1").await;
     assert_eq!(rows(c).await, ["Zoltán Kovács"]);
+    screenshot_here(c, "contacts-list-search-typo").await;
     // A phone number written the way people in the US write it.
     search_list(c, "(415) 555-0132").await;
     wait_until(c, "location.search.includes('q=') && document.querySelectorAll('.table tbody tr:not(.skel-row)').length === 1 && document.querySelector('.table tbody .name-cell').textContent.includes('Ada')").await;
@@ -131,6 +132,7 @@ async fn select_all_matching_changes_the_owner_of_the_whole_list() {
         .await
         .expect("label");
     assert_eq!(label, json!("Select all 55 matching"));
+    screenshot_here(c, "contacts-select-all-matching").await;
     click(c, "//button[contains(@class,'sel-all-matching')]").await;
     wait_until(
         c,
@@ -138,6 +140,8 @@ async fn select_all_matching_changes_the_owner_of_the_whole_list() {
     )
     .await;
     click(c, "//button[contains(@class,'bulk-owner')]").await;
+    wait_for(c, "//div[@role='menu']").await;
+    screenshot_here(c, "contacts-select-all-matching-owner").await;
     click(
         c,
         "//div[@role='menu']//button[contains(., 'Olivia Owner')]",
