@@ -6,6 +6,10 @@ use std::process::{Command, Output};
 
 use crate::helpers::PASSWORD;
 
+/// The newest tenant migration, which these tests pretend is pending.
+const NEWEST: &str = "every_column_sorts";
+const NEWEST_SQL: &str = include_str!("../../migrations/tenant/V12__every_column_sorts.sql");
+
 fn harmonia(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
@@ -56,11 +60,21 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     assert!(plan.contains("control database: up to date"), "{plan}");
     assert!(plan.contains("organization acme: up to date"), "{plan}");
 
-    // As if this organization's database came from before the newest migration.
+    // As if this organization's database came from before the newest
+    // migration (which only creates indexes).
     let c = rusqlite::Connection::open(&crm).expect("open");
-    c.execute_batch(
-        "DROP TABLE notice_outbox;
-         DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';",
+    for line in NEWEST_SQL.lines() {
+        if let Some(name) = line
+            .strip_prefix("CREATE INDEX ")
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            c.execute_batch(&format!("DROP INDEX {name};"))
+                .expect("drop index");
+        }
+    }
+    c.execute(
+        "DELETE FROM refinery_schema_history WHERE name = ?1",
+        [NEWEST],
     )
     .expect("downgrade");
     drop(c);
@@ -69,7 +83,10 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V9__notice_outbox"), "{plan}");
+    assert!(
+        plan.contains(&format!("would apply V12__{NEWEST}")),
+        "{plan}"
+    );
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -164,7 +181,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';
+        "DELETE FROM refinery_schema_history WHERE name = 'every_column_sorts';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -174,7 +191,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V9__notice_outbox failed"), "{err}");
+    assert!(
+        err.contains(&format!("migration V12__{NEWEST} failed")),
+        "{err}"
+    );
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,7 +205,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'notice_outbox')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'every_column_sorts')",
             [],
             |r| r.get(0),
         )
