@@ -11,6 +11,7 @@ mod backup;
 mod data;
 mod deals;
 mod harmonia;
+mod lists;
 mod load;
 mod pocketbase;
 mod raw;
@@ -61,7 +62,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,deals,work,limit,growth,orgs,backup"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -96,6 +97,7 @@ struct Args {
 enum Part {
     Compare,
     Records,
+    Lists,
     Deals,
     Work,
     Limit,
@@ -298,6 +300,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Records) {
         report.records = Some(records::run(&ctx, &dataset).await?);
+    }
+    if args.parts.contains(&Part::Lists) {
+        report.lists = Some(lists::run(&ctx, &dataset).await?);
     }
     if args.parts.contains(&Part::Deals) {
         let open = if args.smoke { 300 } else { 10_000 };

@@ -41,6 +41,7 @@ pub struct Report {
     pub records: Option<crate::records::RecordsFigures>,
     pub deals: Option<crate::deals::DealsFigures>,
     pub work: Option<crate::work::WorkFigures>,
+    pub lists: Option<crate::lists::ListFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
     pub raw_insert: Option<Raw>,
@@ -100,6 +101,7 @@ impl Report {
             records: None,
             deals: None,
             work: None,
+            lists: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
             raw_insert: None,
@@ -185,8 +187,17 @@ impl Report {
         for (label, row) in self
             .records
             .iter()
-            .flat_map(|r| r.rows.iter())
-            .chain(self.work.iter().flat_map(|w| w.rows.iter()))
+            .flat_map(|r| r.rows.iter().map(|(l, row)| (*l, row)))
+            .chain(
+                self.work
+                    .iter()
+                    .flat_map(|w| w.rows.iter().map(|(l, row)| (*l, row))),
+            )
+            .chain(
+                self.lists
+                    .iter()
+                    .flat_map(|l| l.rows.iter().map(|(l, row)| (l.as_str(), row))),
+            )
         {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
@@ -220,6 +231,7 @@ impl Report {
         self.records(&mut o);
         self.deals(&mut o);
         self.work(&mut o);
+        self.lists(&mut o);
         self.limit(&mut o);
         self.growth(&mut o);
         self.orgs(&mut o);
@@ -332,6 +344,30 @@ impl Report {
                 ms(m.quantile_ms(0.95)),
                 ms(p99),
                 mark(p99 <= *target)
+            );
+        }
+        o.push('\n');
+    }
+
+    fn lists(&self, o: &mut String) {
+        let Some(l) = &self.lists else { return };
+        let _ = writeln!(
+            o,
+            "### Contact lists: search box and every column's sort ({} contacts)\n",
+            num(self.size as f64)
+        );
+        let _ = writeln!(o, "| request | req/s | p50 | p95 | p99 | p99 ≤ 20 ms |");
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | :---: |");
+        for (label, row) in &l.rows {
+            let m = &row.measured;
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} | {} | {} | {} |",
+                num(m.rate()),
+                ms(m.quantile_ms(0.5)),
+                ms(m.quantile_ms(0.95)),
+                ms(m.quantile_ms(0.99)),
+                mark(m.quantile_ms(0.99) <= 20.0)
             );
         }
         o.push('\n');

@@ -56,6 +56,8 @@ pub struct Viewer {
 pub struct ListQuery {
     conditions: Vec<String>,
     args: Vec<Sql>,
+    /// The ids a search found (a JSON array): the list reads these rows.
+    found: Option<String>,
     pub sorts: Sorts,
     pub cursor: Option<String>,
     pub limit: usize,
@@ -78,6 +80,18 @@ impl ListQuery {
         params: &Params,
         fields: &[CustomField],
         me: Viewer,
+    ) -> AppResult<ListQuery> {
+        ListQuery::with_found::<K>(params, fields, me, None)
+    }
+
+    /// As `new`, with what the search engine found for `q` (`record::find`):
+    /// the list is then those records, filtered and sorted. Without it, `q`
+    /// is a prefix match on the kind's key columns.
+    pub fn with_found<K: RecordKind>(
+        params: &Params,
+        fields: &[CustomField],
+        me: Viewer,
+        found: Option<&[String]>,
     ) -> AppResult<ListQuery> {
         let cat = Catalogue {
             builtins: K::fields(),
@@ -107,6 +121,7 @@ impl ListQuery {
         let mut q = ListQuery {
             conditions: vec!["t.deleted_at IS NULL".into()],
             args: Vec::new(),
+            found: None,
             sorts: Sorts::parse(
                 params
                     .get("sort")
@@ -160,7 +175,10 @@ impl ListQuery {
                     format!("use at most {MAX_Q} characters"),
                 ));
             }
-            q.prefix(text, K::QUICK_SEARCH);
+            match found {
+                Some(ids) => q.among(ids)?,
+                None => q.prefix(text, K::QUICK_SEARCH),
+            }
         }
         if let Some(f) = params.get("filter") {
             let ctx = Context {
@@ -201,6 +219,33 @@ impl ListQuery {
         self.conditions.push(format!("({cond})"));
     }
 
+    /// Only these records. SQLite reads them by id and sorts them (a few
+    /// thousand at most): `from` drives the read from the ids (a CROSS JOIN
+    /// keeps that order), so neither a rare word nor another filter's index
+    /// makes it walk the whole table.
+    fn among(&mut self, ids: &[String]) -> AppResult<()> {
+        let json = serde_json::to_string(ids).map_err(|e| AppError::Internal(e.into()))?;
+        self.conditions.push("t.id = found.value".into());
+        self.found = Some(json);
+        Ok(())
+    }
+
+    /// The `FROM` of the kind's table aliased `t` (after the ids a search
+    /// found, if any), and all arguments in placeholder order.
+    fn source_and_args<K: RecordKind>(&self) -> (String, Vec<Sql>) {
+        match &self.found {
+            Some(json) => {
+                let mut args = vec![Sql::Text(json.clone())];
+                args.extend(self.args.iter().cloned());
+                (
+                    format!("json_each(?) found CROSS JOIN {} t", K::TABLE),
+                    args,
+                )
+            }
+            None => (format!("{} t", K::TABLE), self.args.clone()),
+        }
+    }
+
     /// Narrows the list further (e.g. one company's contacts).
     pub fn and(&mut self, sql: &str, arg: Sql) {
         self.conditions.push(sql.to_string());
@@ -218,16 +263,25 @@ impl ListQuery {
     }
 
     pub fn count<K: RecordKind>(&self, conn: &Connection) -> AppResult<i64> {
+        let (from, args) = self.source_and_args::<K>();
+        let sql = format!("SELECT count(*) FROM {from} WHERE {}", self.where_sql());
+        Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+    }
+
+    /// The ids of every record of the list, in its order (a bulk action on
+    /// a whole filtered list), at most `max`.
+    pub fn ids<K: RecordKind>(&self, conn: &Connection, max: usize) -> AppResult<Vec<String>> {
+        let (from, args) = self.source_and_args::<K>();
         let sql = format!(
-            "SELECT count(*) FROM {} t WHERE {}",
-            K::TABLE,
-            self.where_sql()
+            "SELECT t.id FROM {from} WHERE {} ORDER BY {} LIMIT {max}",
+            self.where_sql(),
+            self.sorts.order_by()
         );
-        Ok(
-            conn.query_row(&sql, rusqlite::params_from_iter(self.args.iter()), |r| {
-                r.get(0)
-            })?,
-        )
+        let mut stmt = conn.prepare(&sql)?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
     }
 
     /// One page, decorated as the API shows records.
@@ -241,18 +295,22 @@ impl ListQuery {
             self.conditions.push(cond);
             self.args.extend(args);
         }
+        let (from, args) = self.source_and_args::<K>();
         let keys = self.sorts.len();
         let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
         let sql = format!(
             "SELECT {columns}, t.custom, {keys_out}p.kid
-             FROM (SELECT {page_columns} FROM {table} t WHERE {filter} ORDER BY {order} LIMIT {n}) p,
+             FROM (SELECT {page_columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT {n}) p,
                   {from}
              WHERE t.rowid = p.rid
              ORDER BY {page_order}",
             columns = K::COLUMNS,
-            keys_out = page_keys.iter().map(|k| format!("{k}, ")).collect::<String>(),
+            keys_out = page_keys
+                .iter()
+                .map(|k| format!("{k}, "))
+                .collect::<String>(),
             page_columns = self.sorts.page_columns(),
-            table = K::TABLE,
+            table = from,
             filter = self.where_sql(),
             order = self.sorts.order_by(),
             n = self.limit + 1,
@@ -260,7 +318,7 @@ impl ListQuery {
             page_order = self.sorts.order_by_page(),
         );
         let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(self.args.iter()))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
         let mut items = Vec::with_capacity(self.limit + 1);
         let mut last: Option<(Vec<Sql>, String)> = None;
         let at = K::COLUMN_COUNT + 1;

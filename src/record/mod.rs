@@ -8,9 +8,11 @@
 //! the search outbox and its routes with their OpenAPI description. This layer
 //! names no kind: the list of kinds is handed to it from above (`install`).
 
+pub mod bulk;
 pub mod catalogue;
 pub mod custom;
 pub mod filter;
+pub mod find;
 pub mod history;
 pub mod list;
 pub mod openapi;

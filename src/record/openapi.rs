@@ -47,6 +47,8 @@ pub fn schemas<K: RecordKind>() -> Vec<(String, RefOr<Schema>)> {
     add::<Count>(&mut out);
     add::<TagIds>(&mut out);
     add::<BulkTags>(&mut out);
+    add::<crate::record::bulk::BulkAction>(&mut out);
+    add::<crate::record::bulk::BulkDone>(&mut out);
     add::<Updated>(&mut out);
     add::<Extras>(&mut out);
     out
@@ -486,6 +488,23 @@ pub fn bulk_tags<K: RecordKind>(base: &str) -> Paths {
                 vec![path_param("org")],
                 Some(r("BulkTags")),
                 ("200", Some(r("Updated"))),
+                WRITE,
+            ),
+        )],
+    )
+}
+
+pub fn bulk<K: RecordKind>(base: &str) -> Paths {
+    item(
+        &format!("{base}/bulk"),
+        vec![(
+            HttpMethod::Post,
+            op::<K>(
+                "bulk",
+                "Change, tag or delete many records at once — by id, or every record a list's parameters match (member+)",
+                vec![path_param("org")],
+                Some(r("BulkAction")),
+                ("200", Some(r("BulkDone"))),
                 WRITE,
             ),
         )],

@@ -365,3 +365,76 @@ async fn in_writer<K: RecordKind>(
         })
         .await
 }
+
+/// Applies `patch` to record `id` inside a write transaction (a bulk
+/// change): Ok(false) when the record is gone or the patch changes nothing.
+pub fn apply_in_tx<K: RecordKind>(
+    tx: &Connection,
+    id: &str,
+    patch: &Value,
+    fields: &[CustomField],
+    region: &str,
+    actor: &str,
+) -> AppResult<bool> {
+    let Some(current) = store::load::<K>(tx, id)? else {
+        return Ok(false);
+    };
+    let before =
+        serde_json::to_value(K::to_input(&current)).map_err(|e| AppError::Internal(e.into()))?;
+    let (input, custom_sent) = merged::<K>(&current, patch.clone())?;
+    let same_custom = custom_sent
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_none_or(|sent| {
+            sent.iter()
+                .all(|(k, v)| current.extras().custom.get(k).unwrap_or(&Value::Null) == v)
+        });
+    if Value::Object(input.clone()) == before && same_custom {
+        return Ok(false);
+    }
+    let (clean, custom) = validate::<K>(
+        input,
+        custom_sent,
+        current.extras().custom.clone(),
+        fields,
+        false,
+        region,
+    )?;
+    write_patch::<K>(tx, current, &clean, &custom, actor)?;
+    Ok(true)
+}
+
+/// 422 unless every user a bulk patch names is a member (checked once, for
+/// the patch; `sample` is a record it applies to, for the users the kind's
+/// input names such as an assignee).
+pub async fn check_bulk_members<K: RecordKind>(
+    state: &AppState,
+    access: &OrgAccess,
+    patch: &Value,
+    sample: Option<K::Record>,
+) -> AppResult<()> {
+    let fields = access
+        .tenant
+        .db
+        .read(|c| custom::of_kind(c, K::KIND))
+        .await?;
+    let owner = patch.get("owner_id").and_then(Value::as_str);
+    let sent = patch
+        .get("custom")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    check_members(state, &access.org.id, owner, &fields, &sent, |_| true).await?;
+    if let Some(current) = sample {
+        let region = access.org.default_country.clone();
+        let (input, _) = merged::<K>(&current, patch.clone())?;
+        let clean = crate::error::from_value::<K::Input>(Value::Object(input))
+            .and_then(|i| K::validate(i, &region))?;
+        let named = patch.to_string();
+        check_named(state, &access.org.id, K::members_named(&clean), |u| {
+            named.contains(u)
+        })
+        .await?;
+    }
+    Ok(())
+}

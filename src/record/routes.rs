@@ -16,7 +16,7 @@ use crate::paths::{IdPath, TagPath};
 use crate::platform::access::OrgAccess;
 use crate::record::history::{self, Change};
 use crate::record::list::{Count, ListQuery, Page, Params, Viewer, fields_of};
-use crate::record::{RecordKind, openapi, patch, store, tags, timeline};
+use crate::record::{RecordKind, find, openapi, patch, store, tags, timeline};
 use crate::state::AppState;
 
 /// Who asks: the caller's user id (an API key's owner), for `me` in
@@ -39,11 +39,13 @@ pub async fn list_page<K: RecordKind>(
     narrow: Option<(&'static str, String)>,
 ) -> AppResult<Page<K::Record>> {
     let me = me(access);
+    let found = find::found::<K>(access, &params).await?;
     access
         .tenant
         .db
         .read(move |c| {
-            let mut q = ListQuery::new::<K>(&params, &fields_of::<K>(c)?, me)?;
+            let mut q =
+                ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_deref())?;
             if let Some((sql, v)) = narrow {
                 q.and(sql, rusqlite::types::Value::Text(v));
             }
@@ -64,10 +66,14 @@ async fn count<K: RecordKind>(
     Query(params): Query<Params>,
 ) -> AppResult<Json<Count>> {
     let me = me(&access);
+    let found = find::found::<K>(&access, &params).await?;
     let count = access
         .tenant
         .db
-        .read(move |c| ListQuery::new::<K>(&params, &fields_of::<K>(c)?, me)?.count::<K>(c))
+        .read(move |c| {
+            ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_deref())?
+                .count::<K>(c)
+        })
         .await?;
     Ok(Json(Count { count }))
 }
@@ -396,6 +402,11 @@ pub fn router<K: RecordKind>() -> OpenApiRouter<AppState> {
             Vec::new(),
             openapi::bulk_tags::<K>(&base),
             post(bulk_tags::<K>),
+        ))
+        .routes((
+            Vec::new(),
+            openapi::bulk::<K>(&base),
+            post(crate::record::bulk::bulk::<K>),
         ))
         .merge(K::extra_routes())
 }

@@ -45,3 +45,23 @@ pub fn top_hits(
     }
     filtered()
 }
+
+/// What a list's search box finds of one kind: the ids of its best `cap`
+/// matches (a list then filters and sorts them in SQL) and how many match in
+/// all. Words match as in the palette; only when nothing matches exactly are
+/// words allowed one typo, so a list narrowed by a correct word shows no
+/// near misses.
+pub fn list_ids(
+    search: &TenantSearch,
+    parsed: &query::Parsed,
+    kind: &str,
+    cap: usize,
+) -> AppResult<(Vec<String>, usize)> {
+    let fields = search.fields();
+    let kinds = [kind.to_string()];
+    let exact = search.ids(query::build(&fields, parsed, &kinds, false).as_ref(), cap)?;
+    if exact.1 > 0 || !query::has_fuzzy_words(parsed) {
+        return Ok(exact);
+    }
+    search.ids(query::build(&fields, parsed, &kinds, true).as_ref(), cap)
+}

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::OptionalExtension;
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -66,7 +66,9 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         key: b.add_text_field("key", STRING),
         kind: b.add_text_field("kind", STRING | STORED),
-        id: b.add_text_field("id", STORED),
+        // A fast column too: a list's search reads thousands of matching
+        // ids at once, which loading stored documents one by one can't.
+        id: b.add_text_field("id", STORED | FAST),
         title: b.add_text_field("title", STORED),
         subtitle: b.add_text_field("subtitle", STORED),
         snippets: b.add_text_field("snippets", STORED),
@@ -176,7 +178,10 @@ impl TenantSearch {
         let (opened, fresh) = match open_index(&dir) {
             Ok(o) => {
                 let payload = o.index.load_metas().ok().and_then(|m| m.payload);
-                let fresh = payload.as_deref() == Some(expected.as_str()) && !expected.is_empty();
+                // An index written with an older schema is rebuilt too.
+                let fresh = payload.as_deref() == Some(expected.as_str())
+                    && !expected.is_empty()
+                    && o.index.schema() == schema().0;
                 (Some(o), fresh)
             }
             Err(e) => {
@@ -439,6 +444,71 @@ impl TenantSearch {
                 .map_err(search_err)?;
         }
         Ok(of_kinds as f64 / total)
+    }
+
+    /// The ids of the best `cap` matches of a query (blocking), and how many
+    /// documents match in all. Ids come from the fast column, segment by
+    /// segment in term order, so thousands cost a few milliseconds.
+    pub fn ids(
+        &self,
+        q: &dyn tantivy::query::Query,
+        cap: usize,
+    ) -> AppResult<(Vec<String>, usize)> {
+        let searcher = {
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            match opened.as_ref() {
+                Some(o) => o.reader.searcher(),
+                None => return Ok((Vec::new(), 0)),
+            }
+        };
+        let (total, top) = searcher
+            .search(
+                q,
+                &(
+                    tantivy::collector::Count,
+                    tantivy::collector::TopDocs::with_limit(cap.max(1)).order_by_score(),
+                ),
+            )
+            .map_err(search_err)?;
+        let mut by_segment: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (_, addr) in top {
+            by_segment
+                .entry(addr.segment_ord)
+                .or_default()
+                .push(addr.doc_id);
+        }
+        let mut ids = Vec::with_capacity(total.min(cap));
+        for (segment, docs) in by_segment {
+            let reader = searcher.segment_reader(segment);
+            match reader.fast_fields().str("id").map_err(search_err)? {
+                Some(column) => {
+                    let mut ords: Vec<u64> = docs
+                        .iter()
+                        .filter_map(|d| column.term_ords(*d).next())
+                        .collect();
+                    ords.sort_unstable();
+                    ords.dedup();
+                    column
+                        .dictionary()
+                        .sorted_ords_to_term_cb(&ords, |bytes| {
+                            ids.push(String::from_utf8_lossy(bytes).into_owned());
+                        })
+                        .map_err(|e| AppError::Internal(e.into()))?;
+                }
+                // An index from before the column (until its rebuild).
+                None => {
+                    for d in docs {
+                        let doc: TantivyDocument = searcher
+                            .doc(tantivy::DocAddress::new(segment, d))
+                            .map_err(search_err)?;
+                        if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                            ids.push(id.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok((ids, total))
     }
 
     /// Runs a query (blocking) and returns the stored documents with scores.

@@ -364,3 +364,21 @@ pub fn sample_contact(first: &str) -> Value {
         "source": "referral"
     })
 }
+
+/// Polls a GET until `check` holds on its body: a list's search follows the
+/// search index, which follows each write within a moment.
+pub async fn get_until(s: &Session, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        if check(&body) {
+            return body;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{path}: still {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

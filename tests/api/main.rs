@@ -12,6 +12,7 @@ mod durability;
 mod errors;
 mod isolation;
 mod jobs;
+mod lists;
 mod members;
 mod notifications;
 mod records;

@@ -6,6 +6,10 @@ use std::process::{Command, Output};
 
 use crate::helpers::PASSWORD;
 
+/// The newest tenant migration, which these tests pretend is pending.
+const NEWEST: &str = "every_column_sorts";
+const NEWEST_SQL: &str = include_str!("../../migrations/tenant/V12__every_column_sorts.sql");
+
 fn harmonia(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
@@ -56,30 +60,21 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     assert!(plan.contains("control database: up to date"), "{plan}");
     assert!(plan.contains("organization acme: up to date"), "{plan}");
 
-    // As if this organization's database came from before the newest migration.
+    // As if this organization's database came from before the newest
+    // migration (which only creates indexes).
     let c = rusqlite::Connection::open(&crm).expect("open");
-    c.execute_batch(
-        "DROP TRIGGER note_links_take_time;
-         DROP TRIGGER notes_created_at_to_links;
-         DROP TRIGGER task_links_take_time;
-         DROP TRIGGER tasks_times_to_links;
-         DROP TRIGGER activity_links_take_time;
-         DROP TRIGGER activities_time_to_links;
-         DROP INDEX note_links_by_record_time;
-         DROP INDEX task_links_by_record_created;
-         DROP INDEX task_links_by_record_done;
-         DROP INDEX activity_links_by_record_time;
-         DROP INDEX tasks_mine_by_due;
-         ALTER TABLE note_links DROP COLUMN at;
-         ALTER TABLE task_links DROP COLUMN created_at;
-         ALTER TABLE task_links DROP COLUMN done_at;
-         ALTER TABLE activity_links DROP COLUMN at;
-         CREATE INDEX note_links_by_record ON note_links(record_id, note_id);
-         CREATE INDEX task_links_by_record ON task_links(record_id, task_id);
-         CREATE INDEX activity_links_by_record ON activity_links(record_id, activity_id);
-         CREATE INDEX tasks_open_by_assignee ON tasks(assignee_id, status, due)
-             WHERE deleted_at IS NULL;
-         DELETE FROM refinery_schema_history WHERE name = 'timeline_times_on_links';",
+    for line in NEWEST_SQL.lines() {
+        if let Some(name) = line
+            .strip_prefix("CREATE INDEX ")
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            c.execute_batch(&format!("DROP INDEX {name};"))
+                .expect("drop index");
+        }
+    }
+    c.execute(
+        "DELETE FROM refinery_schema_history WHERE name = ?1",
+        [NEWEST],
     )
     .expect("downgrade");
     drop(c);
@@ -89,7 +84,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         "{plan}"
     );
     assert!(
-        plan.contains("would apply V10__timeline_times_on_links"),
+        plan.contains(&format!("would apply V12__{NEWEST}")),
         "{plan}"
     );
 
@@ -176,7 +171,7 @@ fn the_jobs_command_lists_jobs_and_fails_on_a_failed_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 job(s) failed their last run"));
 }
 
-/// A migration that fails on a real database (here: its columns exist
+/// A migration that fails on a real database (here: its table exists
 /// already) stops the server with the migration named; the database stays as
 /// it was and its snapshot is kept.
 #[test]
@@ -186,7 +181,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'timeline_times_on_links';
+        "DELETE FROM refinery_schema_history WHERE name = 'every_column_sorts';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -197,7 +192,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("migration V10__timeline_times_on_links failed"),
+        err.contains(&format!("migration V12__{NEWEST} failed")),
         "{err}"
     );
     assert!(err.contains("The database is unchanged"), "{err}");
@@ -210,7 +205,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'timeline_times_on_links')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'every_column_sorts')",
             [],
             |r| r.get(0),
         )

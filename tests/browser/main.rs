@@ -3,6 +3,7 @@
 
 mod deals;
 mod harness;
+mod lists;
 mod passkeys;
 mod security;
 mod work;

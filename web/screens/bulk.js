@@ -25,6 +25,13 @@ export async function deleteMany({ apiPath, entity, singular, ids, onRestored })
   if (done.length) announceChange(entity);
   if (errors.length) reportError(errors[0].error, `Could not delete ${plural(errors.length, singular)}.`);
   if (!done.length) return done;
+  undoToast({ apiPath, entity, singular, done, onRestored });
+  return done;
+}
+
+/** The toast after a delete: Undo restores the records that went, then onRestored(). */
+export function undoToast({ apiPath, entity, singular, done, onRestored }) {
+  if (!done.length) return;
   toast(`Deleted ${plural(done.length, singular)}.`, {
     kind: 'success',
     action: {
@@ -39,5 +46,4 @@ export async function deleteMany({ apiPath, entity, singular, ids, onRestored })
       },
     },
   });
-  return done;
 }

@@ -79,6 +79,8 @@ export async function renderDeals(ctx) {
         company_id: { label: 'Company', className: 'hide-sm', render: (d) => d.company && h('a', { class: 'secondary', href: `/o/${slug}/companies/${d.company.id}`, text: d.company.name }) },
       },
       filterKeys: ['owner', 'status'],
+      // Bulk "Stage": this pipeline's stages (a lost stage asks each deal's reason, so it is moved one by one).
+      bulkStages: () => pipeline.stages.filter((st) => st.kind !== 'lost').map((st) => ({ label: st.name, set: { pipeline_id: pipeline.id, stage_id: st.id } })),
       defaultSort: '-updated_at',
       descFirst: new Set(['updated', 'created', 'updated_at', 'created_at', 'amount']),
       href,

@@ -1,24 +1,27 @@
 // The shared list screen behind Contacts and Companies: saved views as tabs, a filter builder,
 // sort and columns (all in the URL), search, total count, continuous cursor paging, selection
-// with bulk tag and bulk delete + Undo, scroll memory.
+// with bulk tag, owner, stage and delete + Undo (of the rows ticked, or of every record that
+// matches), scroll memory.
 import { h, clear, qs, fmtNum, plural, sameJson } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, patch, orgPath } from '../api.js';
-import { deleteMany } from './bulk.js';
-import { canEdit, announceChange, getMembers } from '../session.js';
+import { deleteMany, undoToast } from './bulk.js';
+import { canEdit, announceChange, getMembers, memberName } from '../session.js';
 import { setQuery, navigate } from '../router.js';
 import { createTable, emptyState } from '../components/table.js';
 import { toast, reportError } from '../components/toast.js';
 import { confirmDialog } from '../components/dialog.js';
 import { setBusy } from '../components/field.js';
 import { openTagPicker } from '../components/tags.js';
-import { closePopover, placePopover } from '../components/menu.js';
+import { closePopover, placePopover, openMenu } from '../components/menu.js';
 import { viewValue } from '../components/values.js';
 import { getSchema, getTags, kindSchema, fieldsOf, valueOf, pathOfKind } from '../schema.js';
 import { openFilterBuilder, condText, loadNames } from './filterbuilder.js';
 import { parseFilter, viewTabs, canManageView, saveAsNewDialog, openColumnChooser, openSortPicker } from './viewbar.js';
 
 const PAGE = 50;
+// The most records one bulk action takes by the list's parameters (the API's limit).
+const MAX_MATCHING = 10000;
 const cache = new Map();
 
 // The quick filters (simple parameters) become conditions when a view is saved.
@@ -85,11 +88,35 @@ export async function listScreen(ctx, cfg) {
   });
   setTop();
 
+  // Selection: the rows ticked, or (after "Select all N matching") every record the list's
+  // search and filters match — bulk actions then send the list's parameters, not ids.
+  let allMatching = false;
   const selCount = h('span', { class: 'count' });
+  const matchBtn = h('button', { class: 'btn btn-sm btn-ghost sel-all-matching', type: 'button', hidden: true, onclick: () => { allMatching = true; showSelection(); } });
   const delBtn = h('button', { class: 'btn btn-sm btn-danger', type: 'button', onclick: () => bulkDelete() }, icon('trash', 14), 'Delete');
   const tagBtn = h('button', { class: 'btn btn-sm', type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onclick: () => bulkTag() }, icon('tag', 14), 'Add tag');
-  const selbar = h('div', { class: 'selbar', role: 'region', 'aria-label': 'Selection', hidden: true }, selCount, tagBtn, delBtn,
+  const ownerBtn = h('button', { class: 'btn btn-sm bulk-owner', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', onclick: () => bulkOwner() }, icon('user', 14), 'Owner');
+  const stageField = fields.find((f) => f.id === 'stage' && f.type === 'select' && f.options.length);
+  const stageChoices = cfg.bulkStages || (stageField ? () => stageField.options.map((o) => ({ label: o.label, set: { stage: o.value } })) : null);
+  const stageBtn = stageChoices && h('button', { class: 'btn btn-sm bulk-stage', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', onclick: () => bulkStage() }, icon('columns', 14), 'Stage');
+  const hasOwner = fields.some((f) => f.id === 'owner_id');
+  const selbar = h('div', { class: 'selbar', role: 'region', 'aria-label': 'Selection', hidden: true }, selCount, matchBtn, tagBtn, hasOwner && ownerBtn, stageBtn, delBtn,
     h('button', { class: 'btn btn-sm btn-ghost', type: 'button', text: 'Clear', onclick: () => table.clearSelection() }));
+  function showSelection() {
+    const sel = table.selected();
+    selbar.hidden = sel.size === 0;
+    const loaded = table.items().length;
+    const everyLoaded = sel.size > 0 && sel.size === loaded;
+    if (!everyLoaded) allMatching = false;
+    const more = total != null && total > loaded;
+    selCount.textContent = allMatching ? `All ${plural(total, cfg.singular)} selected` : `${fmtNum(sel.size)} selected`;
+    matchBtn.hidden = allMatching || !everyLoaded || !more || total > MAX_MATCHING;
+    matchBtn.textContent = `Select all ${fmtNum(total)} matching`;
+  }
+  // The whole list as the API's list parameters (what a bulk action takes instead of ids).
+  const matching = () => Object.fromEntries(Object.entries(params()).filter(([, v]) => v !== '' && v != null));
+  const target = () => (allMatching ? { matching: matching() } : { ids: [...table.selected()] });
+  const targetCount = () => (allMatching ? total : table.selected().size);
 
   const columnsFor = (ids) => ids.map((id, i) => {
     const f = fields.find((x) => x.id === id);
@@ -116,10 +143,7 @@ export async function listScreen(ctx, cfg) {
       state.sort = state.sort === k ? '-' + k : state.sort === '-' + k ? k : (cfg.descFirst.has(k) ? '-' + k : k);
       apply();
     },
-    onSelect: (sel) => {
-      selbar.hidden = sel.size === 0;
-      selCount.textContent = `${fmtNum(sel.size)} selected`;
-    },
+    onSelect: () => showSelection(),
   });
   table.setSort(state.sort);
 
@@ -234,6 +258,7 @@ export async function listScreen(ctx, cfg) {
   function showCount() {
     countEl.textContent = total == null ? '' : fmtNum(total);
     countEl.title = total == null ? '' : plural(total, cfg.singular);
+    showSelection();
   }
   function loadCount(my) {
     get(apiPath + '/count' + qs(params()), { signal: ctx.signal })
@@ -273,13 +298,16 @@ export async function listScreen(ctx, cfg) {
     viewbar.hidden = false;
     table.skeleton(12);
     shell.content.scrollTop = 0;
-    loadCount(my);
     try {
       const r = await get(apiPath + qs(params({ limit: PAGE, sort: state.sort })), { signal: ctx.signal });
       if (my !== gen) return;
       loading = false;
       next = r.next_cursor || null;
       table.setItems(r.items || []);
+      // The count after the rows: a large list's count never holds its first page back, and a
+      // list that fits in one page needs no count at all.
+      if (next) loadCount(my);
+      else { total = table.items().length; showCount(); }
     } catch (e) {
       if (my !== gen) return;
       loading = false;
@@ -333,33 +361,68 @@ export async function listScreen(ctx, cfg) {
     });
   }
 
+  // After a bulk change: say what happened and show the list as it now is.
+  function bulkDone(r, what) {
+    const n = r.updated;
+    toast(n ? `${what(n)}` : `Nothing to change: the ${cfg.entity} already were as asked.`, { kind: n ? 'success' : 'info' });
+    if (n) announceChange(cfg.entity);
+    reload();
+  }
+  async function bulkPost(btn, body, what, failMsg) {
+    setBusy(btn, true);
+    try {
+      bulkDone(await post(`${apiPath}/bulk`, { ...target(), ...body }), what);
+    } catch (e) { reportError(e, failMsg); } finally { setBusy(btn, false); }
+  }
+
   function bulkTag() {
-    const ids = [...table.selected()];
-    if (!ids.length) return;
+    if (!targetCount()) return;
     openTagPicker(tagBtn, {
       slug,
-      onPick: async (tag) => {
-        setBusy(tagBtn, true);
-        try {
-          await post(`${apiPath}/bulk/tags`, { ids, add: [tag.id] });
-          toast(`Tagged ${plural(ids.length, cfg.singular)} “${tag.name}”.`, { kind: 'success' });
-          reload();
-        } catch (e) { reportError(e, 'Tag not added.'); } finally { setBusy(tagBtn, false); }
-      },
+      onPick: (tag) => bulkPost(tagBtn, { add_tags: [tag.id] }, (n) => `Tagged ${plural(n, cfg.singular)} “${tag.name}”.`, 'Tag not added.'),
     });
   }
 
+  async function bulkOwner() {
+    if (!targetCount()) return;
+    const list = await membersP;
+    openMenu(ownerBtn, [
+      { heading: 'Change owner to' },
+      ...list.map((m) => ({ label: memberName(list, m.user_id) || m.email, onSelect: () => bulkPost(ownerBtn, { set: { owner_id: m.user_id } }, (n) => `Gave ${plural(n, cfg.singular)} to ${memberName(list, m.user_id) || m.email}.`, 'Owner not changed.') })),
+      { separator: true },
+      { label: 'No owner', onSelect: () => bulkPost(ownerBtn, { set: { owner_id: null } }, (n) => `Removed the owner of ${plural(n, cfg.singular)}.`, 'Owner not changed.') },
+    ]);
+  }
+
+  function bulkStage() {
+    if (!targetCount()) return;
+    openMenu(stageBtn, [
+      { heading: 'Move to stage' },
+      ...stageChoices().map((c) => ({ label: c.label, onSelect: () => bulkPost(stageBtn, { set: c.set }, (n) => `Moved ${plural(n, cfg.singular)} to ${c.label}.`, 'Stage not changed.') })),
+    ]);
+  }
+
   async function bulkDelete() {
-    const ids = [...table.selected()];
-    if (!ids.length) return;
+    const count = targetCount();
+    if (!count) return;
     // One click deleting many records asks once, naming how many.
-    if (ids.length > 3 && !(await confirmDialog({
-      title: `Delete ${plural(ids.length, cfg.singular)}?`,
+    if (count > 3 && !(await confirmDialog({
+      title: `Delete ${plural(count, cfg.singular)}?`,
       message: `They go to the trash, where they can be restored for 30 days.`,
-      confirmLabel: `Delete ${plural(ids.length, cfg.singular)}`,
+      confirmLabel: `Delete ${plural(count, cfg.singular)}`,
       danger: true,
     }))) return;
     setBusy(delBtn, true);
+    if (allMatching) {
+      try {
+        const r = await post(`${apiPath}/bulk`, { matching: matching(), delete: true });
+        announceChange(cfg.entity);
+        undoToast({ apiPath, entity: cfg.entity, singular: cfg.singular, done: r.ids, onRestored: () => { if (shell.content.contains(wrap)) reload(); } });
+        reload();
+      } catch (e) { reportError(e, 'Nothing deleted.'); } finally { setBusy(delBtn, false); }
+      return;
+    }
+    const ids = [...table.selected()];
     const done = await deleteMany({ apiPath, entity: cfg.entity, singular: cfg.singular, ids, onRestored: () => { if (shell.content.contains(wrap)) reload(); } });
     setBusy(delBtn, false);
     table.remove(done);

@@ -1,0 +1,447 @@
+//! Lists that fit a growing organization (issue 20): every column sorts
+//! both ways with keyset pages that return each row exactly once; the search
+//! box of a list is the palette's engine (typos, accents, phones) combined
+//! with the list's filters; bulk actions on every record a list matches.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+use crate::helpers::*;
+
+const O: &str = "/api/v1/orgs/acme";
+
+fn enc(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn names(page: &Value) -> BTreeSet<String> {
+    page["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every page of a list (3 rows a page), in order.
+async fn all_pages(s: &Session, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let url = match &cursor {
+            Some(c) => format!("{path}&limit=3&cursor={c}"),
+            None => format!("{path}&limit=3"),
+        };
+        let (status, page) = s.get(&url).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {page}");
+        out.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+    panic!("{path}: more than 100 pages");
+}
+
+#[tokio::test]
+async fn every_sortable_column_pages_each_row_once_both_ways() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (status, _) = s
+        .post(
+            &format!("{O}/fields"),
+            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut companies = Vec::new();
+    for (i, (name, industry)) in [
+        ("Atlas 10", Some("Energy")),
+        ("Atlas 2", None),
+        ("Borealis", Some("Energy")),
+        ("atlas 2", Some("Retail")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = json!({"name": name, "size": if i % 2 == 0 { "1-10" } else { "11-50" }});
+        if let Some(ind) = industry {
+            body["industry"] = json!(ind);
+        }
+        if i != 1 {
+            body["domain"] = json!(format!("d{}.example", i % 2));
+            body["owner_id"] = json!(s.user_id);
+        }
+        let (status, c) = s.post(&format!("{O}/companies"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        companies.push(c["id"].as_str().expect("id").to_string());
+    }
+    // Duplicate and missing values in every column, so ties and nulls are
+    // crossed by page boundaries.
+    let stages = ["lead", "customer", "prospect", "lead"];
+    for i in 0..13 {
+        let first = ["Ann", "Bob", "ann", "Zoë"][i % 4];
+        let mut body = json!({
+            "first_name": first,
+            "last_name": format!("L{}", i % 3),
+            "stage": stages[i % 4],
+            "source": if i % 3 == 0 { Value::Null } else { json!("web") },
+        });
+        if i % 2 == 0 {
+            body["owner_id"] = json!(s.user_id);
+            body["company_id"] = json!(companies[i % 4]);
+            body["job_title"] = json!(["CEO", "Buyer"][i % 4 / 2]);
+            let tier = ["gold", "silver"][i % 4 / 2];
+            body["custom"] = json!({ "tier": tier });
+        }
+        if i % 5 == 0 {
+            body["emails"] = json!([{"email": format!("p{i}@x.example")}]);
+        }
+        let (status, c) = s.post(&format!("{O}/contacts"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+    }
+    let (_, schema) = s.get(&format!("{O}/schema")).await;
+    for (path, count) in [("contacts", 13), ("companies", 4)] {
+        let kind = schema["kinds"]
+            .as_array()
+            .and_then(|k| k.iter().find(|k| k["path"] == path))
+            .expect("kind");
+        let mut keys: Vec<String> = kind["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .filter(|f| f["sortable"] == true)
+            .map(|f| f["key"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if path == "contacts" {
+            keys.push("custom.tier".into());
+            assert!(keys.contains(&"stage".to_string()), "{keys:?}");
+            assert!(keys.contains(&"company_id".to_string()), "{keys:?}");
+        }
+        assert!(keys.len() >= 5, "{path}: {keys:?}");
+        for key in keys {
+            for dir in ["", "-"] {
+                let list = format!("{O}/{path}?sort={dir}{key}");
+                let (status, whole) = s.get(&format!("{list}&limit=200")).await;
+                assert_eq!(status, StatusCode::OK, "{list}: {whole}");
+                let paged = all_pages(&s, &list).await;
+                let unique: BTreeSet<&String> = paged.iter().collect();
+                assert_eq!(unique.len(), paged.len(), "{list}: a row came twice");
+                assert_eq!(paged.len(), count, "{list}: a row is missing");
+                assert_eq!(paged, ids(&whole), "{list}: pages differ from one page");
+            }
+        }
+    }
+    // Both directions are each other's reverse, nulls last in each.
+    let (_, up) = s
+        .get(&format!("{O}/contacts?sort=job_title&limit=200"))
+        .await;
+    let (_, down) = s
+        .get(&format!("{O}/contacts?sort=-job_title&limit=200"))
+        .await;
+    let titles = |p: &Value| -> Vec<Value> {
+        p["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["job_title"].clone())
+            .collect()
+    };
+    let (up, down) = (titles(&up), titles(&down));
+    assert_eq!(up.first(), Some(&json!("Buyer")));
+    assert_eq!(down.first(), Some(&json!("CEO")));
+    assert_eq!(up.last(), Some(&Value::Null));
+    assert_eq!(down.last(), Some(&Value::Null));
+}
+
+async fn seed_people(s: &Session) {
+    let (_, globex) = s
+        .post(
+            &format!("{O}/companies"),
+            json!({"name": "Globex", "domain": "globex.example"}),
+        )
+        .await;
+    for c in [
+        json!({"first_name": "Zoltán", "last_name": "Kovács", "stage": "customer",
+               "phones": [{"phone": "+49 30 901820"}], "job_title": "Head of Procurement"}),
+        json!({"first_name": "Ada", "last_name": "Lovelace", "company_id": globex["id"],
+               "emails": [{"email": "ada@globex.example"}], "phones": [{"phone": "+1 415 555 0132"}]}),
+        json!({"first_name": "Kovac", "last_name": "Smith", "stage": "lead"}),
+        json!({"first_name": "Grace", "last_name": "Hopper", "job_title": "Rear Admiral"}),
+    ] {
+        let (status, body) = s.post(&format!("{O}/contacts"), c).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_lists_search_is_the_palettes() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    seed_people(&s).await;
+    let list = |q: &str| format!("{O}/contacts?q={}", enc(q));
+    // The last one created is found once the index has them all.
+    get_until(&s, &list("hopper"), |p| !names(p).is_empty()).await;
+    // Accents folded: "kovacs" finds Kovács (and the prefix "kovac" both).
+    let (_, found) = s.get(&list("kovacs")).await;
+    assert_eq!(names(&found), BTreeSet::from(["Zoltán Kovács".to_string()]));
+    let cases: &[(&str, &[&str])] = &[
+        ("kovac", &["Zoltán Kovács", "Kovac Smith"]),
+        // A typo: nothing matches exactly, so one typo is forgiven.
+        ("lovelase", &["Ada Lovelace"]),
+        ("procurment", &["Zoltán Kovács"]),
+        // Phones in any notation.
+        ("+1 (415) 555-0132", &["Ada Lovelace"]),
+        ("415.555.0132", &["Ada Lovelace"]),
+        ("030 901820", &["Zoltán Kovács"]),
+        // Emails, domains, company names, job titles.
+        ("ada@globex.example", &["Ada Lovelace"]),
+        ("globex", &["Ada Lovelace"]),
+        ("admiral", &["Grace Hopper"]),
+        ("zzzz", &[]),
+        ("!!!", &[]),
+    ];
+    for (q, want) in cases {
+        let (status, page) = s.get(&list(q)).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {page}");
+        let want: BTreeSet<String> = want.iter().map(|w| w.to_string()).collect();
+        assert_eq!(names(&page), want, "q={q:?}");
+        let (_, count) = s.get(&format!("{O}/contacts/count?q={}", enc(q))).await;
+        assert_eq!(count["count"], want.len(), "count, q={q:?}");
+    }
+    // Combined with the list's filters and its sort.
+    let (_, customers) = s.get(&format!("{O}/contacts?q=kovac&stage=customer")).await;
+    assert_eq!(
+        names(&customers),
+        BTreeSet::from(["Zoltán Kovács".to_string()])
+    );
+    let (_, sorted) = s.get(&format!("{O}/contacts?q=kovac&sort=-name")).await;
+    let order: Vec<&str> = sorted["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(order, ["Zoltán Kovács", "Kovac Smith"]);
+    let paged = all_pages(&s, &format!("{O}/contacts?q=kovac&sort=name")).await;
+    assert_eq!(paged.len(), 2);
+    // Narrowed to the list's kind: a company's name finds no company here.
+    let (_, companies) = s.get(&format!("{O}/companies?q=lovelace")).await;
+    assert_eq!(ids(&companies).len(), 0);
+    let (_, companies) = s.get(&format!("{O}/companies?q=globex")).await;
+    assert_eq!(ids(&companies).len(), 1);
+    // One cap for search and lists.
+    let long = "a".repeat(201);
+    for path in [
+        format!("{O}/contacts?q={long}"),
+        format!("{O}/contacts/count?q={long}"),
+        format!("{O}/search?q={long}"),
+    ] {
+        let (status, body) = s.get(&path).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["error"]["fields"]["q"].is_string(), "{body}");
+    }
+    let (status, _) = s.get(&format!("{O}/contacts?q={}", "a".repeat(200))).await;
+    assert_eq!(status, StatusCode::OK);
+    // A change reaches the list's search.
+    let (_, ada) = s.get(&format!("{O}/contacts?q=lovelace")).await;
+    let ada_id = ids(&ada)[0].clone();
+    s.patch(
+        &format!("{O}/contacts/{ada_id}"),
+        json!({"last_name": "Byron"}),
+    )
+    .await;
+    get_until(&s, &list("byron"), |p| ids(p) == [ada_id.clone()]).await;
+    s.delete(&format!("{O}/contacts/{ada_id}")).await;
+    let (_, gone) = s.get(&list("byron")).await;
+    assert_eq!(ids(&gone).len(), 0, "a trashed record never shows: {gone}");
+}
+
+#[tokio::test]
+async fn select_all_matching_changes_the_owner_of_the_whole_filtered_list() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let bea = app
+        .add_member(&s, "acme", "bea@example.com", "member")
+        .await;
+    let viewer = app
+        .add_member(&s, "acme", "vic@example.com", "viewer")
+        .await;
+    let mut leads = BTreeSet::new();
+    for i in 0..7 {
+        let stage = if i < 5 { "lead" } else { "customer" };
+        let (_, c) = s
+            .post(
+                &format!("{O}/contacts"),
+                json!({"first_name": format!("Person{i}"), "last_name": "Kovács", "stage": stage}),
+            )
+            .await;
+        if stage == "lead" {
+            leads.insert(c["id"].as_str().expect("id").to_string());
+        }
+    }
+    let bulk = format!("{O}/contacts/bulk");
+    let body = json!({"matching": {"stage": "lead"}, "set": {"owner_id": bea.user_id}});
+    // A viewer can't; an unknown owner is a 422 with nothing written.
+    let (status, _) = viewer.post(&bulk, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, err) = s
+        .post(
+            &bulk,
+            json!({"matching": {"stage": "lead"}, "set": {"owner_id": "nobody"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, err) = s
+        .post(
+            &bulk,
+            json!({"matching": {"stage": "lead"}, "set": {"stage": "bogus"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, none) = s.get(&format!("{O}/contacts?owner={}", bea.user_id)).await;
+    assert_eq!(ids(&none).len(), 0);
+    // Bad requests: both or neither selection, no change, a bad parameter.
+    for bad in [
+        json!({"ids": ["x"], "matching": {}, "delete": true}),
+        json!({"set": {"stage": "lead"}}),
+        json!({"matching": {"stage": "lead"}}),
+        json!({"matching": {"stage": "nope"}, "delete": true}),
+        json!({"matching": {"limit": "5"}, "delete": true}),
+        json!({"matching": {"stage": "lead"}, "delete": true, "add_tags": ["t"]}),
+    ] {
+        let (status, err) = s.post(&bulk, bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {err}");
+    }
+
+    let (status, done) = s.post(&bulk, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["matched"], 5);
+    assert_eq!(done["updated"], 5);
+    let changed: BTreeSet<String> = done["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|i| i.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(changed, leads);
+    let (_, theirs) = s
+        .get(&format!("{O}/contacts?owner={}&limit=200", bea.user_id))
+        .await;
+    assert_eq!(ids(&theirs).into_iter().collect::<BTreeSet<_>>(), leads);
+    let (_, customers) = s.get(&format!("{O}/contacts?stage=customer")).await;
+    for c in customers["items"].as_array().expect("items") {
+        assert!(c["owner_id"].is_null(), "{c}");
+    }
+    // Each record's history says who changed its owner.
+    let one = leads.iter().next().expect("a lead");
+    let (_, history) = s.get(&format!("{O}/contacts/{one}/history")).await;
+    assert!(history.to_string().contains("owner_id"), "{history}");
+    // Again: nothing left to change.
+    let (_, again) = s.post(&bulk, body).await;
+    assert_eq!(again["matched"], 5);
+    assert_eq!(again["updated"], 0);
+
+    // With the list's search too, then tags and the stage, then delete.
+    let (_, tag) = s.post(&format!("{O}/tags"), json!({"name": "Hot"})).await;
+    let searched = json!({"q": "person1", "stage": "lead"});
+    get_until(&s, &format!("{O}/contacts?q=person1&stage=lead"), |p| {
+        ids(p).len() == 1
+    })
+    .await;
+    let (status, done) = s
+        .post(
+            &bulk,
+            json!({"matching": searched, "add_tags": [tag["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["updated"], 1);
+    let (status, done) = s
+        .post(
+            &bulk,
+            json!({"matching": {"owner": bea.user_id}, "set": {"stage": "prospect"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["updated"], 5);
+    let (_, count) = s.get(&format!("{O}/contacts/count?stage=prospect")).await;
+    assert_eq!(count["count"], 5);
+    let (status, done) = s
+        .post(
+            &bulk,
+            json!({"matching": {"stage": "prospect"}, "delete": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["updated"], 5);
+    assert_eq!(contact_count(&s, "acme").await, 2);
+    // By ids, as before; an id of nothing (or of another organization) is skipped.
+    let (_, left) = s.get(&format!("{O}/contacts")).await;
+    let mut some = ids(&left);
+    some.push("0190-not-here".into());
+    let (status, done) = s
+        .post(
+            &bulk,
+            json!({"ids": some, "set": {"owner_id": bea.user_id}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["matched"], 3);
+    assert_eq!(done["updated"], 2);
+}
+
+#[tokio::test]
+async fn bulk_actions_stay_in_their_organization() {
+    let app = spawn_app_with(|c| c.allow_signup = true).await;
+    let a = app.setup_owner().await;
+    let (_, c) = a
+        .post(&format!("{O}/contacts"), json!({"first_name": "Alice"}))
+        .await;
+    let a_id = c["id"].as_str().expect("id").to_string();
+    let (status, body, b) = app
+        .anon()
+        .sign_in_via(
+            "/api/v1/auth/signup",
+            json!({"name": "Bob", "email": "bob@example.com", "password": PASSWORD, "org_name": "Bobco"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let b = b.expect("session");
+    // B acting in its own organization never reaches A's records.
+    for body in [
+        json!({"ids": [a_id], "delete": true}),
+        json!({"ids": [a_id], "set": {"stage": "customer"}}),
+        json!({"matching": {}, "delete": true}),
+        json!({"matching": {"q": "alice"}, "delete": true}),
+    ] {
+        let (status, done) = b.post("/api/v1/orgs/bobco/contacts/bulk", body).await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(done["updated"], 0, "{done}");
+    }
+    // A's organization: 404 for B, as any of its routes.
+    let (status, _) = b
+        .post(
+            &format!("{O}/contacts/bulk"),
+            json!({"matching": {}, "delete": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, alice) = a.get(&format!("{O}/contacts/{a_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alice["stage"], "lead");
+}
