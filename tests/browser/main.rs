@@ -3,6 +3,7 @@
 
 mod deals;
 mod harness;
+mod international;
 mod passkeys;
 mod security;
 mod work;
