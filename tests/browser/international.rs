@@ -92,6 +92,7 @@ async fn a_change_made_after_the_session_ended_is_saved_after_signing_in_again()
     // Saving again asks to sign in; the password alone (no second factor yet) saves it.
     click(c, "//dialog//button[@type='submit']").await;
     wait_for_css(c, "dialog.reauth-dialog[open]").await;
+    screenshot_here(c, "session-ended-desktop-light").await;
     let email = input_value(c, "dialog.reauth-dialog input[name=email]").await;
     assert_eq!(email, json!("owner@example.com"));
     type_into(
@@ -292,6 +293,34 @@ async fn the_organization_settings_page_changes_country_zone_dates_and_address()
         old[1].as_str().unwrap_or("").starts_with("05/01/2026"),
         "{old}"
     );
+    // My account: one's own name, zone and date format; the page writes dates that way.
+    c.goto(&format!("{base}/o/acme-uk/settings/account"))
+        .await
+        .expect("account");
+    wait_for_css(c, "select[name=date_format]").await;
+    type_into(c, "input[name=name]", "Olivia O. Owner").await;
+    c.execute(
+        "const s = document.querySelector('select[name=date_format]'); s.value = 'yyyy-mm-dd';
+         const z = document.querySelector('select[name=time_zone]'); z.value = 'Asia/Tokyo';",
+        vec![],
+    )
+    .await
+    .expect("choose");
+    click(
+        c,
+        "//button[@type='submit' and normalize-space()='Save profile']",
+    )
+    .await;
+    wait_until(
+        c,
+        "[...document.querySelectorAll('.toast')].some((t) => t.textContent.includes('Saved'))",
+    )
+    .await;
+    let me = api(&base, &laptop, Method::GET, "/me", Value::Null).await;
+    assert_eq!(me["user"]["name"], "Olivia O. Owner");
+    assert_eq!(me["user"]["date_format"], "yyyy-mm-dd");
+    assert_eq!(me["user"]["time_zone"], "Asia/Tokyo");
+    screenshots(c, "account", "select[name=date_format]").await;
     b.close().await;
 }
 
