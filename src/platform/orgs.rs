@@ -463,6 +463,7 @@ async fn update_org(
     problems.into_result()?;
     let o = org.clone();
     let turning_on = org.require_mfa && !access.org.require_mfa;
+    let rezoned = org.time_zone != access.org.time_zone;
     let person = access.actor_person();
     state
         .control
@@ -473,7 +474,13 @@ async fn update_org(
                     "set up two-factor sign-in for yourself first, so you are not locked out",
                 ));
             }
-            save_settings(tx, &o)
+            save_settings(tx, &o)?;
+            // Reminders of tasks due on a day come at 09:00 in the organization's zone
+            // for members without a zone of their own.
+            if rezoned {
+                crate::platform::notifications::rezone_org(tx, &o.id)?;
+            }
+            Ok(())
         })
         .await?;
     Ok(Json(OrgWithRole {

@@ -395,3 +395,69 @@ fn the_browser_formats_phones_with_the_servers_rules() {
         "web/phone-formats.js is stale: run this test with HARMONIA_WRITE_PHONE_FORMATS=1"
     );
 }
+
+/// A task due on a day reminds at 09:00 in its assignee's zone, else in the
+/// organization's; changing the organization's zone moves the reminders of
+/// members without their own.
+#[tokio::test]
+async fn date_reminders_follow_the_organizations_zone_for_people_without_one() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let mia = app
+        .add_member(&owner, "acme", "mia@example.com", "member")
+        .await;
+    let (status, _) = owner
+        .patch("/api/v1/orgs/acme", json!({"time_zone": "Asia/Tokyo"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, t) = owner
+        .post(
+            "/api/v1/orgs/acme/tasks",
+            json!({"title": "Renewal", "due": "2026-12-20", "assignee_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let at = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .expect("time")
+    };
+    let fire = |s: &'static str| {
+        let state = app.state.clone();
+        async move {
+            harmonia::crm::tasks::fire_reminders(&state, at(s))
+                .await
+                .expect("run")
+        }
+    };
+    // 09:00 in Tokyo is midnight UTC.
+    assert_eq!(fire("2026-12-19T23:59:00Z").await, 0);
+    assert_eq!(fire("2026-12-20T00:01:00Z").await, 1);
+
+    // Another, then the organization moves to Paris: 09:00 there is 08:00 UTC in December.
+    owner
+        .post(
+            "/api/v1/orgs/acme/tasks",
+            json!({"title": "Follow up", "due": "2026-12-21", "assignee_id": mia.user_id}),
+        )
+        .await;
+    let (status, _) = owner
+        .patch("/api/v1/orgs/acme", json!({"time_zone": "Europe/Paris"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fire("2026-12-21T07:59:00Z").await, 0);
+    assert_eq!(fire("2026-12-21T08:01:00Z").await, 1);
+
+    // Her own zone wins over the organization's.
+    let (status, _) = mia
+        .patch("/api/v1/account", json!({"time_zone": "America/New_York"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    owner
+        .post(
+            "/api/v1/orgs/acme/tasks",
+            json!({"title": "Call back", "due": "2026-12-22", "assignee_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(fire("2026-12-22T13:59:00Z").await, 0);
+    assert_eq!(fire("2026-12-22T14:01:00Z").await, 1);
+}
