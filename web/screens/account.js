@@ -90,7 +90,7 @@ function profileForm(u, org) {
   const zone = field({
     label: 'Time zone', name: 'time_zone', value: u.time_zone || '',
     options: [{ value: '', label: `This browser’s (${browserZone().replace(/_/g, ' ')})` }, ...zones.map((z) => ({ value: z, label: z.replace(/_/g, ' ') }))],
-    hint: 'Times are shown in it, and reminders of tasks due on a day come at 09:00 there.',
+    hint: 'Times are shown in it. Tasks due on a day remind you at 09:00 in it (with none chosen: in the organization’s zone).',
   });
   if (u.time_zone && !zones.includes(u.time_zone)) { zone._input.prepend(h('option', { value: u.time_zone, text: u.time_zone })); zone._input.value = u.time_zone; }
   const orgFormat = org && org.date_format;
