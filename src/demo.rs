@@ -243,19 +243,64 @@ fn slug_part(s: &str) -> String {
         .collect()
 }
 
+/// The letter an email local part uses for an accented one (Björn Álvarez →
+/// bjorn.alvarez), whatever its case.
 fn ascii_fold(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ï' => 'i',
-            'ó' | 'ö' | 'ø' => 'o',
-            'ú' | 'ü' => 'u',
-            'ñ' => 'n',
-            'ç' => 'c',
-            other => other,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ā' | 'ă' | 'ą' => out.push('a'),
+            'é' | 'è' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => out.push('e'),
+            'í' | 'ì' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => out.push('i'),
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' | 'ō' | 'ő' => out.push('o'),
+            'ú' | 'ù' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'ų' => out.push('u'),
+            'ý' | 'ÿ' => out.push('y'),
+            'ñ' | 'ń' | 'ň' => out.push('n'),
+            'ç' | 'ć' | 'č' => out.push('c'),
+            'ś' | 'š' | 'ş' => out.push('s'),
+            'ź' | 'ż' | 'ž' => out.push('z'),
+            'ł' => out.push('l'),
+            'ř' => out.push('r'),
+            'ť' => out.push('t'),
+            'ď' | 'đ' | 'ð' => out.push('d'),
+            'ğ' => out.push('g'),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'ß' => out.push_str("ss"),
+            'þ' => out.push_str("th"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The email local part of a person: folded to ASCII, letters and digits
+/// only, first and last name joined by a dot.
+fn email_local(first: &str, last: &str) -> String {
+    format!(
+        "{}.{}",
+        slug_part(&ascii_fold(first)),
+        slug_part(&ascii_fold(last))
+    )
+}
+
+/// The `i`-th company's name. The first 400 are every pairing of the two word
+/// lists once, in an order the seed shuffles (7 is prime to 400, so the
+/// stride visits each pairing exactly once); later ones repeat the pairings
+/// with a number. Names, and so domains, are never the same twice.
+fn company_name(i: usize, offset: usize) -> String {
+    let pairs = COMPANY_A.len() * COMPANY_B.len();
+    let k = (i % pairs * 7 + offset) % pairs;
+    let base = format!(
+        "{} {}",
+        COMPANY_A[k / COMPANY_B.len()],
+        COMPANY_B[k % COMPANY_B.len()]
+    );
+    if i < pairs {
+        base
+    } else {
+        format!("{base} {}", i / pairs + 1)
+    }
 }
 
 fn phone(rng: &mut Rng) -> String {
@@ -365,6 +410,7 @@ pub fn generate(
     let db = state.tenants.open_db_blocking(&org.id)?;
     let mut rng = Rng(seed);
 
+    let offset = rng.below(COMPANY_A.len() * COMPANY_B.len());
     let mut company_ids: Vec<(String, String)> = Vec::with_capacity(companies_n);
     let mut progress = Progress {
         label: "companies",
@@ -378,12 +424,7 @@ pub fn generate(
             .write_now(|tx| {
                 let mut out = Vec::new();
                 for i in done..end {
-                    let name = format!("{} {}", rng.pick(COMPANY_A), rng.pick(COMPANY_B));
-                    let name = if i >= COMPANY_A.len() * COMPANY_B.len() {
-                        format!("{name} {}", i / (COMPANY_A.len() * COMPANY_B.len()) + 1)
-                    } else {
-                        name
-                    };
+                    let name = company_name(i, offset);
                     let domain = format!(
                         "{}{}.example",
                         slug_part(&name),
@@ -434,11 +475,7 @@ pub fn generate(
                 let company = (!company_ids.is_empty() && rng.chance(85))
                     .then(|| &company_ids[rng.below(company_ids.len())]);
                 let domain = company.map(|(_, d)| d.as_str()).unwrap_or("mail.example");
-                let local = format!(
-                    "{}.{}",
-                    slug_part(&ascii_fold(first)),
-                    slug_part(&ascii_fold(last))
-                );
+                let local = email_local(first, last);
                 let mut emails = vec![LabeledEmail {
                     label: Some("work".into()),
                     email: format!(
@@ -512,4 +549,47 @@ pub fn check_sizes(contacts_n: usize, companies_n: usize) -> AppResult<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accented_names_make_plain_email_local_parts() {
+        assert_eq!(email_local("Björn", "Álvarez"), "bjorn.alvarez");
+        assert_eq!(email_local("Søren", "Kovács"), "soren.kovacs");
+        assert_eq!(email_local("Zoë", "O'Brien"), "zoe.obrien");
+        assert_eq!(email_local("Chloé", "Müller"), "chloe.muller");
+        for first in FIRST {
+            for last in LAST {
+                let local = email_local(first, last);
+                let (f, l) = local.split_once('.').unwrap();
+                // Every letter of the name survives: no accented letter is dropped.
+                assert_eq!(
+                    f.len(),
+                    first.chars().filter(|c| c.is_alphanumeric()).count(),
+                    "{first}"
+                );
+                assert_eq!(
+                    l.len(),
+                    last.chars().filter(|c| c.is_alphanumeric()).count(),
+                    "{last}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn companies_never_share_a_name_or_domain() {
+        for offset in [0, 13, 399] {
+            let mut names = std::collections::HashSet::new();
+            let mut domains = std::collections::HashSet::new();
+            for i in 0..2_000 {
+                let name = company_name(i, offset);
+                assert!(domains.insert(slug_part(&name)), "{name}");
+                assert!(names.insert(name));
+            }
+        }
+    }
 }

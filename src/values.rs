@@ -139,6 +139,7 @@ pub struct Address {
     pub region: Option<String>,
     #[serde(default)]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 code such as GB (any case in, upper case out).
     #[serde(default)]
     pub country: Option<String>,
 }
@@ -183,9 +184,62 @@ pub fn address(p: &mut Problems, field: &str, a: Option<Address>) -> Option<Addr
         city: text(p, &format!("{field}.city"), a.city, 100),
         region: text(p, &format!("{field}.region"), a.region, 100),
         postal_code: text(p, &format!("{field}.postal_code"), a.postal_code, 20),
-        country: text(p, &format!("{field}.country"), a.country, 100),
+        country: a
+            .country
+            .and_then(|c| country(p, &format!("{field}.country"), &c)),
     };
     (clean != Address::default()).then_some(clean)
+}
+
+/// ISO 3166-1 alpha-2: every officially assigned code.
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS \
+BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE \
+EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM \
+HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC \
+LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA \
+NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW \
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO \
+TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+pub fn is_country(code: &str) -> bool {
+    code.len() == 2 && COUNTRIES.split([' ', '\n']).any(|c| c == code)
+}
+
+/// A country as its ISO 3166-1 alpha-2 code (any case in, upper case out);
+/// empty means absent.
+pub fn country(p: &mut Problems, field: &str, raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return None;
+    }
+    if !is_country(&code) {
+        p.add(
+            field,
+            "use a two-letter ISO 3166 country code, e.g. GB or DE",
+        );
+        return Some(raw.trim().chars().take(100).collect());
+    }
+    Some(code)
+}
+
+/// The ways dates can be written, independent of language: `d`/`dd` day,
+/// `m`/`mm` month number, `mmm` short month name, `yyyy` year.
+pub const DATE_FORMATS: [&str; 6] = [
+    "mmm d, yyyy",
+    "d mmm yyyy",
+    "yyyy-mm-dd",
+    "dd/mm/yyyy",
+    "mm/dd/yyyy",
+    "dd.mm.yyyy",
+];
+
+pub fn is_date_format(f: &str) -> bool {
+    DATE_FORMATS.contains(&f)
+}
+
+/// An IANA time zone name that the bundled zone database knows.
+pub fn is_time_zone(z: &str) -> bool {
+    !z.is_empty() && z.len() <= 64 && jiff::tz::TimeZone::get(z).is_ok()
 }
 
 /// A company's web domain: accepts `acme.com`, `www.acme.com` or a pasted URL
@@ -265,6 +319,44 @@ mod tests {
         phone_number(&mut p, "f", "12", "US");
         phone_number(&mut p, "g", "call me", "US");
         assert!(p.into_result().is_err());
+    }
+
+    #[test]
+    fn countries_are_iso_codes() {
+        let mut p = Problems::new();
+        assert_eq!(country(&mut p, "c", " gb ").as_deref(), Some("GB"));
+        assert_eq!(country(&mut p, "c", "AQ").as_deref(), Some("AQ"));
+        assert_eq!(country(&mut p, "c", "  "), None);
+        assert!(p.is_empty());
+        for bad in ["UK", "XX", "USA", "United Kingdom", "G", "E\u{0}"] {
+            let mut p = Problems::new();
+            country(&mut p, "c", bad);
+            assert!(!p.is_empty(), "{bad} should be refused");
+        }
+        assert_eq!(
+            COUNTRIES
+                .split([' ', '\n'])
+                .filter(|c| !c.is_empty())
+                .count(),
+            249
+        );
+    }
+
+    #[test]
+    fn uk_numbers_are_read_in_a_uk_org() {
+        let mut p = Problems::new();
+        assert_eq!(
+            phone_number(&mut p, "f", "020 7946 0958", "GB"),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone_number(&mut p, "f", "07911 123456", "GB"),
+            "+447911123456"
+        );
+        assert!(p.is_empty());
+        // The same digits mean nothing in a US organization.
+        phone_number(&mut p, "f", "020 7946 0958", "US");
+        assert!(!p.is_empty());
     }
 
     #[test]

@@ -4,9 +4,12 @@
 const BASE = '/api/v1';
 let csrfToken = null;
 let onUnauthenticated = () => {};
+let signInAgain = null;
 
 export const setCsrf = (t) => { csrfToken = t || null; };
 export const setUnauthenticatedHandler = (fn) => { onUnauthenticated = fn; };
+/** fn() → Promise<boolean>: signs the same person in again in place (a dialog). */
+export const setReauthenticator = (fn) => { signInAgain = fn; };
 
 export class ApiError extends Error {
   constructor(status, code, message, fields = null, retryAfter = null) {
@@ -75,6 +78,13 @@ export async function request(method, path, body, opts = {}) {
       csrfToken = me.csrf_token;
       return request(method, path, body, { ...opts, retried: true });
     }
+  }
+  // A change refused because the session ended is not thrown away: the person signs in again
+  // in a dialog and the same change is sent once more. Saying no keeps them on the page (the
+  // form keeps its values); a read that finds no session still goes to the sign-in page.
+  if (res.status === 401 && unsafe && !opts.quiet401 && !opts.reauthed && signInAgain) {
+    if (await signInAgain()) return request(method, path, body, { ...opts, reauthed: true });
+    throw new ApiError(401, 'unauthenticated', messageFor(401, 'unauthenticated'));
   }
   if (res.status === 401 && !opts.quiet401) onUnauthenticated();
   if (res.status === 403 && code === 'mfa_enrollment_required') window.dispatchEvent(new CustomEvent('harmonia:mfa-required'));

@@ -1,6 +1,9 @@
 // Boot: load the session, map routes to screens, mount the app frame, global shortcuts.
 import { h, clear, isTyping, tickTimes } from './util.js';
-import { setUnauthenticatedHandler, post } from './api.js';
+import { setUnauthenticatedHandler, setReauthenticator, post } from './api.js';
+import { signInAgain } from './components/reauth.js';
+import { applyPrefs } from './locale.js';
+import { setPhoneCountry } from './phone.js';
 import { session, loadSession, clearSession, findOrg } from './session.js';
 import { route, start, navigate, currentRoute } from './router.js';
 import { mountShell } from './shell.js';
@@ -142,6 +145,9 @@ async function onRoute(r) {
     teardownShell();
     shell = mountShell(root, slug);
   }
+  // Dates in this organization: the person's own format and zone, else the organization's.
+  applyPrefs(session.user, findOrg(slug));
+  setPhoneCountry((findOrg(slug) || {}).default_country);
   controller = new AbortController();
   const ctx = { shell, slug, params: r.params, query: q, isBack: r.isBack, savedScroll: r.savedScroll, signal: controller.signal };
   const mine = controller;
@@ -160,7 +166,7 @@ async function onRoute(r) {
 }
 
 async function signOut() {
-  try { await post('/auth/logout'); } catch { /* already signed out */ }
+  try { await post('/auth/logout', undefined, { quiet401: true }); } catch { /* already signed out */ }
   clearSession();
   navigate('/login', { replace: true });
 }
@@ -180,6 +186,7 @@ document.addEventListener('keydown', (e) => {
   if (k === 't' && shell) { e.preventDefault(); openQuickTask(shell.slug); }
 });
 
+setReauthenticator(signInAgain);
 setUnauthenticatedHandler(() => {
   const r = currentRoute();
   if (r && ['login', 'setup', 'invite', 'reset'].includes(r.name)) return;

@@ -124,7 +124,7 @@ export function mountShell(root, slug) {
   async function signOut(everywhere) {
     if (everywhere && !(await confirmDialog({ title: 'Sign out everywhere?', message: 'This signs you out on every device and browser, including this one.', confirmLabel: 'Sign out everywhere', danger: true }))) return;
     try {
-      await post(everywhere ? '/auth/logout-all' : '/auth/logout');
+      await post(everywhere ? '/auth/logout-all' : '/auth/logout', undefined, { quiet401: true });
     } catch (e) {
       if (e.status !== 401) { reportError(e); return; }
     }

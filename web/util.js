@@ -1,4 +1,5 @@
 // DOM building and formatting helpers. Everything user-supplied goes in as text nodes.
+import { formatDate, formatExact } from './locale.js';
 
 const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'required', 'readOnly', 'multiple', 'indeterminate', 'htmlFor', 'tabIndex', 'type', 'name', 'id', 'title', 'href', 'placeholder', 'autocomplete']);
 
@@ -84,14 +85,8 @@ const nf = new Intl.NumberFormat();
 export const fmtNum = (n) => (n == null ? '' : nf.format(n));
 export const plural = (n, one, many = one + 's') => `${fmtNum(n)} ${n === 1 ? one : many}`;
 
-const exactFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-const dayYearFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
-
-export function exactTime(iso) {
-  const d = new Date(iso);
-  return isNaN(d) ? '' : exactFmt.format(d);
-}
+/** The exact moment, for a hover title: date in the person's format, time in their zone. */
+export const exactTime = (iso) => formatExact(iso);
 
 export function relTime(iso, now = Date.now()) {
   const d = new Date(iso);
@@ -108,7 +103,8 @@ export function relTime(iso, now = Date.now()) {
     if (days === 1) return fut ? 'tomorrow' : 'yesterday';
     return wrap(`${days} d`);
   }
-  return (d.getFullYear() === new Date(now).getFullYear() ? dayFmt : dayYearFmt).format(d);
+  // Past a week: the date, in the person's (or organization's) format.
+  return formatDate(d, { withYear: d.getFullYear() !== new Date(now).getFullYear() });
 }
 
 /** <time> showing a relative date with the exact one on hover; kept fresh by tickTimes(). */

@@ -147,7 +147,7 @@ pub fn find(conn: &Connection, token: &str, config: &Config) -> AppResult<Option
             |r| {
                 Ok(Found {
                     user: users::from_row(r, 0)?,
-                    last_seen_at: r.get(5)?,
+                    last_seen_at: r.get(users::WIDTH)?,
                 })
             },
         )

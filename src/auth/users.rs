@@ -13,9 +13,16 @@ pub struct User {
     pub name: String,
     pub is_platform_admin: bool,
     pub created_at: String,
+    /// IANA time zone for the times this person sees; null: the browser's.
+    pub time_zone: Option<String>,
+    /// How this person's dates are written (see `PATCH /account`); null: the organization's.
+    pub date_format: Option<String>,
 }
 
-pub const COLUMNS: &str = "u.id, u.email, u.name, u.is_platform_admin, u.created_at";
+pub const COLUMNS: &str =
+    "u.id, u.email, u.name, u.is_platform_admin, u.created_at, u.time_zone, u.date_format";
+/// How many columns `COLUMNS` selects (the next one is at this index).
+pub const WIDTH: usize = 7;
 
 pub fn from_row(r: &Row, at: usize) -> rusqlite::Result<User> {
     Ok(User {
@@ -24,6 +31,8 @@ pub fn from_row(r: &Row, at: usize) -> rusqlite::Result<User> {
         name: r.get(at + 2)?,
         is_platform_admin: r.get(at + 3)?,
         created_at: r.get(at + 4)?,
+        time_zone: r.get(at + 5)?,
+        date_format: r.get(at + 6)?,
     })
 }
 
@@ -33,7 +42,7 @@ pub fn by_email(conn: &Connection, email: &str) -> AppResult<Option<(User, Optio
         .query_row(
             &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.email = ?1"),
             [email],
-            |r| Ok((from_row(r, 0)?, r.get(5)?)),
+            |r| Ok((from_row(r, 0)?, r.get(WIDTH)?)),
         )
         .optional()?)
 }
@@ -43,7 +52,7 @@ pub fn by_id(conn: &Connection, id: &str) -> AppResult<Option<(User, Option<Stri
         .query_row(
             &format!("SELECT {COLUMNS}, u.password_hash FROM users u WHERE u.id = ?1"),
             [id],
-            |r| Ok((from_row(r, 0)?, r.get(5)?)),
+            |r| Ok((from_row(r, 0)?, r.get(WIDTH)?)),
         )
         .optional()?)
 }
@@ -66,6 +75,8 @@ pub fn insert(
         name: name.to_string(),
         is_platform_admin: platform_admin,
         created_at: now.clone(),
+        time_zone: None,
+        date_format: None,
     };
     conn.execute(
         "INSERT INTO users (id, email, name, password_hash, is_platform_admin, created_at, updated_at)
@@ -87,6 +98,21 @@ pub fn set_name(conn: &Connection, user_id: &str, name: &str) -> AppResult<()> {
     conn.execute(
         "UPDATE users SET name = ?2, updated_at = ?3 WHERE id = ?1",
         params![user_id, name, clock::now_stamp()],
+    )?;
+    Ok(())
+}
+
+/// Sets a person's own name, time zone and date format.
+pub fn set_preferences(
+    conn: &Connection,
+    user_id: &str,
+    name: &str,
+    time_zone: Option<&str>,
+    date_format: Option<&str>,
+) -> AppResult<()> {
+    conn.execute(
+        "UPDATE users SET name = ?2, time_zone = ?3, date_format = ?4, updated_at = ?5 WHERE id = ?1",
+        params![user_id, name, time_zone, date_format, clock::now_stamp()],
     )?;
     Ok(())
 }

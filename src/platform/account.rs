@@ -255,6 +255,94 @@ async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Sig
     }))
 }
 
+/// What a person sets about themselves; a field left out stays as it is.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
+    pub name: Option<String>,
+    /// IANA time zone such as Europe/Paris; null: the browser's.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub time_zone: Option<Option<String>>,
+    /// How your dates are written (same choices as an organization's
+    /// `date_format`); null: your organization's.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "yyyy-mm-dd")]
+    pub date_format: Option<Option<String>>,
+}
+
+/// Tells a field sent as null (clear it) from one left out (keep it).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Change your own name, time zone or date format.
+#[utoipa::path(patch, path = "/account", tag = "auth", request_body = UpdateAccount,
+    responses((status = 200, body = User), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<UpdateAccount>,
+) -> AppResult<Json<User>> {
+    let mut user = caller.user()?.clone();
+    let mut problems = crate::error::Problems::new();
+    if let Some(name) = body.name {
+        match crate::values::text(&mut problems, "name", Some(name), 120) {
+            Some(n) => user.name = n,
+            None => problems.add("name", "enter your name"),
+        }
+    }
+    let zone_changed = body.time_zone.is_some();
+    if let Some(zone) = body.time_zone {
+        let zone = zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty());
+        if zone
+            .as_deref()
+            .is_some_and(|z| !crate::values::is_time_zone(z))
+        {
+            problems.add("time_zone", "use an IANA time zone such as Europe/Paris");
+        }
+        user.time_zone = zone;
+    }
+    if let Some(format) = body.date_format {
+        if format
+            .as_deref()
+            .is_some_and(|f| !crate::values::is_date_format(f))
+        {
+            problems.add(
+                "date_format",
+                format!("use one of: {}", crate::values::DATE_FORMATS.join(" · ")),
+            );
+        }
+        user.date_format = format;
+    }
+    problems.into_result()?;
+    let u = user.clone();
+    state
+        .control
+        .write(move |tx| {
+            users::set_preferences(
+                tx,
+                &u.id,
+                &u.name,
+                u.time_zone.as_deref(),
+                u.date_format.as_deref(),
+            )?;
+            // Reminders of date-only tasks fire at 09:00 in the person's zone.
+            if zone_changed {
+                crate::platform::notifications::rezone(tx, &u.id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Json(user))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
@@ -398,6 +486,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_all))
         .routes(routes!(me))
         .routes(routes!(change_password))
+        .routes(routes!(update_account))
         .routes(routes!(signup))
 }
 

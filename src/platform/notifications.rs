@@ -209,6 +209,18 @@ pub fn zone_of(c: &Connection, user_id: &str) -> AppResult<Option<String>> {
     )
 }
 
+/// The zone a person's reminders run in for an organization: their own,
+/// else the organization's.
+fn day_zone_of(c: &Connection, org_id: &str, user_id: &str) -> AppResult<Option<String>> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE(u.time_zone, (SELECT o.time_zone FROM orgs o WHERE o.id = ?2))
+             FROM users u WHERE u.id = ?1",
+    )?
+    .query_row([user_id, org_id], |r| r.get::<_, Option<String>>(0))
+    .optional()?
+    .flatten())
+}
+
 /// A task's due date set, changed or cleared: its one pending reminder follows.
 fn schedule_reminder(
     c: &Connection,
@@ -233,7 +245,7 @@ fn schedule_reminder(
     if !exists {
         return Ok(());
     }
-    let Some(at) = fire_at(&due, zone_of(c, user_id)?.as_deref()) else {
+    let Some(at) = fire_at(&due, day_zone_of(c, org_id, user_id)?.as_deref()) else {
         return Ok(());
     };
     // A reminder already fired for this very due date stays fired.
@@ -260,7 +272,6 @@ fn schedule_reminder(
 
 /// A person's zone changed: their pending date-only reminders move with it.
 pub fn rezone(c: &Connection, user_id: &str) -> AppResult<()> {
-    let zone = zone_of(c, user_id)?;
     let pending: Vec<(String, String, String)> = c
         .prepare(
             "SELECT org_id, task_id, due FROM task_reminders
@@ -269,12 +280,29 @@ pub fn rezone(c: &Connection, user_id: &str) -> AppResult<()> {
         .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     for (org, task, due) in pending {
-        if let Some(at) = fire_at(&due, zone.as_deref()) {
+        if let Some(at) = fire_at(&due, day_zone_of(c, &org, user_id)?.as_deref()) {
             c.execute(
                 "UPDATE task_reminders SET fire_at = ?3 WHERE org_id = ?1 AND task_id = ?2",
                 params![org, task, at],
             )?;
         }
+    }
+    Ok(())
+}
+
+/// An organization's zone changed: the pending date-only reminders of its
+/// members without a zone of their own move with it.
+pub fn rezone_org(c: &Connection, org_id: &str) -> AppResult<()> {
+    let people: Vec<String> = c
+        .prepare(
+            "SELECT DISTINCT r.user_id FROM task_reminders r JOIN users u ON u.id = r.user_id
+             WHERE r.org_id = ?1 AND r.fired_at IS NULL AND length(r.due) = 10
+               AND u.time_zone IS NULL",
+        )?
+        .query_map([org_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for person in people {
+        rezone(c, &person)?;
     }
     Ok(())
 }

@@ -27,6 +27,11 @@ pub struct Org {
     pub default_currency: String,
     /// Members must have a second factor to reach the organization's data.
     pub require_mfa: bool,
+    /// IANA time zone of the organization's working day (members may set their own).
+    pub time_zone: String,
+    /// How dates are written unless a member chose their own: one of
+    /// `mmm d, yyyy`, `d mmm yyyy`, `yyyy-mm-dd`, `dd/mm/yyyy`, `mm/dd/yyyy`, `dd.mm.yyyy`.
+    pub date_format: String,
     pub created_at: String,
 }
 
@@ -40,6 +45,11 @@ pub struct MyOrg {
     pub created_at: String,
     /// Set while the organization is closed: when it will be erased.
     pub purge_at: Option<String>,
+    /// How the organization writes dates (see `PATCH /orgs/{org}`).
+    pub date_format: String,
+    pub time_zone: String,
+    /// Numbers from this country are shown in its national format.
+    pub default_country: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,7 +66,8 @@ pub struct OrgWithRole {
     pub closure: Option<crate::platform::closure::Closure>,
 }
 
-const COLUMNS: &str = "id, slug, name, default_country, created_at, default_currency, require_mfa";
+const COLUMNS: &str = "id, slug, name, default_country, created_at, default_currency, require_mfa, \
+     time_zone, date_format";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
     Ok(Org {
@@ -67,6 +78,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Org> {
         created_at: r.get(4)?,
         default_currency: r.get(5)?,
         require_mfa: r.get(6)?,
+        time_zone: r.get(7)?,
+        date_format: r.get(8)?,
     })
 }
 
@@ -87,7 +100,8 @@ pub fn all_ids(conn: &Connection) -> AppResult<Vec<String>> {
 
 pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
     let mut stmt = conn.prepare(
-        "SELECT o.id, o.slug, o.name, m.role, o.created_at, c.purge_at
+        "SELECT o.id, o.slug, o.name, m.role, o.created_at, c.purge_at, o.date_format, o.time_zone,
+                o.default_country
          FROM memberships m JOIN orgs o ON o.id = m.org_id
          LEFT JOIN org_closures c ON c.org_id = o.id AND c.purged_at IS NULL
          WHERE m.user_id = ?1 AND m.status = 'active' ORDER BY o.name COLLATE NOCASE, o.id",
@@ -101,6 +115,9 @@ pub fn of_user(conn: &Connection, user_id: &str) -> AppResult<Vec<MyOrg>> {
                 role: r.get(3)?,
                 created_at: r.get(4)?,
                 purge_at: r.get(5)?,
+                date_format: r.get(6)?,
+                time_zone: r.get(7)?,
+                default_country: r.get(8)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -221,20 +238,29 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
             candidate
         }
     };
+    let default_country = new.default_country.unwrap_or_else(|| "US".into());
     let org = Org {
         id: clock::new_id(),
         slug,
         name: new.name,
-        default_country: new.default_country.unwrap_or_else(|| "US".into()),
+        // Month first is how the United States writes dates; most of the world puts the day first.
+        date_format: if default_country == "US" {
+            "mmm d, yyyy"
+        } else {
+            "d mmm yyyy"
+        }
+        .into(),
+        default_country,
         default_currency: "USD".into(),
         require_mfa: false,
+        time_zone: "UTC".into(),
         created_at: clock::now_stamp(),
     };
     tenants
         .create_blocking(&org.id)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
     conn.execute(
-        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             org.id,
             org.slug,
@@ -242,7 +268,9 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
             org.default_country,
             org.created_at,
             org.default_currency,
-            org.require_mfa
+            org.require_mfa,
+            org.time_zone,
+            org.date_format
         ],
     )?;
     conn.execute(
@@ -265,6 +293,16 @@ pub struct CreateOrg {
 pub struct UpdateOrg {
     #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
+    /// The organization's part of every URL: 2–48 lower-case letters, digits and single
+    /// hyphens. Links with the old slug stop working.
+    #[schema(pattern = "^[a-z0-9](?:-?[a-z0-9])+$", min_length = 2, max_length = 48)]
+    pub slug: Option<String>,
+    /// IANA time zone such as Europe/London.
+    #[schema(min_length = 1, max_length = 64)]
+    pub time_zone: Option<String>,
+    /// How dates are written: mmm d, yyyy · d mmm yyyy · yyyy-mm-dd · dd/mm/yyyy · mm/dd/yyyy · dd.mm.yyyy.
+    #[schema(example = "d mmm yyyy")]
+    pub date_format: Option<String>,
     /// Two-letter ISO 3166 code.
     #[schema(pattern = "^[A-Za-z]{2}$")]
     pub default_country: Option<String>,
@@ -332,20 +370,37 @@ async fn get_org(access: OrgAccess) -> AppResult<Json<OrgWithRole>> {
     }))
 }
 
-/// Writes an organization's name and default country.
+/// Writes an organization's settings; a slug another organization holds is a conflict.
 fn save_settings(conn: &Connection, o: &Org) -> AppResult<()> {
+    if let Some(other) = by_slug(conn, &o.slug)?
+        && other.id != o.id
+    {
+        return Err(AppError::Conflict(format!("the slug {} is taken", o.slug)));
+    }
     conn.execute(
-        "UPDATE orgs SET name = ?2, default_country = ?3, default_currency = ?4, require_mfa = ?5 WHERE id = ?1",
-        params![o.id, o.name, o.default_country, o.default_currency, o.require_mfa],
+        "UPDATE orgs SET name = ?2, default_country = ?3, default_currency = ?4, require_mfa = ?5,
+                slug = ?6, time_zone = ?7, date_format = ?8 WHERE id = ?1",
+        params![
+            o.id,
+            o.name,
+            o.default_country,
+            o.default_currency,
+            o.require_mfa,
+            o.slug,
+            o.time_zone,
+            o.date_format
+        ],
     )?;
     Ok(())
 }
 
-/// Rename the organization, change its default phone region or currency, or
-/// require two-factor sign-in of its members (admin+).
+/// Change the organization's settings (admin+): its name and slug, the country
+/// phone numbers are read in, its currency, time zone and date format, or
+/// require two-factor sign-in of its members.
 #[utoipa::path(patch, path = "/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = OrgWithRole), (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody)))]
 async fn update_org(
     State(state): State<AppState>,
@@ -359,6 +414,33 @@ async fn update_org(
         match crate::values::text(&mut problems, "name", Some(name), 120) {
             Some(n) => org.name = n,
             None => problems.add("name", "use 1–120 characters"),
+        }
+    }
+    if let Some(slug) = body.slug {
+        match check_slug(&slug) {
+            Ok(()) => org.slug = slug,
+            Err(_) => problems.add(
+                "slug",
+                "use 2–48 lower-case letters, digits and single hyphens",
+            ),
+        }
+    }
+    if let Some(z) = body.time_zone {
+        let z = z.trim().to_string();
+        if crate::values::is_time_zone(&z) {
+            org.time_zone = z;
+        } else {
+            problems.add("time_zone", "use an IANA time zone such as Europe/London");
+        }
+    }
+    if let Some(f) = body.date_format {
+        if crate::values::is_date_format(&f) {
+            org.date_format = f;
+        } else {
+            problems.add(
+                "date_format",
+                format!("use one of: {}", crate::values::DATE_FORMATS.join(" · ")),
+            );
         }
     }
     if let Some(c) = body.default_country {
@@ -381,6 +463,7 @@ async fn update_org(
     problems.into_result()?;
     let o = org.clone();
     let turning_on = org.require_mfa && !access.org.require_mfa;
+    let rezoned = org.time_zone != access.org.time_zone;
     let person = access.actor_person();
     state
         .control
@@ -391,7 +474,13 @@ async fn update_org(
                     "set up two-factor sign-in for yourself first, so you are not locked out",
                 ));
             }
-            save_settings(tx, &o)
+            save_settings(tx, &o)?;
+            // Reminders of tasks due on a day come at 09:00 in the organization's zone
+            // for members without a zone of their own.
+            if rezoned {
+                crate::platform::notifications::rezone_org(tx, &o.id)?;
+            }
+            Ok(())
         })
         .await?;
     Ok(Json(OrgWithRole {

@@ -10,6 +10,7 @@ mod deals;
 mod disk;
 mod durability;
 mod errors;
+mod international;
 mod isolation;
 mod jobs;
 mod lists;

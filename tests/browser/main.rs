@@ -3,6 +3,7 @@
 
 mod deals;
 mod harness;
+mod international;
 mod lists;
 mod passkeys;
 mod security;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn code_at(secret: &str, offset: i64) -> String {
+pub(crate) fn code_at(secret: &str, offset: i64) -> String {
     let totp = totp_rs::Builder::new()
         .with_secret(totp_rs::Secret::try_from_base32(secret).expect("base32"))
         .build()
@@ -15,7 +15,7 @@ fn code_at(secret: &str, offset: i64) -> String {
     totp.generate((now + offset * 30) as u64).to_string()
 }
 
-async fn early_in_a_step() {
+pub(crate) async fn early_in_a_step() {
     let into = time::OffsetDateTime::now_utc().unix_timestamp() % 30;
     if into > 15 {
         tokio::time::sleep(std::time::Duration::from_secs((31 - into) as u64)).await;

@@ -1,5 +1,7 @@
 // Editors for compound record fields (emails, phones, address) and common selects; shared by
 // the create/edit dialogs and inline editing on record pages.
+import { countryOptions, countryName } from '../locale.js';
+import { formatPhone } from '../phone.js';
 import { h, nextId, trimOrNull } from '../util.js';
 import { icon } from '../icons.js';
 import { select } from './field.js';
@@ -32,7 +34,8 @@ export function multiEditor(kind, values = [], { label } = {}) {
     if (v.label && !labels.includes(v.label)) labels.push(v.label);
     const labelSel = select(labels.map((l) => ({ value: l, label: cap(l) })), v.label || k.labels[0]);
     const input = h('input', { class: 'input', type: k.type, placeholder: k.placeholder, autocomplete: 'off' });
-    input.value = v[k.key] || '';
+    // Numbers read the way people write them; the server stores them in E.164 again.
+    input.value = (kind === 'phones' ? formatPhone(v[k.key]) : v[k.key]) || '';
     const box = h('div', { class: 'field' }, input);
     box._input = input;
     const remove = h('button', { class: 'btn btn-ghost btn-icon', type: 'button', 'aria-label': `Remove ${k.noun}` }, icon('x', 14));
@@ -79,7 +82,10 @@ export function addressEditor(value) {
   const grid = h('div', { class: 'field-grid' });
   for (const [key, label, span, ac] of ADDRESS) {
     const id = nextId('addr');
-    const input = h('input', { class: 'input', id, type: 'text', autocomplete: ac });
+    // The country is a picker of ISO countries (the server takes only their codes).
+    const input = key === 'country'
+      ? h('select', { class: 'select', id, autocomplete: 'country' }, countryOptions(value && value.country, { empty: '—' }).map((o) => h('option', { value: o.value, text: o.label })))
+      : h('input', { class: 'input', id, type: 'text', autocomplete: ac });
     input.value = (value && value[key]) || '';
     inputs[key] = input;
     const f = h('div', { class: `field ${span}`.trim(), dataset: { field: `address.${key}` } }, h('label', { htmlFor: id, text: label }), input);
@@ -102,7 +108,7 @@ export function addressEditor(value) {
 export function formatAddress(a) {
   if (!a) return [];
   const cityLine = [a.postal_code, a.city].filter(Boolean).join(' ');
-  return [a.street, [cityLine, a.region].filter(Boolean).join(', '), a.country].filter(Boolean);
+  return [a.street, [cityLine, a.region].filter(Boolean).join(', '), a.country && countryName(a.country)].filter(Boolean);
 }
 
 export const stageSelect = (value, props) => select(STAGES.map((s) => ({ value: s.value, label: s.label })), value || 'lead', props);

@@ -108,6 +108,28 @@ export function createTable({ columns: initialColumns, rowHref, selectable = fal
     if (link) { e.preventDefault(); link.focus(); }
   });
 
+  // A table with the `fit` class spreads over the width it has (table-layout: fixed, cells
+  // truncate); below a floor per visible column it scrolls sideways instead, with the name
+  // column pinned (CSS). Columns hidden by the width rules don't count.
+  if (/\bfit\b/.test(className) && typeof ResizeObserver === 'function') {
+    const floor = () => {
+      let w = 0;
+      for (const th of headRow.cells) {
+        if (!th.offsetWidth && getComputedStyle(th).display === 'none') continue;
+        w += th.classList.contains('col-check') ? 40 : th.classList.contains('name-cell') ? 150 : 96;
+      }
+      table.style.minWidth = `${w}px`;
+    };
+    new ResizeObserver(floor).observe(table);
+  }
+  // A cell cut short shows its whole text on hover.
+  tbody.addEventListener('mouseover', (e) => {
+    const td = e.target.closest && e.target.closest('td');
+    if (!td || td.title || td.classList.contains('col-check')) return;
+    const cut = [...td.querySelectorAll('a, span'), td].find((x) => x.scrollWidth > x.clientWidth + 1);
+    if (cut) td.title = cut.textContent.trim();
+  });
+
   renderHead();
   return {
     el: table,

@@ -1,5 +1,7 @@
 // Custom field values: the type list, coloured option chips, how each type reads (view) and
 // the editor fitted to each type. Used by record pages, create forms, list cells and filters.
+import { formatDay } from '../locale.js';
+import { formatPhone } from '../phone.js';
 import { h, timeEl, trimOrNull } from '../util.js';
 import { icon } from '../icons.js';
 import { memberName } from '../session.js';
@@ -33,10 +35,9 @@ export function formatMoney(m) {
   const d = minorDigits(m.currency);
   try { return new Intl.NumberFormat(undefined, { style: 'currency', currency: m.currency }).format(m.amount / 10 ** d); } catch { return `${m.amount / 100} ${m.currency}`; }
 }
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+/** A calendar date (custom date fields) in the person's or organization's format. */
 export function formatDate(s) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s || '');
-  return m ? dateFmt.format(new Date(+m[1], +m[2] - 1, +m[3])) : String(s || '');
+  return /^\d{4}-\d{2}-\d{2}$/.test(s || '') ? formatDay(s) : String(s || '');
 }
 function formatNumber(s) {
   const n = Number(s);
@@ -61,7 +62,7 @@ export function viewValue(f, v, ctx = {}) {
     case 'tags': return h('span', { class: 'chips' }, v.map((t) => chip(t.name, t.color)));
     case 'url': { const u = safeUrl(v); return u ? h('a', { href: u, target: '_blank', rel: 'noopener noreferrer', text: v }) : h('span', { text: v }); }
     case 'email': return h('a', { href: `mailto:${v}`, dataset: { native: '' }, text: v });
-    case 'phone': return h('a', { href: `tel:${v}`, dataset: { native: '' }, text: v });
+    case 'phone': return h('a', { href: `tel:${v}`, dataset: { native: '' }, text: formatPhone(v) });
     case 'user': return h('span', { text: memberName(ctx.members, v) || 'Former member' });
     case 'record': {
       if (typeof v !== 'object') return h('span', { class: 'muted', text: '…' });

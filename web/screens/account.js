@@ -1,8 +1,9 @@
-// My account: profile facts, change password, sign out everywhere.
+// My account: profile (name, time zone, date format), change password, sign out everywhere.
 import { h, clear, exactTime } from '../util.js';
 import { icon } from '../icons.js';
-import { post } from '../api.js';
-import { session, clearSession, findOrg } from '../session.js';
+import { post, patch } from '../api.js';
+import { session, clearSession, findOrg, loadSession } from '../session.js';
+import { timeZones, browserZone, dateFormatOptions, applyPrefs, formatDate } from '../locale.js';
 import { navigate } from '../router.js';
 import { avatar } from '../components/avatar.js';
 import { roleBadge } from '../components/badge.js';
@@ -18,6 +19,8 @@ export function renderAccount(ctx) {
   page.classList.add('page-narrow');
   const u = session.user;
   const org = findOrg(ctx.slug);
+
+  const profile = profileForm(u, org);
 
   const current = field({ label: 'Current password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
   const next = field({ label: 'New password', name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, hint: `At least ${MIN} characters.` });
@@ -68,7 +71,10 @@ export function renderAccount(ctx) {
     h('section', { class: 'panel' },
       h('div', { class: 'panel-row' }, avatar(u.name || u.email, { size: 'lg', seed: u.id }),
         h('div', { class: 'stack' }, h('div', null, h('h2', { text: u.name || u.email }), h('p', { class: 'meta', text: u.email })),
-          h('div', { class: 'row' }, org && roleBadge(org.role), org && h('span', { class: 'meta', text: `in ${org.name}` }), u.created_at && h('span', { class: 'meta', title: exactTime(u.created_at), text: `· Member since ${new Date(u.created_at).toLocaleDateString(undefined, { month: 'long', year: 'numeric' })}` }))))),
+          h('div', { class: 'row' }, org && roleBadge(org.role), org && h('span', { class: 'meta', text: `in ${org.name}` }), u.created_at && h('span', { class: 'meta', title: exactTime(u.created_at), text: `· Member since ${formatDate(u.created_at)}` }))))),
+    h('section', { class: 'panel' },
+      h('header', null, h('h2', { text: 'Profile' }), h('p', { text: 'Your name as others see it, and how times and dates are written for you.' })),
+      profile),
     h('section', { class: 'panel' },
       h('header', null, h('h2', { text: 'Password' }), h('p', { text: 'Changing your password signs you out everywhere else.' })),
       form),
@@ -76,4 +82,39 @@ export function renderAccount(ctx) {
       h('header', null, h('h2', { text: 'Sessions' }), h('p', null, 'Lost a device or signed in on a shared computer? End every session of your account at once, or sign out single devices under ', h('a', { href: `/o/${ctx.slug}/settings/security`, text: 'Security' }), '.')),
       h('div', null, outAll)));
   return {};
+}
+
+function profileForm(u, org) {
+  const name = field({ label: 'Name', name: 'name', value: u.name, required: true, autocomplete: 'name' });
+  const zones = timeZones();
+  const zone = field({
+    label: 'Time zone', name: 'time_zone', value: u.time_zone || '',
+    options: [{ value: '', label: `This browser’s (${browserZone().replace(/_/g, ' ')})` }, ...zones.map((z) => ({ value: z, label: z.replace(/_/g, ' ') }))],
+    hint: 'Times are shown in it. Tasks due on a day remind you at 09:00 in it (with none chosen: in the organization’s zone).',
+  });
+  if (u.time_zone && !zones.includes(u.time_zone)) { zone._input.prepend(h('option', { value: u.time_zone, text: u.time_zone })); zone._input.value = u.time_zone; }
+  const orgFormat = org && org.date_format;
+  const dates = field({
+    label: 'Date format', name: 'date_format', value: u.date_format || '',
+    options: dateFormatOptions(`The organization’s${orgFormat ? ` (${formatDate(new Date(), { format: orgFormat })})` : ''}`),
+  });
+  const save = h('button', { class: 'btn btn-primary', type: 'submit', text: 'Save profile' });
+  const form = h('form', { class: 'form wide-form', novalidate: true }, name, h('div', { class: 'field-grid' }, zone, dates), h('div', null, save));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    if (!name._input.value.trim()) { showErrors(form, { fields: { name: 'Enter your name.' } }); return; }
+    setBusy(save, true);
+    try {
+      await patch('/account', { name: name._input.value.trim(), time_zone: zone._input.value || null, date_format: dates._input.value || null });
+      await loadSession();
+      applyPrefs(session.user, org);
+      toast('Saved.', { kind: 'success' });
+    } catch (err) {
+      showErrors(form, err);
+    } finally {
+      setBusy(save, false);
+    }
+  });
+  return form;
 }

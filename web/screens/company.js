@@ -1,5 +1,6 @@
 // Company page: header with key facts, the company's contacts and history in the main column,
 // inline-editable fields in the side column.
+import { formatPhone } from '../phone.js';
 import { h, clear, qs, trimOrNull, safeDomainUrl, fmtNum, plural } from '../util.js';
 import { icon } from '../icons.js';
 import { get, patch, orgPath } from '../api.js';
@@ -46,7 +47,7 @@ function companyFields(members) {
     text('domain', 'Domain', (c) => (c.domain ? domainLink(c.domain) : null)),
     text('industry', 'Industry'),
     choice('size', 'Employees', (v) => sizeSelect(v), (c) => (c.size ? h('span', { text: c.size }) : null)),
-    text('phone', 'Phone', (c) => (c.phone ? h('a', { href: `tel:${c.phone}`, dataset: { native: '' }, text: c.phone }) : null)),
+    text('phone', 'Phone', (c) => (c.phone ? h('a', { href: `tel:${c.phone}`, dataset: { native: '' }, text: formatPhone(c.phone) }) : null)),
     choice('owner_id', 'Owner', (v) => ownerSelect(members, v), (c) => (c.owner_id ? h('span', { text: memberName(members, c.owner_id) || 'Former member' }) : null)),
     {
       key: 'address', label: 'Address',
@@ -151,7 +152,7 @@ export async function renderCompany(ctx) {
         c.domain && fact('globe', domainLink(c.domain), 'Website'),
         c.industry && fact('briefcase', c.industry, 'Industry'),
         c.size && fact('users', `${c.size} employees`, 'Size'),
-        c.phone && fact('phone', h('a', { href: `tel:${c.phone}`, dataset: { native: '' }, text: c.phone }), 'Phone'),
+        c.phone && fact('phone', h('a', { href: `tel:${c.phone}`, dataset: { native: '' }, text: formatPhone(c.phone) }), 'Phone'),
         fact('contacts', plural(c.contact_count || 0, 'contact'), 'Contacts'),
       ],
       actions,

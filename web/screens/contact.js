@@ -1,5 +1,6 @@
 // Contact page: header with key facts, related company and history in the main column,
 // every field inline-editable in the side column (`e` opens the full edit form).
+import { formatPhone } from '../phone.js';
 import { h, clear, trimOrNull, fmtNum } from '../util.js';
 import { icon } from '../icons.js';
 import { get, patch, orgPath } from '../api.js';
@@ -28,7 +29,7 @@ const textField = (key, label, type = 'text') => ({
 });
 
 const lines = (list, key, scheme) => (list && list.length
-  ? h('span', { class: 'lines' }, list.map((x) => h('span', null, h('a', { href: `${scheme}:${x[key]}`, dataset: { native: '' }, text: x[key] }), x.label && h('span', { class: 'meta', text: x.label }))))
+  ? h('span', { class: 'lines' }, list.map((x) => h('span', null, h('a', { href: `${scheme}:${x[key]}`, dataset: { native: '' }, text: scheme === 'tel' ? formatPhone(x[key]) : x[key] }), x.label && h('span', { class: 'meta', text: x.label }))))
   : null);
 
 function selectField(key, label, build, view) {
@@ -144,7 +145,7 @@ export async function renderContact(ctx) {
         c.job_title && fact('briefcase', c.job_title, 'Job title'),
         c.company && fact('companies', h('a', { href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }), 'Company'),
         email && fact('mail', h('a', { href: `mailto:${email.email}`, dataset: { native: '' }, text: email.email }), 'Email'),
-        phone && fact('phone', h('a', { href: `tel:${phone.phone}`, dataset: { native: '' }, text: phone.phone }), 'Phone'),
+        phone && fact('phone', h('a', { href: `tel:${phone.phone}`, dataset: { native: '' }, text: formatPhone(phone.phone) }), 'Phone'),
         c.stage && stageBadge(c.stage),
       ],
       actions,

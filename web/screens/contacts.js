@@ -8,6 +8,7 @@ import { select } from '../components/field.js';
 import { ownerSelect } from '../components/editors.js';
 import { companyPicker } from '../components/picker.js';
 import { listScreen } from './list.js';
+import { formatPhone } from '../phone.js';
 import { openContactForm } from './forms.js';
 
 export const contactName = (c) => c.name || [c.first_name, c.last_name].filter(Boolean).join(' ') || (c.emails && c.emails[0] && c.emails[0].email) || 'Unnamed contact';
@@ -19,14 +20,14 @@ export function contactColumns(slug, members, { company = true } = {}) {
       key: 'name', label: 'Name', sort: 'name', className: 'name-cell',
       render: (c) => h('span', { class: 'cell-inner' }, avatar(contactName(c), { seed: c.id }), h('a', { href: href(c), text: contactName(c) })),
     },
-    company && { key: 'company_id', label: 'Company', className: 'hide-sm', render: (c) => (c.company ? h('a', { class: 'secondary', href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }) : null) },
+    company && { key: 'company_id', label: 'Company', className: 'col-company', render: (c) => (c.company ? h('a', { class: 'secondary', href: `/o/${slug}/companies/${c.company.id}`, text: c.company.name }) : null) },
     { key: 'job_title', label: 'Job title', className: 'hide-lg', render: (c) => (c.job_title ? h('span', { class: 'secondary', text: c.job_title }) : null) },
     { key: 'emails', label: 'Email', className: 'hide-sm', render: (c) => (c.emails && c.emails[0] ? h('span', { class: 'secondary', text: c.emails[0].email }) : null) },
-    { key: 'phones', label: 'Phone', className: 'hide-lg', render: (c) => (c.phones && c.phones[0] ? h('span', { class: 'secondary num', text: c.phones[0].phone }) : null) },
-    { key: 'stage', label: 'Stage', render: (c) => stageBadge(c.stage) },
-    { key: 'owner_id', label: 'Owner', className: 'hide-sm', render: (c) => memberChip(members, c.owner_id) },
-    { key: 'updated_at', label: 'Updated', sort: 'updated_at', className: 'hide-sm', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
-    { key: 'created_at', label: 'Created', sort: 'created_at', className: 'hide-md', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
+    { key: 'phones', label: 'Phone', className: 'hide-lg w-m', render: (c) => (c.phones && c.phones[0] ? h('span', { class: 'secondary num', text: formatPhone(c.phones[0].phone) }) : null) },
+    { key: 'stage', label: 'Stage', className: 'w-s', render: (c) => stageBadge(c.stage) },
+    { key: 'owner_id', label: 'Owner', className: 'hide-sm w-m', render: (c) => memberChip(members, c.owner_id) },
+    { key: 'updated_at', label: 'Updated', sort: 'updated_at', className: 'hide-sm w-date', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
+    { key: 'created_at', label: 'Created', sort: 'created_at', className: 'hide-md w-date', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
     { key: 'source', label: 'Source', className: 'hide-md', render: (c) => (c.source ? h('span', { class: 'secondary', text: c.source }) : null) },
   ].filter(Boolean);
 }

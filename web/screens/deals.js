@@ -75,7 +75,7 @@ export async function renderDeals(ctx) {
         stage_id: { label: 'Stage', render: stageChip },
         amount: { label: 'Amount', right: true, render: (d) => h('span', { class: 'num', text: d.amount != null ? fmtMoney(d.amount, d.currency) : '' }) },
         close_date: { label: 'Expected close', render: (d) => d.close_date && h('span', { class: `secondary num${d.status === 'open' && d.close_date < new Date().toISOString().slice(0, 10) ? ' overdue' : ''}`, text: formatDate(d.close_date) }) },
-        owner_id: { label: 'Owner', className: 'hide-sm', render: (d) => memberChip(members, d.owner_id) },
+        owner_id: { label: 'Owner', className: 'hide-sm w-m', render: (d) => memberChip(members, d.owner_id) },
         company_id: { label: 'Company', className: 'hide-sm', render: (d) => d.company && h('a', { class: 'secondary', href: `/o/${slug}/companies/${d.company.id}`, text: d.company.name }) },
       },
       filterKeys: ['owner', 'status'],

@@ -1,5 +1,6 @@
 // Create / edit dialogs for contacts and companies. A failed save keeps every value and shows
 // the API's 422 field errors next to the matching inputs.
+import { formatPhone } from '../phone.js';
 import { h, trimOrNull, sameJson } from '../util.js';
 import { icon } from '../icons.js';
 import { post, patch, orgPath } from '../api.js';
@@ -119,7 +120,7 @@ export async function openCompanyForm({ slug, company = null, onSaved }) {
   const domain = field({ label: 'Domain', name: 'domain', value: c.domain, placeholder: 'acme.com', autocomplete: 'off' });
   const industry = field({ label: 'Industry', name: 'industry', value: c.industry, autocomplete: 'off' });
   const size = field({ label: 'Size', name: 'size', control: sizeSelect(c.size) });
-  const phone = field({ label: 'Phone', name: 'phone', type: 'tel', value: c.phone, autocomplete: 'off' });
+  const phone = field({ label: 'Phone', name: 'phone', type: 'tel', value: c.phone ? formatPhone(c.phone) : '', autocomplete: 'off' });
   const owner = field({ label: 'Owner', name: 'owner_id', control: ownerSelect(members, company ? c.owner_id : session.user.id) });
   const address = addressEditor(c.address);
   const build = () => {

@@ -135,6 +135,7 @@ export async function listScreen(ctx, cfg) {
   }).filter(Boolean);
 
   const table = createTable({
+    className: 'fit',
     columns: columnsFor(state.cols),
     rowHref: cfg.href,
     selectable: editable,

@@ -1,4 +1,5 @@
-// Organization settings: name and phone region (admins), and closing the
+// Organization settings: name, address (slug), phone country, currency, time zone and date
+// format (admins), and closing the
 // organization (owners): read-only at once, an export to download, erased after 30 days
 // unless reopened.
 import { h, clear } from '../util.js';
@@ -6,12 +7,14 @@ import { icon } from '../icons.js';
 import { get, patch, post, orgPath } from '../api.js';
 import { canAdmin, isOwner, loadSession } from '../session.js';
 import { field, showErrors, clearErrors, setBusy } from '../components/field.js';
-import { openDialog } from '../components/dialog.js';
+import { openDialog, confirmDialog } from '../components/dialog.js';
+import { countryOptions, timeZones, dateFormatOptions, formatDate } from '../locale.js';
+import { CURRENCIES } from '../deals/form.js';
 import { toast, reportError } from '../components/toast.js';
 import { navigate } from '../router.js';
 import { settingsFrame } from './settings.js';
 
-export const longDate = (iso) => new Date(iso).toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
+export const longDate = (iso) => formatDate(iso);
 
 export async function renderOrgSettings(ctx) {
   const { slug } = ctx;
@@ -22,18 +25,37 @@ export async function renderOrgSettings(ctx) {
   const editable = canAdmin(slug) && !closed;
 
   const name = field({ label: 'Name', name: 'name', value: org.name, required: true, autocomplete: 'off' });
-  const country = field({ label: 'Default country for phone numbers', name: 'default_country', value: org.default_country, hint: 'Two-letter code (US, GB, DE…): numbers typed without +country are read as this country’s.', autocomplete: 'off' });
-  for (const f of [name, country]) f._input.disabled = !editable;
+  const slugField = field({ label: 'Web address', name: 'slug', value: org.slug, autocomplete: 'off', hint: `Links to this organization start with ${location.origin}/o/${org.slug}/. After a change, old links stop working.`, attrs: { spellcheck: 'false', maxlength: 48 } });
+  const country = field({ label: 'Default country for phone numbers', name: 'default_country', value: org.default_country, options: countryOptions(org.default_country), hint: 'Numbers typed without +country are read as this country’s, and shown in its own format.' });
+  const currency = field({ label: 'Default currency', name: 'default_currency', value: org.default_currency, options: currencyOptions(org.default_currency), hint: 'New deals use it unless they name another.' });
+  const zone = field({ label: 'Time zone', name: 'time_zone', value: org.time_zone, options: timeZones().map((z) => ({ value: z, label: z.replace(/_/g, ' ') })), hint: 'The organization’s working day. Each person can choose their own under My account.' });
+  if (!timeZones().includes(org.time_zone)) zone._input.prepend(h('option', { value: org.time_zone, text: org.time_zone }));
+  zone._input.value = org.time_zone;
+  const dates = field({ label: 'Date format', name: 'date_format', value: org.date_format, options: dateFormatOptions(), hint: 'How dates are written for everyone who hasn’t chosen their own.' });
+  const fields = [name, slugField, country, currency, zone, dates];
+  for (const f of fields) f._input.disabled = !editable;
   const save = h('button', { class: 'btn btn-primary', type: 'submit', text: 'Save', disabled: !editable });
-  const form = h('form', { class: 'form', novalidate: true }, name, country, editable && h('div', null, save));
+  const form = h('form', { class: 'form wide-form', novalidate: true }, name, slugField, h('div', { class: 'field-grid' }, country, currency, zone, dates), editable && h('div', null, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors(form);
+    const newSlug = slugField._input.value.trim();
+    if (!name._input.value.trim()) { showErrors(form, { fields: { name: 'Enter a name.' } }); return; }
+    if (newSlug !== org.slug && !(await confirmDialog({ title: 'Change the web address?', message: `Links and bookmarks with /o/${org.slug}/ stop working. Everyone uses /o/${newSlug}/ from now on.`, confirmLabel: 'Change address' }))) return;
     setBusy(save, true);
     try {
-      await patch(orgPath(slug), { name: name._input.value.trim(), default_country: country._input.value.trim() });
+      const saved = await patch(orgPath(slug), {
+        name: name._input.value.trim(),
+        slug: newSlug,
+        default_country: country._input.value,
+        default_currency: currency._input.value,
+        time_zone: zone._input.value,
+        date_format: dates._input.value,
+      });
       await loadSession();
       toast('Saved.', { kind: 'success' });
+      if (saved.slug !== slug) navigate(`/o/${saved.slug}/settings/organization`, { replace: true });
+      else navigate(`/o/${slug}/settings/organization`, { replace: true });
     } catch (err) {
       showErrors(form, err);
     } finally {
@@ -47,6 +69,13 @@ export async function renderOrgSettings(ctx) {
       form),
     isOwner(slug) && closurePanel(slug, org));
   return {};
+}
+
+function currencyOptions(current) {
+  let names = null;
+  try { names = new Intl.DisplayNames(undefined, { type: 'currency' }); } catch { names = null; }
+  const list = CURRENCIES.includes(current) ? CURRENCIES : [current, ...CURRENCIES];
+  return list.map((c) => ({ value: c, label: names ? `${c} · ${names.of(c)}` : c }));
 }
 
 function closurePanel(slug, org) {
