@@ -6,6 +6,9 @@ let csrfToken = null;
 let onUnauthenticated = () => {};
 
 export const setCsrf = (t) => { csrfToken = t || null; };
+/** The CSRF token, for requests that do not go through `request` (uploads with progress). */
+export const currentCsrf = () => csrfToken;
+export { BASE as API_BASE };
 export const setUnauthenticatedHandler = (fn) => { onUnauthenticated = fn; };
 
 export class ApiError extends Error {

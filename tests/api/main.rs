@@ -10,6 +10,7 @@ mod deals;
 mod disk;
 mod durability;
 mod errors;
+mod files;
 mod isolation;
 mod jobs;
 mod members;
