@@ -258,6 +258,9 @@ async fn rename(
     Json(body): Json<FilePatch>,
 ) -> AppResult<Json<FileInfo>> {
     access.require(Role::Member)?;
+    if body.name.chars().count() > names::MAX_NAME_BYTES {
+        return Err(AppError::field("name", "at most 255 characters"));
+    }
     let name =
         names::clean(&body.name).ok_or_else(|| AppError::field("name", "a file needs a name"))?;
     let (id, actor) = (path.id, access.actor().stamp());
@@ -378,8 +381,10 @@ pub struct ContentParams {
 #[utoipa::path(get, path = "/files/{id}/content", tag = "files",
     params(("org" = String, Path, description = "organization slug"),
            ("id" = String, Path, description = "the file's id"), ContentParams),
-    responses((status = 200, description = "the content", content_type = "application/octet-stream"),
-              (status = 206, description = "the requested range", content_type = "application/octet-stream"),
+    responses((status = 200, description = "the content, as its sniffed type when that is a raster image, PDF or plain text",
+               content((String = "application/octet-stream"), (String = "image/png"), (String = "image/jpeg"), (String = "image/gif"), (String = "image/webp"), (String = "application/pdf"), (String = "text/plain"))),
+              (status = 206, description = "the requested range",
+               content((String = "application/octet-stream"), (String = "image/png"), (String = "image/jpeg"), (String = "image/gif"), (String = "image/webp"), (String = "application/pdf"), (String = "text/plain"))),
               (status = 304, description = "not modified (If-None-Match)"),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 416, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -417,7 +422,7 @@ async fn content(
 #[utoipa::path(get, path = "/files/{id}/thumbnail", tag = "files",
     params(("org" = String, Path, description = "organization slug"),
            ("id" = String, Path, description = "the file's id")),
-    responses((status = 200, description = "the thumbnail", content_type = "image/jpeg"),
+    responses((status = 200, description = "the thumbnail", content((String = "image/jpeg"), (String = "image/png"))),
               (status = 304, description = "not modified (If-None-Match)"),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn thumbnail(
