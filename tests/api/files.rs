@@ -1108,3 +1108,54 @@ async fn another_orgs_files_are_404_and_viewers_only_read() {
         StatusCode::NO_CONTENT
     );
 }
+
+#[tokio::test]
+async fn backups_carry_the_files_but_not_uploads_in_progress() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let rec = new_contact(&s, "acme", "Ada").await;
+    let org = org_id(&s, "acme").await;
+    let bytes = noise(300_000, 42);
+    let (status, _) = upload(
+        &s,
+        "acme",
+        "contract.pdf",
+        bytes.clone(),
+        std::slice::from_ref(&rec),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A half-written upload of another process must not be copied.
+    let tmp = app.dir.path().join("tenants").join(&org).join("upload-tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    std::fs::write(tmp.join("someone-else"), b"partial").expect("partial");
+    let out = tempfile::tempdir().expect("out");
+    let key = harmonia::backup::BackupKey::load(&out.path().join("key"), true).expect("key");
+    let summary = harmonia::backup::create(
+        app.dir.path(),
+        &out.path().join("b.backup"),
+        &key,
+        Some("acme"),
+    )
+    .expect("backup");
+    let blob = format!(
+        "tenants/{org}/files/blobs/{}/{}",
+        &sha(&bytes)[..2],
+        sha(&bytes)
+    );
+    let part = summary
+        .manifest
+        .parts
+        .iter()
+        .find(|p| p.path == blob)
+        .unwrap_or_else(|| panic!("no {blob} in the backup"));
+    assert_eq!(part.size, bytes.len() as u64);
+    assert_eq!(part.sha256, sha(&bytes));
+    assert!(
+        !summary
+            .manifest
+            .parts
+            .iter()
+            .any(|p| p.path.contains("upload-tmp"))
+    );
+}

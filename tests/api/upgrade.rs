@@ -59,8 +59,8 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DROP TABLE notice_outbox;
-         DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';",
+        "DROP TABLE file_links; DROP TABLE files; DROP TABLE file_blobs;
+         DELETE FROM refinery_schema_history WHERE name = 'files';",
     )
     .expect("downgrade");
     drop(c);
@@ -69,7 +69,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V9__notice_outbox"), "{plan}");
+    assert!(plan.contains("would apply V11__files"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -164,7 +164,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'notice_outbox';
+        "DELETE FROM refinery_schema_history WHERE name = 'files';
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -174,7 +174,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V9__notice_outbox failed"), "{err}");
+    assert!(err.contains("migration V11__files failed"), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,7 +185,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'notice_outbox')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'files')",
             [],
             |r| r.get(0),
         )
