@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "HARMONIA_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// The largest file one upload may carry, in MiB.
+    #[arg(long, env = "HARMONIA_MAX_UPLOAD_MB", default_value_t = 50)]
+    pub max_upload_mb: u64,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -74,6 +77,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub sync_full: bool,
     pub request_timeout: Duration,
+    /// The largest file one upload may carry, in bytes.
+    pub max_upload_bytes: u64,
     /// A session unused this long ends.
     pub session_idle: Duration,
     /// A session ends this long after sign-in whatever happens.
@@ -97,6 +102,7 @@ impl Config {
             trust_forwarded_for: serve.trust_forwarded_for,
             sync_full: serve.sync_full,
             request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
+            max_upload_bytes: serve.max_upload_mb.saturating_mul(1024 * 1024),
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             tenant_idle: Duration::from_secs(300),
@@ -114,6 +120,7 @@ impl Config {
             trust_forwarded_for: false,
             sync_full: false,
             request_timeout_secs: 30,
+            max_upload_mb: 50,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),

@@ -53,6 +53,11 @@ pub enum AppError {
     Conflict(String),
     #[error("the request body is larger than the limit")]
     TooLarge,
+    /// 413 with what was over which limit (a file, an organization's storage).
+    #[error("{0}")]
+    TooLargeBecause(String),
+    #[error("the requested range is outside the content")]
+    RangeNotSatisfiable,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -109,6 +114,10 @@ impl AppError {
             AppError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::TooLargeBecause(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::RangeNotSatisfiable => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
             AppError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -19,6 +19,7 @@ pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 pub const CLOSURES: &str = "orgs.closures";
 pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
 pub const REMINDERS: &str = "notifications.reminders";
+pub const FILES: &str = "files.upkeep";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -140,6 +141,27 @@ pub fn runner(
                     })?;
                     let tenant = state.tenants.get(&org_id).await?;
                     state.tenants.purge_trash(&tenant).await?;
+                    Ok(())
+                }
+            }
+        })
+        // Files: blobs and temporary files no row accounts for (a crash,
+        // an interrupted upload, erased files), thumbnails still missing.
+        .org_job(JobSpec::new(FILES, Schedule::every(3600)))
+        .handler(FILES, {
+            let state = state.clone();
+            move |ctx| {
+                let state = state.clone();
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the files job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    let store = crate::crm::files::routes::store(&state, &org_id);
+                    let (removed, made) = crate::crm::files::upkeep(&tenant.db, &store).await?;
+                    if removed + made > 0 {
+                        tracing::info!(org = %org_id, removed, thumbnails = made, "file upkeep");
+                    }
                     Ok(())
                 }
             }

@@ -7,6 +7,9 @@ let onUnauthenticated = () => {};
 let signInAgain = null;
 
 export const setCsrf = (t) => { csrfToken = t || null; };
+/** The CSRF token, for requests that do not go through `request` (uploads with progress). */
+export const currentCsrf = () => csrfToken;
+export { BASE as API_BASE };
 export const setUnauthenticatedHandler = (fn) => { onUnauthenticated = fn; };
 /** fn() → Promise<boolean>: signs the same person in again in place (a dialog). */
 export const setReauthenticator = (fn) => { signInAgain = fn; };

@@ -16,6 +16,7 @@ export const TYPES = {
   note: { label: 'Notes', path: 'notes', square: true },
   task: { label: 'Tasks', path: 'tasks', square: true },
   activity: { label: 'Activities', path: 'activities', square: true },
+  file: { label: 'Files', path: 'files', square: true, download: true },
 };
 
 /** GET /orgs/{org}/search?q=…&limit=… → {items, rebuilding} */
@@ -43,7 +44,10 @@ export function groupResults(items) {
   return [...groups.values()].sort((a, b) => (b.best - a.best) || 0);
 }
 
-export const recordHref = (slug, item) => `/o/${encodeURIComponent(slug)}/${TYPES[item.type].path}/${encodeURIComponent(item.id)}`;
+// A file found by name is downloaded (the browser keeps the page: it is an attachment).
+export const recordHref = (slug, item) => (TYPES[item.type].download
+  ? `/api/v1/orgs/${encodeURIComponent(slug)}/files/${encodeURIComponent(item.id)}/content`
+  : `/o/${encodeURIComponent(slug)}/${TYPES[item.type].path}/${encodeURIComponent(item.id)}`);
 
 const isHigh = (c) => c >= 0xd800 && c <= 0xdbff;
 const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;

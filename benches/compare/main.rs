@@ -10,6 +10,7 @@
 mod backup;
 mod data;
 mod deals;
+mod files;
 mod harmonia;
 mod lists;
 mod load;
@@ -62,7 +63,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -104,6 +105,7 @@ enum Part {
     Growth,
     Orgs,
     Backup,
+    Files,
 }
 
 /// The side-by-side scenarios, in the order they run.
@@ -332,6 +334,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Backup) {
         report.backup = Some(backup::run(&ctx, args.backup_size).await?);
+    }
+    if args.parts.contains(&Part::Files) {
+        report.files = Some(files::run(&ctx).await?);
     }
     Ok(report)
 }

@@ -50,6 +50,7 @@ pub struct Report {
     pub growth: Vec<Growth>,
     pub orgs: Option<OrgFigures>,
     pub backup: Option<crate::backup::BackupFigures>,
+    pub files: Option<crate::files::FileFigures>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -110,6 +111,7 @@ impl Report {
             growth: Vec::new(),
             orgs: None,
             backup: None,
+            files: None,
         }
     }
 
@@ -242,7 +244,36 @@ impl Report {
         self.growth(&mut o);
         self.orgs(&mut o);
         self.backup(&mut o);
+        self.files(&mut o);
         o
+    }
+
+    fn files(&self, o: &mut String) {
+        let Some(f) = &self.files else { return };
+        use crate::files::FileFigures as F;
+        let _ = writeln!(o, "### Files: 40 MiB over loopback, best of three\n");
+        let _ = writeln!(o, "| step | time | throughput | target |");
+        let _ = writeln!(o, "| --- | ---: | ---: | :---: |");
+        for (label, d) in [
+            ("upload (multipart, streamed)", f.upload),
+            ("download", f.download),
+        ] {
+            let rate = F::mb_per_s(d);
+            let _ = writeln!(
+                o,
+                "| {label} | {:.3} s | {rate:.0} MB/s | ≥ 200 MB/s {} |",
+                d.as_secs_f64(),
+                mark(rate >= 200.0)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n| server memory during a 50 MiB upload | RSS before | peak | growth | target |\n| --- | ---: | ---: | ---: | :---: |\n| | {} | {} | {} | ≤ 20 MB {} |\n",
+            mb(f.rss_before),
+            mb(f.rss_peak),
+            mb(f.growth()),
+            mark(f.growth() <= 20 * 1_000_000)
+        );
     }
 
     fn backup(&self, o: &mut String) {

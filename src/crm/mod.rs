@@ -6,6 +6,7 @@ pub mod companies;
 pub mod contacts;
 pub mod days;
 pub mod deals;
+pub mod files;
 pub mod links;
 pub mod notes;
 pub mod repeat;
@@ -38,17 +39,26 @@ pub static TIMELINE: &[&dyn TimelineSource] = &[
     &timeline::Linked::<tasks::Tasks>::NEW,
     &timeline::Linked::<activities::Activities>::NEW,
     &deals::timeline::StageMoves,
+    &files::timeline::FilesAdded,
 ];
 
-static SOURCES: LazyLock<Vec<&'static dyn Source>> =
-    LazyLock::new(|| KINDS.iter().map(|k| *k as &'static dyn Source).collect());
+static FILES: files::FileSource = files::FileSource;
+
+/// Every kind of record, and files (found by name).
+static SOURCES: LazyLock<Vec<&'static dyn Source>> = LazyLock::new(|| {
+    KINDS
+        .iter()
+        .map(|k| *k as &'static dyn Source)
+        .chain(std::iter::once(&FILES as &'static dyn Source))
+        .collect()
+});
 
 /// What the tenant layer needs of the kinds: search sources, trash purge.
 pub fn tenant_hooks() -> crate::tenant::TenantHooks {
     install();
     crate::tenant::TenantHooks {
         sources: &SOURCES,
-        purge_trash: crate::record::store::purge_trash,
+        purge_trash: files::purge_all_trash,
     }
 }
 

@@ -40,6 +40,11 @@ pub async fn request_log(req: Request, next: Next) -> Response {
 }
 
 pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // An upload may take longer than any request should; it times out when
+    // the client stops sending instead (`crm::files::upload`).
+    if req.method() == Method::POST && req.uri().path().ends_with("/files") {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => AppError::Timeout.into_response(),
@@ -54,15 +59,20 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // Stored files carry a stricter policy of their own (a sandbox).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

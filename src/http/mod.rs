@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -61,6 +62,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
+        .merge(crate::crm::files::routes::router())
         .merge(crate::jobs::routes::org_router())
         .merge(crate::platform::closure_routes::org_router());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -75,6 +77,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
         .merge(crate::platform::closure_routes::admin_router())
+        .merge(crate::crm::files::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts();
     let (router, mut doc) = (router, doc);
@@ -137,6 +140,15 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             middleware::security_headers,
         ))
-        .layer(CompressionLayer::new())
+        // Stored files are served as they are: compressing them would break
+        // byte ranges and gain little (most are compressed already).
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: axum::http::StatusCode,
+                 _: axum::http::Version,
+                 h: &axum::http::HeaderMap,
+                 _: &axum::http::Extensions| !h.contains_key(header::ACCEPT_RANGES),
+            )),
+        )
         .with_state(state)
 }

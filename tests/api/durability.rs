@@ -327,3 +327,155 @@ fn setup_with_cli(dir: &std::path::Path) -> std::path::PathBuf {
     assert!(ok.success());
     data
 }
+
+/// kill -9 in the middle of a large upload: after the restart every file
+/// listed has its content (no row without a blob); the half-written upload
+/// is left as a temporary file, which the files job removes together with
+/// any blob no row names.
+#[tokio::test]
+async fn kill_9_mid_upload_leaves_no_row_without_a_blob() {
+    use crate::files::{noise, upload};
+    let dir = tempfile::tempdir().expect("dir");
+    let data = setup_with_cli(dir.path());
+    let (mut child, base) = spawn_server(&data);
+    let anon = Anon {
+        base: base.clone(),
+        http: reqwest::Client::new(),
+    };
+    let login = json!({"email": "owner@example.com", "password": PASSWORD});
+    let (_, _, s) = anon.sign_in_via("/api/v1/auth/login", login.clone()).await;
+    let s = s.expect("session");
+    let (_, c) = s
+        .post("/api/v1/orgs/acme/contacts", sample_contact("Kim"))
+        .await;
+    let rec = format!("contact:{}", c["id"].as_str().expect("id"));
+    for i in 0..3 {
+        let (status, f) = upload(
+            &s,
+            "acme",
+            &format!("f{i}.bin"),
+            noise(1 << 20, i),
+            std::slice::from_ref(&rec),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{f}");
+    }
+    let org_id: String = rusqlite::Connection::open(data.join("harmonia.db"))
+        .expect("control")
+        .query_row("SELECT id FROM orgs WHERE slug = 'acme'", [], |r| r.get(0))
+        .expect("org");
+    let org_dir = data.join("tenants").join(&org_id);
+
+    // A 40 MiB upload that never finishes: a hand-written multipart body
+    // whose file part keeps coming, slowly.
+    let boundary = "killboundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n{rec}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+    );
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        (i < 160).then(|| {
+            (
+                Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 256 * 1024])),
+                i + 1,
+            )
+        })
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(
+            async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) },
+        ),
+        chunks,
+    );
+    let req = s
+        .http
+        .post(format!("{base}/api/v1/orgs/acme/files"))
+        .header("cookie", &s.cookie)
+        .header("x-csrf-token", &s.csrf)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let pending = tokio::spawn(req);
+    let tmp = org_dir.join("upload-tmp");
+    let start = std::time::Instant::now();
+    loop {
+        let written: u64 = std::fs::read_dir(&tmp)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if written > 4 << 20 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 30, "the upload never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    pending.abort();
+
+    let (mut child, base) = spawn_server(&data);
+    let anon = Anon {
+        base,
+        http: reqwest::Client::new(),
+    };
+    let (_, _, s) = anon.sign_in_via("/api/v1/auth/login", login).await;
+    let s = s.expect("session");
+    let (_, list) = s.get("/api/v1/orgs/acme/files").await;
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "{list}");
+    for f in items {
+        let resp = s
+            .http
+            .get(format!(
+                "{}/api/v1/orgs/acme/files/{}/content",
+                s.base,
+                f["id"].as_str().expect("id")
+            ))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.bytes().await.expect("body").len(), 1 << 20);
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+
+    // What the crash left: the half upload, and (as a crash between the
+    // blob's move and the commit would leave) a blob no row names.
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").flatten().collect();
+    assert!(leftovers.len() <= 1);
+    let stray = "ab".repeat(32);
+    let stray_path = org_dir.join("files/blobs/ab").join(&stray);
+    std::fs::create_dir_all(stray_path.parent().expect("dir")).expect("dir");
+    std::fs::write(&stray_path, b"orphan").expect("stray");
+
+    let db = harmonia::db::Db::open(
+        &org_dir.join("crm.db"),
+        harmonia::db::Schema::Tenant,
+        &harmonia::db::DbOptions::new(false),
+    )
+    .expect("open");
+    let store = harmonia::crm::files::blobs::Store::new(org_dir.clone(), false);
+    let (removed, _) = harmonia::crm::files::upkeep(&std::sync::Arc::new(db), &store)
+        .await
+        .expect("upkeep");
+    assert_eq!(removed, leftovers.len() + 1);
+    assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0);
+    assert!(!stray_path.exists());
+    let mut blobs = 0;
+    for d in std::fs::read_dir(org_dir.join("files/blobs"))
+        .expect("blobs")
+        .flatten()
+    {
+        blobs += std::fs::read_dir(d.path()).expect("dir").count();
+    }
+    assert_eq!(blobs, 3, "every file's blob is still there");
+}

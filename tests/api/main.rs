@@ -10,6 +10,7 @@ mod deals;
 mod disk;
 mod durability;
 mod errors;
+mod files;
 mod international;
 mod isolation;
 mod jobs;

@@ -191,7 +191,7 @@ function createPalette(slug) {
       const d = at(text);
       return highlighted(text, (Array.isArray(snip.ranges) ? snip.ranges : []).map((r) => (Array.isArray(r) ? [Math.max(0, r[0]) + d, Math.min(snip.text.length, r[1]) + d] : r)));
     };
-    const el = h('a', { class: 'palette-option', id: nextId('pal-o'), role: 'option', href, tabIndex: -1, 'aria-selected': 'false' },
+    const el = h('a', { class: 'palette-option', id: nextId('pal-o'), role: 'option', href, tabIndex: -1, 'aria-selected': 'false', dataset: TYPES[it.type].download ? { native: '' } : {} },
       avatar(title, { size: 'md', square: TYPES[it.type].square, seed: it.id }),
       h('span', { class: 'palette-text' },
         h('span', { class: 'palette-line' },
@@ -261,7 +261,8 @@ function createPalette(slug) {
     }
     rememberSearch(slug, shownQ);
     close();
-    navigate(o.href);
+    if (o.href.startsWith('/api/')) window.location.assign(o.href);
+    else navigate(o.href);
   }
 
   function openActive() {

@@ -1,4 +1,4 @@
-// A record's timeline in its main column: filters (all, notes, activities, tasks, changes),
+// A record's timeline in its main column: filters (all, notes, activities, tasks, deals, files, changes),
 // a composer (write a note, log an activity, add a task) that posts optimistically with undo,
 // and the entries newest first with "Show more" (keyset paging).
 import { h, clear, timeEl } from '../util.js';
@@ -9,7 +9,7 @@ import { memberName, session } from '../session.js';
 import { toast, reportError } from './toast.js';
 import { richBody, richEditor } from './richtext.js';
 
-const FILTERS = [['', 'All'], ['notes', 'Notes'], ['activities', 'Activities'], ['tasks', 'Tasks'], ['deals', 'Deals'], ['changes', 'Changes']];
+const FILTERS = [['', 'All'], ['notes', 'Notes'], ['activities', 'Activities'], ['tasks', 'Tasks'], ['deals', 'Deals'], ['files', 'Files'], ['changes', 'Changes']];
 const OUTCOMES = [['', 'Outcome'], ['connected', 'Connected'], ['no_answer', 'No answer'], ['left_voicemail', 'Left voicemail'], ['busy', 'Busy']];
 const ACTIVITY = { call: ['phone', 'Call'], meeting: ['users', 'Meeting'], email: ['mail', 'Email'], other: ['clock', 'Activity'] };
 
@@ -65,6 +65,11 @@ function entryEl(e, ctx) {
     const d = it.deal || {};
     const name = d.deleted ? h('b', { text: d.name || 'a deleted deal' }) : h('a', { href: `/o/${slug}/deals/${d.id}`, text: d.name });
     return li('arrowUp', [actor, ' moved ', name, ' from ', h('b', { text: it.from || '—' }), ' to ', h('b', { text: it.to })], null);
+  }
+  if (e.type === 'files') {
+    const url = `/api/v1${orgPath(slug, 'files', it.id || '', 'content')}`;
+    const name = it.id ? h('a', { href: url, download: it.name, dataset: { native: '' }, text: it.name }) : h('b', { text: 'a file' });
+    return li('paperclip', [actor, ' added ', name], null);
   }
   if (e.event === 'created') return li('plus', [actor, ' created this record'], null);
   if (e.event === 'deleted') return li('trash', [actor, ' deleted this record'], null);

@@ -19,6 +19,7 @@ import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { relatedDeals } from '../deals/related.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
 import { timelinePanel } from '../components/timeline.js';
+import { filesPanel } from '../components/files.js';
 
 function text(key, label, view) {
   return {
@@ -141,6 +142,7 @@ export async function renderCompany(ctx) {
   ] : [];
 
   const timeline = timelinePanel({ slug, path: 'companies', id: company.id, kind: 'company', members, editable, relatedLabel: 'Include contacts' });
+  const files = filesPanel({ slug, kind: 'company', id: company.id, members, editable });
   function render() {
     const c = company;
     shell.setTop({ title: c.name, crumbs: [{ label: 'Companies', href: listHref }] });
@@ -166,6 +168,7 @@ export async function renderCompany(ctx) {
     h('div', { class: 'record-main' },
       sideSection('Contacts', contacts.host, [countEl, contacts.add]),
       sideSection('Deals', deals.el, [deals.add]),
+      sideSection('Files', files.el, [files.add]),
       timeline.el),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };

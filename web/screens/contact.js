@@ -16,6 +16,7 @@ import { openContactForm } from './forms.js';
 import { contactName } from './contacts.js';
 import { getSchema } from '../schema.js';
 import { timelinePanel } from '../components/timeline.js';
+import { filesPanel } from '../components/files.js';
 import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { relatedDeals } from '../deals/related.js';
@@ -133,6 +134,7 @@ export async function renderContact(ctx) {
   const mainHost = h('div', { class: 'record-main' });
   const deals = relatedDeals({ slug, path: 'contacts', record: contact, signal: ctx.signal, preset: { contacts: [{ contact_id: contact.id, role: 'decision_maker' }], company: contact.company } });
   const timeline = timelinePanel({ slug, path: 'contacts', id: contact.id, kind: 'contact', members, editable });
+  const files = filesPanel({ slug, kind: 'contact', id: contact.id, members, editable });
   function render() {
     const c = contact;
     const email = c.emails && c.emails[0];
@@ -153,6 +155,7 @@ export async function renderContact(ctx) {
     clear(mainHost,
       sideSection('Company', companyCard(slug, c.company)),
       sideSection('Deals', deals.el, [deals.add]),
+      sideSection('Files', files.el, [files.add]),
       timeline.el);
     timeline.reload();
   }

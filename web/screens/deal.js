@@ -18,6 +18,7 @@ import { tagsBox } from '../components/tags.js';
 import { customFieldsOf, customProps, valueCtx } from './custom.js';
 import { recordHeader, fact, skeletonRecord, notFoundState, propsList, deleteRecord, sideSection } from './record.js';
 import { timelinePanel } from '../components/timeline.js';
+import { filesPanel } from '../components/files.js';
 import { fmtMoney, parseAmount, amountText } from '../money.js';
 import { askLostReason } from '../deals/lost.js';
 import { currencySelect } from '../deals/form.js';
@@ -138,6 +139,7 @@ export async function renderDeal(ctx) {
   const stageHistHost = h('div');
   // Notes, tasks, activities, changes and stage moves, with the composer.
   const timeline = timelinePanel({ slug, path: 'deals', id: deal.id, kind: 'deal', members, editable });
+  const files = filesPanel({ slug, kind: 'deal', id: deal.id, members, editable });
   const live = h('div', { class: 'sr-only', 'aria-live': 'polite' });
 
   const props = propsList({
@@ -218,6 +220,7 @@ export async function renderDeal(ctx) {
     h('div', { class: 'record-main' },
       sideSection('Contacts', people.el, [people.add]),
       sideSection('Stage history', stageHistHost),
+      sideSection('Files', files.el, [files.add]),
       timeline.el),
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Details', props.el), sideSection('Tags', tags.el)))));
   return { shortcuts: {} };
