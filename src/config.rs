@@ -35,6 +35,15 @@ pub struct ServeArgs {
     /// The largest file one upload may carry, in MiB.
     #[arg(long, env = "HARMONIA_MAX_UPLOAD_MB", default_value_t = 50)]
     pub max_upload_mb: u64,
+    /// /readyz fails when the data directory's file system has less free space than this (MiB).
+    #[arg(long, env = "HARMONIA_MIN_FREE_SPACE_MB", default_value_t = 256)]
+    pub min_free_space_mb: u64,
+    /// Serve /metrics (Prometheus) on the main address to requests bearing this token.
+    #[arg(long, env = "HARMONIA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Serve /metrics (Prometheus), without a token, on this separate address only.
+    #[arg(long, env = "HARMONIA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -86,6 +95,10 @@ pub struct Config {
     /// An open organization unused this long is closed.
     pub tenant_idle: Duration,
     pub backup: BackupArgs,
+    /// /readyz's free-space threshold.
+    pub min_free_bytes: u64,
+    /// The bearer token of /metrics on the main address (none: not served there).
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -107,6 +120,8 @@ impl Config {
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             tenant_idle: Duration::from_secs(300),
             backup: serve.backup.clone(),
+            min_free_bytes: serve.min_free_space_mb.saturating_mul(1 << 20),
+            metrics_token: serve.metrics_token.clone().filter(|t| !t.trim().is_empty()),
         }
     }
 
@@ -121,6 +136,9 @@ impl Config {
             sync_full: false,
             request_timeout_secs: 30,
             max_upload_mb: 50,
+            min_free_space_mb: 0,
+            metrics_token: None,
+            metrics_listen: None,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),
@@ -142,5 +160,46 @@ impl Config {
             self.public_url.as_str().trim_end_matches('/'),
             path_and_query
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packaged settings file (packaging/harmonia.env) names every
+    /// `serve` flag's variable, and nothing that is not one.
+    #[test]
+    fn the_packaged_env_file_names_every_flag() {
+        let file = include_str!("../packaging/harmonia.env");
+        let named: Vec<&str> = file
+            .lines()
+            .map(|l| l.trim_start_matches('#'))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| k.starts_with("HARMONIA_") && !k.contains(' '))
+            .collect();
+        let cmd = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
+        let mut known = vec![
+            "HARMONIA_DATA_DIR".to_string(),
+            "HARMONIA_LOG".to_string(),
+            "HARMONIA_LOG_FORMAT".to_string(),
+        ];
+        for arg in cmd.get_arguments() {
+            let Some(env) = arg.get_env() else {
+                panic!("--{} has no HARMONIA_* variable", arg.get_id());
+            };
+            let env = env.to_string_lossy().into_owned();
+            assert!(
+                named.contains(&env.as_str()),
+                "packaging/harmonia.env lacks {env}"
+            );
+            known.push(env);
+        }
+        for name in &named {
+            assert!(
+                known.iter().any(|k| k == name),
+                "packaging/harmonia.env names {name}, which no flag reads"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use r2d2::Pool;
@@ -177,6 +177,17 @@ fn run_in_savepoint<T>(
 /// One transaction for a batch of jobs; every job is answered after the
 /// commit. True when it committed.
 fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
+    let started = crate::metrics::enabled().then(Instant::now);
+    let committed = run_batch_timed(conn, jobs);
+    if let Some(started) = started {
+        crate::metrics::get()
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+    committed
+}
+
+fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>) -> bool {
     // A failure mid-batch may have left a transaction open: close it.
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
@@ -439,6 +450,11 @@ impl Db {
         if spawned.is_err() {
             self.checkpointing.store(false, Ordering::Release);
         }
+    }
+
+    /// Write jobs waiting for the writer now (for /metrics).
+    pub fn queue_depth(&self) -> usize {
+        self.lock_queue().len()
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {

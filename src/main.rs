@@ -26,10 +26,25 @@ struct Cli {
         global = true
     )]
     data_dir: PathBuf,
+    /// Log lines as text (for people) or JSON (one object a line, for log collectors).
+    #[arg(
+        long,
+        env = "HARMONIA_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -48,6 +63,22 @@ enum Command {
         /// The owner's display name (default: the part of the email before @).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Ask the server at --listen (HARMONIA_LISTEN) whether it answers
+    /// /healthz; exits non-zero when not (container health checks).
+    Health {
+        /// The server's address (a wildcard address is asked through loopback).
+        #[arg(long, env = "HARMONIA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Check a data directory and say, line by line, what is fine and what is
+    /// wrong with its fix (changes nothing; exits non-zero on a failure).
+    Doctor {
+        /// Free space below this (MiB) is a failure (as `serve --min-free-space-mb`).
+        #[arg(long, env = "HARMONIA_MIN_FREE_SPACE_MB", default_value_t = 256)]
+        min_free_space_mb: u64,
+        #[command(flatten)]
+        backup: harmonia::config::BackupArgs,
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate {
@@ -154,15 +185,23 @@ fn return_big_buffers_to_the_system() {}
 
 fn main() -> ExitCode {
     return_big_buffers_to_the_system();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HARMONIA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARMONIA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let result = match cli.command {
         None => serve(cli.data_dir, cli.serve),
         Some(Command::Serve(args)) => serve(cli.data_dir, args),
@@ -172,6 +211,15 @@ fn main() -> ExitCode {
             password_file,
             name,
         }) => setup_cli(cli.data_dir, org_name, email, password_file, name),
+        Some(Command::Doctor {
+            min_free_space_mb,
+            backup,
+        }) => doctor(cli.data_dir, min_free_space_mb, backup),
+        Some(Command::Health { listen }) => harmonia::probe::check(
+            harmonia::probe::target(listen),
+            std::time::Duration::from_secs(5),
+        )
+        .map(|status| println!("{status}")),
         Some(Command::Migrate { dry_run: false }) => migrate(cli.data_dir),
         Some(Command::Migrate { dry_run: true }) => harmonia::upgrade::dry_run(
             &cli.data_dir,
@@ -246,6 +294,26 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             "Harmonia {} is serving",
             env!("CARGO_PKG_VERSION")
         );
+        // Scheduled backups need their key: make it now, so /readyz can
+        // insist on it and the first backup does not find it missing.
+        if config.backup.backup_dir.is_some() {
+            harmonia::backup::BackupKey::load(&config.backup.key_file(&config.data_dir), true)?;
+        }
+        if config.metrics_token.is_some() || args.metrics_listen.is_some() {
+            harmonia::metrics::enable();
+        }
+        if let Some(addr) = args.metrics_listen {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} for metrics"))?;
+            tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
+            let app = harmonia::http::metrics_route::listener_app(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, app).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let jobs = harmonia::housekeeping::runner(
             &state,
             std::sync::Arc::new(harmonia::clock::SystemClock),
@@ -399,6 +467,29 @@ fn demo(
         return Ok(());
     }
     serve(data_dir, args)
+}
+
+fn doctor(
+    data_dir: PathBuf,
+    min_free_space_mb: u64,
+    backup: harmonia::config::BackupArgs,
+) -> anyhow::Result<()> {
+    use harmonia::doctor::{Level, Options, examine};
+    let findings = examine(&Options {
+        data_dir,
+        min_free_bytes: min_free_space_mb.saturating_mul(1 << 20),
+        backup,
+    });
+    for f in &findings {
+        println!("{f}");
+    }
+    let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
+    let warned = findings.iter().filter(|f| f.level == Level::Warn).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} problem(s) found, {warned} warning(s)");
+    }
+    println!("no problems found ({warned} warning(s))");
+    Ok(())
 }
 
 fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {

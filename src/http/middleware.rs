@@ -13,10 +13,33 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// method, route template (never the concrete path: it may hold tokens), status, latency.
-pub async fn request_log(req: Request, next: Next) -> Response {
+/// An X-Request-Id a trusted proxy may hand on: short, plain characters
+/// (it goes into every log line and back into a header).
+fn acceptable_request_id(v: &HeaderValue) -> Option<&str> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')))
+    .then_some(s)
+}
+
+/// One log line per request — method, route template (never the concrete
+/// path: it may hold tokens), status, latency — and a request id on it and on
+/// every line logged while the request runs (a `request` span), answered in
+/// `X-Request-Id`. The id comes from the proxy only with
+/// --trust-forwarded-for; otherwise it is made here.
+pub async fn request_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
+    let given = state
+        .config
+        .trust_forwarded_for
+        .then(|| req.headers().get(X_REQUEST_ID))
+        .flatten()
+        .and_then(acceptable_request_id)
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -28,16 +51,32 @@ pub async fn request_log(req: Request, next: Next) -> Response {
                 "(ui)".into()
             }
         });
-    let resp = next.run(req).await;
-    tracing::info!(
-        target: "harmonia::request",
-        method = %method,
-        route = %route,
-        status = resp.status().as_u16(),
-        latency_us = start.elapsed().as_micros() as u64,
-    );
+    let span = tracing::info_span!("request", id = %id);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    if crate::metrics::enabled() {
+        crate::metrics::get().request(
+            crate::metrics::method_label(&method),
+            &route,
+            resp.status().as_u16(),
+            start.elapsed(),
+        );
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "harmonia::request",
+            method = %method,
+            route = %route,
+            status = resp.status().as_u16(),
+            latency_us = start.elapsed().as_micros() as u64,
+        )
+    });
     resp
 }
+
+const X_REQUEST_ID: &str = "x-request-id";
 
 pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // An upload may take longer than any request should; it times out when

@@ -1,9 +1,12 @@
 //! Router assembly: the JSON API under `/api/v1` (with its OpenAPI document
-//! generated from the handlers), `/healthz`, and the embedded web UI.
+//! generated from the handlers), `/healthz`, `/readyz`, `/metrics`, and the
+//! embedded web UI.
 
 pub mod assets;
+pub mod metrics_route;
 pub mod middleware;
 pub mod openapi;
+pub mod ready;
 
 use std::sync::Arc;
 
@@ -127,14 +130,18 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
-        .route("/readyz", get(crate::jobs::routes::readyz))
+        .route("/readyz", get(ready::readyz))
+        .route("/metrics", get(metrics_route::metrics))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::timeout,
         ))
-        .layer(axum::middleware::from_fn(middleware::request_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::request_log,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_limits))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

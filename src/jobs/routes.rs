@@ -1,10 +1,8 @@
 //! What the jobs look like from outside: `GET /admin/jobs` (platform admins),
-//! `GET /orgs/{org}/jobs` (organization admins) and `/readyz`, which answers
-//! 503 while any job failed its last run, so a monitor notices.
+//! `GET /orgs/{org}/jobs` (organization admins) and the jobs check of
+//! `/readyz` (http/ready.rs), which fails while any job failed its last run.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -70,58 +68,14 @@ pub fn org_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(org_jobs))
 }
 
-#[derive(Serialize)]
-struct Check {
-    name: &'static str,
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-}
-
-/// Readiness: the control database answers and no job failed its last run.
-/// 503 names the failing checks; a job's failure clears with its next success.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let found = state
+/// The jobs part of `/readyz`: `None` when no job failed its last run, else
+/// which ones failed (names only: the answer is public).
+pub async fn failing_jobs(state: &AppState) -> AppResult<Option<String>> {
+    let (platform, orgs) = state
         .control
         .read(|c| Ok((store::failing(c)?, store::org_jobs(c, true)?)))
-        .await;
-    let checks = match found {
-        Err(e) => {
-            tracing::error!(error = %e, "readiness: the control database does not answer");
-            vec![Check {
-                name: "database",
-                ok: false,
-                detail: Some("the control database does not answer".into()),
-            }]
-        }
-        Ok((platform, orgs)) => {
-            let failed = platform.len() + orgs.len();
-            vec![
-                Check {
-                    name: "database",
-                    ok: true,
-                    detail: None,
-                },
-                Check {
-                    name: "jobs",
-                    ok: failed == 0,
-                    detail: (failed > 0).then(|| describe(&platform, &orgs)),
-                },
-            ]
-        }
-    };
-    let failing: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
-    let status = if failing.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = serde_json::json!({
-        "status": if failing.is_empty() { "ok" } else { "unavailable" },
-        "failing": failing,
-        "checks": checks,
-    });
-    (status, axum::Json(body)).into_response()
+        .await?;
+    Ok((!platform.is_empty() || !orgs.is_empty()).then(|| describe(&platform, &orgs)))
 }
 
 /// Which jobs failed, without their errors or organizations' names: this

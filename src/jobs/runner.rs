@@ -323,6 +323,16 @@ impl Runner {
             ),
             (Err(_), _) => (job.attempts + 1, None),
         };
+        crate::metrics::get()
+            .jobs
+            .get_or_create(&crate::metrics::JobLabels {
+                outcome: if error.is_some() {
+                    "failed"
+                } else {
+                    "succeeded"
+                },
+            })
+            .inc();
         match &error {
             Some(e) => tracing::warn!(job = %job.name, org = ?org.as_ref().map(|o| &o.org_id),
                 attempts, error = %e, "job failed"),

@@ -137,6 +137,41 @@ fn open_index(dir: &Path) -> tantivy::Result<Opened> {
     Ok(Opened { index, reader })
 }
 
+/// What an index looks like from outside, without changing it (`harmonia doctor`).
+pub enum IndexHealth {
+    Missing,
+    Unreadable(String),
+    /// Built for another generation of the database (rebuilt on next open).
+    Stale,
+    Current {
+        documents: u64,
+    },
+}
+
+/// Compares the index in `dir` with the database `conn` (its generation stamp).
+pub fn inspect(dir: &Path, conn: &rusqlite::Connection) -> IndexHealth {
+    if !dir.exists() {
+        return IndexHealth::Missing;
+    }
+    let opened = match open_index(dir) {
+        Ok(o) => o,
+        Err(e) => return IndexHealth::Unreadable(e.to_string()),
+    };
+    let expected: String = conn
+        .query_row("SELECT epoch FROM search_state", [], |r| r.get(0))
+        .optional()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let payload = opened.index.load_metas().ok().and_then(|m| m.payload);
+    if expected.is_empty() || payload.as_deref() != Some(expected.as_str()) {
+        return IndexHealth::Stale;
+    }
+    IndexHealth::Current {
+        documents: opened.reader.searcher().num_docs(),
+    }
+}
+
 fn epoch(db: &Db) -> AppResult<String> {
     db.read_blocking(|c| {
         Ok(

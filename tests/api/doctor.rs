@@ -1,0 +1,148 @@
+//! `harmonia doctor` on a healthy data directory, one with a corrupted
+//! database, one whose search index was deleted, and one whose backup key is
+//! missing: each gives the right finding and fix, and fails only on failures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn doctor(data_dir: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("doctor")
+        .args(["--min-free-space-mb", "0"])
+        .args(extra)
+        .env("HARMONIA_LOG", "warn")
+        .env_remove("HARMONIA_BACKUP_DIR")
+        .env_remove("HARMONIA_BACKUP_KEY_FILE")
+        .output()
+        .expect("run harmonia doctor")
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A stopped instance with one organization holding a contact.
+async fn instance() -> (tempfile::TempDir, PathBuf) {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (status, body) = owner
+        .post(
+            "/api/v1/orgs/acme/contacts",
+            json!({"first_name": "Grace", "last_name": "Hopper"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (dir, _) = app.stop().await;
+    let org = std::fs::read_dir(dir.path().join("tenants"))
+        .expect("tenants")
+        .next()
+        .expect("one organization")
+        .expect("entry")
+        .path();
+    (dir, org)
+}
+
+#[tokio::test]
+async fn a_healthy_data_dir_passes_with_every_check_listed() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _) = instance().await;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    // Others may read it: a warning with its fix.
+    assert!(t.contains("WARN  data directory "), "{t}");
+    assert!(t.contains("fix: chmod o-rwx "), "{t}");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for line in [
+        "ok    data directory ",
+        "ok    free space: ",
+        "ok    control database: integrity ok, schema version ",
+        "ok    organization acme: integrity ok, schema version ",
+        "ok    organization acme: search index matches its database",
+        "ok    background jobs: none failing",
+        "WARN  backups: no scheduled backups",
+    ] {
+        assert!(t.contains(line), "missing {line:?} in\n{t}");
+    }
+    assert!(!t.contains("FAIL"), "{t}");
+}
+
+#[tokio::test]
+async fn a_corrupted_database_fails_with_a_restore_fix() {
+    let (dir, org) = instance().await;
+    let db = org.join("crm.db");
+    // Overwrite pages after the header: the file still opens as SQLite.
+    let mut bytes = std::fs::read(&db).expect("read");
+    assert!(bytes.len() > 8192, "database too small to corrupt");
+    for b in &mut bytes[4096..8192] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, &bytes).expect("write");
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("FAIL  organization acme:"))
+        .unwrap_or_else(|| panic!("no failure for acme in\n{t}"));
+    assert!(
+        line.contains("integrity check failed") || line.contains("cannot be opened"),
+        "{line}"
+    );
+    assert!(
+        t.contains("fix: stop the server and restore from a backup"),
+        "{t}"
+    );
+    // The other database is still reported healthy.
+    assert!(t.contains("ok    control database: integrity ok"), "{t}");
+}
+
+#[tokio::test]
+async fn a_deleted_index_is_reported_with_how_it_comes_back() {
+    let (dir, org) = instance().await;
+    std::fs::remove_dir_all(org.join("index")).expect("delete index");
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    // The server rebuilds it by itself: a warning, not a failure.
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("WARN  organization acme: search index missing"),
+        "{t}"
+    );
+    assert!(t.contains("harmonia reindex --org acme"), "{t}");
+}
+
+#[tokio::test]
+async fn a_missing_backup_key_fails_when_backups_need_it() {
+    let (dir, _) = instance().await;
+    let backups = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        backups.path().join("harmonia-20260101T020000Z.hbk"),
+        b"an old backup",
+    )
+    .expect("backup file");
+    let backup_dir = backups.path().to_str().expect("utf-8").to_string();
+    let out = doctor(dir.path(), &["--backup-dir", &backup_dir]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("FAIL  backup key "), "{t}");
+    assert!(t.contains("fix: put back your copy of the key"), "{t}");
+
+    // With the key back (and a fresh backup), backups are fine.
+    harmonia::backup::BackupKey::load(&dir.path().join("backup.key"), true).expect("key");
+    let out = doctor(dir.path(), &["--backup-dir", &backup_dir]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("ok    backup key "), "{t}");
+    assert!(t.contains("ok    backups: the newest"), "{t}");
+}
