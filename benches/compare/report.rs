@@ -160,7 +160,10 @@ impl Report {
                 // peer that slow (bcrypt sign-ins on a busy machine) is a
                 // result, not a broken benchmark. A peer that answers
                 // errors still fails the run.
-                eprintln!("note: {sys}, {}: no request completed in the window", s.label());
+                eprintln!(
+                    "note: {sys}, {}: no request completed in the window",
+                    s.label()
+                );
             } else if m.requests == 0 {
                 out.push(format!("{sys}, {}: no request completed", s.label()));
             }

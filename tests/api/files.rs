@@ -945,7 +945,7 @@ async fn thumbnails_are_made_without_metadata_and_bombs_are_refused() {
         let (_, meta) = s.get(&format!("/api/v1/orgs/acme/files/{id}")).await;
         assert_eq!(meta["has_thumbnail"], json!(false), "{meta}");
         let resp = fetch(&s, &format!("/api/v1/orgs/acme/files/{id}/thumbnail"), &[]).await;
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
     }
 }
 

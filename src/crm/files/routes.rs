@@ -418,13 +418,16 @@ async fn content(
 }
 
 /// A small preview of an image file (PNG or JPEG, at most 320 px, metadata
-/// stripped); 404 when there is none (not an image, not made yet, or refused).
+/// stripped). A file without one (not an image, not made yet, or refused)
+/// answers 409: the file is there, its preview is not (404 would say the
+/// file is missing).
 #[utoipa::path(get, path = "/files/{id}/thumbnail", tag = "files",
     params(("org" = String, Path, description = "organization slug"),
            ("id" = String, Path, description = "the file's id")),
     responses((status = 200, description = "the thumbnail", content((String = "image/jpeg"), (String = "image/png"))),
               (status = 304, description = "not modified (If-None-Match)"),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "the file has no thumbnail", body = ErrorBody)))]
 async fn thumbnail(
     State(state): State<AppState>,
     access: OrgAccess,
@@ -439,16 +442,17 @@ async fn thumbnail(
         .await?
         .ok_or(AppError::NotFound)?;
     let (sha, name) = (f.sha256, f.name);
-    let thumb = f
-        .thumb
-        .filter(|t| !t.is_empty())
-        .ok_or(AppError::NotFound)?;
+    let none = || {
+        AppError::Conflict(
+            "this file has no thumbnail: PNG, JPEG, WebP and GIF images get one a moment after upload"
+                .into(),
+        )
+    };
+    let thumb = f.thumb.filter(|t| !t.is_empty()).ok_or_else(none)?;
     let store = store(&state, &access.org.id);
     let path = store.thumb(&sha);
-    let size = tokio::fs::metadata(&path)
-        .await
-        .map_err(|_| AppError::NotFound)?
-        .len();
+    // Gone from the disk: the files job makes it again.
+    let size = tokio::fs::metadata(&path).await.map_err(|_| none())?.len();
     serve::respond(
         &headers,
         Content {
