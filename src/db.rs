@@ -11,7 +11,7 @@
 //! succeeded, so a 2xx always means committed.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,12 @@ pub struct Db {
     readers: Pool<SqliteConnectionManager>,
     commits: AtomicU32,
     checkpointing: Arc<AtomicBool>,
+    /// Bumped after every write transaction, before its callers are
+    /// answered: what was derived at one generation holds until the next.
+    generation: AtomicU64,
+    /// Figures derived from the whole database (a board's stage totals, a
+    /// forecast), each kept with the generation it was computed at.
+    pub derived: crate::derived::Derived,
 }
 
 /// Commits between two background checkpoints. SQLite's automatic checkpoint
@@ -176,9 +182,9 @@ fn run_in_savepoint<T>(
 
 /// One transaction for a batch of jobs; every job is answered after the
 /// commit. True when it committed.
-fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
+fn run_batch(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64) -> bool {
     let started = crate::metrics::enabled().then(Instant::now);
-    let committed = run_batch_timed(conn, jobs);
+    let committed = run_batch_timed(conn, jobs, generation);
     if let Some(started) = started {
         crate::metrics::get()
             .commit_seconds
@@ -187,7 +193,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> bool {
     committed
 }
 
-fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>) -> bool {
+fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64) -> bool {
     // A failure mid-batch may have left a transaction open: close it.
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
@@ -247,12 +253,15 @@ fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>) -> bool {
             }
         }
     };
+    // Before anyone hears "done": a caller that reads right after its write
+    // must not be served figures derived from the database before it.
+    generation.fetch_add(1, Ordering::AcqRel);
     for answer in answers {
         answer(outcome);
     }
     // Jobs after the one that lost the transaction get one of their own.
     if !rest.is_empty() {
-        run_batch(conn, rest);
+        run_batch(conn, rest, generation);
     }
     outcome == Outcome::Committed
 }
@@ -300,6 +309,8 @@ impl Db {
             readers,
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
+            generation: AtomicU64::new(0),
+            derived: crate::derived::Derived::new(),
         })
     }
 
@@ -392,6 +403,7 @@ impl Db {
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
                 tx.commit()?;
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 // A bulk commit (the demo generator, an import) writes
                 // thousands of pages: copy them back now, on this connection
                 // (PASSIVE: readers are never blocked), so the next commit
@@ -418,7 +430,7 @@ impl Db {
             if jobs.is_empty() {
                 break;
             }
-            if run_batch(&mut conn, jobs) {
+            if run_batch(&mut conn, jobs, &self.generation) {
                 self.after_commit();
             }
         }
@@ -450,6 +462,13 @@ impl Db {
         if spawned.is_err() {
             self.checkpointing.store(false, Ordering::Release);
         }
+    }
+
+    /// Changes at every write transaction (see `derived`). Read it before
+    /// reading what is derived: a value computed after reading generation
+    /// `g` is at least as new as `g`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Write jobs waiting for the writer now (for /metrics).

@@ -9,6 +9,7 @@ pub mod config;
 pub mod crm;
 pub mod db;
 pub mod demo;
+pub mod derived;
 pub mod doctor;
 pub mod error;
 pub mod housekeeping;

@@ -70,7 +70,6 @@ export function accountZone() {
   return zoneSetting;
 }
 export const setAccountZone = (zone) => { zoneSetting = Promise.resolve(zone || null); };
-export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 export function memberName(list, userId) {
   if (!userId) return null;

@@ -285,57 +285,74 @@ impl ListQuery {
     }
 
     /// One page, decorated as the API shows records.
-    /// One page, decorated as the API shows records. The page's keys come
-    /// from the kind's table alone (so a sort no index serves sorts rowids
-    /// and keys, not whole rows), then its rows join them by rowid — one
+    pub fn page<K: RecordKind>(self, conn: &Connection) -> AppResult<Page<K::Record>> {
+        let columns = format!("{}, t.custom", K::COLUMNS);
+        let mut page = self.page_as::<K, _>(
+            conn,
+            &columns,
+            K::FROM,
+            K::COLUMN_COUNT + 1,
+            store::read_row::<K>,
+        )?;
+        store::decorate::<K>(conn, &mut page.items)?;
+        Ok(page)
+    }
+
+    /// One page read as `read` makes it from `columns` (there are `count`)
+    /// over `from` (which names the kind's table `t`): a view narrower than
+    /// the whole record, such as a board's cards. The page's keys come from
+    /// the kind's table alone (so a sort no index serves sorts rowids and
+    /// keys, not whole rows), then its rows join them by rowid — one
     /// statement, one read of each row.
-    pub fn page<K: RecordKind>(mut self, conn: &Connection) -> AppResult<Page<K::Record>> {
+    pub fn page_as<K: RecordKind, T>(
+        mut self,
+        conn: &Connection,
+        columns: &str,
+        from: &str,
+        count: usize,
+        read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> AppResult<Page<T>> {
         if let Some(c) = self.cursor.take() {
             let (cond, args) = self.sorts.after(&c)?;
             self.conditions.push(cond);
             self.args.extend(args);
         }
-        let (from, args) = self.source_and_args::<K>();
+        let (source, args) = self.source_and_args::<K>();
         let keys = self.sorts.len();
         let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
         let sql = format!(
-            "SELECT {columns}, t.custom, {keys_out}p.kid
+            "SELECT {columns}, {keys_out}p.kid
              FROM (SELECT {page_columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT {n}) p,
                   {from}
              WHERE t.rowid = p.rid
              ORDER BY {page_order}",
-            columns = K::COLUMNS,
             keys_out = page_keys
                 .iter()
                 .map(|k| format!("{k}, "))
                 .collect::<String>(),
             page_columns = self.sorts.page_columns(),
-            table = from,
+            table = source,
             filter = self.where_sql(),
             order = self.sorts.order_by(),
             n = self.limit + 1,
-            from = K::FROM,
             page_order = self.sorts.order_by_page(),
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
         let mut items = Vec::with_capacity(self.limit + 1);
         let mut last: Option<(Vec<Sql>, String)> = None;
-        let at = K::COLUMN_COUNT + 1;
         let mut more = false;
         while let Some(r) = rows.next()? {
             if items.len() == self.limit {
                 more = true;
                 break;
             }
-            items.push(store::read_row::<K>(r)?);
+            items.push(read(r)?);
             let values = (0..keys)
-                .map(|i| r.get::<_, Sql>(at + i))
+                .map(|i| r.get::<_, Sql>(count + i))
                 .collect::<Result<Vec<_>, _>>()?;
-            last = Some((values, r.get(at + keys)?));
+            last = Some((values, r.get(count + keys)?));
         }
-        drop(rows);
-        store::decorate::<K>(conn, &mut items)?;
         Ok(Page {
             items,
             next_cursor: if more {

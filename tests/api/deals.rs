@@ -791,6 +791,22 @@ async fn forecast_by_month_owner_and_stage() {
         .expect("my row")
         .clone();
     assert_eq!(mine["deals"], 1);
+    // The forecast is kept between writes: the next write shows at once.
+    deal(
+        &s,
+        json!({"title": "Another", "amount": 5, "close_date": today.to_string(),
+        "owner_id": s.user_id}),
+    )
+    .await;
+    let (_, f) = s.get(&format!("{D}/forecast?by=owner")).await;
+    let mine = f["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["key"] == json!(s.user_id))
+        .expect("my row")
+        .clone();
+    assert_eq!(mine["deals"], 2, "{f}");
     let (_, f) = s
         .get(&format!("{D}/forecast?by=stage&pipeline={}", id(&p)))
         .await;

@@ -177,4 +177,51 @@ async fn files_on_a_record_page_and_hostile_downloads_run_nothing() {
     wait_until(c, &format!("{count} === 4")).await;
     click(c, "//button[normalize-space()='Undo']").await;
     wait_until(c, &format!("{count} === 5")).await;
+
+    // A file found by search opens on the record it is attached to, previewed there.
+    let mut indexed = false;
+    for _ in 0..50 {
+        let found = api(
+            &base,
+            &s,
+            Method::GET,
+            "/orgs/acme/search?q=team-photo",
+            Value::Null,
+        )
+        .await;
+        if found["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|x| x["type"] == "file"))
+        {
+            indexed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(indexed, "the file is found by its name");
+    c.goto(&format!("{base}/o/acme/companies"))
+        .await
+        .expect("companies");
+    wait_until(c, "document.querySelector('h1')").await;
+    c.execute(
+        "document.activeElement && document.activeElement.blur()",
+        vec![],
+    )
+    .await
+    .expect("blur");
+    wait_for_css(c, "body")
+        .await
+        .send_keys("/")
+        .await
+        .expect("slash");
+    let input = wait_for_css(c, "dialog.palette .palette-input").await;
+    input.send_keys("team-photo").await.expect("type");
+    wait_for(c, "//dialog[@open]//*[contains(@class,'palette-title') and normalize-space()='team-photo.png']").await;
+    input
+        .send_keys(&fantoccini::key::Key::Enter)
+        .await
+        .expect("enter");
+    wait_for_url(c, &format!("/o/acme/contacts/{id}?file=")).await;
+    wait_until(c, "document.querySelector('dialog .lightbox-img') && document.querySelector('dialog .lightbox-img').naturalWidth === 640").await;
+    wait_until(c, "document.querySelector('[data-testid=file].file-found')").await;
 }

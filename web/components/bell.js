@@ -8,6 +8,7 @@ import { openPopover } from './menu.js';
 import { openDialog } from './dialog.js';
 import { reportError, toast } from './toast.js';
 import { setAccountZone } from '../session.js';
+import { browserZone as zoneOfBrowser, timeZones } from '../locale.js';
 
 const EVENT_LABEL = { task_assigned: 'Task assigned to you', task_due: 'Task due', mentioned: 'Mentioned you', deal_assigned: 'Deal assigned to you' };
 const PATHS = { contact: 'contacts', company: 'companies', deal: 'deals', task: 'tasks', note: 'notes', activity: 'activities' };
@@ -62,8 +63,8 @@ export function notificationBell() {
   async function openSettings() {
     let s;
     try { s = await get('/account/notifications'); } catch (e) { reportError(e); return; }
-    const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-    const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [browserZone];
+    const browserZone = zoneOfBrowser();
+    const zones = timeZones();
     const zone = h('select', { class: 'select', name: 'time_zone', 'aria-label': 'Time zone' },
       h('option', { value: '', text: `This browser’s (${browserZone})` }), zones.map((z) => h('option', { value: z, text: z, selected: z === s.time_zone })));
     const boxes = Object.keys(EVENT_LABEL).map((k) => {

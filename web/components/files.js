@@ -206,6 +206,20 @@ export function filesPanel({ slug, kind, id, members = [], editable }) {
     } catch (e) { reportError(e); }
   }
 
-  reload();
+  // Opened from a search hit (`?file=<id>`): show that file — its preview when it has one,
+  // otherwise its row, marked.
+  function reveal(fileId) {
+    const f = files.find((x) => x.id === fileId);
+    if (!f) return;
+    const row = list.querySelector(`[data-id="${CSS.escape(fileId)}"]`);
+    if (row) {
+      row.classList.add('file-found');
+      row.scrollIntoView({ block: 'center' });
+    }
+    if (IMAGE.has(f.content_type) || f.content_type === 'application/pdf') preview(f);
+  }
+
+  const wanted = new URLSearchParams(window.location.search).get('file');
+  reload().then(() => { if (wanted) reveal(wanted); });
   return { el, add, reload };
 }

@@ -5,6 +5,7 @@
 import { h, clear, nextId } from '../util.js';
 import { icon } from '../icons.js';
 import { navigate } from '../router.js';
+import { get, orgPath } from '../api.js';
 import { avatar } from './avatar.js';
 import { closeMenus } from './menu.js';
 import { MAX_QUERY, TYPES, searchRecords, groupResults, recordHref, highlighted, recentSearches, rememberSearch, forgetRecentSearches } from '../search.js';
@@ -199,7 +200,7 @@ function createPalette(slug) {
           sub.trim() && h('span', { class: 'palette-sub' }, inSub ? marked(sub) : sub)),
         snip && !inTitle && !inSub && h('span', { class: 'palette-snippet' }, marked(snip.text))),
       h('span', { class: 'palette-enter', 'aria-hidden': 'true', text: '↵' }));
-    return { kind: 'result', el, href };
+    return { kind: 'result', el, href, fileId: TYPES[it.type].download ? it.id : null };
   }
 
   function showResults(q, r) {
@@ -261,8 +262,21 @@ function createPalette(slug) {
     }
     rememberSearch(slug, shownQ);
     close();
-    if (o.href.startsWith('/api/')) window.location.assign(o.href);
+    if (o.fileId) openFile(o);
     else navigate(o.href);
+  }
+
+  // A file opens on the record it is attached to (previewed there); one attached to nothing
+  // is downloaded.
+  async function openFile(o) {
+    let target = null;
+    try {
+      const f = await get(orgPath(slug, 'files', o.fileId));
+      const link = (f.links || []).find((l) => !l.deleted && TYPES[l.kind] && !TYPES[l.kind].download);
+      if (link) target = `/o/${encodeURIComponent(slug)}/${TYPES[link.kind].path}/${encodeURIComponent(link.id)}?file=${encodeURIComponent(o.fileId)}`;
+    } catch { target = null; }
+    if (target) navigate(target);
+    else window.location.assign(o.href);
   }
 
   function openActive() {

@@ -4,7 +4,8 @@
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, orgPath } from '../api.js';
-import { accountZone, browserZone, canAdmin, canEdit, getMembers, memberName, session } from '../session.js';
+import { accountZone, canAdmin, canEdit, getMembers, memberName, session } from '../session.js';
+import { browserZone } from '../locale.js';
 import { currentRoute, navigate } from '../router.js';
 import { openDialog } from '../components/dialog.js';
 import { field, showErrors, clearErrors } from '../components/field.js';

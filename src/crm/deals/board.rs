@@ -4,16 +4,19 @@
 //! the deals the same filter lists.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde::{Deserialize, Serialize};
 
+use crate::crm::contacts::CompanyRef;
+use crate::derived::Derived;
 use crate::error::{AppError, AppResult};
 use crate::record::list::{ListQuery, Params, fields_of};
 
-use super::pipelines::{self, Pipeline, Stage};
-use super::{Deal, Deals, weighted};
+use super::pipelines::{self, Pipeline, Stage, StageKind};
+use super::{Deals, bad, days_idle, days_since, weighted};
 
 /// Money summed per currency, in minor units. Sums are exact: they are
 /// added as 128-bit integers (a column of many large deals can pass 2^63).
@@ -27,6 +30,83 @@ pub struct Total {
     pub weighted: i128,
 }
 
+/// A deal as its card on the board shows it: the figures a card needs,
+/// without the deal's people, custom values or tags (open the deal for
+/// those). Fields mean what they mean on a deal.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BoardCard)]
+pub struct Card {
+    pub id: String,
+    pub title: String,
+    pub stage_id: String,
+    /// open, won or lost: the kind of its stage.
+    pub status: StageKind,
+    pub position: i64,
+    pub amount: Option<i64>,
+    pub currency: String,
+    pub weighted_amount: Option<i64>,
+    pub close_date: Option<String>,
+    pub owner_id: Option<String>,
+    pub company_id: Option<String>,
+    pub company: Option<CompanyRef>,
+    pub lost_reason: Option<String>,
+    pub days_in_stage: i64,
+    pub rotting: bool,
+    pub last_activity_at: Option<String>,
+    pub updated_at: String,
+}
+
+const CARD_COLUMNS: &str = concat!(
+    "t.id, t.title, t.stage_id, s.kind, s.probability, s.rotting_days, t.position, t.amount,
+     t.currency, t.close_date, t.owner_id, t.company_id, co.name, t.lost_reason,
+     t.stage_entered_at, t.updated_at, ",
+    super::last_activity!()
+);
+const CARD_COLUMN_COUNT: usize = 17;
+const CARD_FROM: &str = "deals t JOIN stages s ON s.id = t.stage_id
+    LEFT JOIN companies co ON co.id = t.company_id AND co.deleted_at IS NULL";
+
+fn card(r: &rusqlite::Row) -> rusqlite::Result<Card> {
+    let kind: String = r.get(3)?;
+    let status = StageKind::parse(&kind).ok_or_else(|| bad(3, format!("unknown kind {kind:?}")))?;
+    let probability: i64 = r.get(4)?;
+    let rotting_days: Option<i64> = r.get(5)?;
+    let amount: Option<i64> = r.get(7)?;
+    let company_id: Option<String> = r.get(11)?;
+    let company_name: Option<String> = r.get(12)?;
+    let stage_entered_at: String = r.get(14)?;
+    let updated_at: String = r.get(15)?;
+    let last_activity_at: Option<String> = r.get(16)?;
+    Ok(Card {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        stage_id: r.get(2)?,
+        status,
+        position: r.get(6)?,
+        weighted_amount: amount
+            .map(|a| i64::try_from(weighted(i128::from(a), probability)).unwrap_or(a)),
+        amount,
+        currency: r.get(8)?,
+        close_date: r.get(9)?,
+        owner_id: r.get(10)?,
+        company: match (&company_id, company_name) {
+            (Some(id), Some(name)) => Some(CompanyRef {
+                id: id.clone(),
+                name,
+            }),
+            _ => None,
+        },
+        company_id,
+        lost_reason: r.get(13)?,
+        days_in_stage: days_since(&stage_entered_at),
+        rotting: status == StageKind::Open
+            && rotting_days
+                .is_some_and(|d| days_idle(&updated_at, last_activity_at.as_deref()) > d),
+        last_activity_at,
+        updated_at,
+    })
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = BoardColumn)]
 pub struct Column {
@@ -36,7 +116,7 @@ pub struct Column {
     /// Per currency, in currency order.
     pub totals: Vec<Total>,
     /// The first page of cards, in column order.
-    pub deals: Vec<Deal>,
+    pub deals: Vec<Card>,
     /// Pass as `cursor` with `stage` for the column's next page.
     pub next_cursor: Option<String>,
 }
@@ -81,14 +161,13 @@ fn list_params(p: &BoardParams) -> Params {
     out
 }
 
+/// Per stage: how many deals and their totals per currency.
+type Sums = BTreeMap<String, (i64, Vec<Total>)>;
+
 /// Count and totals per stage of the deals that match the query. Grouped
 /// on the deals alone (the probability is the stage's, known already), so
 /// an unfiltered board reads one covering index.
-fn sums(
-    conn: &Connection,
-    pipeline: &Pipeline,
-    query: &ListQuery,
-) -> AppResult<BTreeMap<String, (i64, Vec<Total>)>> {
+fn sums(conn: &Connection, pipeline: &Pipeline, query: &ListQuery) -> AppResult<Sums> {
     let (cond, args) = query.conditions();
     let sql = format!(
         "SELECT t.stage_id, t.currency, count(*),
@@ -127,12 +206,16 @@ fn sums(
     Ok(out)
 }
 
-/// The board of pipeline `id` (404 if there is none).
+/// The board of pipeline `id` (404 if there is none). Its sums are kept in
+/// `derived` for the database's `generation` (read before this call): the
+/// same board, unchanged, is summed once.
 pub fn board(
     conn: &Connection,
     id: &str,
     p: &BoardParams,
     me: crate::record::list::Viewer,
+    derived: &Derived,
+    generation: u64,
 ) -> AppResult<Board> {
     let pipeline = pipelines::get(conn, id)?.ok_or(AppError::NotFound)?;
     if p.cursor.is_some() && p.stage.is_none() {
@@ -146,7 +229,12 @@ pub fn board(
     let fields = fields_of::<Deals>(conn)?;
     let base = list_params(p);
     let totals_query = ListQuery::new::<Deals>(&base, &fields, me.clone())?;
-    let mut sums = sums(conn, &pipeline, &totals_query)?;
+    // Keyed by what the sums read besides the database (whose changes the
+    // generation covers): the pipeline, the conditions and their arguments.
+    let (cond, args) = totals_query.conditions();
+    let key = format!("board-sums {} {cond} {args:?}", pipeline.id);
+    let sums: Arc<Sums> =
+        derived.get_or(key, generation, || sums(conn, &pipeline, &totals_query))?;
     let mut columns = Vec::new();
     for stage in &pipeline.stages {
         if p.stage.as_ref().is_some_and(|s| s != &stage.id) {
@@ -163,8 +251,8 @@ pub fn board(
         }
         let mut q = ListQuery::new::<Deals>(&params, &fields, me.clone())?;
         q.and("t.stage_id = ?", Sql::Text(stage.id.clone()));
-        let page = q.page::<Deals>(conn)?;
-        let (count, totals) = sums.remove(&stage.id).unwrap_or_default();
+        let page = q.page_as::<Deals, _>(conn, CARD_COLUMNS, CARD_FROM, CARD_COLUMN_COUNT, card)?;
+        let (count, totals) = sums.get(&stage.id).cloned().unwrap_or_default();
         columns.push(Column {
             stage: stage.clone(),
             count,

@@ -50,7 +50,7 @@ pub struct Amounts {
     pub won: i128,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct ForecastRow {
     /// `overdue` or `YYYY-MM` by month; a user id (empty: no owner) by
     /// owner; a stage id by stage.
@@ -62,14 +62,14 @@ pub struct ForecastRow {
     pub amounts: Vec<Amounts>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct CurrencyAmount {
     pub currency: String,
     #[schema(value_type = i64)]
     pub amount: i128,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct WinRate {
     pub won: i64,
     pub lost: i64,
@@ -77,7 +77,7 @@ pub struct WinRate {
     pub percent: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct Forecast {
     pub by: GroupBy,
     pub rows: Vec<ForecastRow>,

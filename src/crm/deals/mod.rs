@@ -255,7 +255,25 @@ pub fn weighted(amount: i128, probability: i64) -> i128 {
     (amount * i128::from(probability) + 50).div_euclid(100)
 }
 
-const COLUMNS: &str = "t.id, t.title, t.pipeline_id, t.stage_id, s.name, s.kind, s.probability,
+/// The time of the latest live note, logged activity or completed task
+/// linked to deal `t` (an SQL expression).
+macro_rules! last_activity {
+    () => {
+        "(SELECT max(at) FROM (
+        SELECT l.at FROM activity_links l JOIN activities a ON a.id = l.activity_id
+         WHERE l.record_id = t.id AND a.deleted_at IS NULL
+        UNION ALL
+        SELECT l.at FROM note_links l JOIN notes n ON n.id = l.note_id
+         WHERE l.record_id = t.id AND n.deleted_at IS NULL
+        UNION ALL
+        SELECT l.done_at FROM task_links l JOIN tasks k ON k.id = l.task_id
+         WHERE l.record_id = t.id AND k.deleted_at IS NULL))"
+    };
+}
+pub(crate) use last_activity;
+
+const COLUMNS: &str = concat!(
+    r#"t.id, t.title, t.pipeline_id, t.stage_id, s.name, s.kind, s.probability,
     s.rotting_days, t.position, t.amount, t.currency, t.close_date, t.owner_id, t.company_id,
     co.name,
     (SELECT json_group_array(json_object('contact_id', x.contact_id, 'role', x.role, 'name', x.name))
@@ -265,16 +283,9 @@ const COLUMNS: &str = "t.id, t.title, t.pipeline_id, t.stage_id, s.name, s.kind,
              FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id AND c.deleted_at IS NULL
              WHERE dc.deal_id = t.id ORDER BY dc.position) AS x),
     t.source, t.next_step, t.lost_reason, t.closed_at, t.stage_entered_at,
-    t.created_at, t.updated_at, t.created_by, t.updated_by,
-    (SELECT max(at) FROM (
-        SELECT l.at FROM activity_links l JOIN activities a ON a.id = l.activity_id
-         WHERE l.record_id = t.id AND a.deleted_at IS NULL
-        UNION ALL
-        SELECT l.at FROM note_links l JOIN notes n ON n.id = l.note_id
-         WHERE l.record_id = t.id AND n.deleted_at IS NULL
-        UNION ALL
-        SELECT l.done_at FROM task_links l JOIN tasks k ON k.id = l.task_id
-         WHERE l.record_id = t.id AND k.deleted_at IS NULL))";
+    t.created_at, t.updated_at, t.created_by, t.updated_by, "#,
+    last_activity!()
+);
 const FROM: &str = "deals t JOIN stages s ON s.id = t.stage_id
     LEFT JOIN companies co ON co.id = t.company_id AND co.deleted_at IS NULL";
 

@@ -2,7 +2,9 @@
 //! write them), moving a deal, its stage history, the board, the forecast,
 //! and a contact's or company's deals.
 
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -157,15 +159,46 @@ async fn pipeline_board(
     access: OrgAccess,
     Path(path): Path<IdPath>,
     Query(params): Query<BoardParams>,
-) -> AppResult<Json<Board>> {
+) -> AppResult<Response> {
     let me = me(&access);
     let id = path.id;
-    let b = access
-        .tenant
-        .db
-        .read(move |c| board::board(c, &id, &params, me))
+    let db = access.tenant.db.clone();
+    // Before the read begins: see `Derived`.
+    let generation = db.generation();
+    // The whole answer is kept until the next write: a team reloads its
+    // board far more often than it changes a deal. Days in stage and the
+    // rotting flag move with the clock, so an answer is also kept no longer
+    // than the minute it was made in.
+    let minute = crate::clock::now().unix_timestamp().div_euclid(60);
+    let key = format!(
+        "board {id} {:?} {:?} {:?} {:?} {me:?} {minute}",
+        params.filter, params.limit, params.stage, params.cursor
+    );
+    if let Some(body) = db.derived.get::<Bytes>(&key, generation) {
+        return Ok(json_bytes((*body).clone()));
+    }
+    let reader = db.clone();
+    let body = reader
+        .read(move |c| {
+            let b = board::board(c, &id, &params, me, &db.derived, generation)?;
+            serde_json::to_vec(&b)
+                .map(Bytes::from)
+                .map_err(|e| AppError::Internal(e.into()))
+        })
         .await?;
-    Ok(Json(b))
+    reader
+        .derived
+        .put(key, generation, std::sync::Arc::new(body.clone()));
+    Ok(json_bytes(body))
+}
+
+/// An answer already serialized as JSON.
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from(body),
+    )
+        .into_response()
 }
 
 /// Move a deal to a stage and a place in its column (member+). Entering a
@@ -231,12 +264,21 @@ async fn deal_forecast(
     Query(params): Query<ForecastParams>,
 ) -> AppResult<Json<Forecast>> {
     let by = params.by.unwrap_or(GroupBy::Month);
+    let db = access.tenant.db.clone();
+    // Before the read begins: see `Derived`.
+    let generation = db.generation();
     let f = access
         .tenant
         .db
-        .read(move |c| forecast::forecast(c, params.pipeline.as_deref(), by, crate::clock::now()))
+        .read(move |c| {
+            let now = crate::clock::now();
+            let key = format!("forecast {:?} {by:?} {}", params.pipeline, now.date());
+            db.derived.get_or(key, generation, || {
+                forecast::forecast(c, params.pipeline.as_deref(), by, now)
+            })
+        })
         .await?;
-    Ok(Json(f))
+    Ok(Json(Forecast::clone(&f)))
 }
 
 /// A contact's deals, open first, then by expected close date.
