@@ -44,6 +44,9 @@ pub static TIMELINE: &[&dyn TimelineSource] = &[
 
 static FILES: files::FileSource = files::FileSource;
 
+/// What goes to the trash beside records.
+static IN_TRASH: &[&dyn crate::record::trash::TrashSource] = &[&files::FilesInTrash];
+
 /// Every kind of record, and files (found by name).
 static SOURCES: LazyLock<Vec<&'static dyn Source>> = LazyLock::new(|| {
     KINDS
@@ -70,5 +73,6 @@ pub fn kinds() -> Kinds {
 
 fn install() {
     crate::record::install(KINDS);
+    crate::record::trash::install(IN_TRASH);
     crate::record::timeline::install_sources(TIMELINE);
 }

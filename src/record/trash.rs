@@ -5,6 +5,8 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
+use std::sync::OnceLock;
+
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,9 +20,91 @@ use crate::record::store::{self, TRASH_DAYS};
 use crate::record::{Kind, kind, kinds};
 use crate::state::AppState;
 
+/// What else can sit in the trash beside records (files): the layer lists,
+/// restores and erases it with them without knowing what it is.
+pub trait TrashSource: Send + Sync {
+    /// Its `kind` in the trash (`file`).
+    fn name(&self) -> &'static str;
+    /// `SELECT '<name>' AS kind, id, name, deleted_at, deleted_by FROM …
+    /// WHERE deleted_at >= ?1`: what of it is restorable.
+    fn select(&self) -> String;
+    /// Out of the trash; 404 unless it is there.
+    fn restore(&self, conn: &Connection, id: &str, actor: &str) -> AppResult<()>;
+    /// Gone for good; 404 unless it is in the trash.
+    fn erase(&self, conn: &Connection, id: &str) -> AppResult<()>;
+}
+
+static OTHERS: OnceLock<&'static [&'static dyn TrashSource]> = OnceLock::new();
+
+/// Hands the layer what else goes to the trash (the first call wins).
+pub fn install(others: &'static [&'static dyn TrashSource]) {
+    let _ = OTHERS.set(others);
+}
+
+fn others() -> &'static [&'static dyn TrashSource] {
+    OTHERS.get().copied().unwrap_or(&[])
+}
+
+/// A kind of thing in the trash: records of a kind, or another source.
+#[derive(Clone, Copy)]
+pub enum Trashed {
+    Record(&'static dyn Kind),
+    Other(&'static dyn TrashSource),
+}
+
+impl Trashed {
+    /// By its name in the trash (`contact`, `file`, …).
+    pub fn named(name: &str) -> Option<Trashed> {
+        kind(name).map(Trashed::Record).or_else(|| {
+            others()
+                .iter()
+                .copied()
+                .find(|o| o.name() == name)
+                .map(Trashed::Other)
+        })
+    }
+
+    fn all() -> Vec<Trashed> {
+        kinds()
+            .iter()
+            .copied()
+            .map(Trashed::Record)
+            .chain(others().iter().copied().map(Trashed::Other))
+            .collect()
+    }
+
+    fn select(&self) -> String {
+        match self {
+            Trashed::Record(k) => format!(
+                "SELECT '{}' AS kind, t.id AS id, {} AS name, t.deleted_at AS deleted_at,
+                        t.updated_by AS deleted_by
+                 FROM {} t WHERE t.deleted_at >= ?1",
+                k.name(),
+                k.name_sql(),
+                k.table()
+            ),
+            Trashed::Other(o) => o.select(),
+        }
+    }
+
+    fn restore(&self, conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+        match self {
+            Trashed::Record(k) => k.restore(conn, id, actor),
+            Trashed::Other(o) => o.restore(conn, id, actor),
+        }
+    }
+
+    fn erase(&self, conn: &Connection, id: &str) -> AppResult<()> {
+        match self {
+            Trashed::Record(k) => erase(conn, *k, id),
+            Trashed::Other(o) => o.erase(conn, id),
+        }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TrashItem {
-    /// The record's kind (`contact`, `company`, …).
+    /// The record's kind (`contact`, `company`, …), or `file`.
     pub kind: String,
     pub id: String,
     pub name: String,
@@ -35,7 +119,7 @@ pub struct TrashItem {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TrashParams {
-    /// Only this kind (`contact`, `company`, …).
+    /// Only this kind (`contact`, `company`, …, or `file`).
     pub kind: Option<String>,
     /// 1–200 (default 50).
     pub limit: Option<usize>,
@@ -64,29 +148,21 @@ fn parse_cursor(c: &str) -> AppResult<(String, String, String)> {
     }
 }
 
-/// Restorable records of `only` (or every kind), newest deletion first.
+/// Restorable records of `only` (or every kind) and files, newest
+/// deletion first.
 pub fn list(
     conn: &Connection,
-    only: Option<&'static dyn Kind>,
+    only: Option<Trashed>,
     after: Option<(String, String, String)>,
     limit: usize,
 ) -> AppResult<Vec<TrashItem>> {
-    let chosen: Vec<&'static dyn Kind> = match only {
-        Some(k) => vec![k],
-        None => kinds().to_vec(),
+    let chosen = match only {
+        Some(t) => vec![t],
+        None => Trashed::all(),
     };
     let union = chosen
         .iter()
-        .map(|k| {
-            format!(
-                "SELECT '{}' AS kind, t.id AS id, {} AS name, t.deleted_at AS deleted_at,
-                        t.updated_by AS deleted_by
-                 FROM {} t WHERE t.deleted_at >= ?1",
-                k.name(),
-                k.name_sql(),
-                k.table()
-            )
-        })
+        .map(Trashed::select)
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     let (a, k, i) = after.unwrap_or_else(|| ("\u{10ffff}".into(), String::new(), String::new()));
@@ -149,8 +225,8 @@ pub fn erase(conn: &Connection, k: &dyn Kind, id: &str) -> AppResult<()> {
     crate::search::enqueue(conn, k.name(), id)
 }
 
-fn kind_named(name: &str, field: &str) -> AppResult<&'static dyn Kind> {
-    kind(name).ok_or_else(|| AppError::field(field, format!("no kind named {name}")))
+fn kind_named(name: &str, field: &str) -> AppResult<Trashed> {
+    Trashed::named(name).ok_or_else(|| AppError::field(field, format!("no kind named {name}")))
 }
 
 /// Deleted records of every kind, newest first (everyone in the organization).
@@ -259,9 +335,9 @@ pub struct TrashPath {
               (status = 404, body = ErrorBody)))]
 async fn erase_one(access: OrgAccess, Path(path): Path<TrashPath>) -> AppResult<StatusCode> {
     access.require(Role::Admin)?;
-    let k = kind(&path.kind).ok_or(AppError::NotFound)?;
+    let k = Trashed::named(&path.kind).ok_or(AppError::NotFound)?;
     let id = path.id;
-    access.tenant.write(move |tx| erase(tx, k, &id)).await?;
+    access.tenant.write(move |tx| k.erase(tx, &id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

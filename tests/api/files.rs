@@ -827,6 +827,89 @@ async fn the_trash_the_timeline_and_search() {
     assert_eq!(resp.headers()["content-type"], "application/pdf");
 }
 
+#[tokio::test]
+async fn deleted_files_wait_in_the_trash_beside_records() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let rec = new_contact(&s, "acme", "Ada").await;
+    let (_, f) = upload(
+        &s,
+        "acme",
+        "contract.pdf",
+        b"%PDF-1.4\n%%EOF\n".to_vec(),
+        std::slice::from_ref(&rec),
+    )
+    .await;
+    let id = f["id"].as_str().expect("id").to_string();
+    let file = format!("/api/v1/orgs/acme/files/{id}");
+    assert_eq!(s.delete(&file).await.0, StatusCode::NO_CONTENT);
+    let cid = rec.split_once(':').expect("ref").1;
+    assert_eq!(
+        s.delete(&format!("/api/v1/orgs/acme/contacts/{cid}"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, trash) = s.get("/api/v1/orgs/acme/trash").await;
+    let kinds: Vec<&str> = trash["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["contact", "file"], "newest deletion first: {trash}");
+    let (_, only) = s.get("/api/v1/orgs/acme/trash?kind=file").await;
+    let items = only["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{only}");
+    assert_eq!(items[0]["id"], json!(id));
+    assert_eq!(items[0]["name"], json!("contract.pdf"));
+    assert_eq!(items[0]["deleted_by"], json!(s.user_id));
+    // Restored through the trash as through the file's own route.
+    let (status, body) = s
+        .post(
+            "/api/v1/orgs/acme/trash/restore",
+            json!({"items": [{"kind": "file", "id": id}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.get(&file).await.0, StatusCode::OK);
+    assert_eq!(s.delete(&file).await.0, StatusCode::NO_CONTENT);
+    // Erasing is for admins of this organization only.
+    let member = app
+        .add_member(&s, "acme", "member@example.com", "member")
+        .await;
+    let erase = format!("/api/v1/orgs/acme/trash/file/{id}");
+    assert_eq!(member.delete(&erase).await.0, StatusCode::FORBIDDEN);
+    let (status, _) = s
+        .post("/api/v1/orgs", json!({"name": "Other", "slug": "other"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        s.delete(&format!("/api/v1/orgs/other/trash/file/{id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.post(
+            "/api/v1/orgs/other/trash/restore",
+            json!({"items": [{"kind": "file", "id": id}]}),
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.delete(&erase).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&file).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.post(&format!("{file}/restore"), json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.delete(&erase).await.0, StatusCode::NOT_FOUND);
+    let (_, only) = s.get("/api/v1/orgs/acme/trash?kind=file").await;
+    assert_eq!(only["items"], json!([]));
+}
+
 /// A JPEG carrying an EXIF block with GPS coordinates.
 fn jpeg_with_gps() -> Vec<u8> {
     let img = image::RgbImage::from_fn(400, 300, |x, y| {

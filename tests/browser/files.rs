@@ -224,4 +224,45 @@ async fn files_on_a_record_page_and_hostile_downloads_run_nothing() {
     wait_for_url(c, &format!("/o/acme/contacts/{id}?file=")).await;
     wait_until(c, "document.querySelector('dialog .lightbox-img') && document.querySelector('dialog .lightbox-img').naturalWidth === 640").await;
     wait_until(c, "document.querySelector('[data-testid=file].file-found')").await;
+
+    // A deleted file waits in the Trash beside records and comes back from there.
+    let list = api(&base, &s, Method::GET, "/orgs/acme/files", Value::Null).await;
+    let q3 = list["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|f| f["name"] == "Q3 figures.txt"))
+        .and_then(|f| f["id"].as_str())
+        .expect("Q3 figures.txt")
+        .to_string();
+    api(
+        &base,
+        &s,
+        Method::DELETE,
+        &format!("/orgs/acme/files/{q3}"),
+        Value::Null,
+    )
+    .await;
+    c.goto(&format!("{base}/o/acme/settings/trash"))
+        .await
+        .expect("trash");
+    click(
+        c,
+        "//div[@class='chip-filter']/button[normalize-space()='Files']",
+    )
+    .await;
+    wait_until(
+        c,
+        "document.querySelectorAll('.trash-table tbody tr').length === 1",
+    )
+    .await;
+    click(c, "//button[@aria-label='Restore Q3 figures.txt']").await;
+    wait_for_css(c, ".empty, .empty-state").await;
+    let back = api(
+        &base,
+        &s,
+        Method::GET,
+        &format!("/orgs/acme/files/{q3}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(back["name"], "Q3 figures.txt", "{back}");
 }

@@ -12,7 +12,9 @@ import { setBusy } from '../components/field.js';
 import { navigate } from '../router.js';
 import { settingsFrame } from './settings.js';
 
-const KIND_ICON = { contact: 'contacts', company: 'companies' };
+const KIND_ICON = { contact: 'contacts', company: 'companies', file: 'file' };
+// Files are not a record kind but go to the same trash.
+const FILES = { kind: 'file', label: 'File', label_plural: 'Files' };
 const DAY = 86400000;
 
 function daysLeft(iso) {
@@ -24,7 +26,7 @@ export async function renderTrash(ctx) {
   const { slug, signal } = ctx;
   const page = settingsFrame(ctx, 'trash', { title: 'Trash' });
   const [schema, members] = await Promise.all([getSchema(slug), getMembers(slug).catch(() => [])]);
-  const kinds = schema.kinds || [];
+  const kinds = [...(schema.kinds || []), FILES];
   const labelOf = (k) => (kinds.find((x) => x.kind === k) || { label: k }).label;
   let kind = ctx.query.get('kind') || '';
   let cursor = null;
@@ -66,7 +68,7 @@ export async function renderTrash(ctx) {
   const card = h('div', { class: 'table-card' }, table.el);
   const emptyHost = h('div');
   clear(page,
-    h('div', { class: 'settings-intro' }, h('p', { text: 'Deleted records stay here for 30 days, then they are erased for good. Restoring one brings back what its deletion changed, such as a company’s links to its contacts.' })),
+    h('div', { class: 'settings-intro' }, h('p', { text: 'Deleted records and files stay here for 30 days, then they are erased for good. Restoring one brings back what its deletion changed, such as a company’s links to its contacts.' })),
     h('div', { class: 'trash-tools' }, chips, bar),
     card, h('div', { class: 'load-more' }, more), emptyHost);
 
@@ -102,11 +104,11 @@ export async function renderTrash(ctx) {
       table.remove(items.map((t) => t.id));
       table.clearSelection(); selected = new Set(); syncBar();
       sync();
-      for (const k of new Set(items.map((t) => t.kind))) announceChange(pathOfKind(schema, k));
+      for (const k of new Set(items.map((t) => t.kind))) if (k !== 'file') announceChange(pathOfKind(schema, k));
       const one = items.length === 1 ? items[0] : null;
       toast(one ? `Restored “${one.name}”.` : `Restored ${plural(items.length, 'record')}.`, {
         kind: 'success',
-        action: one ? { label: 'Open', run: () => navigate(`/o/${slug}/${pathOfKind(schema, one.kind)}/${one.id}`) } : null,
+        action: one && one.kind !== 'file' ? { label: 'Open', run: () => navigate(`/o/${slug}/${pathOfKind(schema, one.kind)}/${one.id}`) } : null,
       });
     } catch (e) {
       reportError(e, 'Could not restore.');
@@ -117,7 +119,7 @@ export async function renderTrash(ctx) {
   }
 
   async function erase(t) {
-    const ok = await confirmDialog({ title: `Delete “${t.name}” forever?`, message: 'It is erased now with its history and tags, and can’t be restored.', confirmLabel: 'Delete forever', danger: true });
+    const ok = await confirmDialog({ title: `Delete “${t.name}” forever?`, message: t.kind === 'file' ? 'The file is erased now and can’t be restored.' : 'It is erased now with its history and tags, and can’t be restored.', confirmLabel: 'Delete forever', danger: true });
     if (!ok) return;
     try {
       await del(orgPath(slug, 'trash', t.kind, t.id));

@@ -320,6 +320,41 @@ pub fn restore(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
     crate::search::enqueue(conn, KIND, id)
 }
 
+/// Files in the trash, beside records: listed, restored and erased there.
+pub struct FilesInTrash;
+
+impl crate::record::trash::TrashSource for FilesInTrash {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+    fn select(&self) -> String {
+        format!(
+            "SELECT '{KIND}' AS kind, f.id AS id, f.name AS name, f.deleted_at AS deleted_at,
+                    f.deleted_by AS deleted_by
+             FROM files f WHERE f.deleted_at >= ?1"
+        )
+    }
+    fn restore(&self, conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+        restore(conn, id, actor)
+    }
+    fn erase(&self, conn: &Connection, id: &str) -> AppResult<()> {
+        erase(conn, id)
+    }
+}
+
+/// Erases a file in the trash now (its links go with it, its blob once
+/// `collect` finds no row naming it); 404 unless it is in the trash.
+pub fn erase(conn: &Connection, id: &str) -> AppResult<()> {
+    let n = conn.execute(
+        "DELETE FROM files WHERE id = ?1 AND deleted_at IS NOT NULL",
+        [id],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    crate::search::enqueue(conn, KIND, id)
+}
+
 /// Erases files that stayed in the trash past their time (their links go
 /// with them; their blobs once `collect` finds no row naming them).
 pub fn purge_trash(conn: &Connection) -> AppResult<usize> {
