@@ -483,6 +483,20 @@ async fn update_org(
             Ok(())
         })
         .await?;
+    let (before, after) = crate::audit::changed(
+        &serde_json::to_value(&access.org).unwrap_or_default(),
+        &serde_json::to_value(&org).unwrap_or_default(),
+    );
+    if after.as_object().is_some_and(|a| !a.is_empty()) {
+        access
+            .audit(
+                crate::audit::Entry::new(access.audit_actor(), "org.settings_changed")
+                    .target("organization", &org.id, &org.name)
+                    .before(before)
+                    .after(after),
+            )
+            .await?;
+    }
     Ok(Json(OrgWithRole {
         org,
         role: access.role,

@@ -5,7 +5,7 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -261,7 +261,31 @@ async fn erase_one(access: OrgAccess, Path(path): Path<TrashPath>) -> AppResult<
     access.require(Role::Admin)?;
     let k = kind(&path.kind).ok_or(AppError::NotFound)?;
     let id = path.id;
-    access.tenant.write(move |tx| erase(tx, k, &id)).await?;
+    let actor = access.audit_actor();
+    access
+        .tenant
+        .write(move |tx| {
+            let name: String = tx
+                .query_row(
+                    &format!(
+                        "SELECT {} FROM {} t WHERE t.id = ?1 AND t.deleted_at IS NOT NULL",
+                        k.name_sql(),
+                        k.table()
+                    ),
+                    [&id],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten()
+                .unwrap_or_default();
+            erase(tx, k, &id)?;
+            crate::audit::record(
+                tx,
+                &crate::audit::Entry::new(actor, "record.erased").target(k.name(), &id, &name),
+            )?;
+            Ok(())
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
