@@ -139,6 +139,8 @@ pub struct ApiRequestItem {
 pub struct RequestFilter {
     /// An API key's or person's id.
     pub actor: Option<String>,
+    /// Only requests made by API keys (`api_key`) or by people (`user`).
+    pub actor_kind: Option<String>,
     /// Only answers with a status at or above this (400: the failures).
     pub min_status: Option<u16>,
     /// Entries older than this one.
@@ -156,7 +158,7 @@ pub fn list(
         "SELECT seq, at, actor_kind, actor_id, actor_label, method, route, status, latency_ms, ip
          FROM api_requests
          WHERE org_id = ?1 AND (?2 IS NULL OR actor_id = ?2) AND status >= ?3
-           AND (?4 IS NULL OR seq < ?4)
+           AND (?4 IS NULL OR seq < ?4) AND (?6 IS NULL OR actor_kind = ?6)
          ORDER BY seq DESC LIMIT ?5",
     )?;
     let items = stmt
@@ -166,7 +168,8 @@ pub fn list(
                 f.actor,
                 f.min_status.unwrap_or(0),
                 f.before_seq,
-                limit
+                limit,
+                f.actor_kind
             ],
             |r| {
                 Ok(ApiRequestItem {

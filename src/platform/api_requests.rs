@@ -18,6 +18,8 @@ use crate::state::AppState;
 pub struct RequestParams {
     /// Only this API key's or person's requests (their id).
     pub actor: Option<String>,
+    /// `api_key`: only requests made with API keys; `user`: only people's.
+    pub via: Option<String>,
     /// `true`: only answers with status 400 or above.
     pub failed: Option<String>,
     /// `next_cursor` of the previous page.
@@ -52,6 +54,14 @@ impl RequestParams {
                 None
             }
         };
+        let actor_kind = match self.via.as_deref() {
+            None | Some("") => None,
+            Some(v @ ("api_key" | "user")) => Some(v.to_string()),
+            Some(_) => {
+                p.add("via", "api_key or user");
+                None
+            }
+        };
         let before_seq = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => match c.parse::<i64>() {
@@ -73,6 +83,7 @@ impl RequestParams {
         Ok((
             RequestFilter {
                 actor: actor.map(str::to_string),
+                actor_kind,
                 min_status,
                 before_seq,
             },

@@ -249,6 +249,15 @@ async fn admins_read_their_organizations_api_requests() {
     let failed = failed["items"].as_array().expect("items");
     assert!(failed.iter().all(|e| e["status"].as_u64() >= Some(400)));
     assert!(failed.iter().any(|e| e["status"] == 404));
+    // Only keys', or only people's.
+    let (_, by_keys) = owner.get(&format!("{path}?via=api_key&limit=200")).await;
+    let by_keys = by_keys["items"].as_array().expect("items");
+    assert!(by_keys.len() >= 3);
+    assert!(by_keys.iter().all(|e| e["actor_kind"] == "api_key"));
+    let (_, by_people) = owner.get(&format!("{path}?via=user&limit=200")).await;
+    let by_people = by_people["items"].as_array().expect("items");
+    assert!(!by_people.is_empty());
+    assert!(by_people.iter().all(|e| e["actor_kind"] == "user"));
     // People's requests are there too.
     let (_, all) = owner.get(&format!("{path}?limit=200")).await;
     assert!(
