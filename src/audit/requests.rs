@@ -115,6 +115,11 @@ pub fn purge_old(conn: &Connection, now: time::OffsetDateTime) -> AppResult<usiz
     )?)
 }
 
+/// Forgets an erased organization's requests.
+pub fn forget_org(conn: &Connection, org_id: &str) -> AppResult<usize> {
+    Ok(conn.execute("DELETE FROM api_requests WHERE org_id = ?1", [org_id])?)
+}
+
 /// One logged request as the API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiRequestItem {

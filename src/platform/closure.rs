@@ -306,6 +306,7 @@ pub async fn purge_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<
                     "UPDATE org_closures SET purged_at = ?2, export_file = NULL WHERE org_id = ?1",
                     params![org_id, stamp],
                 )?;
+                crate::audit::requests::forget_org(tx, &org_id)?;
                 crate::audit::record(
                     tx,
                     &crate::audit::Entry::new(crate::audit::Actor::system("closure"), "org.erased")
