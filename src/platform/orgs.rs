@@ -329,9 +329,11 @@ async fn list_orgs(State(state): State<AppState>, caller: Caller) -> AppResult<J
 async fn create_org(
     State(state): State<AppState>,
     caller: Caller,
+    crate::platform::client_ip::RequestFrom(from): crate::platform::client_ip::RequestFrom,
     Json(body): Json<CreateOrg>,
 ) -> AppResult<(StatusCode, Json<OrgWithRole>)> {
     let user = caller.user()?.clone();
+    let who = caller.audit_actor().from(&from.ip, &from.user_agent);
     if !user.is_platform_admin {
         return Err(AppError::forbidden(
             "only platform admins create organizations",
@@ -346,7 +348,17 @@ async fn create_org(
     let st = state.clone();
     let org = state
         .control
-        .write(move |tx| create(tx, &st.tenants, new, &user.id))
+        .write(move |tx| {
+            let org = create(tx, &st.tenants, new, &user.id)?;
+            // In the platform's log: who made which organization.
+            crate::audit::record(
+                tx,
+                &crate::audit::Entry::new(who, "org.created")
+                    .target("organization", &org.id, &org.slug)
+                    .after(serde_json::json!({"name": org.name})),
+            )?;
+            Ok(org)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -391,6 +391,12 @@ async fn audit_routes_are_for_admins_and_their_own_organization() {
         .post("/api/v1/orgs", json!({"name": "Beta", "slug": "beta"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    // Who made it is in the platform's log.
+    let (_, made) = owner.get("/api/v1/admin/audit?action=org.created").await;
+    let made = made["items"].as_array().expect("items");
+    assert_eq!(made.len(), 1, "{made:#?}");
+    assert_eq!(made[0]["target_label"], "beta");
+    assert_eq!(made[0]["actor_label"], "owner@example.com");
     let beta_owner = app
         .add_member(&owner, "beta", "bo@example.com", "owner")
         .await;
