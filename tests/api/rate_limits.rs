@@ -321,3 +321,32 @@ async fn admins_read_their_organizations_api_requests() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn api_requests_are_kept_30_days() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let key = app.api_key(&owner, "acme", "member").await;
+    assert_eq!(
+        key.get("/api/v1/orgs/acme/contacts").await.0,
+        StatusCode::OK
+    );
+    let keys_requests = || async {
+        let (status, page) = owner
+            .get("/api/v1/orgs/acme/api-requests?via=api_key")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["items"].as_array().expect("items").len()
+    };
+    assert_eq!(keys_requests().await, 1);
+    let now = time::OffsetDateTime::now_utc();
+    let clock = std::sync::Arc::new(harmonia::clock::TestClock::at(
+        now + time::Duration::days(29),
+    ));
+    let runner = harmonia::housekeeping::runner(&app.state, clock.clone(), |b| b).expect("runner");
+    runner.run_due().await;
+    assert_eq!(keys_requests().await, 1, "29 days old: kept");
+    clock.set(now + time::Duration::days(31));
+    runner.run_due().await;
+    assert_eq!(keys_requests().await, 0, "31 days old: purged");
+}
