@@ -254,6 +254,22 @@ async fn each_audited_action_is_recorded_with_its_actor_and_target() {
     assert_eq!(signed_in["actor_label"], owner_email);
     // The organization's log holds none of them.
     assert!(entries(&owner, "?action=account.").await.is_empty());
+
+    // A password change: by the account's owner, on their account.
+    let (status, body) = owner
+        .post(
+            "/api/v1/auth/password",
+            json!({"current_password": PASSWORD, "new_password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, changed) = owner
+        .get("/api/v1/admin/audit?action=account.password_changed")
+        .await;
+    let changed = changed["items"].as_array().expect("items");
+    assert_eq!(changed.len(), 1, "{changed:#?}");
+    assert_eq!(changed[0]["actor_label"], owner_email);
+    assert_eq!(changed[0]["target_id"], owner.user_id.as_str());
 }
 
 #[tokio::test]
