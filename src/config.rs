@@ -44,6 +44,26 @@ pub struct ServeArgs {
     /// Serve /metrics (Prometheus), without a token, on this separate address only.
     #[arg(long, env = "HARMONIA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// API requests a minute allowed per API key and per session (0: no limit).
+    #[arg(long, env = "HARMONIA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Requests an API key or session may make at once before the per-minute rate applies.
+    #[arg(long, env = "HARMONIA_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Requests a minute allowed per address without credentials: sign-in, setup, invites, hooks (0: no limit).
+    #[arg(
+        long,
+        env = "HARMONIA_RATE_LIMIT_ANONYMOUS_PER_MINUTE",
+        default_value_t = 120
+    )]
+    pub rate_limit_anonymous_per_minute: u32,
+    /// Requests an address without credentials may make at once.
+    #[arg(
+        long,
+        env = "HARMONIA_RATE_LIMIT_ANONYMOUS_BURST",
+        default_value_t = 60
+    )]
+    pub rate_limit_anonymous_burst: u32,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -99,6 +119,8 @@ pub struct Config {
     pub min_free_bytes: u64,
     /// The bearer token of /metrics on the main address (none: not served there).
     pub metrics_token: Option<String>,
+    /// API rate limits (`auth::rate_limit`).
+    pub rate_limits: Limits,
 }
 
 impl Config {
@@ -122,6 +144,13 @@ impl Config {
             backup: serve.backup.clone(),
             min_free_bytes: serve.min_free_space_mb.saturating_mul(1 << 20),
             metrics_token: serve.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+            rate_limits: Limits {
+                caller: Rate::new(serve.rate_limit_per_minute, serve.rate_limit_burst),
+                address: Rate::new(
+                    serve.rate_limit_anonymous_per_minute,
+                    serve.rate_limit_anonymous_burst,
+                ),
+            },
         }
     }
 
@@ -139,6 +168,10 @@ impl Config {
             min_free_space_mb: 0,
             metrics_token: None,
             metrics_listen: None,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 100,
+            rate_limit_anonymous_per_minute: 120,
+            rate_limit_anonymous_burst: 60,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),
@@ -160,6 +193,39 @@ impl Config {
             self.public_url.as_str().trim_end_matches('/'),
             path_and_query
         )
+    }
+}
+
+/// A rate: `per_minute` requests a minute on average, `burst` at once.
+/// `per_minute == 0` turns the limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const fn new(per_minute: u32, burst: u32) -> Rate {
+        Rate { per_minute, burst }
+    }
+}
+
+/// The API rate limits the server applies (flags `--rate-limit-*`,
+/// `auth::rate_limit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Per API key and per session.
+    pub caller: Rate,
+    /// Per address, for requests without credentials.
+    pub address: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            caller: Rate::new(600, 100),
+            address: Rate::new(120, 60),
+        }
     }
 }
 

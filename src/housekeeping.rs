@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::audit;
 use crate::clock::Clock;
 use crate::jobs::{JobSpec, OpenFuture, OrgDb, Orgs, Runner, RunnerBuilder, Schedule};
 use crate::state::AppState;
@@ -20,6 +21,9 @@ pub const CLOSURES: &str = "orgs.closures";
 pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
 pub const REMINDERS: &str = "notifications.reminders";
 pub const FILES: &str = "files.upkeep";
+pub const AUDIT: &str = "audit.retention";
+pub const ORG_AUDIT: &str = "audit.org_retention";
+pub const API_REQUESTS: &str = "audit.api_requests";
 
 /// The runner with every built-in job; `extra` may add more (the tests add
 /// their own handlers this way). Fails on a backup schedule that does not
@@ -70,6 +74,52 @@ pub fn runner(
                 }
             }
         })
+        // Audit entries are kept 12 months (audit::RETENTION); the purge
+        // logs itself and leaves the chain verifiable.
+        .platform_job(JobSpec::new(AUDIT, Schedule::every(24 * 3600)))
+        .handler(AUDIT, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let removed = state
+                        .control
+                        .write(move |tx| audit::purge_old(tx, now))
+                        .await?;
+                    if removed > 0 {
+                        tracing::info!(removed, "purged platform audit entries older than a year");
+                    }
+                    // The API request log is kept 30 days.
+                    audit::requests::flush(&state.api_requests, &state.control).await?;
+                    let removed = state
+                        .control
+                        .write(move |tx| audit::requests::purge_old(tx, now))
+                        .await?;
+                    if removed > 0 {
+                        tracing::info!(removed, "purged API requests older than 30 days");
+                    }
+                    Ok(())
+                }
+            }
+        })
+        .org_job(JobSpec::new(ORG_AUDIT, Schedule::every(24 * 3600)))
+        .handler(ORG_AUDIT, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |ctx| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the audit job of organizations belongs to one")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    let removed = tenant.db.write(move |tx| audit::purge_old(tx, now)).await?;
+                    if removed > 0 {
+                        tracing::info!(org = %org_id, removed, "purged audit entries older than a year");
+                    }
+                    Ok(())
+                }
+            }
+        })
         // Task reminders fire within seconds of their time.
         .platform_job(JobSpec::new(REMINDERS, Schedule::every(5)))
         .handler(REMINDERS, {
@@ -90,7 +140,21 @@ pub fn runner(
             let state = state.clone();
             move |_| {
                 state.throttle.prune();
+                state.rate_limits.prune(std::time::Instant::now());
                 async { Ok(()) }
+            }
+        })
+        // Requests to organizations' routes, noted in memory, are written
+        // in batches.
+        .platform_job(JobSpec::new(API_REQUESTS, Schedule::every(5)))
+        .handler(API_REQUESTS, {
+            let state = state.clone();
+            move |_| {
+                let state = state.clone();
+                async move {
+                    audit::requests::flush(&state.api_requests, &state.control).await?;
+                    Ok(())
+                }
             }
         })
         .platform_job(JobSpec::new(IDLE_ORGS, Schedule::every(30)))
@@ -195,10 +259,12 @@ pub fn runner(
                 key_file: args.key_file(&state.config.data_dir),
                 keep_days: args.backup_keep_days,
             };
+            let control = state.control.clone();
             builder
                 .platform_job(JobSpec::new(BACKUP, schedule))
                 .handler(BACKUP, move |_| {
                     let (plan, clock) = (plan.clone(), clock.clone());
+                    let control = control.clone();
                     async move {
                         let summary =
                             crate::backup::priority::run_in_background("backup", move || {
@@ -206,6 +272,10 @@ pub fn runner(
                             })
                             .await?;
                         tracing::info!("{summary}");
+                        let entry =
+                            audit::Entry::new(audit::Actor::system("schedule"), "backup.created")
+                                .after(serde_json::json!({"summary": summary.to_string()}));
+                        control.write(move |tx| audit::record(tx, &entry)).await?;
                         Ok(())
                     }
                 })

@@ -2,6 +2,7 @@
 //! per organization. `app(state)` is the whole server; `main.rs` only adds
 //! the command line around it, and the tests build the same app.
 
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod clock;

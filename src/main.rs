@@ -128,6 +128,11 @@ enum Command {
     /// List the background jobs with their last run, outcome and next run
     /// (exits non-zero when one failed its last run).
     Jobs,
+    /// The audit logs (tamper-evident, hash-chained).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Rebuild the search index from the database (all organizations, or one).
     /// Stop the server first.
     Reindex {
@@ -152,6 +157,18 @@ enum Command {
         no_serve: bool,
         #[command(flatten)]
         serve: ServeArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Walk the hash chains (the platform's and every organization's, or one
+    /// organization's) and report the first broken link of each; exits
+    /// non-zero when one is broken. Read-only: safe while the server runs.
+    Verify {
+        /// Only this organization (its slug).
+        #[arg(long)]
+        org: Option<String>,
     },
 }
 
@@ -233,6 +250,9 @@ fn main() -> ExitCode {
         }),
         Some(Command::Reindex { org }) => reindex(cli.data_dir, org),
         Some(Command::Jobs) => jobs(cli.data_dir),
+        Some(Command::Audit {
+            action: AuditAction::Verify { org },
+        }) => audit_verify(cli.data_dir, org),
         Some(Command::ResetPassword { email, public_url }) => {
             reset_password(cli.data_dir, email, public_url)
         }
@@ -492,6 +512,24 @@ fn doctor(
     Ok(())
 }
 
+fn audit_verify(data_dir: PathBuf, org: Option<String>) -> anyhow::Result<()> {
+    let reports = harmonia::audit::verify::verify_data_dir(&data_dir, org.as_deref())?;
+    let mut broken = 0;
+    for r in &reports {
+        match &r.outcome {
+            Ok(n) => println!("OK {}: {n} entries, every link holds", r.name),
+            Err(b) => {
+                broken += 1;
+                println!("BROKEN {}: {b}", r.name);
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} audit log(s) failed verification");
+    }
+    Ok(())
+}
+
 fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
     let state = harmonia::open_state(Config::for_data_dir(data_dir))?;
     let all = state
@@ -568,6 +606,12 @@ fn backup(
     // The server may be answering requests from the same machine.
     backup::priority::lower_this_thread();
     let summary = backup::create(&data_dir, &out, &key, org.as_deref())?;
+    harmonia::audit::record_in_file(
+        &data_dir.join("harmonia.db"),
+        &harmonia::audit::Entry::new(harmonia::audit::command_line(), "backup.created")
+            .target("backup", "", &out.display().to_string())
+            .after(serde_json::json!({"org": org, "summary": summary.to_string()})),
+    )?;
     println!("Wrote {}: {summary}", out.display());
     Ok(())
 }
@@ -586,6 +630,12 @@ fn restore(
             let summary = restore::instance(&file, &key, &data_dir).with_context(|| {
                 format!("restoring {} failed; nothing was restored", file.display())
             })?;
+            harmonia::audit::record_in_file(
+                &data_dir.join("harmonia.db"),
+                &harmonia::audit::Entry::new(harmonia::audit::command_line(), "backup.restored")
+                    .target("backup", "", &file.display().to_string())
+                    .after(serde_json::json!({"summary": summary.to_string()})),
+            )?;
             println!("Restored into {}: {summary}", data_dir.display());
         }
         Some(slug) => {
@@ -596,6 +646,13 @@ fn restore(
                         file.display()
                     )
                 })?;
+            harmonia::audit::record_in_file(
+                &data_dir.join("harmonia.db"),
+                &harmonia::audit::Entry::new(harmonia::audit::command_line(), "org.restored")
+                    .target("organization", &done.org_id, &done.slug)
+                    .after(serde_json::json!({"from": file.display().to_string(),
+                                              "members": done.members})),
+            )?;
             println!(
                 "Restored organization {} (id {}) with {} member(s) who have an account here.",
                 done.slug, done.org_id, done.members

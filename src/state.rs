@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::audit::requests::RequestLog;
+use crate::auth::rate_limit::RateLimiter;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens;
 use crate::auth::users;
@@ -22,6 +24,10 @@ pub struct Inner {
     pub control: Arc<Db>,
     pub tenants: Tenants,
     pub throttle: Throttle,
+    /// API rate limits per key, session and address.
+    pub rate_limits: RateLimiter,
+    /// API requests to organizations, waiting to be written.
+    pub api_requests: RequestLog,
     setup_token: Mutex<Option<(Vec<u8>, Instant)>>,
 }
 
@@ -47,11 +53,14 @@ impl AppState {
             opts,
             hooks,
         );
+        let rate_limits = RateLimiter::new(config.rate_limits);
         Ok(AppState(Arc::new(Inner {
             config,
             control: Arc::new(control),
             tenants,
             throttle: Throttle::default(),
+            rate_limits,
+            api_requests: RequestLog::default(),
             setup_token: Mutex::new(None),
         })))
     }

@@ -29,6 +29,7 @@ import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
+import { renderAudit } from './screens/audit.js';
 import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
@@ -55,6 +56,7 @@ route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/trash', 'trash');
+route('/o/:org/settings/audit', 'audit');
 route('/o/:org/settings/account', 'account');
 route('/o/:org/settings/security', 'security');
 route('/o/:org/settings/org-security', 'orgSecurity');
@@ -62,7 +64,7 @@ route('/o/:org/settings/org-security', 'orgSecurity');
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, audit: renderAudit,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

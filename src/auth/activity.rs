@@ -1,11 +1,12 @@
 //! Sign-in activity: what happened to an account (sign-ins, failures,
 //! password and factor changes), with when, from where and with what
-//! browser. Kept 12 months; the governance issue's audit log will later
-//! receive the same events.
+//! browser. Kept 12 months. Every event is also appended to the platform's
+//! audit log (`account.<event>`) in the same transaction.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::audit;
 use crate::auth::session::Client;
 use crate::clock;
 use crate::error::AppResult;
@@ -95,6 +96,46 @@ pub fn record(
         detail,
         clock::now_stamp()
     ])?;
+    audit_account_event(conn, user_id, event, from, detail)
+}
+
+/// The same event in the platform's audit log: done by the account's owner,
+/// except failures, which whoever tried did (unknown, so anonymous).
+fn audit_account_event(
+    conn: &Connection,
+    user_id: &str,
+    event: Event,
+    from: &Client,
+    detail: Option<&str>,
+) -> AppResult<()> {
+    let email: String = conn
+        .prepare_cached("SELECT email FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get(0))
+        .unwrap_or_default();
+    let actor = match event {
+        Event::SignInFailed | Event::SecondFactorFailed => audit::Actor::anonymous(),
+        _ => audit::Actor::user(user_id, &email),
+    }
+    .from(&from.ip, &from.user_agent);
+    let mut entry = audit::Entry::new(actor, &format!("account.{}", event.as_str()))
+        .target("user", user_id, &email);
+    if let Some(d) = detail {
+        entry = entry.after(serde_json::json!({ "detail": d }));
+    }
+    audit::record(conn, &entry)?;
+    Ok(())
+}
+
+/// A failed sign-in for an email no account has: only the audit log notes
+/// it (there is no account whose activity it belongs to).
+pub fn audit_unknown_sign_in(conn: &Connection, email: &str, from: &Client) -> AppResult<()> {
+    let actor = audit::Actor::anonymous().from(&from.ip, &from.user_agent);
+    audit::record(
+        conn,
+        &audit::Entry::new(actor, "account.sign_in_failed")
+            .target("email", "", email)
+            .after(serde_json::json!({ "detail": "unknown email" })),
+    )?;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub struct KeyAuth {
     pub role: Role,
     /// The person the key acts for.
     pub owner_user_id: String,
+    /// The key's name, as the audit log shows it.
+    pub name: String,
     last_used_at: Option<String>,
 }
 
@@ -76,7 +78,7 @@ impl Caller {
             }
             Credentials::ApiKey(secret) => conn
                 .prepare_cached(
-                    "SELECT k.id, k.org_id, k.role, k.last_used_at, m.role, k.owner_user_id
+                    "SELECT k.id, k.org_id, k.role, k.last_used_at, m.role, k.owner_user_id, k.name
                      FROM api_keys k JOIN memberships m
                        ON m.org_id = k.org_id AND m.user_id = k.owner_user_id AND m.status = 'active'
                      WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
@@ -89,12 +91,21 @@ impl Caller {
                         org_id: r.get(1)?,
                         role: key_role.min(owner_role),
                         owner_user_id: r.get(5)?,
+                        name: r.get(6)?,
                         last_used_at: r.get(3)?,
                     })
                 })
                 .optional()?
                 .map(Caller::ApiKey)
                 .ok_or(AppError::Unauthenticated),
+        }
+    }
+
+    /// The caller as the audit log names them, without where they came from.
+    pub fn audit_actor(&self) -> crate::audit::Actor {
+        match self {
+            Caller::User { user, .. } => crate::audit::Actor::user(&user.id, &user.email),
+            Caller::ApiKey(k) => crate::audit::Actor::api_key(&k.id, &k.name),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod caller;
 pub mod mfa;
 pub mod passkey;
 pub mod password;
+pub mod rate_limit;
 pub mod reset;
 pub mod roles;
 pub mod session;

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod metrics_route;
 pub mod middleware;
 pub mod openapi;
+pub mod rate_limit;
 pub mod ready;
 
 use std::sync::Arc;
@@ -67,7 +68,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::crm::search::router())
         .merge(crate::crm::files::routes::router())
         .merge(crate::jobs::routes::org_router())
-        .merge(crate::platform::closure_routes::org_router());
+        .merge(crate::platform::closure_routes::org_router())
+        .merge(crate::platform::audit_routes::org_router())
+        .merge(crate::platform::api_requests::org_router());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
@@ -80,6 +83,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orgs::router())
         .merge(crate::jobs::routes::admin_router())
         .merge(crate::platform::closure_routes::admin_router())
+        .merge(crate::platform::audit_routes::admin_router())
         .merge(crate::crm::files::routes::admin_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts();
@@ -126,7 +130,11 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .fallback(middleware::api_not_found)
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::api_gate,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))

@@ -2,7 +2,8 @@
 //! operation of a kind can give, whoever wrote its annotation: 401 without
 //! credentials, 403 on a missing CSRF token, 404 for another organization,
 //! 400/413/415/422 for a body, 422 for query parameters, 408 past the request
-//! timeout. So the document lists every status an operation can answer.
+//! timeout, 429 past the API rate limit (`http::rate_limit`). So the
+//! document lists every status an operation can answer.
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -33,6 +34,9 @@ fn describe(status: &str) -> &'static str {
         "413" => "body too large",
         "415" => "not application/json",
         "422" => "invalid input; `fields` names each problem",
+        "429" => {
+            "past the API rate limit: wait Retry-After seconds (every answer carries RateLimit-Limit, -Remaining and -Reset)"
+        }
         _ => "error",
     }
 }
@@ -60,6 +64,7 @@ fn complete(path: &str, op: &mut Operation) {
         .iter()
         .any(|p| path == *p || path.starts_with("/invites/"));
     add(op, "408");
+    add(op, "429");
     if !public {
         add(op, "401");
         // A role too low, a missing CSRF token, or an API key where a

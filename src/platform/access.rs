@@ -9,6 +9,8 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
+use crate::audit;
+use crate::audit::requests::RequestSlot;
 use crate::auth::caller::{Caller, Credentials};
 use crate::auth::mfa;
 use crate::auth::roles::Role;
@@ -47,6 +49,9 @@ pub struct OrgAccess {
     /// Set while the organization is closed (read-only until it is reopened
     /// or erased).
     pub closure: Option<Closure>,
+    /// Where the request came from, for the audit log.
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<axum::http::HeaderValue>,
 }
 
 /// Organization access that lets changes through even while the
@@ -64,6 +69,28 @@ impl OrgAccess {
             Caller::User { user, .. } => user.id.clone(),
             Caller::ApiKey(k) => k.owner_user_id.clone(),
         }
+    }
+
+    /// The caller as the audit log records them, with their address and browser.
+    pub fn audit_actor(&self) -> audit::Actor {
+        let ua = self
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        self.caller.audit_actor().from(&self.ip.to_string(), ua)
+    }
+
+    /// Records an organization event made by a change in the control
+    /// database (members, keys, settings), right after that change committed.
+    /// A crash between the two commits loses the entry; changes made in the
+    /// organization's own database call `audit::record` inside their
+    /// transaction instead.
+    pub async fn audit(&self, entry: audit::Entry) -> AppResult<()> {
+        self.tenant
+            .db
+            .write(move |tx| audit::record(tx, &entry).map(|_| ()))
+            .await
     }
 
     pub fn actor(&self) -> Actor {
@@ -132,9 +159,15 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
             Ok((caller, org, role, closure, zone))
         })
         .await?;
+    // From here on the request belongs to this organization's request log.
+    if let Some(slot) = parts.extensions.get::<RequestSlot>() {
+        slot.set(&org.id, caller.audit_actor());
+    }
     caller.check_csrf(parts, &state.config.public_url)?;
     caller.touch(&state.control).await;
     let tenant = state.tenants.get(&org.id).await?;
+    let crate::platform::client_ip::ClientIp(ip) =
+        crate::platform::client_ip::ClientIp::from_request_parts(parts, state).await?;
     Ok(OrgAccess {
         org,
         role,
@@ -142,6 +175,8 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
         tenant,
         time_zone,
         closure,
+        ip,
+        user_agent: parts.headers.get(axum::http::header::USER_AGENT).cloned(),
     })
 }
 

@@ -121,7 +121,7 @@ async fn login(
         && password::verify(body.password, hash).await;
     let user = match user {
         Some(u) if ok => u,
-        other => return Err(failed_sign_in(&state, ip, other, from).await),
+        other => return Err(failed_sign_in(&state, ip, other, email, from).await),
     };
 
     let config = state.config.clone();
@@ -163,24 +163,25 @@ async fn login(
 }
 
 /// A wrong password: noted in the account's activity when the account
-/// exists (an unknown email has no activity to note it in).
+/// exists (an unknown email has no activity to note it in), and in the
+/// platform's audit log either way.
 async fn failed_sign_in(
     state: &AppState,
     ip: std::net::IpAddr,
     user: Option<User>,
+    email: String,
     from: session::Client,
 ) -> AppError {
     tracing::info!(%ip, "failed sign-in");
-    if let Some(u) = user {
-        let noted = state
-            .control
-            .write(move |tx| {
-                activity::record(tx, &u.id, Event::SignInFailed, &from, Some("password"))
-            })
-            .await;
-        if let Err(e) = noted {
-            return e;
-        }
+    let noted = state
+        .control
+        .write(move |tx| match user {
+            Some(u) => activity::record(tx, &u.id, Event::SignInFailed, &from, Some("password")),
+            None => activity::audit_unknown_sign_in(tx, &email, &from),
+        })
+        .await;
+    if let Err(e) = noted {
+        return e;
     }
     AppError::BadCredentials
 }

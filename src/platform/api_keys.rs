@@ -4,11 +4,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::caller::{API_KEY_PREFIX, Caller};
 use crate::auth::roles::Role;
 use crate::auth::tokens;
@@ -99,12 +100,22 @@ fn insert(
     Ok(())
 }
 
-/// Revokes a live key of the organization; false if there is none.
-fn revoke(conn: &Connection, org_id: &str, id: &str) -> AppResult<bool> {
-    Ok(conn.execute(
-        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
-        params![id, org_id, clock::now_stamp()],
-    )? > 0)
+/// Revokes a live key of the organization; its name, or None if there is none.
+fn revoke(conn: &Connection, org_id: &str, id: &str) -> AppResult<Option<String>> {
+    let name: Option<String> = conn
+        .query_row(
+            "SELECT name FROM api_keys WHERE id = ?1 AND org_id = ?2 AND revoked_at IS NULL",
+            params![id, org_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if name.is_some() {
+        conn.execute(
+            "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2",
+            params![id, org_id, clock::now_stamp()],
+        )?;
+    }
+    Ok(name)
 }
 
 /// API keys of the organization (admin+); secrets are never shown again.
@@ -169,6 +180,13 @@ async fn create_key(
         .control
         .write(move |tx| insert(tx, &stored, &org_id, &hash, &owner_user_id))
         .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "api_key.created")
+                .target("api_key", &key.id, &key.name)
+                .after(serde_json::json!({"role": key.role, "prefix": key.prefix})),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key, secret })))
 }
 
@@ -184,13 +202,18 @@ async fn revoke_key(
     let id = path.id;
     access.require(Role::Admin)?;
     let org_id = access.org.id.clone();
-    let revoked = state
+    let key_id = id.clone();
+    let name = state
         .control
         .write(move |tx| revoke(tx, &org_id, &id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "api_key.revoked")
+                .target("api_key", &key_id, &name),
+        )
         .await?;
-    if !revoked {
-        return Err(AppError::NotFound);
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -298,13 +298,19 @@ pub async fn purge_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<
             Ok(())
         })
         .await??;
-        let (org_id, stamp) = (c.org_id.clone(), clock::stamp(now));
+        let (org_id, stamp, slug) = (c.org_id.clone(), clock::stamp(now), c.slug.clone());
         state
             .control
             .write(move |tx| {
                 tx.execute(
                     "UPDATE org_closures SET purged_at = ?2, export_file = NULL WHERE org_id = ?1",
                     params![org_id, stamp],
+                )?;
+                crate::audit::requests::forget_org(tx, &org_id)?;
+                crate::audit::record(
+                    tx,
+                    &crate::audit::Entry::new(crate::audit::Actor::system("closure"), "org.erased")
+                        .target("organization", &org_id, &slug),
                 )?;
                 Ok(())
             })

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::caller::Caller;
 use crate::auth::roles::Role;
 use crate::auth::users;
@@ -70,12 +71,30 @@ async fn close_org(
         return Err(AppError::field("password", "not your password"));
     }
     let (org, now) = (access.org.clone(), clock::now());
+    let actor = access.audit_actor();
     let closure = state
         .control
         .write(move |tx| {
             closure::close(tx, &org, &user.id, now)?;
-            Ok(closure::of_org(tx, &org.id)?.map(|r| r.closure))
+            let closure = closure::of_org(tx, &org.id)?.map(|r| r.closure);
+            // In the platform's log: the organization's own goes with it.
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "org.closed")
+                    .target("organization", &org.id, &org.slug)
+                    .after(serde_json::to_value(&closure).unwrap_or_default()),
+            )?;
+            Ok(closure)
         })
+        .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "org.closed").target(
+                "organization",
+                &access.org.id,
+                &access.org.slug,
+            ),
+        )
         .await?;
     tracing::info!(org = %access.org.slug, "organization closed");
     // The export starts now; the closure job retries it if this fails.
@@ -119,10 +138,27 @@ async fn reopen_org(
             "the organization is past its erase date and can no longer be reopened".into(),
         ));
     }
-    let org_id = access.org.id.clone();
+    let (org_id, slug) = (access.org.id.clone(), access.org.slug.clone());
+    let actor = access.audit_actor();
     let file = state
         .control
-        .write(move |tx| closure::reopen(tx, &org_id))
+        .write(move |tx| {
+            let file = closure::reopen(tx, &org_id)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "org.reopened").target("organization", &org_id, &slug),
+            )?;
+            Ok(file)
+        })
+        .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "org.reopened").target(
+                "organization",
+                &access.org.id,
+                &access.org.slug,
+            ),
+        )
         .await?;
     if let Some(file) = file {
         let path = closure::export_dir(&state.config.data_dir, &access.org.id).join(file);

@@ -6,9 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::caller::Caller;
 use crate::auth::roles::Role;
 use crate::auth::tokens;
@@ -213,7 +215,7 @@ fn set_role(
     user_id: &str,
     role: Role,
     caller_role: Role,
-) -> AppResult<Member> {
+) -> AppResult<(Role, Member)> {
     let current = find(tx, org_id, user_id)?.ok_or(AppError::NotFound)?;
     if (role == Role::Owner || current.role == Role::Owner) && caller_role < Role::Owner {
         return Err(AppError::forbidden(
@@ -233,7 +235,10 @@ fn set_role(
         "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
         params![org_id, user_id, role.as_str()],
     )?;
-    find(tx, org_id, user_id)?.ok_or(AppError::NotFound)
+    Ok((
+        current.role,
+        find(tx, org_id, user_id)?.ok_or(AppError::NotFound)?,
+    ))
 }
 
 /// Removes a member with their invitations and API keys; only owners
@@ -244,7 +249,7 @@ fn remove(
     user_id: &str,
     is_self: bool,
     caller_role: Role,
-) -> AppResult<()> {
+) -> AppResult<Member> {
     let current = find(tx, org_id, user_id)?.ok_or(AppError::NotFound)?;
     if current.role == Role::Owner {
         if !is_self && caller_role < Role::Owner {
@@ -271,7 +276,7 @@ fn remove(
          WHERE org_id = ?1 AND owner_user_id = ?2 AND revoked_at IS NULL",
         rusqlite::params![org_id, user_id, clock::now_stamp()],
     )?;
-    Ok(())
+    Ok(current)
 }
 
 fn caller_id(caller: &Caller) -> String {
@@ -316,6 +321,13 @@ async fn add_member(
         .control
         .write(move |tx| add(tx, &org_id, &email, role, &by))
         .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "member.invited")
+                .target("member", &member.user_id, &member.email)
+                .after(json!({"role": member.role, "status": member.status})),
+        )
+        .await?;
     let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
     Ok((
         StatusCode::CREATED,
@@ -338,10 +350,20 @@ async fn change_role(
     access.require(Role::Admin)?;
     let org_id = access.org.id.clone();
     let caller_role = access.role;
-    let member = state
+    let (before, member) = state
         .control
         .write(move |tx| set_role(tx, &org_id, &user_id, body.role, caller_role))
         .await?;
+    if before != member.role {
+        access
+            .audit(
+                audit::Entry::new(access.audit_actor(), "member.role_changed")
+                    .target("member", &member.user_id, &member.email)
+                    .before(json!({"role": before}))
+                    .after(json!({"role": member.role})),
+            )
+            .await?;
+    }
     Ok(Json(member))
 }
 
@@ -362,9 +384,21 @@ async fn remove_member(
     }
     let org_id = access.org.id.clone();
     let caller_role = access.role;
-    state
+    let gone = state
         .control
         .write(move |tx| remove(tx, &org_id, &user_id, is_self, caller_role))
+        .await?;
+    let action = if is_self {
+        "member.left"
+    } else {
+        "member.removed"
+    };
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), action)
+                .target("member", &gone.user_id, &gone.email)
+                .before(json!({"role": gone.role, "status": gone.status})),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -420,9 +454,16 @@ async fn reissue_invite(
         path.user_id,
         caller_id(&access.caller),
     );
+    let target = user_id.clone();
     let token = state
         .control
         .write(move |tx| reissue(tx, &org_id, &user_id, &by))
+        .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "member.invite_reissued")
+                .target("member", &target, &target),
+        )
         .await?;
     Ok(Json(NewInvite {
         invite_url: state.config.link(&format!("/invite?token={token}")),

@@ -5,6 +5,8 @@
 pub mod access;
 pub mod account;
 pub mod api_keys;
+pub mod api_requests;
+pub mod audit_routes;
 pub mod client_ip;
 pub mod closure;
 pub mod closure_routes;

@@ -329,9 +329,11 @@ async fn list_orgs(State(state): State<AppState>, caller: Caller) -> AppResult<J
 async fn create_org(
     State(state): State<AppState>,
     caller: Caller,
+    crate::platform::client_ip::RequestFrom(from): crate::platform::client_ip::RequestFrom,
     Json(body): Json<CreateOrg>,
 ) -> AppResult<(StatusCode, Json<OrgWithRole>)> {
     let user = caller.user()?.clone();
+    let who = caller.audit_actor().from(&from.ip, &from.user_agent);
     if !user.is_platform_admin {
         return Err(AppError::forbidden(
             "only platform admins create organizations",
@@ -346,7 +348,17 @@ async fn create_org(
     let st = state.clone();
     let org = state
         .control
-        .write(move |tx| create(tx, &st.tenants, new, &user.id))
+        .write(move |tx| {
+            let org = create(tx, &st.tenants, new, &user.id)?;
+            // In the platform's log: who made which organization.
+            crate::audit::record(
+                tx,
+                &crate::audit::Entry::new(who, "org.created")
+                    .target("organization", &org.id, &org.slug)
+                    .after(serde_json::json!({"name": org.name})),
+            )?;
+            Ok(org)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -483,6 +495,20 @@ async fn update_org(
             Ok(())
         })
         .await?;
+    let (before, after) = crate::audit::changed(
+        &serde_json::to_value(&access.org).unwrap_or_default(),
+        &serde_json::to_value(&org).unwrap_or_default(),
+    );
+    if after.as_object().is_some_and(|a| !a.is_empty()) {
+        access
+            .audit(
+                crate::audit::Entry::new(access.audit_actor(), "org.settings_changed")
+                    .target("organization", &org.id, &org.name)
+                    .before(before)
+                    .after(after),
+            )
+            .await?;
+    }
     Ok(Json(OrgWithRole {
         org,
         role: access.role,

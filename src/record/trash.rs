@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use std::sync::OnceLock;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,6 +71,24 @@ impl Trashed {
             .map(Trashed::Record)
             .chain(others().iter().copied().map(Trashed::Other))
             .collect()
+    }
+
+    /// Its name in the trash (`contact`, `file`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trashed::Record(k) => k.name(),
+            Trashed::Other(o) => o.name(),
+        }
+    }
+
+    /// What the trash calls `id` (empty if it has no name or isn't there).
+    fn name_in_trash(&self, conn: &Connection, id: &str) -> AppResult<String> {
+        let sql = format!("SELECT name FROM ({}) WHERE id = ?2", self.select());
+        Ok(conn
+            .query_row(&sql, params!["", id], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten()
+            .unwrap_or_default())
     }
 
     fn select(&self) -> String {
@@ -337,7 +355,19 @@ async fn erase_one(access: OrgAccess, Path(path): Path<TrashPath>) -> AppResult<
     access.require(Role::Admin)?;
     let k = Trashed::named(&path.kind).ok_or(AppError::NotFound)?;
     let id = path.id;
-    access.tenant.write(move |tx| k.erase(tx, &id)).await?;
+    let actor = access.audit_actor();
+    access
+        .tenant
+        .write(move |tx| {
+            let name = k.name_in_trash(tx, &id)?;
+            k.erase(tx, &id)?;
+            crate::audit::record(
+                tx,
+                &crate::audit::Entry::new(actor, "record.erased").target(k.name(), &id, &name),
+            )?;
+            Ok(())
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

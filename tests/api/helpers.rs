@@ -24,6 +24,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_data_dir(dir.path().to_path_buf());
+    // Tests send requests faster than any client should: limits far above
+    // the defaults, so only tests/api/rate_limits.rs (which sets its own)
+    // meets them.
+    config.rate_limits = harmonia::auth::rate_limit::Limits {
+        caller: harmonia::auth::rate_limit::Rate::new(600_000, 100_000),
+        address: harmonia::auth::rate_limit::Rate::new(600_000, 100_000),
+    };
     tweak(&mut config);
     start(dir, config).await
 }

@@ -116,6 +116,9 @@ fn collections() -> Vec<(Method, String, Option<Value>)> {
             format!("{o}/api-keys"),
             Some(json!({"name": "x", "role": "owner"})),
         ),
+        (Method::GET, format!("{o}/audit"), None),
+        (Method::GET, format!("{o}/audit/export"), None),
+        (Method::GET, format!("{o}/api-requests"), None),
     ]
 }
 

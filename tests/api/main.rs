@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod audit;
 mod backup;
 mod closure;
 mod concurrency;
@@ -20,6 +21,7 @@ mod logs;
 mod members;
 mod notifications;
 mod observe;
+mod rate_limits;
 mod records;
 mod roles;
 mod search;

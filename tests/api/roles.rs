@@ -148,6 +148,25 @@ fn writes(t: &Targets, n: usize) -> Vec<(&'static str, Method, String, Option<Va
             "/api/v1/orgs/acme".into(),
             Some(json!({"name": "Acme Corp"})),
         ),
+        // Reads for admins only: the audit log and the API request log.
+        (
+            "read audit",
+            Method::GET,
+            "/api/v1/orgs/acme/audit".into(),
+            None,
+        ),
+        (
+            "export audit",
+            Method::GET,
+            "/api/v1/orgs/acme/audit/export".into(),
+            None,
+        ),
+        (
+            "read api requests",
+            Method::GET,
+            "/api/v1/orgs/acme/api-requests".into(),
+            None,
+        ),
     ]
 }
 
@@ -164,7 +183,7 @@ fn expected(role: &str, action: &str) -> StatusCode {
     let needs = match action {
         "add owner" => "owner",
         "add member" | "change role" | "remove member" | "create api key" | "revoke api key"
-        | "update org" => "admin",
+        | "update org" | "read audit" | "export audit" | "read api requests" => "admin",
         _ => "member",
     };
     let rank = |r: &str| {

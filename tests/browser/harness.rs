@@ -94,6 +94,12 @@ fn serve(data: &std::path::Path, args: &[&str]) -> Server {
         .arg(data)
         .arg("serve")
         .args(args)
+        // The tests seed data through the API faster than anyone clicks:
+        // limits far above the defaults (tests/api/rate_limits.rs tests them).
+        .env("HARMONIA_RATE_LIMIT_PER_MINUTE", "60000")
+        .env("HARMONIA_RATE_LIMIT_BURST", "10000")
+        .env("HARMONIA_RATE_LIMIT_ANONYMOUS_PER_MINUTE", "60000")
+        .env("HARMONIA_RATE_LIMIT_ANONYMOUS_BURST", "10000")
         .env("HARMONIA_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

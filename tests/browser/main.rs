@@ -1,6 +1,7 @@
 //! The web UI in a real browser (Debian's Chromium, headless, through
 //! chromedriver) against the real binary on port 0.
 
+mod audit;
 mod deals;
 mod files;
 mod harness;

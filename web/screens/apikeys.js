@@ -1,4 +1,4 @@
-// API keys: create (secret shown once), list with prefix / role / last use, revoke.
+// API keys: create (secret shown once), list with prefix / role / last use, revoke; below, the API request log.
 import { h, clear, timeEl, nextId, copyText } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, del, orgPath } from '../api.js';
@@ -9,6 +9,7 @@ import { openDialog, confirmDialog } from '../components/dialog.js';
 import { toast, reportError } from '../components/toast.js';
 import { createTable, emptyState } from '../components/table.js';
 import { settingsFrame } from './settings.js';
+import { apiRequestsSection } from './apirequests.js';
 
 /** Read-only value with a Copy button. */
 export function copyBox(value, label) {
@@ -93,7 +94,7 @@ export async function renderApiKeys(ctx) {
   const emptyHost = h('div');
   clear(page,
     h('div', { class: 'settings-intro' }, h('p', { text: 'API keys let scripts and integrations read and write this organization’s data. Each key acts with the role you give it; revoke a key the moment it is no longer needed.' })),
-    card, emptyHost);
+    card, emptyHost, apiRequestsSection(slug, signal));
 
   function sync() {
     const empty = !table.items().length;

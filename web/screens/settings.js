@@ -1,4 +1,4 @@
-// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys and Org security
+// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys, Org security, Audit log
 // (admins), My account and Security.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
@@ -18,6 +18,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     canAdmin(slug) && ['org-security', 'Org security', 'lock'],
+    canAdmin(slug) && ['audit', 'Audit log', 'clock'],
     ['account', 'My account', 'user'],
     ['security', 'Security', 'shield'],
   ].filter(Boolean);

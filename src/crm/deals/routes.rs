@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
 use crate::paths::IdPath;
@@ -63,9 +64,19 @@ async fn create_pipeline(
     p.into_result()?;
     let name = name.unwrap_or_default();
     let position = body.position;
+    let who = access.audit_actor();
     let created = access
         .tenant
-        .write(move |tx| pipelines::create(tx, &name, position, &stages))
+        .write(move |tx| {
+            let created = pipelines::create(tx, &name, position, &stages)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "pipeline.created")
+                    .target("pipeline", &created.id, &created.name)
+                    .after(serde_json::to_value(&created).unwrap_or_default()),
+            )?;
+            Ok(created)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -110,9 +121,25 @@ async fn update_pipeline(
     let actor = access.actor().stamp();
     let id = path.id;
     let (position, moves) = (body.position, body.move_deals);
+    let who = access.audit_actor();
     let updated = access
         .tenant
-        .write(move |tx| pipelines::update(tx, &id, name, position, stages, &moves, &actor))
+        .write(move |tx| {
+            let was = pipelines::get(tx, &id)?;
+            let updated = pipelines::update(tx, &id, name, position, stages, &moves, &actor)?;
+            let (before, after) = audit::changed(
+                &serde_json::to_value(&was).unwrap_or_default(),
+                &serde_json::to_value(&updated).unwrap_or_default(),
+            );
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "pipeline.updated")
+                    .target("pipeline", &updated.id, &updated.name)
+                    .before(before)
+                    .after(after),
+            )?;
+            Ok(updated)
+        })
         .await?;
     Ok(Json(updated))
 }
@@ -141,9 +168,22 @@ async fn delete_pipeline(
     access.require(Role::Admin)?;
     let actor = access.actor().stamp();
     let id = path.id;
+    let who = access.audit_actor();
     access
         .tenant
-        .write(move |tx| pipelines::delete(tx, &id, params.move_to.as_deref(), &actor))
+        .write(move |tx| {
+            let was = pipelines::get(tx, &id)?;
+            pipelines::delete(tx, &id, params.move_to.as_deref(), &actor)?;
+            let name = was.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "pipeline.deleted")
+                    .target("pipeline", &id, &name)
+                    .before(serde_json::to_value(&was).unwrap_or_default())
+                    .after(serde_json::json!({"deals_moved_to": params.move_to})),
+            )?;
+            Ok(())
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

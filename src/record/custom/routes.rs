@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
 use crate::paths::IdPath;
@@ -238,10 +239,11 @@ async fn create_field(
     let table = kind(&draft.kind)
         .map(|k| k.table())
         .ok_or(AppError::NotFound)?;
+    let actor = access.audit_actor();
     let field = access
         .tenant
         .write(move |tx| {
-            custom::insert(
+            let field = custom::insert(
                 tx,
                 table,
                 NewField {
@@ -256,7 +258,14 @@ async fn create_field(
                     target_kind: draft.target_kind,
                     position: input.position,
                 },
-            )
+            )?;
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "custom_field.created")
+                    .target("custom_field", &field.id, &field_label(&field))
+                    .after(serde_json::to_value(&field).unwrap_or_default()),
+            )?;
+            Ok(field)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(field)))
@@ -276,12 +285,14 @@ async fn update_field(
 ) -> AppResult<Json<CustomField>> {
     access.require(Role::Admin)?;
     let region = access.org.default_country.clone();
+    let actor = access.audit_actor();
     let field = access
         .tenant
         .write(move |tx| {
             let mut f = custom::get(tx, &path.id)?
                 .filter(|f| f.deleted_at.is_none())
                 .ok_or(AppError::NotFound)?;
+            let was = f.clone();
             let table = kind(&f.kind).map(|k| k.table()).ok_or(AppError::NotFound)?;
             let mut p = Problems::new();
             if input.kind.as_deref().is_some_and(|k| k != f.kind) {
@@ -326,7 +337,19 @@ async fn update_field(
             if old.ty != f.ty {
                 custom::create_index(tx, table, &f)?;
             }
-            custom::get(tx, &f.id)?.ok_or(AppError::NotFound)
+            let saved = custom::get(tx, &f.id)?.ok_or(AppError::NotFound)?;
+            let (before, after) = audit::changed(
+                &serde_json::to_value(&was).unwrap_or_default(),
+                &serde_json::to_value(&saved).unwrap_or_default(),
+            );
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "custom_field.updated")
+                    .target("custom_field", &saved.id, &field_label(&saved))
+                    .before(before)
+                    .after(after),
+            )?;
+            Ok(saved)
         })
         .await?;
     Ok(Json(field))
@@ -441,13 +464,23 @@ fn strip_options(f: &CustomField, v: &Value) -> Option<Value> {
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_field(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<StatusCode> {
     access.require(Role::Admin)?;
+    let actor = access.audit_actor();
     access
         .tenant
         .write(move |tx| {
-            custom::get(tx, &path.id)?
+            let f = custom::get(tx, &path.id)?
                 .filter(|f| f.deleted_at.is_none())
                 .ok_or(AppError::NotFound)?;
-            custom::set_deleted(tx, &path.id, true)
+            custom::set_deleted(tx, &path.id, true)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "custom_field.deleted").target(
+                    "custom_field",
+                    &f.id,
+                    &field_label(&f),
+                ),
+            )?;
+            Ok(())
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -462,6 +495,7 @@ async fn restore_field(
     Path(path): Path<IdPath>,
 ) -> AppResult<Json<CustomField>> {
     access.require(Role::Admin)?;
+    let actor = access.audit_actor();
     let field = access
         .tenant
         .write(move |tx| {
@@ -469,10 +503,24 @@ async fn restore_field(
                 .filter(|f| f.deleted_at.is_some())
                 .ok_or(AppError::NotFound)?;
             custom::set_deleted(tx, &path.id, false)?;
-            custom::get(tx, &path.id)?.ok_or(AppError::NotFound)
+            let f = custom::get(tx, &path.id)?.ok_or(AppError::NotFound)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(actor, "custom_field.restored").target(
+                    "custom_field",
+                    &f.id,
+                    &field_label(&f),
+                ),
+            )?;
+            Ok(f)
         })
         .await?;
     Ok(Json(field))
+}
+
+/// How a field is named in the audit log: its kind, key and label.
+fn field_label(f: &CustomField) -> String {
+    format!("{}.{} ({})", f.kind, f.key, f.label)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
