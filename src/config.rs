@@ -44,6 +44,17 @@ pub struct ServeArgs {
     /// Serve /metrics (Prometheus), without a token, on this separate address only.
     #[arg(long, env = "HARMONIA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The secrets vault's master key (64 hex digits; created, mode 0600, on
+    /// first start when unset). Default: <data-dir>/master.key. Back it up
+    /// apart from the backups: they do not contain it.
+    #[arg(long, env = "HARMONIA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Let webhooks reach private, loopback and link-local addresses (tests, closed networks).
+    #[arg(long, env = "HARMONIA_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhooks_allow_private: bool,
+    /// First wait (ms) before retrying a failed webhook delivery; each retry doubles it.
+    #[arg(long, env = "HARMONIA_WEBHOOK_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub webhook_retry_base_ms: u64,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -99,6 +110,12 @@ pub struct Config {
     pub min_free_bytes: u64,
     /// The bearer token of /metrics on the main address (none: not served there).
     pub metrics_token: Option<String>,
+    /// Where the vault's master key is read (or created).
+    pub master_key_file: PathBuf,
+    /// Webhooks may target private addresses.
+    pub webhooks_allow_private: bool,
+    /// First retry wait of a failed webhook delivery (doubling, capped at 6 hours).
+    pub webhook_retry_base: Duration,
 }
 
 impl Config {
@@ -108,7 +125,7 @@ impl Config {
                 .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("static url"))
         });
         Config {
-            data_dir,
+            data_dir: data_dir.clone(),
             public_url,
             max_open_tenants: serve.max_open_tenants.max(1),
             allow_signup: serve.allow_signup,
@@ -122,6 +139,12 @@ impl Config {
             backup: serve.backup.clone(),
             min_free_bytes: serve.min_free_space_mb.saturating_mul(1 << 20),
             metrics_token: serve.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+            master_key_file: serve
+                .master_key_file
+                .clone()
+                .unwrap_or_else(|| crate::vault::default_key_file(&data_dir)),
+            webhooks_allow_private: serve.webhooks_allow_private,
+            webhook_retry_base: Duration::from_millis(serve.webhook_retry_base_ms.max(1)),
         }
     }
 
@@ -139,6 +162,9 @@ impl Config {
             min_free_space_mb: 0,
             metrics_token: None,
             metrics_listen: None,
+            master_key_file: None,
+            webhooks_allow_private: false,
+            webhook_retry_base_ms: 30_000,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),

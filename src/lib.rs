@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod tenant;
 pub mod upgrade;
 pub mod values;
+pub mod vault;
 
 pub use config::Config;
 pub use http::app;

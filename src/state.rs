@@ -22,6 +22,8 @@ pub struct Inner {
     pub control: Arc<Db>,
     pub tenants: Tenants,
     pub throttle: Throttle,
+    /// The secrets vault (its master key was checked at start-up).
+    pub vault: crate::vault::Vault,
     setup_token: Mutex<Option<(Vec<u8>, Instant)>>,
 }
 
@@ -41,6 +43,7 @@ impl AppState {
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let opts = DbOptions::new(config.sync_full);
         let control = Db::open(&config.data_dir.join("harmonia.db"), Schema::Control, &opts)?;
+        let vault = crate::vault::Vault::open(&config.master_key_file, &control)?;
         let tenants = Tenants::new(
             config.data_dir.join("tenants"),
             config.max_open_tenants,
@@ -52,6 +55,7 @@ impl AppState {
             control: Arc::new(control),
             tenants,
             throttle: Throttle::default(),
+            vault,
             setup_token: Mutex::new(None),
         })))
     }
