@@ -52,6 +52,7 @@ async fn an_admin_creates_tests_and_disables_a_webhook() {
     click(c, "//button[@aria-label='New webhook']").await;
     type_into(c, "dialog input[name=url]", &url).await;
     click(c, "//dialog//label[.//code[.='contact.created']]").await;
+    screenshot_here(c, "webhooks-new").await;
     click(c, "//dialog//button[@type='submit']").await;
     let secret_box = wait_for_css(c, "dialog .copybox input").await;
     let secret = secret_box
