@@ -170,3 +170,33 @@ fn rotate_key_reencrypts_everything_and_survives_an_interruption() {
     );
     reveal_all(&data, &secrets);
 }
+
+/// The key file deleted (or replaced) under a running server: /readyz
+/// fails its master_key check, since the next start would refuse.
+#[tokio::test]
+async fn readyz_fails_when_the_key_file_goes_away() {
+    use crate::helpers::spawn_app;
+    let app = spawn_app().await;
+    let check = |body: &serde_json::Value| {
+        body["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == "master_key"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (status, body) = app.anon().send(reqwest::Method::GET, "/readyz", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert!(check(&body).is_object(), "{body}");
+    let key = app.dir.path().join("master.key");
+    let saved = std::fs::read(&key).expect("key");
+    std::fs::remove_file(&key).expect("remove");
+    let (status, body) = app.anon().send(reqwest::Method::GET, "/readyz", None).await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.to_string().contains("master key"), "{body}");
+    std::fs::write(&key, format!("{}\n", "cd".repeat(32))).expect("another key");
+    let (status, _) = app.anon().send(reqwest::Method::GET, "/readyz", None).await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    std::fs::write(&key, saved).expect("back");
+    let (status, _) = app.anon().send(reqwest::Method::GET, "/readyz", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+}
