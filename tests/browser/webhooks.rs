@@ -123,6 +123,7 @@ async fn an_admin_creates_tests_and_disables_a_webhook() {
     click(c, "//dialog//button[.='Done']").await;
     wait_for(c, "//table//span[.='Website form']").await;
     screenshots_desktop(c, "webhooks").await;
+    screenshots(c, "settings-webhooks", ".table-card table").await;
 
     let errors: Vec<String> = console_messages(c)
         .await
