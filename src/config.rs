@@ -64,6 +64,17 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub rate_limit_anonymous_burst: u32,
+    /// The secrets vault's master key (64 hex digits; created, mode 0600, on
+    /// first start when unset). Default: <data-dir>/master.key. Back it up
+    /// apart from the backups: they do not contain it.
+    #[arg(long, env = "HARMONIA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Let webhooks reach private, loopback and link-local addresses (tests, closed networks).
+    #[arg(long, env = "HARMONIA_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhooks_allow_private: bool,
+    /// First wait (ms) before retrying a failed webhook delivery; each retry doubles it.
+    #[arg(long, env = "HARMONIA_WEBHOOK_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub webhook_retry_base_ms: u64,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -121,6 +132,12 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// API rate limits (`auth::rate_limit`).
     pub rate_limits: Limits,
+    /// Where the vault's master key is read (or created).
+    pub master_key_file: PathBuf,
+    /// Webhooks may target private addresses.
+    pub webhooks_allow_private: bool,
+    /// First retry wait of a failed webhook delivery (doubling, capped at 6 hours).
+    pub webhook_retry_base: Duration,
 }
 
 impl Config {
@@ -130,7 +147,7 @@ impl Config {
                 .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("static url"))
         });
         Config {
-            data_dir,
+            data_dir: data_dir.clone(),
             public_url,
             max_open_tenants: serve.max_open_tenants.max(1),
             allow_signup: serve.allow_signup,
@@ -151,6 +168,12 @@ impl Config {
                     serve.rate_limit_anonymous_burst,
                 ),
             },
+            master_key_file: serve
+                .master_key_file
+                .clone()
+                .unwrap_or_else(|| crate::vault::default_key_file(&data_dir)),
+            webhooks_allow_private: serve.webhooks_allow_private,
+            webhook_retry_base: Duration::from_millis(serve.webhook_retry_base_ms.max(1)),
         }
     }
 
@@ -172,6 +195,9 @@ impl Config {
             rate_limit_burst: 100,
             rate_limit_anonymous_per_minute: 120,
             rate_limit_anonymous_burst: 60,
+            master_key_file: None,
+            webhooks_allow_private: false,
+            webhook_retry_base_ms: 30_000,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),

@@ -69,6 +69,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub min_free_bytes: u64,
     pub backup: BackupArgs,
+    /// The vault's master key (None: <data-dir>/master.key).
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Every finding, in the order a person would look.
@@ -94,6 +96,11 @@ pub fn examine(opts: &Options) -> Vec<Finding> {
     if let Some(conn) = control_ok {
         organizations(dir, &conn, &mut out);
         jobs(&conn, &mut out);
+        let key = opts
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| crate::vault::default_key_file(dir));
+        master_key(&conn, &key, &mut out);
     }
     backups(dir, &opts.backup, &mut out);
     out
@@ -409,6 +416,66 @@ fn backups(dir: &Path, backup: &BackupArgs, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// The vault's master key: there, private, and the one the secrets need.
+fn master_key(conn: &Connection, path: &Path, out: &mut Vec<Finding>) {
+    let ids = match crate::vault::key_ids(conn) {
+        Ok(ids) => ids,
+        Err(e) => {
+            out.push(fail(
+                format!("master key: the vault cannot be read ({e})"),
+                "run harmonia migrate".into(),
+            ));
+            return;
+        }
+    };
+    let secrets: i64 = ids.iter().map(|(_, n)| n).sum();
+    let key = match crate::vault::MasterKey::read(path) {
+        Ok(k) => k,
+        Err(e) => {
+            out.push(fail(
+                format!("master key {}: {e:#}", path.display()),
+                "put back the right key file (64 hex digits)".into(),
+            ));
+            return;
+        }
+    };
+    if let Some(problem) = crate::vault::mismatch(key.as_ref(), path, &ids) {
+        out.push(fail(
+            format!("master key: {problem}"),
+            "the server will not start until this is fixed".into(),
+        ));
+        return;
+    }
+    let Some(key) = key else {
+        out.push(warn(
+            format!(
+                "master key {}: missing (no secret stored yet)",
+                path.display()
+            ),
+            "the server creates it at its next start; then keep a copy off this machine".into(),
+        ));
+        return;
+    };
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    if mode & 0o077 != 0 {
+        out.push(warn(
+            format!(
+                "master key {}: mode {mode:04o}, readable by others",
+                path.display()
+            ),
+            format!("chmod 600 {}", path.display()),
+        ));
+        return;
+    }
+    out.push(ok(format!(
+        "master key {}: loaded (key {}), opens all {secrets} secret(s); backups do not contain it, keep a copy off this machine",
+        path.display(),
+        key.id()
+    )));
 }
 
 fn key_mode(key: &Path, out: &mut Vec<Finding>) {

@@ -43,6 +43,10 @@ pub enum AppError {
     ChallengeExpired,
     #[error("missing or wrong X-CSRF-Token header")]
     Csrf,
+    /// A signed request (an inbound webhook) whose signature does not verify,
+    /// or is too old.
+    #[error("{0}")]
+    BadSignature(String),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -109,6 +113,7 @@ impl AppError {
             AppError::PasskeyFailed => (StatusCode::UNAUTHORIZED, "passkey_failed"),
             AppError::ChallengeExpired => (StatusCode::UNAUTHORIZED, "challenge_expired"),
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
+            AppError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),

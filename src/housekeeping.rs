@@ -230,6 +230,30 @@ pub fn runner(
                 }
             }
         })
+        // Webhook deliveries: woken by every event written, again at the
+        // next pending retry; every minute as a safety net.
+        .org_job(JobSpec::new(
+            crate::events::DELIVER_JOB,
+            Schedule::every(60),
+        ))
+        .handler(crate::events::DELIVER_JOB, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |ctx| {
+                let (state, clock) = (state.clone(), clock.clone());
+                async move {
+                    let org_id = ctx.org_id.clone().ok_or_else(|| {
+                        anyhow::anyhow!("the webhooks job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    let next =
+                        crate::crm::webhooks::deliver::run(&state, &tenant, clock.now()).await?;
+                    if let Some(at) = next {
+                        ctx.run_again_at(at);
+                    }
+                    Ok(())
+                }
+            }
+        })
         // Planner statistics follow the data as it grows (an import, a new
         // custom field's index): bounded work, only where they are stale.
         .org_job(JobSpec::new(STATISTICS, Schedule::every(24 * 3600)))
@@ -308,5 +332,9 @@ impl Orgs for TenantDbs {
     fn open(&self, org_id: String) -> OpenFuture {
         let state = self.0.clone();
         Box::pin(async move { Ok(org_db(state.tenants.get(&org_id).await?)) })
+    }
+
+    fn woken(&self) -> Vec<String> {
+        self.0.tenants.take_woken()
     }
 }

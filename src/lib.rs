@@ -13,6 +13,7 @@ pub mod demo;
 pub mod derived;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod tenant;
 pub mod upgrade;
 pub mod values;
+pub mod vault;
 
 pub use config::Config;
 pub use http::app;

@@ -79,6 +79,9 @@ enum Command {
         min_free_space_mb: u64,
         #[command(flatten)]
         backup: harmonia::config::BackupArgs,
+        /// The vault's master key. Default: <data-dir>/master.key.
+        #[arg(long, env = "HARMONIA_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
     },
     /// Apply pending database migrations to the control database and every organization.
     Migrate {
@@ -124,6 +127,18 @@ enum Command {
         /// The URL people use to reach this server (as `serve --public-url`), for the link.
         #[arg(long, env = "HARMONIA_PUBLIC_URL")]
         public_url: Option<url::Url>,
+    },
+    /// Re-encrypt every secret of the vault under a new master key (created
+    /// in --new-key-file when that file does not exist), then put the new key
+    /// in place of the current one. Stop the server first; safe to run again
+    /// after an interruption.
+    RotateKey {
+        /// The new key (64 hex digits), or where to create it.
+        #[arg(long)]
+        new_key_file: PathBuf,
+        /// The current key. Default: <data-dir>/master.key.
+        #[arg(long, env = "HARMONIA_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
     },
     /// List the background jobs with their last run, outcome and next run
     /// (exits non-zero when one failed its last run).
@@ -231,7 +246,8 @@ fn main() -> ExitCode {
         Some(Command::Doctor {
             min_free_space_mb,
             backup,
-        }) => doctor(cli.data_dir, min_free_space_mb, backup),
+            master_key_file,
+        }) => doctor(cli.data_dir, min_free_space_mb, backup, master_key_file),
         Some(Command::Health { listen }) => harmonia::probe::check(
             harmonia::probe::target(listen),
             std::time::Duration::from_secs(5),
@@ -253,6 +269,10 @@ fn main() -> ExitCode {
         Some(Command::Audit {
             action: AuditAction::Verify { org },
         }) => audit_verify(cli.data_dir, org),
+        Some(Command::RotateKey {
+            new_key_file,
+            master_key_file,
+        }) => rotate_key(cli.data_dir, new_key_file, master_key_file),
         Some(Command::ResetPassword { email, public_url }) => {
             reset_password(cli.data_dir, email, public_url)
         }
@@ -493,12 +513,14 @@ fn doctor(
     data_dir: PathBuf,
     min_free_space_mb: u64,
     backup: harmonia::config::BackupArgs,
+    master_key_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use harmonia::doctor::{Level, Options, examine};
     let findings = examine(&Options {
         data_dir,
         min_free_bytes: min_free_space_mb.saturating_mul(1 << 20),
         backup,
+        master_key_file,
     });
     for f in &findings {
         println!("{f}");
@@ -665,6 +687,30 @@ fn restore(
             }
         }
     }
+    Ok(())
+}
+
+fn rotate_key(
+    data_dir: PathBuf,
+    new_key_file: PathBuf,
+    master_key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let key_file = master_key_file.unwrap_or_else(|| harmonia::vault::default_key_file(&data_dir));
+    if !data_dir.join("harmonia.db").exists() {
+        anyhow::bail!("{} holds no Harmonia data", data_dir.display());
+    }
+    let done = harmonia::vault::rotate(&data_dir, &key_file, &new_key_file)?;
+    println!(
+        "Re-encrypted {} secret(s) ({} already under the new key); {} now holds key {}.",
+        done.rotated,
+        done.already,
+        key_file.display(),
+        done.new_key_id
+    );
+    println!(
+        "Keep a copy of the new key somewhere safe (backups do not contain it); {} can then be deleted.",
+        new_key_file.display()
+    );
     Ok(())
 }
 

@@ -28,6 +28,8 @@ pub struct Inner {
     pub rate_limits: RateLimiter,
     /// API requests to organizations, waiting to be written.
     pub api_requests: RequestLog,
+    /// The secrets vault (its master key was checked at start-up).
+    pub vault: crate::vault::Vault,
     setup_token: Mutex<Option<(Vec<u8>, Instant)>>,
 }
 
@@ -47,6 +49,7 @@ impl AppState {
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let opts = DbOptions::new(config.sync_full);
         let control = Db::open(&config.data_dir.join("harmonia.db"), Schema::Control, &opts)?;
+        let vault = crate::vault::Vault::open(&config.master_key_file, &control)?;
         let tenants = Tenants::new(
             config.data_dir.join("tenants"),
             config.max_open_tenants,
@@ -61,6 +64,7 @@ impl AppState {
             throttle: Throttle::default(),
             rate_limits,
             api_requests: RequestLog::default(),
+            vault,
             setup_token: Mutex::new(None),
         })))
     }

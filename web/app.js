@@ -22,6 +22,7 @@ import { renderDeal } from './screens/deal.js';
 import { renderPipelines } from './screens/pipelines.js';
 import { renderMembers } from './screens/members.js';
 import { renderApiKeys } from './screens/apikeys.js';
+import { renderWebhooks } from './screens/webhooks.js';
 import { renderAccount } from './screens/account.js';
 import { renderSecurity } from './screens/security.js';
 import { renderOrgSecurity } from './screens/orgsecurity.js';
@@ -53,6 +54,7 @@ route('/o/:org/settings', 'settingsHome');
 route('/o/:org/settings/organization', 'orgSettings');
 route('/o/:org/settings/members', 'members');
 route('/o/:org/settings/api-keys', 'apiKeys');
+route('/o/:org/settings/webhooks', 'webhooks');
 route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/trash', 'trash');
@@ -64,7 +66,7 @@ route('/o/:org/settings/org-security', 'orgSecurity');
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, audit: renderAudit,
+  members: renderMembers, apiKeys: renderApiKeys, webhooks: renderWebhooks, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, audit: renderAudit,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

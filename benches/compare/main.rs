@@ -19,6 +19,7 @@ mod raw;
 mod records;
 mod report;
 mod server;
+mod webhooks;
 mod work;
 
 use anyhow::{Context, bail};
@@ -63,7 +64,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -106,6 +107,7 @@ enum Part {
     Orgs,
     Backup,
     Files,
+    Webhooks,
 }
 
 /// The side-by-side scenarios, in the order they run.
@@ -337,6 +339,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Files) {
         report.files = Some(files::run(&ctx).await?);
+    }
+    if args.parts.contains(&Part::Webhooks) {
+        report.webhooks = Some(webhooks::run(&ctx, &dataset).await?);
     }
     Ok(report)
 }

@@ -51,6 +51,7 @@ pub struct Report {
     pub orgs: Option<OrgFigures>,
     pub backup: Option<crate::backup::BackupFigures>,
     pub files: Option<crate::files::FileFigures>,
+    pub webhooks: Option<crate::webhooks::HookFigures>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -112,6 +113,7 @@ impl Report {
             orgs: None,
             backup: None,
             files: None,
+            webhooks: None,
         }
     }
 
@@ -248,7 +250,21 @@ impl Report {
         self.orgs(&mut o);
         self.backup(&mut o);
         self.files(&mut o);
+        self.webhooks(&mut o);
         o
+    }
+
+    fn webhooks(&self, o: &mut String) {
+        let Some(w) = &self.webhooks else { return };
+        let _ = writeln!(
+            o,
+            "### Webhooks: delivery to a receiver on 127.0.0.1\n\n| events | all delivered after | of which writing them | rate | target |\n| ---: | ---: | ---: | ---: | :---: |\n| {} | {:.2} s | {:.2} s | {:.0} events/s | ≥ 1,000/s {} |\n",
+            w.events,
+            w.elapsed.as_secs_f64(),
+            w.writing.as_secs_f64(),
+            w.per_s(),
+            mark(w.per_s() >= 1000.0)
+        );
     }
 
     fn files(&self, o: &mut String) {

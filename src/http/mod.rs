@@ -70,7 +70,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::jobs::routes::org_router())
         .merge(crate::platform::closure_routes::org_router())
         .merge(crate::platform::audit_routes::org_router())
-        .merge(crate::platform::api_requests::org_router());
+        .merge(crate::platform::api_requests::org_router())
+        .merge(crate::crm::webhooks::routes::router())
+        .merge(crate::crm::webhooks::inbound_routes::org_router());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(setup::router())
         .merge(crate::platform::account::router())
@@ -85,6 +87,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::platform::closure_routes::admin_router())
         .merge(crate::platform::audit_routes::admin_router())
         .merge(crate::crm::files::routes::admin_router())
+        .merge(crate::crm::webhooks::inbound_routes::public_router())
         .nest("/orgs/{org}", org_scoped)
         .split_for_parts();
     let (router, mut doc) = (router, doc);

@@ -126,6 +126,20 @@ pub async fn checks(state: &AppState) -> Vec<Check> {
             "the check did not finish".into(),
         )),
     }
+    // The master key was loaded and checked at start-up; it must still be
+    // in its file, or the next start would refuse.
+    let st = state.clone();
+    let key_present = tokio::task::spawn_blocking(move || st.vault.key_file_present())
+        .await
+        .unwrap_or(false);
+    checks.push(if key_present {
+        Check::pass("master_key")
+    } else {
+        Check::fail(
+            "master_key",
+            "the vault's master key file is missing or changed since start-up: restore it before the next restart".into(),
+        )
+    });
     checks.push(match crate::jobs::routes::failing_jobs(state).await {
         Ok(None) => Check::pass("jobs"),
         Ok(Some(detail)) => Check::fail("jobs", detail),

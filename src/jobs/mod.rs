@@ -45,6 +45,17 @@ pub struct JobContext {
     pub args: serde_json::Value,
     /// 1 for the first try, 2 for the first retry, …
     pub attempt: i64,
+    /// A successful run may ask to run again sooner than its schedule
+    /// (e.g. at the next pending retry of a webhook delivery).
+    pub again_at: Arc<std::sync::Mutex<Option<time::OffsetDateTime>>>,
+}
+
+impl JobContext {
+    /// Runs the job again at `at` if that is before its next regular time.
+    pub fn run_again_at(&self, at: time::OffsetDateTime) {
+        let mut slot = self.again_at.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(slot.map_or(at, |t| t.min(at)));
+    }
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -91,4 +102,9 @@ pub trait Orgs: Send + Sync + 'static {
     fn open_now(&self) -> Vec<OrgDb>;
     /// Opens one that has a job due while it is closed.
     fn open(&self, org_id: String) -> OpenFuture;
+    /// Organizations a write made a job due in since the last call (looked
+    /// at on the next poll, before the mirror catches up).
+    fn woken(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

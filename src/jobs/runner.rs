@@ -190,8 +190,14 @@ impl Runner {
                 .collect()
         };
         let now = clock::stamp(self.0.clock.now());
+        let woken = orgs.woken();
         let due = match self.0.control.read(move |c| store::orgs_due(c, &now)).await {
-            Ok(ids) => ids,
+            Ok(mut ids) => {
+                ids.extend(woken);
+                ids.sort();
+                ids.dedup();
+                ids
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read organizations' due jobs");
                 Vec::new()
@@ -264,6 +270,7 @@ impl Runner {
     async fn execute(self, task: Task) {
         let Task { job, db, org } = task;
         let args = serde_json::from_str(&job.args).unwrap_or(serde_json::Value::Null);
+        let again_at = Arc::new(std::sync::Mutex::new(None));
         let error = match self.0.handlers.get(&job.handler).cloned() {
             None => Some(format!("no handler named {}", job.handler)),
             Some(handler) => {
@@ -273,6 +280,7 @@ impl Runner {
                     db: db.clone(),
                     args,
                     attempt: job.attempts + 1,
+                    again_at: again_at.clone(),
                 };
                 // Its own task, so a panic fails this run and nothing else.
                 let mut run = tokio::spawn(handler(ctx));
@@ -292,7 +300,8 @@ impl Runner {
                 }
             }
         };
-        self.record(job, db, org, error).await;
+        let again = *again_at.lock().unwrap_or_else(|p| p.into_inner());
+        self.record(job, db, org, error, again).await;
     }
 
     async fn renew(&self, db: &Arc<Db>, name: &str) {
@@ -308,7 +317,14 @@ impl Runner {
         }
     }
 
-    async fn record(&self, job: Claimed, db: Arc<Db>, org: Option<OrgDb>, error: Option<String>) {
+    async fn record(
+        &self,
+        job: Claimed,
+        db: Arc<Db>,
+        org: Option<OrgDb>,
+        error: Option<String>,
+        again: Option<OffsetDateTime>,
+    ) {
         let now = self.0.clock.now();
         let schedule = job.schedule.parse::<Schedule>();
         let error = match (&schedule, error) {
@@ -316,7 +332,13 @@ impl Runner {
             (_, error) => error,
         };
         let (attempts, next) = match (&schedule, &error) {
-            (Ok(s), None) => (0, s.next_after(now)),
+            (Ok(s), None) => (
+                0,
+                match (s.next_after(now), again) {
+                    (Some(n), Some(a)) => Some(n.min(a.max(now))),
+                    (n, _) => n,
+                },
+            ),
             (Ok(s), Some(_)) => (
                 job.attempts + 1,
                 super::backoff::retry_at(s, job.attempts + 1, now),

@@ -209,7 +209,11 @@ pub fn finish(conn: &Connection, job: &Claimed, owner: &str, f: &Finish) -> AppR
     )?;
     conn.execute(
         "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, last_finished_at = ?3,
-             last_outcome = ?4, last_error = ?5, attempts = ?6, next_run_at = ?7
+             last_outcome = ?4, last_error = ?5, attempts = ?6,
+             -- Made due again while it ran (`events::wake`): that time stands.
+             next_run_at = CASE WHEN next_run_at > last_started_at
+                                 AND (?7 IS NULL OR next_run_at < ?7)
+                                THEN next_run_at ELSE ?7 END
          WHERE name = ?1 AND lease_owner = ?2",
         params![
             job.name,

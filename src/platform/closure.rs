@@ -275,6 +275,8 @@ pub async fn purge_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<
             .control
             .write(move |tx| {
                 tx.execute("DELETE FROM orgs WHERE id = ?1", [&org_id])?;
+                // Its secrets in the vault go with it.
+                crate::vault::Vault::delete_org(tx, &org_id)?;
                 Ok(())
             })
             .await?;

@@ -329,6 +329,7 @@ async fn add_member(
         )
         .await?;
     let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
+    emit_event(&access, "member.added", serde_json::to_value(&member).ok()).await;
     Ok((
         StatusCode::CREATED,
         Json(AddedMember { member, invite_url }),
@@ -386,7 +387,10 @@ async fn remove_member(
     let caller_role = access.role;
     let gone = state
         .control
-        .write(move |tx| remove(tx, &org_id, &user_id, is_self, caller_role))
+        .write({
+            let user_id = user_id.clone();
+            move |tx| remove(tx, &org_id, &user_id, is_self, caller_role)
+        })
         .await?;
     let action = if is_self {
         "member.left"
@@ -400,7 +404,27 @@ async fn remove_member(
                 .before(json!({"role": gone.role, "status": gone.status})),
         )
         .await?;
+    emit_event(
+        &access,
+        "member.removed",
+        Some(serde_json::json!({"user_id": user_id, "left": is_self})),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The webhook event of a membership change. Memberships live in the
+/// control database, so the event follows in the organization's own
+/// transaction right after the change commits; a failure is logged.
+async fn emit_event(access: &OrgAccess, event_type: &'static str, data: Option<serde_json::Value>) {
+    let data = data.unwrap_or(serde_json::Value::Null);
+    let done = access
+        .tenant
+        .write(move |tx| crate::events::emit(tx, event_type, || Ok(data)))
+        .await;
+    if let Err(e) = done {
+        tracing::error!(org = %access.org.id, error = %e, "writing a membership event failed");
+    }
 }
 
 /// A new invitation for someone still pending: the earlier links stop

@@ -653,6 +653,41 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_settings, put_settings))
 }
 
+/// Tells every active admin and owner of an organization something about
+/// the organization itself (a webhook disabled after days of failures);
+/// `key` keeps a repeated call from doubling it.
+pub fn notify_admins(
+    c: &Connection,
+    org_id: &str,
+    event: &str,
+    key: &str,
+    title: &str,
+) -> AppResult<usize> {
+    let admins: Vec<String> = c
+        .prepare_cached(
+            "SELECT user_id FROM memberships WHERE org_id = ?1 AND status = 'active'
+               AND role IN ('admin', 'owner')",
+        )?
+        .query_map([org_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for user_id in &admins {
+        insert(
+            c,
+            &NewNotification {
+                user_id,
+                org_id,
+                event,
+                dedupe_key: &format!("{event}:{org_id}:{key}"),
+                title,
+                record_kind: None,
+                record_id: None,
+                actor: None,
+            },
+        )?;
+    }
+    Ok(admins.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ pub mod tag_routes;
 pub mod tags;
 pub mod timeline;
 pub mod trash;
+pub mod upsert;
 pub mod views;
 
 use std::marker::PhantomData;

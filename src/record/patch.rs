@@ -24,7 +24,10 @@ use crate::state::AppState;
 const LAYER_KEYS: &[&str] = &["custom", "tags"];
 
 /// Splits a body into the kind's input and the custom values sent.
-fn split(body: Value, read_only: &[&str]) -> AppResult<(Map<String, Value>, Option<Value>)> {
+pub(super) fn split(
+    body: Value,
+    read_only: &[&str],
+) -> AppResult<(Map<String, Value>, Option<Value>)> {
     let Value::Object(mut fields) = body else {
         return Err(AppError::field("body", "send a JSON object"));
     };
@@ -35,7 +38,7 @@ fn split(body: Value, read_only: &[&str]) -> AppResult<(Map<String, Value>, Opti
 }
 
 /// A kind's validation and the custom values' checks, as one 422.
-fn validate<K: RecordKind>(
+pub(super) fn validate<K: RecordKind>(
     input: Map<String, Value>,
     custom_sent: Option<Value>,
     current_custom: Map<String, Value>,
@@ -185,7 +188,7 @@ pub async fn deliver(state: &AppState, access: &OrgAccess) {
     }
 }
 
-fn merged<K: RecordKind>(
+pub(super) fn merged<K: RecordKind>(
     current: &K::Record,
     patch: Value,
 ) -> AppResult<(Map<String, Value>, Option<Value>)> {
@@ -232,7 +235,7 @@ pub async fn update<K: RecordKind>(
 
 /// Writes a validated patch over `before` (the record as stored, read in
 /// this transaction) and records what changed.
-fn write_patch<K: RecordKind>(
+pub(super) fn write_patch<K: RecordKind>(
     tx: &Connection,
     before: K::Record,
     clean: &K::Clean,
@@ -256,6 +259,7 @@ fn write_patch<K: RecordKind>(
     );
     if !changes.is_empty() {
         history::record(tx, K::KIND, id, actor, &now, "updated", &changes)?;
+        store::emit::<K>(tx, "updated", id, Some(&changes))?;
     }
     Ok(after)
 }

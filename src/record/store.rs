@@ -226,7 +226,34 @@ pub fn insert<K: RecordKind>(
     )?;
     crate::search::enqueue(conn, K::KIND, &id)?;
     history::created(conn, K::KIND, &id, actor, now)?;
+    emit::<K>(conn, "created", &id, None)?;
     Ok(id)
+}
+
+/// The webhook event of a change to a record (written only when some hook
+/// subscribes to it): the record as the API shows it, and what changed.
+pub fn emit<K: RecordKind>(
+    conn: &Connection,
+    action: &str,
+    id: &str,
+    changes: Option<&Map<String, Value>>,
+) -> AppResult<()> {
+    let event_type = format!("{}.{action}", K::KIND);
+    crate::events::emit(conn, &event_type, || {
+        let record = match get::<K>(conn, id)? {
+            Some(r) => serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()))?,
+            None => Value::Null,
+        };
+        let mut data = Map::new();
+        data.insert("kind".into(), Value::from(K::KIND));
+        data.insert("id".into(), Value::from(id));
+        data.insert("record".into(), record);
+        if let Some(c) = changes {
+            data.insert("changes".into(), Value::Object(c.clone()));
+        }
+        Ok(Value::Object(data))
+    })?;
+    Ok(())
 }
 
 /// Writes a validated record over an existing one.
@@ -255,6 +282,9 @@ pub fn replace<K: RecordKind>(
 /// Moves a live record to the trash; 404 if there is none.
 pub fn trash<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
     let now = clock::now_stamp();
+    // The event carries the record as it was (none when it is not there:
+    // the 404 below rolls the event back with everything else).
+    emit::<K>(conn, "deleted", id, None)?;
     let n = conn
         .prepare_cached(&format!(
             "UPDATE {} SET deleted_at = ?2, updated_at = ?2, updated_by = ?3
@@ -287,6 +317,8 @@ pub fn restore<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppRe
     let undo = history::last_deletion(conn, K::KIND, id)?;
     K::after_restore(conn, id, &undo, actor)?;
     history::record(conn, K::KIND, id, actor, &now, "restored", &Map::new())?;
+    // Back from the trash: to receivers it exists again.
+    emit::<K>(conn, "created", id, None)?;
     crate::search::enqueue(conn, K::KIND, id)
 }
 

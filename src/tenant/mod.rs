@@ -4,4 +4,4 @@
 
 pub mod registry;
 
-pub use registry::{Tenant, TenantHooks, Tenants};
+pub use registry::{Tenant, TenantHooks, Tenants, jobs_due_after_commit};

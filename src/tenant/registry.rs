@@ -23,7 +23,11 @@ pub struct Tenant {
     pub db: Arc<Db>,
     pub search: TenantSearch,
     last_used: AtomicU64,
+    /// Its registry's set of organizations whose jobs a write made due.
+    woken: Woken,
 }
+
+type Woken = Arc<Mutex<std::collections::HashSet<String>>>;
 
 impl Tenant {
     /// A write to the organization's database; afterwards the indexer is told
@@ -33,10 +37,40 @@ impl Tenant {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
     {
-        let result = self.db.write(f).await;
+        let result = self
+            .db
+            .write(move |c| {
+                take_jobs_due();
+                let out = f(c)?;
+                Ok((out, take_jobs_due()))
+            })
+            .await;
         self.search.poke();
-        result
+        let (out, due) = result?;
+        if due {
+            self.woken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.org_id.clone());
+        }
+        Ok(out)
     }
+}
+
+thread_local! {
+    /// Set by a write that made one of its organization's jobs due now.
+    static JOBS_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called inside a write transaction that made an organization job due now
+/// (e.g. a webhook delivery): after the commit the job runner is told to look
+/// at this organization on its next poll instead of at its mirrored time.
+pub fn jobs_due_after_commit() {
+    JOBS_DUE.with(|d| d.set(true));
+}
+
+fn take_jobs_due() -> bool {
+    JOBS_DUE.with(|d| d.replace(false))
 }
 
 /// What the tenant layer needs to know of the record kinds above it, handed
@@ -60,9 +94,18 @@ pub struct Tenants {
     /// Serializes opening so two requests never open the same file twice.
     opening: tokio::sync::Mutex<()>,
     started: Instant,
+    woken: Woken,
 }
 
 impl Tenants {
+    /// The organizations whose jobs a write made due since the last call
+    /// (the job runner looks at them on its next poll).
+    pub fn take_woken(&self) -> Vec<String> {
+        std::mem::take(&mut *self.woken.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect()
+    }
+
     pub fn new(root: PathBuf, capacity: usize, opts: DbOptions, hooks: TenantHooks) -> Tenants {
         let cap =
             std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
@@ -74,6 +117,7 @@ impl Tenants {
             alive: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
             started: Instant::now(),
+            woken: Woken::default(),
         }
     }
 
@@ -141,6 +185,7 @@ impl Tenants {
             db: Arc::new(db),
             search,
             last_used: AtomicU64::new(self.tick()),
+            woken: self.woken.clone(),
         });
         // Its indexer: catches up with the outbox (or rebuilds) right away,
         // then follows writes; it ends when the organization closes.

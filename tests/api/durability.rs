@@ -110,11 +110,20 @@ async fn acknowledged_writes_survive_kill_9() {
 
 /// Starts the real binary on `data` and returns it with its base URL.
 fn spawn_server(data: &std::path::Path) -> (std::process::Child, String) {
+    spawn_server_with(data, &[])
+}
+
+/// The same with more `serve` options.
+pub(crate) fn spawn_server_with(
+    data: &std::path::Path,
+    options: &[&str],
+) -> (std::process::Child, String) {
     let bin = env!("CARGO_BIN_EXE_harmonia");
     let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(options)
         .env("HARMONIA_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -305,7 +314,7 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
 }
 
 /// Organization "Acme" and its owner, made by `harmonia setup` in `dir/data`.
-fn setup_with_cli(dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn setup_with_cli(dir: &std::path::Path) -> std::path::PathBuf {
     let pw = dir.join("pw");
     std::fs::write(&pw, PASSWORD).expect("pw");
     let data = dir.join("data");

@@ -42,7 +42,13 @@ async fn readyz_runs_every_check_and_passes_on_a_healthy_instance() {
     assert_eq!(body["status"], "ok");
     assert_eq!(
         names(&body, "checks"),
-        ["control_db", "data_dir_writable", "free_space", "jobs"]
+        [
+            "control_db",
+            "data_dir_writable",
+            "free_space",
+            "master_key",
+            "jobs"
+        ]
     );
     assert!(names(&body, "failing").is_empty());
 }

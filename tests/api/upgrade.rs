@@ -58,8 +58,8 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
 
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
-    // (The newest migration creates the audit log if missing: applying it again is harmless.)
-    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'audit_log';")
+    // (The newest migration only creates what is missing: applying it again is harmless.)
+    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'webhooks';")
         .expect("downgrade");
     drop(c);
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -67,7 +67,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V14__audit_log"), "{plan}");
+    assert!(plan.contains("would apply V15__webhooks"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -162,9 +162,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'audit_log';
-         DROP TABLE audit_log;
-         CREATE VIEW audit_log AS SELECT 1 AS seq;
+        "DELETE FROM refinery_schema_history WHERE name = 'webhooks';
+         DROP INDEX webhooks_enabled;
+         ALTER TABLE webhooks RENAME TO webhooks_elsewhere;
+         CREATE VIEW webhooks AS SELECT 1 AS enabled;
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -174,7 +175,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V14__audit_log failed"), "{err}");
+    assert!(err.contains("migration V15__webhooks failed"), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,7 +186,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'audit_log')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'webhooks')",
             [],
             |r| r.get(0),
         )

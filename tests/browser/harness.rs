@@ -88,6 +88,20 @@ pub fn server_at_localhost() -> Server {
     named
 }
 
+/// Like `server(true)`, started with more `serve` options (e.g. letting
+/// webhooks reach a receiver on 127.0.0.1).
+pub fn server_with(options: &[&str]) -> Server {
+    let mut s = server(true);
+    let data = s._dir.as_ref().expect("dir").path().join("data");
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend_from_slice(options);
+    let mut again = serve(&data, &args);
+    again._dir = s._dir.take();
+    again
+}
+
 fn serve(data: &std::path::Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")

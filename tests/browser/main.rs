@@ -9,6 +9,7 @@ mod international;
 mod lists;
 mod passkeys;
 mod security;
+mod webhooks;
 mod work;
 #[path = "../api/xss_corpus.rs"]
 mod xss_corpus;

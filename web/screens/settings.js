@@ -1,4 +1,4 @@
-// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys, Org security, Audit log
+// Settings frame: tabs for Organization, Members, Fields, Tags, Pipelines, Trash, API keys, Webhooks, Org security and Audit log
 // (admins), My account and Security.
 import { h, clear } from '../util.js';
 import { icon } from '../icons.js';
@@ -17,6 +17,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['pipelines', 'Pipelines', 'deals'],
     ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
+    canAdmin(slug) && ['webhooks', 'Webhooks', 'link'],
     canAdmin(slug) && ['org-security', 'Org security', 'lock'],
     canAdmin(slug) && ['audit', 'Audit log', 'clock'],
     ['account', 'My account', 'user'],

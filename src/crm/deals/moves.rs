@@ -69,6 +69,16 @@ pub fn record_change(
         actor,
         at
     ])?;
+    if let Some(from) = from.filter(|f| f.id != to.id) {
+        crate::events::emit(conn, "deal.stage_changed", || {
+            Ok(json!({
+                "kind": "deal", "id": deal_id,
+                "from": {"stage_id": from.id, "stage_name": from.name, "pipeline_id": from.pipeline_id},
+                "to": {"stage_id": to.id, "stage_name": to.name, "pipeline_id": to.pipeline_id},
+                "actor": actor, "at": at,
+            }))
+        })?;
+    }
     Ok(())
 }
 
@@ -240,6 +250,7 @@ pub fn move_deal(conn: &Connection, deal_id: &str, m: &MoveDeal, actor: &str) ->
         changes.insert("lost_reason".into(), json!([old_reason, lost_reason]));
     }
     history::record(conn, "deal", deal_id, actor, &now, "updated", &changes)?;
+    crate::record::store::emit::<super::Deals>(conn, "updated", deal_id, Some(&changes))?;
     crate::search::enqueue(conn, "deal", deal_id)
 }
 

@@ -1,0 +1,135 @@
+//! Record events for outbound webhooks. A change writes its event into the
+//! organization's outbox (`webhook_events`, one `webhook_deliveries` row per
+//! subscribed hook) in the same transaction as the change itself, so a
+//! committed change never loses its event and a rolled-back one never sends
+//! one. Nothing is written while no enabled hook subscribes to the event's
+//! type: which types are subscribed is cached per database (and forgotten by
+//! every hook change, inside its own transaction), so a write in an
+//! organization without hooks costs one hash lookup.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+use crate::clock;
+use crate::error::{AppError, AppResult};
+
+/// The job that delivers webhooks (an organization job).
+pub const DELIVER_JOB: &str = "webhooks.deliver";
+
+#[derive(Default)]
+struct Subscribed {
+    all: bool,
+    types: HashSet<String>,
+}
+
+static CACHE: LazyLock<Mutex<HashMap<String, Arc<Subscribed>>>> = LazyLock::new(Default::default);
+
+fn key(conn: &Connection) -> String {
+    conn.path().unwrap_or_default().to_string()
+}
+
+fn cached(conn: &Connection) -> AppResult<Arc<Subscribed>> {
+    let k = key(conn);
+    if let Some(s) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&k) {
+        return Ok(s.clone());
+    }
+    let mut subs = Subscribed::default();
+    let mut stmt = conn.prepare_cached("SELECT events FROM webhooks WHERE enabled = 1")?;
+    for events in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        let events: Vec<String> = serde_json::from_str(&events?).unwrap_or_default();
+        for e in events {
+            if e == "*" {
+                subs.all = true;
+            } else {
+                subs.types.insert(e);
+            }
+        }
+    }
+    let subs = Arc::new(subs);
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(k, subs.clone());
+    Ok(subs)
+}
+
+/// Whether some enabled hook of this database subscribes to `event_type`.
+pub fn subscribed(conn: &Connection, event_type: &str) -> AppResult<bool> {
+    let s = cached(conn)?;
+    Ok(s.all || s.types.contains(event_type))
+}
+
+/// Forgets the cached subscriptions of this database: call it inside every
+/// transaction that changes hooks (writes are serialized per database, so
+/// the next write reloads what this one commits).
+pub fn forget_subscriptions(conn: &Connection) {
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key(conn));
+}
+
+/// Writes an event — its data built only when some hook wants it — and
+/// one delivery per subscribed hook, in the caller's transaction; the
+/// delivery job is made due. Returns the event id when one was written.
+pub fn emit(
+    conn: &Connection,
+    event_type: &str,
+    data: impl FnOnce() -> AppResult<Value>,
+) -> AppResult<Option<String>> {
+    if !subscribed(conn, event_type)? {
+        return Ok(None);
+    }
+    let data = data()?;
+    let id = format!("evt_{}", clock::new_id());
+    let now = clock::now_stamp();
+    write_event(conn, &id, event_type, &now, &data, None)?;
+    Ok(Some(id))
+}
+
+/// Writes an event for the hooks that want it (or only for `only_hook`,
+/// a test event), with their deliveries due now.
+pub fn write_event(
+    conn: &Connection,
+    id: &str,
+    event_type: &str,
+    now: &str,
+    data: &Value,
+    only_hook: Option<&str>,
+) -> AppResult<usize> {
+    let body = serde_json::to_string(data).map_err(|e| AppError::Internal(e.into()))?;
+    conn.prepare_cached(
+        "INSERT INTO webhook_events (id, type, created_at, data) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, event_type, now, body])?;
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (id, hook_id, event_id, state, attempts, next_at, created_at)
+             SELECT ?1 || '.' || w.id, w.id, ?1, 'pending', 0, ?3, ?3 FROM webhooks w
+             WHERE CASE WHEN ?4 IS NULL
+                   THEN w.enabled = 1 AND EXISTS (SELECT 1 FROM json_each(w.events) e
+                                                  WHERE e.value IN ('*', ?2))
+                   ELSE w.id = ?4 END",
+        )?
+        .execute(params![id, event_type, now, only_hook])?;
+    wake(conn, now)?;
+    Ok(n)
+}
+
+/// Makes the delivery job due at `at` unless it already is sooner. A run
+/// going on now is made due again after it (`jobs::store::finish` keeps a
+/// time set meanwhile), so an event that arrived during a run is not left
+/// for the next regular time. (The jobs table's SQL is here, not in
+/// `jobs`, because `jobs` sits above this layer: its routes use platform.)
+pub fn wake(conn: &Connection, at: &str) -> AppResult<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET next_run_at = ?2 WHERE name = ?1
+           AND (next_run_at IS NULL OR next_run_at > ?2 OR lease_owner IS NOT NULL)",
+    )?
+    .execute(params![DELIVER_JOB, at])?;
+    crate::tenant::jobs_due_after_commit();
+    Ok(())
+}
