@@ -101,6 +101,41 @@ async fn each_audited_action_is_recorded_with_its_actor_and_target() {
     let (status, _) = owner.delete(&format!("{o}/trash/contact/{cleo}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
+    // Webhooks out and in (the URL needs no answer: it is only checked for
+    // being public, and an address needs no DNS lookup).
+    let (status, hook) = owner
+        .post(
+            &format!("{o}/webhooks"),
+            json!({"url": "https://93.184.215.14/hook", "events": ["contact.created"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook_id = hook["id"].as_str().expect("hook").to_string();
+    owner
+        .patch(
+            &format!("{o}/webhooks/{hook_id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    owner
+        .post(&format!("{o}/webhooks/{hook_id}/rotate-secret"), json!({}))
+        .await;
+    owner.delete(&format!("{o}/webhooks/{hook_id}")).await;
+    let (status, inbound) = owner
+        .post(&format!("{o}/inbound-hooks"), json!({"name": "Website"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbound}");
+    let inbound_id = inbound["id"].as_str().expect("inbound").to_string();
+    owner
+        .patch(
+            &format!("{o}/inbound-hooks/{inbound_id}"),
+            json!({"name": "Web form"}),
+        )
+        .await;
+    owner
+        .delete(&format!("{o}/inbound-hooks/{inbound_id}"))
+        .await;
+
     let log = entries(&owner, "?limit=200").await;
     let find = |action: &str, target_id: &str| -> Value {
         log.iter()
@@ -143,6 +178,33 @@ async fn each_audited_action_is_recorded_with_its_actor_and_target() {
             "Partnerships",
         ),
         ("record.erased", &cleo, owner_email, "Cleo Lovelace"),
+        (
+            "webhook.created",
+            &hook_id,
+            owner_email,
+            "https://93.184.215.14/hook",
+        ),
+        (
+            "webhook.updated",
+            &hook_id,
+            owner_email,
+            "https://93.184.215.14/hook",
+        ),
+        (
+            "webhook.secret_rotated",
+            &hook_id,
+            owner_email,
+            "https://93.184.215.14/hook",
+        ),
+        (
+            "webhook.deleted",
+            &hook_id,
+            owner_email,
+            "https://93.184.215.14/hook",
+        ),
+        ("inbound_hook.created", &inbound_id, owner_email, "Website"),
+        ("inbound_hook.updated", &inbound_id, owner_email, "Web form"),
+        ("inbound_hook.deleted", &inbound_id, owner_email, "Web form"),
     ];
     for (action, target, actor, label) in table {
         let e = find(action, target);
@@ -164,6 +226,13 @@ async fn each_audited_action_is_recorded_with_its_actor_and_target() {
         json!({"name": "Acme Ltd", "default_currency": "EUR"})
     );
     assert_eq!(settings["before"]["name"], "Acme");
+    let disabled = find("webhook.updated", &hook_id);
+    assert_eq!(disabled["before"]["enabled"], true, "{disabled}");
+    assert_eq!(disabled["after"]["enabled"], false, "{disabled}");
+    assert!(
+        !log.iter().any(|e| e.to_string().contains("whsec_")),
+        "no secret in the audit log"
+    );
 
     // Filters: action prefix, actor, target, time window; newest first.
     let members = entries(&owner, "?action=member.").await;

@@ -6,12 +6,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::inbound::{self, Accepted, secret_purpose};
 use super::inbound_store::{self as store, InboundHook};
 use super::sign;
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::auth::tokens;
 use crate::clock;
@@ -119,6 +121,15 @@ async fn create_endpoint(
             Ok(stored.secret_id)
         })
         .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "inbound_hook.created").target(
+                "inbound_hook",
+                &hook.id,
+                &hook.name,
+            ),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedInboundHook {
@@ -148,10 +159,11 @@ async fn patch_endpoint(
     let name = body.name.as_deref().map(|n| check_name(&mut p, n));
     p.into_result()?;
     let org = access.org.id.clone();
-    let hook = state
+    let (hook, before) = state
         .control
         .write(move |tx| {
             let mut h = store::get_in(tx, &org, &path.id)?;
+            let before = json!({"name": h.name, "enabled": h.enabled});
             if let Some(n) = name {
                 h.name = n;
             }
@@ -159,9 +171,20 @@ async fn patch_endpoint(
                 h.enabled = e;
             }
             store::update(tx, &h)?;
-            Ok(h)
+            Ok((h, before))
         })
         .await?;
+    let after = json!({"name": hook.name, "enabled": hook.enabled});
+    if after != before {
+        access
+            .audit(
+                audit::Entry::new(access.audit_actor(), "inbound_hook.updated")
+                    .target("inbound_hook", &hook.id, &hook.name)
+                    .before(before)
+                    .after(after),
+            )
+            .await?;
+    }
     Ok(Json(hook))
 }
 
@@ -177,13 +200,23 @@ async fn delete_endpoint(
 ) -> AppResult<StatusCode> {
     access.require(Role::Admin)?;
     let org = access.org.id.clone();
-    state
+    let gone = state
         .control
         .write(move |tx| {
             let h = store::get_in(tx, &org, &path.id)?;
             store::delete(tx, &org, &h.id)?;
-            Vault::delete(tx, &h.secret_id, &org)
+            Vault::delete(tx, &h.secret_id, &org)?;
+            Ok(h)
         })
+        .await?;
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "inbound_hook.deleted").target(
+                "inbound_hook",
+                &gone.id,
+                &gone.name,
+            ),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

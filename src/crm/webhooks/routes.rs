@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::store::{self, Attempt, Webhook};
 use super::{TEST_EVENT, event_types, secret_purpose, ssrf};
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::auth::tokens;
 use crate::clock;
@@ -190,9 +191,19 @@ async fn create_hook(
         secret_id: secret_id.clone(),
     };
     let stored = hook.clone();
+    let who = access.audit_actor();
     if let Err(e) = access
         .tenant
-        .write(move |tx| store::insert(tx, &stored))
+        .write(move |tx| {
+            store::insert(tx, &stored)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "webhook.created")
+                    .target("webhook", &stored.id, &stored.url)
+                    .after(shown(&stored)),
+            )?;
+            Ok(())
+        })
         .await
     {
         let org_id = access.org.id.clone();
@@ -209,6 +220,11 @@ async fn create_hook(
             secret,
         }),
     ))
+}
+
+/// What the audit log keeps of a webhook: never its secret.
+fn shown(h: &Webhook) -> serde_json::Value {
+    json!({"url": h.url, "events": h.events, "enabled": h.enabled, "description": h.description})
 }
 
 async fn load(access: &OrgAccess, id: String) -> AppResult<Webhook> {
@@ -245,6 +261,7 @@ async fn patch_hook(
 ) -> AppResult<Json<Webhook>> {
     access.require(Role::Admin)?;
     let mut hook = load(&access, path.id).await?;
+    let before = shown(&hook);
     let mut p = Problems::new();
     if let Some(events) = body.events {
         hook.events = check_events(&mut p, events);
@@ -261,10 +278,21 @@ async fn patch_hook(
     }
     let id = hook.id.clone();
     let stored = hook.clone();
+    let who = access.audit_actor();
     let hook = access
         .tenant
         .write(move |tx| {
             store::update(tx, &stored)?;
+            let after = shown(&stored);
+            if after != before {
+                audit::record(
+                    tx,
+                    &audit::Entry::new(who, "webhook.updated")
+                        .target("webhook", &stored.id, &stored.url)
+                        .before(before)
+                        .after(after),
+                )?;
+            }
             store::get(tx, &id)?.ok_or(AppError::NotFound)
         })
         .await?;
@@ -284,9 +312,21 @@ async fn delete_hook(
     access.require(Role::Admin)?;
     let hook = load(&access, path.id).await?;
     let id = hook.id.clone();
+    let (who, before, url) = (access.audit_actor(), shown(&hook), hook.url.clone());
     if !access
         .tenant
-        .write(move |tx| store::delete(tx, &id))
+        .write(move |tx| {
+            let gone = store::delete(tx, &id)?;
+            if gone {
+                audit::record(
+                    tx,
+                    &audit::Entry::new(who, "webhook.deleted")
+                        .target("webhook", &id, &url)
+                        .before(before),
+                )?;
+            }
+            Ok(gone)
+        })
         .await?
     {
         return Err(AppError::NotFound);
@@ -332,14 +372,22 @@ async fn rotate_secret(
         )
         .await?;
     let (id, l4) = (hook.id.clone(), last4(&secret));
-    let shown = l4.clone();
+    let last = l4.clone();
+    let (who, url) = (access.audit_actor(), hook.url.clone());
     access
         .tenant
-        .write(move |tx| store::set_secret(tx, &id, &secret_id, &l4))
+        .write(move |tx| {
+            store::set_secret(tx, &id, &secret_id, &l4)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "webhook.secret_rotated").target("webhook", &id, &url),
+            )?;
+            Ok(())
+        })
         .await?;
     Ok(Json(NewSecret {
         secret,
-        secret_last4: shown,
+        secret_last4: last,
     }))
 }
 
