@@ -14,6 +14,7 @@ pub mod rich;
 pub mod search;
 pub mod tasks;
 pub mod timeline;
+pub mod vcard;
 
 use std::sync::LazyLock;
 

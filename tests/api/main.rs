@@ -11,6 +11,7 @@ mod disk;
 mod doctor;
 mod durability;
 mod errors;
+mod exports;
 mod files;
 mod international;
 mod isolation;

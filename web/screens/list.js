@@ -79,11 +79,16 @@ export async function listScreen(ctx, cfg) {
   const newBtn = editable && h('button', { class: 'btn btn-primary', type: 'button', title: `New ${cfg.singular} (c)`, onclick: () => openCreate() },
     icon('plus', 15), h('span', { class: 'hide-sm', text: `New ${cfg.singular}` }));
   if (newBtn) newBtn.setAttribute('aria-label', `New ${cfg.singular}`);
+  // Export (member+): the file holds what the list shows — its search, filters, view and sort.
+  const moreBtn = editable && h('button', {
+    class: 'btn btn-icon list-more', type: 'button', title: 'More', 'aria-label': `More actions for ${cfg.entity}`,
+    'aria-haspopup': 'menu', 'aria-expanded': 'false', onclick: () => openMore(),
+  }, icon('more', 16));
   const setTop = () => shell.setTop({
     title: view ? view.name : cfg.title,
     crumbs: view ? [{ label: cfg.title, href: listHref }] : undefined,
     count: countEl,
-    actions: [...(cfg.topActions || []), newBtn],
+    actions: [...(cfg.topActions || []), moreBtn, newBtn],
     search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (v) => { if (v !== state.q) { state.q = v; apply(); } } },
   });
   setTop();
@@ -348,6 +353,29 @@ export async function listScreen(ctx, cfg) {
   const io = new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) maybeMore(); },
     { root: shell.content, rootMargin: '0px 0px 600px 0px' });
   io.observe(foot);
+
+  function exportAs(format) {
+    const a = h('a', { href: apiPath + '/export' + qs({ ...matching(), sort: state.sort, format }), download: '', hidden: true, dataset: { native: '' } });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    toast(`Exporting ${total != null ? plural(total, cfg.singular) : cfg.entity}…`, { kind: 'info' });
+  }
+
+  function openMore() {
+    const what = filtered() ? `Export these ${cfg.entity}` : `Export all ${cfg.entity}`;
+    const items = [
+      { heading: what },
+      { label: 'CSV', icon: 'download', onSelect: () => exportAs('csv') },
+      { label: 'Excel (.xlsx)', icon: 'download', onSelect: () => exportAs('xlsx') },
+      { label: 'JSON lines (.ndjson)', icon: 'download', onSelect: () => exportAs('ndjson') },
+      cfg.kind === 'contact' && { label: 'vCard (.vcf)', icon: 'download', onSelect: () => exportAs('vcf') },
+    ];
+    if (cfg.kind === 'contact' || cfg.kind === 'company') {
+      items.push({ separator: true }, { label: 'Find duplicates', icon: 'copy', href: `/o/${slug}/${cfg.entity}/duplicates` });
+    }
+    openMenu(moreBtn, items.filter(Boolean), { align: 'end' });
+  }
 
   function openCreate() {
     if (!editable) return;
