@@ -12,6 +12,7 @@ mod doctor;
 mod durability;
 mod errors;
 mod files;
+mod imports;
 mod international;
 mod isolation;
 mod jobs;
