@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod days;
 pub mod deals;
 pub mod files;
+pub mod imports;
 pub mod links;
 pub mod notes;
 pub mod repeat;

@@ -90,6 +90,13 @@ pub fn by_slug(conn: &Connection, slug: &str) -> AppResult<Option<Org>> {
         .optional()?)
 }
 
+pub fn by_id(conn: &Connection, id: &str) -> AppResult<Option<Org>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM orgs WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
 pub fn all_ids(conn: &Connection) -> AppResult<Vec<String>> {
     let mut stmt = conn.prepare("SELECT id FROM orgs ORDER BY id")?;
     let ids = stmt

@@ -13,6 +13,7 @@ mod durability;
 mod errors;
 mod exports;
 mod files;
+mod imports;
 mod international;
 mod isolation;
 mod jobs;

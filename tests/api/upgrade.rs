@@ -58,8 +58,8 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
 
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
-    // (The newest migration rewrites address countries: applying it again is harmless.)
-    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'address_countries';")
+    // (The newest migration creates the import tables if missing: applying it again is harmless.)
+    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'imports';")
         .expect("downgrade");
     drop(c);
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -67,10 +67,7 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(
-        plan.contains("would apply V13__address_countries"),
-        "{plan}"
-    );
+    assert!(plan.contains("would apply V16__imports"), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -165,8 +162,9 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'address_countries';
-         ALTER TABLE companies RENAME TO companies_elsewhere;
+        "DELETE FROM refinery_schema_history WHERE name = 'imports';
+         DROP TABLE import_rows;
+         CREATE VIEW import_rows AS SELECT 1 AS import_id, 1 AS outcome, 1 AS seq;
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
     )
     .expect("prepare a migration that will fail");
@@ -176,10 +174,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("migration V13__address_countries failed"),
-        "{err}"
-    );
+    assert!(err.contains("migration V16__imports failed"), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -190,7 +185,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'address_countries')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'imports')",
             [],
             |r| r.get(0),
         )
