@@ -9,6 +9,7 @@ pub mod deals;
 pub mod files;
 pub mod imports;
 pub mod links;
+pub mod merge;
 pub mod notes;
 pub mod repeat;
 pub mod rich;

@@ -65,6 +65,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
+        .merge(crate::crm::merge::router())
         .merge(crate::crm::files::routes::router())
         .merge(crate::crm::imports::routes::router())
         .merge(crate::jobs::routes::org_router())

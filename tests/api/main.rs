@@ -20,6 +20,7 @@ mod jobs;
 mod lists;
 mod logs;
 mod members;
+mod merge;
 mod notifications;
 mod observe;
 mod records;
