@@ -29,6 +29,7 @@ import { renderFields } from './screens/fields.js';
 import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
+import { renderDuplicates } from './screens/duplicates.js';
 import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
@@ -38,6 +39,8 @@ route('/invite', 'invite');
 route('/reset-password', 'reset');
 route('/o/:org', 'orgHome');
 route('/o/:org/contacts', 'contacts');
+route('/o/:org/contacts/duplicates', 'contactDuplicates');
+route('/o/:org/companies/duplicates', 'companyDuplicates');
 route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
@@ -62,7 +65,8 @@ route('/o/:org/settings/org-security', 'orgSecurity');
 const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
-  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash,
+  members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, 
+  contactDuplicates: (ctx) => renderDuplicates(ctx, 'contacts'), companyDuplicates: (ctx) => renderDuplicates(ctx, 'companies'),
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

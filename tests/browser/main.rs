@@ -2,6 +2,7 @@
 //! chromedriver) against the real binary on port 0.
 
 mod deals;
+mod duplicates;
 mod files;
 mod harness;
 mod international;
