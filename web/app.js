@@ -30,6 +30,7 @@ import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
 import { renderDuplicates } from './screens/duplicates.js';
+import { renderImport, renderImportNew } from './screens/import.js';
 import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
@@ -41,6 +42,10 @@ route('/o/:org', 'orgHome');
 route('/o/:org/contacts', 'contacts');
 route('/o/:org/contacts/duplicates', 'contactDuplicates');
 route('/o/:org/companies/duplicates', 'companyDuplicates');
+route('/o/:org/contacts/import', 'importContacts');
+route('/o/:org/companies/import', 'importCompanies');
+route('/o/:org/deals/import', 'importDeals');
+route('/o/:org/imports/:id', 'import');
 route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
@@ -67,6 +72,8 @@ const SCREENS = {
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, 
   contactDuplicates: (ctx) => renderDuplicates(ctx, 'contacts'), companyDuplicates: (ctx) => renderDuplicates(ctx, 'companies'),
+  importContacts: (ctx) => renderImportNew(ctx, 'contacts'), importCompanies: (ctx) => renderImportNew(ctx, 'companies'),
+  importDeals: (ctx) => renderImportNew(ctx, 'deals'), import: renderImport,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

@@ -5,6 +5,7 @@ mod deals;
 mod duplicates;
 mod files;
 mod harness;
+mod imports;
 mod international;
 mod lists;
 mod passkeys;

@@ -641,7 +641,7 @@ async fn start(
 ) -> AppResult<(StatusCode, Json<Import>)> {
     access.require(Role::Admin)?;
     let id = p.id.clone();
-    access
+    let job = access
         .tenant
         .db
         .write(move |tx| {
@@ -658,17 +658,29 @@ async fn start(
                 [&id],
             )?;
             let now = clock::now();
+            let name = format!("import:{id}");
             crate::jobs::store::ensure(
                 tx,
-                &format!("import:{id}"),
+                &name,
                 JOB,
                 &crate::jobs::Schedule::At(now).to_string(),
                 &serde_json::json!({ "import": id }).to_string(),
                 Some(&clock::stamp(now)),
                 &clock::stamp(now),
-            )
+            )?;
+            crate::jobs::store::get(tx, &name)
         })
         .await?;
+    // The runner opens an organization it has already seen only when the
+    // control database's mirror says one of its jobs is due: without this,
+    // the import would wait for the next restart.
+    if let Some(row) = job {
+        let org_id = access.org.id.clone();
+        state
+            .control
+            .write(move |c| crate::jobs::store::mirror(c, &org_id, &[row]))
+            .await?;
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(full(&state, &access, p.id).await?),
