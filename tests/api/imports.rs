@@ -42,14 +42,14 @@ pub async fn upload(
     )
 }
 
-async fn uploaded(s: &Session, kind: &str, bytes: Vec<u8>) -> Value {
+pub async fn uploaded(s: &Session, kind: &str, bytes: Vec<u8>) -> Value {
     let (st, body) = upload(s, "acme", kind, "people.csv", bytes).await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
     body
 }
 
 /// Runs the jobs due (the import's) once, as the server's runner would.
-async fn run_jobs(app: &TestApp) {
+pub async fn run_jobs(app: &TestApp) {
     let runner =
         harmonia::housekeeping::runner(&app.state, Arc::new(harmonia::clock::SystemClock), |b| b)
             .expect("runner");
@@ -57,7 +57,7 @@ async fn run_jobs(app: &TestApp) {
 }
 
 /// Sets the mapping/dedupe, runs the import to its end, answers it.
-async fn import(app: &TestApp, s: &Session, id: &str, settings: Value) -> Value {
+pub async fn import(app: &TestApp, s: &Session, id: &str, settings: Value) -> Value {
     if !settings.is_null() {
         let (st, body) = s
             .patch(&format!("/api/v1/orgs/acme/imports/{id}"), settings)
@@ -76,14 +76,14 @@ async fn import(app: &TestApp, s: &Session, id: &str, settings: Value) -> Value 
     body
 }
 
-async fn contacts(s: &Session) -> Vec<Value> {
+pub async fn contacts(s: &Session) -> Vec<Value> {
     let (_, page) = s
         .get("/api/v1/orgs/acme/contacts?limit=200&sort=created_at")
         .await;
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
-fn by_email<'a>(list: &'a [Value], email: &str) -> Option<&'a Value> {
+pub fn by_email<'a>(list: &'a [Value], email: &str) -> Option<&'a Value> {
     list.iter().find(|c| {
         c["emails"]
             .as_array()
@@ -91,7 +91,7 @@ fn by_email<'a>(list: &'a [Value], email: &str) -> Option<&'a Value> {
     })
 }
 
-fn mapping(import: &Value) -> Vec<Value> {
+pub fn mapping(import: &Value) -> Vec<Value> {
     import["mapping"].as_array().cloned().unwrap_or_default()
 }
 

@@ -32,5 +32,6 @@ mod setup;
 mod throttle;
 mod trash;
 mod upgrade;
+mod vcard_imports;
 mod work;
 mod xss_corpus;

@@ -40,12 +40,13 @@ export async function renderImportNew(ctx, path) {
     clear(shell.content, h('div', { class: 'page' }, emptyState({ iconName: 'lock', title: 'Imports are for admins', text: 'Ask an admin of this organization to import the file.' })));
     return {};
   }
-  const input = h('input', { type: 'file', accept: '.csv,.tsv,.txt,text/csv', class: 'import-file', 'aria-label': 'CSV file', onchange: () => { if (input.files[0]) send(input.files[0]); } });
+  const vcf = k.kind === 'contact';
+  const input = h('input', { type: 'file', accept: vcf ? '.csv,.tsv,.txt,text/csv,.vcf,text/vcard' : '.csv,.tsv,.txt,text/csv', class: 'import-file', 'aria-label': 'CSV file', onchange: () => { if (input.files[0]) send(input.files[0]); } });
   const status = h('p', { class: 'secondary', 'aria-live': 'polite' });
   const bar = h('progress', { max: 100, value: 0, hidden: true, class: 'import-bar' });
   const drop = h('label', { class: 'import-drop' }, icon('download', 20),
-    h('strong', { text: 'Choose a CSV file or drop it here' }),
-    h('span', { class: 'secondary', text: 'Up to 100 MB. UTF-8, UTF-16 or Windows-1252; commas, semicolons or tabs — Harmonia works it out.' }),
+    h('strong', { text: vcf ? 'Choose a CSV or vCard file, or drop it here' : 'Choose a CSV file or drop it here' }),
+    h('span', { class: 'secondary', text: `Up to 100 MB. UTF-8, UTF-16 or Windows-1252; commas, semicolons or tabs — Harmonia works it out.${vcf ? ' vCards (.vcf) as Google, Apple or Outlook export them.' : ''}` }),
     input);
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
@@ -130,7 +131,7 @@ export async function renderImport(ctx) {
     const runBtn = h('button', { class: 'btn btn-primary', type: 'button', text: `Import ${plural(imp.row_count, k.one)}`, onclick: () => run() });
     const err = h('p', { class: 'error-text', 'aria-live': 'polite' });
     clear(page,
-      h('p', { class: 'secondary', text: `${plural(imp.row_count, 'row')} · ${imp.encoding} · separated by ${imp.delimiter === '\t' ? 'tabs' : `“${imp.delimiter}”`}${imp.mapping_saved ? ' · mapping from your last import' : ''}` }),
+      h('p', { class: 'secondary', text: imp.format === 'vcard' ? `${plural(imp.row_count, 'vCard')} · ${imp.encoding}${imp.mapping_saved ? ' · mapping from your last import' : ''}` : `${plural(imp.row_count, 'row')} · ${imp.encoding} · separated by ${imp.delimiter === '\t' ? 'tabs' : `“${imp.delimiter}”`}${imp.mapping_saved ? ' · mapping from your last import' : ''}` }),
       card('2. Match the columns to fields', h('div', { class: 'table-card' }, h('table', { class: 'table import-map' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Column' }), h('th', { scope: 'col', class: 'hide-sm', text: 'First values' }), h('th', { scope: 'col', text: 'Field' }))),
         h('tbody', {}, rows)))),

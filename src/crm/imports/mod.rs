@@ -12,6 +12,7 @@ pub mod sniff;
 pub mod store;
 pub mod targets;
 pub mod undo;
+pub mod vcf;
 
 use serde::{Deserialize, Serialize};
 

@@ -18,7 +18,7 @@ use super::run::{self, RowResult, Rows};
 use super::store::{self, Counts, Failure, Stored};
 use super::targets::{self, Target};
 use super::undo::{self, UndoReport};
-use super::{Dedupe, JOB, check_kind, sniff};
+use super::{Dedupe, JOB, check_kind, sniff, vcf};
 use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Query};
@@ -71,7 +71,7 @@ pub struct Progress {
 pub struct Import {
     pub id: String,
     pub kind: String,
-    /// `csv`.
+    /// `csv`, or `vcard` (a vCard file, read as a CSV of its cards).
     pub format: String,
     pub file_name: String,
     /// `uploaded`, `queued`, `running`, `done`, `failed`, `cancelled` or `undone`.
@@ -363,9 +363,20 @@ async fn upload(
         .collect();
     let utf8 = TempFile(run::file(&state.tenants.dir(&access.org.id), &id));
     let (raw_path, utf8_path) = (raw.0.clone(), utf8.0.clone());
-    let (enc, shape) = crate::db::off_runtime(move || {
+    let (enc, shape, format) = crate::db::off_runtime(move || {
         let enc = sniff::to_utf8(&raw_path, &utf8_path)?;
-        Ok((enc, sniff::shape(&utf8_path)?))
+        // A vCard file becomes a CSV of its cards; the rest is the same.
+        let format = if vcf::is_vcard(&sniff::first_line(&utf8_path)?) {
+            if kind != "contact" {
+                return Err(AppError::field("kind", "a vCard file imports as contacts"));
+            }
+            vcf::to_csv(&utf8_path, &raw_path)?;
+            std::fs::rename(&raw_path, &utf8_path).map_err(crate::crm::files::blobs::io)?;
+            "vcard"
+        } else {
+            "csv"
+        };
+        Ok((enc, sniff::shape(&utf8_path)?, format))
     })
     .await?;
     drop(raw);
@@ -389,7 +400,7 @@ async fn upload(
     let stored = Stored {
         id: id.clone(),
         kind: kind.to_string(),
-        format: "csv".into(),
+        format: format.into(),
         file_name,
         encoding: sniff::encoding_name(enc).to_string(),
         delimiter: (shape.delimiter as char).to_string(),
