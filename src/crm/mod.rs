@@ -11,6 +11,7 @@ pub mod imports;
 pub mod links;
 pub mod merge;
 pub mod notes;
+pub mod privacy;
 pub mod repeat;
 pub mod rich;
 pub mod search;

@@ -66,6 +66,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::record::router())
         .merge(crate::crm::search::router())
         .merge(crate::crm::merge::router())
+        .merge(crate::crm::privacy::router())
         .merge(crate::crm::files::routes::router())
         .merge(crate::crm::imports::routes::router())
         .merge(crate::jobs::routes::org_router())

@@ -23,6 +23,7 @@ mod members;
 mod merge;
 mod notifications;
 mod observe;
+mod privacy;
 mod records;
 mod roles;
 mod search;
