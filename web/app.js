@@ -31,6 +31,7 @@ import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
 import { renderDuplicates } from './screens/duplicates.js';
 import { renderImport, renderImportNew } from './screens/import.js';
+import { renderPrivacy } from './screens/privacy.js';
 import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
@@ -63,6 +64,7 @@ route('/o/:org/settings/api-keys', 'apiKeys');
 route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/trash', 'trash');
+route('/o/:org/settings/privacy', 'privacy');
 route('/o/:org/settings/account', 'account');
 route('/o/:org/settings/security', 'security');
 route('/o/:org/settings/org-security', 'orgSecurity');
@@ -73,7 +75,7 @@ const SCREENS = {
   members: renderMembers, apiKeys: renderApiKeys, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, 
   contactDuplicates: (ctx) => renderDuplicates(ctx, 'contacts'), companyDuplicates: (ctx) => renderDuplicates(ctx, 'companies'),
   importContacts: (ctx) => renderImportNew(ctx, 'contacts'), importCompanies: (ctx) => renderImportNew(ctx, 'companies'),
-  importDeals: (ctx) => renderImportNew(ctx, 'deals'), import: renderImport,
+  importDeals: (ctx) => renderImportNew(ctx, 'deals'), import: renderImport, privacy: renderPrivacy,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

@@ -9,6 +9,7 @@ mod imports;
 mod international;
 mod lists;
 mod passkeys;
+mod privacy;
 mod security;
 mod work;
 #[path = "../api/xss_corpus.rs"]

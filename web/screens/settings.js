@@ -18,6 +18,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     ['trash', 'Trash', 'trash'],
     canAdmin(slug) && ['api-keys', 'API keys', 'key'],
     canAdmin(slug) && ['org-security', 'Org security', 'lock'],
+    canAdmin(slug) && ['privacy', 'Privacy', 'shield'],
     ['account', 'My account', 'user'],
     ['security', 'Security', 'shield'],
   ].filter(Boolean);
