@@ -254,6 +254,11 @@ pub fn runner(
                 }
             }
         })
+        // Imports run as one-off jobs the import routes create (`import:<id>`).
+        .handler(crate::crm::imports::JOB, {
+            let state = state.clone();
+            move |ctx| crate::crm::imports::run::job(state.clone(), ctx)
+        })
         // Planner statistics follow the data as it grows (an import, a new
         // custom field's index): bounded work, only where they are stale.
         .org_job(JobSpec::new(STATISTICS, Schedule::every(24 * 3600)))

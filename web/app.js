@@ -31,6 +31,9 @@ import { renderTags } from './screens/tagsettings.js';
 import { renderOrgSettings } from './screens/orgsettings.js';
 import { renderTrash } from './screens/trash.js';
 import { renderAudit } from './screens/audit.js';
+import { renderDuplicates } from './screens/duplicates.js';
+import { renderImport, renderImportNew } from './screens/import.js';
+import { renderPrivacy } from './screens/privacy.js';
 import { renderTasks, openQuickTask, renderLinked } from './screens/tasks.js';
 
 route('/', 'home');
@@ -40,6 +43,12 @@ route('/invite', 'invite');
 route('/reset-password', 'reset');
 route('/o/:org', 'orgHome');
 route('/o/:org/contacts', 'contacts');
+route('/o/:org/contacts/duplicates', 'contactDuplicates');
+route('/o/:org/companies/duplicates', 'companyDuplicates');
+route('/o/:org/contacts/import', 'importContacts');
+route('/o/:org/companies/import', 'importCompanies');
+route('/o/:org/deals/import', 'importDeals');
+route('/o/:org/imports/:id', 'import');
 route('/o/:org/contacts/:id', 'contact');
 route('/o/:org/companies', 'companies');
 route('/o/:org/companies/:id', 'company');
@@ -59,6 +68,7 @@ route('/o/:org/settings/fields', 'fields');
 route('/o/:org/settings/tags', 'tags');
 route('/o/:org/settings/trash', 'trash');
 route('/o/:org/settings/audit', 'audit');
+route('/o/:org/settings/privacy', 'privacy');
 route('/o/:org/settings/account', 'account');
 route('/o/:org/settings/security', 'security');
 route('/o/:org/settings/org-security', 'orgSecurity');
@@ -67,6 +77,9 @@ const SCREENS = {
   contacts: renderContacts, contact: renderContact, companies: renderCompanies, company: renderCompany,
   deals: renderDeals, deal: renderDeal, pipelines: renderPipelines, tasks: renderTasks, attached: renderLinked,
   members: renderMembers, apiKeys: renderApiKeys, webhooks: renderWebhooks, account: renderAccount, fields: renderFields, tags: renderTags, orgSettings: renderOrgSettings, trash: renderTrash, audit: renderAudit,
+  contactDuplicates: (ctx) => renderDuplicates(ctx, 'contacts'), companyDuplicates: (ctx) => renderDuplicates(ctx, 'companies'),
+  importContacts: (ctx) => renderImportNew(ctx, 'contacts'), importCompanies: (ctx) => renderImportNew(ctx, 'companies'),
+  importDeals: (ctx) => renderImportNew(ctx, 'deals'), import: renderImport, privacy: renderPrivacy,
   security: renderSecurity, orgSecurity: renderOrgSecurity,
 };
 

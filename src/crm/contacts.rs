@@ -370,6 +370,11 @@ impl RecordKind for Contacts {
     type Input = ContactInput;
     type Clean = Clean;
 
+    const VCARD: bool = true;
+    fn vcard(c: &Contact) -> Option<String> {
+        Some(crate::crm::vcard::card(c))
+    }
+
     fn fields() -> &'static [Builtin] {
         FIELDS
     }

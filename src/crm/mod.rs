@@ -7,14 +7,18 @@ pub mod contacts;
 pub mod days;
 pub mod deals;
 pub mod files;
+pub mod imports;
 pub mod links;
+pub mod merge;
 pub mod notes;
+pub mod privacy;
 pub mod repeat;
 pub mod rich;
 pub mod search;
 pub mod tasks;
 pub mod timeline;
 pub mod webhooks;
+pub mod vcard;
 
 use std::sync::LazyLock;
 

@@ -90,7 +90,7 @@ pub fn by_slug(conn: &Connection, slug: &str) -> AppResult<Option<Org>> {
         .optional()?)
 }
 
-/// An organization by its id (a route that names no slug: inbound webhooks).
+/// An organization by its id (a route that names no slug: inbound webhooks, imports).
 pub fn by_id(conn: &Connection, id: &str) -> AppResult<Option<Org>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM orgs WHERE id = ?1"))?

@@ -11,6 +11,7 @@
 pub mod bulk;
 pub mod catalogue;
 pub mod custom;
+pub mod export;
 pub mod filter;
 pub mod find;
 pub mod history;
@@ -134,6 +135,12 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
         _me: &list::Viewer,
     ) -> AppResult<(String, Vec<rusqlite::types::Value>)> {
         Err(crate::error::AppError::field(name, "unknown parameter"))
+    }
+    /// Whether records of this kind export as vCards (`format=vcf`).
+    const VCARD: bool = false;
+    /// One record as a vCard 4.0 (RFC 6350), CRLF line ends included.
+    fn vcard(_rec: &Self::Record) -> Option<String> {
+        None
     }
     /// Routes that only this kind has, beside the ones every kind gets.
     fn extra_routes() -> OpenApiRouter<AppState> {

@@ -299,6 +299,52 @@ pub fn count<K: RecordKind>(base: &str) -> Paths {
     )
 }
 
+pub fn export<K: RecordKind>(base: &str) -> Paths {
+    let mut params: Vec<Parameter> = list_params::<K>()
+        .into_iter()
+        .filter(|p| p.name != "limit" && p.name != "cursor")
+        .collect();
+    let formats: Vec<&str> = crate::record::export::Format::ALL
+        .into_iter()
+        .filter(|f| *f != "vcf" || K::VCARD)
+        .collect();
+    params.push(query(
+        "format",
+        "csv (default), ndjson, xlsx, or vcf (contacts)",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(formats))
+            .into(),
+    ));
+    params.push(query(
+        "view",
+        "a saved view's id: its filter and sort apply too",
+        text(),
+    ));
+    let mut o = op::<K>(
+        "export",
+        "The whole list as a file (member+): the list's search, filters and sort; streamed",
+        params,
+        None,
+        ("200", None),
+        &["401", "403", "404", "422"],
+    );
+    let binary: RefOr<Schema> = ObjectBuilder::new().schema_type(Type::String).into();
+    let mut ok = ResponseBuilder::new().description("the file, as an attachment");
+    for t in [
+        "text/csv",
+        "application/x-ndjson",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/vcard",
+    ] {
+        ok = ok.content(t, json(binary.clone()));
+    }
+    o.responses
+        .responses
+        .insert("200".into(), ok.build().into());
+    item(&format!("{base}/export"), vec![(HttpMethod::Get, o)])
+}
+
 fn id_params() -> Vec<Parameter> {
     vec![path_param("org"), path_param("id")]
 }

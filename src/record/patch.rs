@@ -442,3 +442,49 @@ pub async fn check_bulk_members<K: RecordKind>(
     }
     Ok(())
 }
+
+/// Validates a new record's body exactly as `POST /{kind}` does (the kind's
+/// organization defaults, its validation, the custom values' checks), for
+/// callers that write many records at once (imports): no write, no member
+/// checks (such callers send no owner or user fields).
+pub fn check_new<K: RecordKind>(
+    body: Value,
+    org: &crate::platform::orgs::Org,
+    fields: &[CustomField],
+) -> AppResult<(K::Clean, Map<String, Value>)> {
+    let (mut input, custom_sent) = split(body, &[])?;
+    K::org_defaults(&mut input, org);
+    validate::<K>(
+        input,
+        custom_sent,
+        Map::new(),
+        fields,
+        true,
+        &org.default_country,
+    )
+}
+
+/// Writes a record `check_new` accepted, inside a write transaction: what
+/// only the database can tell is checked first (unique values, references),
+/// then it is inserted with its history and search outbox entry.
+pub fn insert_checked<K: RecordKind>(
+    tx: &Connection,
+    clean: &K::Clean,
+    custom: &Map<String, Value>,
+    actor: &str,
+    now: &str,
+) -> AppResult<String> {
+    store::check_custom::<K>(tx, custom, "")?;
+    store::insert::<K>(tx, clean, custom, actor, now)
+}
+
+/// A record's fields as a PATCH body: the kind's input and its custom
+/// values (an import keeps this to put a record back as it was).
+pub fn as_patch<K: RecordKind>(rec: &K::Record) -> AppResult<Value> {
+    let mut body =
+        serde_json::to_value(K::to_input(rec)).map_err(|e| AppError::Internal(e.into()))?;
+    if let Value::Object(m) = &mut body {
+        m.insert("custom".into(), Value::Object(rec.extras().custom.clone()));
+    }
+    Ok(body)
+}

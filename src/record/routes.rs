@@ -386,6 +386,11 @@ pub fn router<K: RecordKind>() -> OpenApiRouter<AppState> {
         .routes((Vec::new(), openapi::count::<K>(&base), get(count::<K>)))
         .routes((
             Vec::new(),
+            openapi::export::<K>(&base),
+            get(crate::record::export::export::<K>),
+        ))
+        .routes((
+            Vec::new(),
             openapi::one::<K>(&one),
             get(get_one::<K>).patch(update::<K>).delete(remove::<K>),
         ))

@@ -414,6 +414,10 @@ fn shown_group(g: Group, subject: &Subject<'_>, names: &NamesByKind) -> Entry {
     item.insert("record_id".into(), Value::String(head.record_id.clone()));
     item.insert("changes".into(), Value::Object(merged));
     item.insert("edits".into(), Value::from(g.rows.len()));
+    if head.action == "merged" {
+        // What was merged into (or from) this record, and what moved.
+        item.insert("merge".into(), Value::Object(head.changes.clone()));
+    }
     Entry {
         key: history_key(oldest.seq),
         group: "changes".into(),

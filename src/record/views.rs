@@ -141,7 +141,8 @@ fn visible(conn: &Connection, user: &str, kind: Option<&str>) -> AppResult<Vec<V
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn one(conn: &Connection, user: &str, id: &str) -> AppResult<View> {
+/// One view the user sees (shared, or their own); 404 otherwise.
+pub fn one(conn: &Connection, user: &str, id: &str) -> AppResult<View> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE v.id = ?2 AND (v.owner_id IS NULL OR v.owner_id = ?1)"
     ))?

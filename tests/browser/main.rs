@@ -3,11 +3,14 @@
 
 mod audit;
 mod deals;
+mod duplicates;
 mod files;
 mod harness;
+mod imports;
 mod international;
 mod lists;
 mod passkeys;
+mod privacy;
 mod security;
 mod webhooks;
 mod work;

@@ -6,7 +6,7 @@ import { h, clear, qs, fmtNum, plural, sameJson } from '../util.js';
 import { icon } from '../icons.js';
 import { get, post, patch, orgPath } from '../api.js';
 import { deleteMany, undoToast } from './bulk.js';
-import { canEdit, announceChange, getMembers, memberName } from '../session.js';
+import { canEdit, canAdmin, announceChange, getMembers, memberName } from '../session.js';
 import { setQuery, navigate } from '../router.js';
 import { createTable, emptyState } from '../components/table.js';
 import { toast, reportError } from '../components/toast.js';
@@ -79,11 +79,21 @@ export async function listScreen(ctx, cfg) {
   const newBtn = editable && h('button', { class: 'btn btn-primary', type: 'button', title: `New ${cfg.singular} (c)`, onclick: () => openCreate() },
     icon('plus', 15), h('span', { class: 'hide-sm', text: `New ${cfg.singular}` }));
   if (newBtn) newBtn.setAttribute('aria-label', `New ${cfg.singular}`);
+  // Export (member+): the file holds what the list shows — its search, filters, view and sort.
+  const moreBtn = editable && h('button', {
+    class: 'btn btn-icon list-more', type: 'button', title: 'More', 'aria-label': `More actions for ${cfg.entity}`,
+    'aria-haspopup': 'menu', 'aria-expanded': 'false', onclick: () => openMore(),
+  }, icon('more', 16));
+  // Import (admin+): contacts, companies and deals, from the toolbar and the empty list.
+  const importable = canAdmin(slug) && ['contact', 'company', 'deal'].includes(cfg.kind);
+  const importHref = `/o/${slug}/${cfg.entity}/import`;
+  const importBtn = importable && h('a', { class: 'btn', href: importHref, title: `Import ${cfg.entity} from a CSV file`, 'aria-label': `Import ${cfg.entity}` },
+    icon('download', 15), h('span', { class: 'hide-sm', text: 'Import' }));
   const setTop = () => shell.setTop({
     title: view ? view.name : cfg.title,
     crumbs: view ? [{ label: cfg.title, href: listHref }] : undefined,
     count: countEl,
-    actions: [...(cfg.topActions || []), newBtn],
+    actions: [...(cfg.topActions || []), moreBtn, importBtn, newBtn],
     search: { value: state.q, placeholder: `Search ${cfg.entity}…`, onSearch: (v) => { if (v !== state.q) { state.q = v; apply(); } } },
   });
   setTop();
@@ -283,7 +293,7 @@ export async function listScreen(ctx, cfg) {
       ? emptyState({ iconName: 'alert', title: `Couldn’t load ${cfg.entity}`, text: failed.message, actions: [h('button', { class: 'btn', type: 'button', text: 'Try again', onclick: () => reload() })] })
       : filtered()
       ? emptyState({ iconName: 'search', title: `No ${cfg.entity} match`, text: 'Try a different search or remove some filters.', actions: [h('button', { class: 'btn', type: 'button', text: 'Clear filters', onclick: () => clearFilters() })] })
-      : emptyState({ iconName: cfg.empty.icon, title: cfg.empty.title, text: cfg.empty.text, actions: editable ? [h('button', { class: 'btn btn-primary', type: 'button', onclick: () => openCreate() }, icon('plus', 15), `New ${cfg.singular}`)] : [] }));
+      : emptyState({ iconName: cfg.empty.icon, title: cfg.empty.title, text: cfg.empty.text, actions: editable ? [h('button', { class: 'btn btn-primary', type: 'button', onclick: () => openCreate() }, icon('plus', 15), `New ${cfg.singular}`), importable && h('a', { class: 'btn', href: importHref }, icon('download', 15), 'Import from CSV')].filter(Boolean) : [] }));
   }
 
   async function reload() {
@@ -348,6 +358,29 @@ export async function listScreen(ctx, cfg) {
   const io = new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) maybeMore(); },
     { root: shell.content, rootMargin: '0px 0px 600px 0px' });
   io.observe(foot);
+
+  function exportAs(format) {
+    const a = h('a', { href: apiPath + '/export' + qs({ ...matching(), sort: state.sort, format }), download: '', hidden: true, dataset: { native: '' } });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    toast(`Exporting ${total != null ? plural(total, cfg.singular) : cfg.entity}…`, { kind: 'info' });
+  }
+
+  function openMore() {
+    const what = filtered() ? `Export these ${cfg.entity}` : `Export all ${cfg.entity}`;
+    const items = [
+      { heading: what },
+      { label: 'CSV', icon: 'download', onSelect: () => exportAs('csv') },
+      { label: 'Excel (.xlsx)', icon: 'download', onSelect: () => exportAs('xlsx') },
+      { label: 'JSON lines (.ndjson)', icon: 'download', onSelect: () => exportAs('ndjson') },
+      cfg.kind === 'contact' && { label: 'vCard (.vcf)', icon: 'download', onSelect: () => exportAs('vcf') },
+    ];
+    if (cfg.kind === 'contact' || cfg.kind === 'company') {
+      items.push({ separator: true }, { label: 'Find duplicates', icon: 'copy', href: `/o/${slug}/${cfg.entity}/duplicates` });
+    }
+    openMenu(moreBtn, items.filter(Boolean), { align: 'end' });
+  }
 
   function openCreate() {
     if (!editable) return;

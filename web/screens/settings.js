@@ -20,6 +20,7 @@ export function settingsFrame(ctx, current, { title, actions = [] }) {
     canAdmin(slug) && ['webhooks', 'Webhooks', 'link'],
     canAdmin(slug) && ['org-security', 'Org security', 'lock'],
     canAdmin(slug) && ['audit', 'Audit log', 'clock'],
+    canAdmin(slug) && ['privacy', 'Privacy', 'shield'],
     ['account', 'My account', 'user'],
     ['security', 'Security', 'shield'],
   ].filter(Boolean);
