@@ -14,7 +14,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HARMONIA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// The URL people use to reach this server (for links in invites and setup;
-    /// cookies are marked Secure when it is https). Default: http://<listen>.
+    /// cookies are marked Secure when it is https). Default: http://<listen>,
+    /// or https://<listen> with --tls-cert.
     #[arg(long, env = "HARMONIA_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
     /// How many organizations' databases stay open at once (least recently used close first).
@@ -44,6 +45,17 @@ pub struct ServeArgs {
     /// Serve /metrics (Prometheus), without a token, on this separate address only.
     #[arg(long, env = "HARMONIA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate chain
+    /// (re-read on SIGHUP). Needs --tls-key.
+    #[arg(long, env = "HARMONIA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (re-read on SIGHUP).
+    #[arg(long, env = "HARMONIA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Also listen on this address for plain HTTP and answer every request with a
+    /// redirect (308) to HTTPS. Needs --tls-cert.
+    #[arg(long, env = "HARMONIA_REDIRECT_HTTP", requires = "tls_cert")]
+    pub redirect_http: Option<SocketAddr>,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -99,12 +111,17 @@ pub struct Config {
     pub min_free_bytes: u64,
     /// The bearer token of /metrics on the main address (none: not served there).
     pub metrics_token: Option<String>,
+    /// The server itself speaks TLS (--tls-cert): cookies are Secure and
+    /// HSTS is sent whatever the public URL says.
+    pub tls: bool,
 }
 
 impl Config {
     pub fn new(data_dir: PathBuf, serve: &ServeArgs) -> Config {
+        let tls = serve.tls_cert.is_some();
         let public_url = serve.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", serve.listen))
+            let scheme = if tls { "https" } else { "http" };
+            url::Url::parse(&format!("{scheme}://{}", serve.listen))
                 .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("static url"))
         });
         Config {
@@ -122,6 +139,7 @@ impl Config {
             backup: serve.backup.clone(),
             min_free_bytes: serve.min_free_space_mb.saturating_mul(1 << 20),
             metrics_token: serve.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+            tls,
         }
     }
 
@@ -139,6 +157,9 @@ impl Config {
             min_free_space_mb: 0,
             metrics_token: None,
             metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            redirect_http: None,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),
@@ -149,8 +170,10 @@ impl Config {
         Config::new(data_dir, &serve)
     }
 
+    /// Cookies get `Secure` and answers HSTS when people reach the server
+    /// over HTTPS: its own TLS, or a proxy's when --public-url is https.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.scheme() == "https"
+        self.tls || self.public_url.scheme() == "https"
     }
 
     /// `public_url` + path, without a doubled slash.

@@ -7,6 +7,8 @@ pub mod metrics_route;
 pub mod middleware;
 pub mod openapi;
 pub mod ready;
+pub mod serve;
+pub mod tls;
 
 use std::sync::Arc;
 

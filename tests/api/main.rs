@@ -27,6 +27,7 @@ mod security;
 mod sessions;
 mod setup;
 mod throttle;
+mod tls;
 mod trash;
 mod upgrade;
 mod work;
