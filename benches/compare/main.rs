@@ -14,6 +14,7 @@ mod files;
 mod harmonia;
 mod lists;
 mod load;
+mod metrics;
 mod pocketbase;
 mod raw;
 mod records;
@@ -63,7 +64,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,metrics"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -106,6 +107,8 @@ enum Part {
     Orgs,
     Backup,
     Files,
+    /// Get-contact throughput with metrics recorded and not.
+    Metrics,
 }
 
 /// The side-by-side scenarios, in the order they run.
@@ -337,6 +340,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Files) {
         report.files = Some(files::run(&ctx).await?);
+    }
+    if args.parts.contains(&Part::Metrics) {
+        report.metrics = Some(metrics::run(&ctx, &dataset, &rows, &words).await?);
     }
     Ok(report)
 }

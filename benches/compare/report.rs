@@ -51,6 +51,7 @@ pub struct Report {
     pub orgs: Option<OrgFigures>,
     pub backup: Option<crate::backup::BackupFigures>,
     pub files: Option<crate::files::FileFigures>,
+    pub metrics: Option<crate::metrics::MetricsFigures>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -112,6 +113,7 @@ impl Report {
             orgs: None,
             backup: None,
             files: None,
+            metrics: None,
         }
     }
 
@@ -184,6 +186,18 @@ impl Report {
                 ));
             }
         }
+        for (on, row) in self.metrics.iter().flat_map(|m| m.rounds.iter()) {
+            let m = &row.measured;
+            if m.errors > 0 || m.requests == 0 {
+                out.push(format!(
+                    "metrics {}: {} of {} requests failed; first: {}",
+                    if *on { "on" } else { "off" },
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("none completed")
+                ));
+            }
+        }
         for (label, _, row) in self.deals.iter().flat_map(|r| r.rows.iter()) {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
@@ -248,7 +262,39 @@ impl Report {
         self.orgs(&mut o);
         self.backup(&mut o);
         self.files(&mut o);
+        self.metrics(&mut o);
         o
+    }
+
+    fn metrics(&self, o: &mut String) {
+        let Some(m) = &self.metrics else { return };
+        let _ = writeln!(
+            o,
+            "### Metrics on and off: get contact by id, rounds interleaved\n"
+        );
+        let _ = writeln!(o, "| round | metrics | req/s | p50 | p99 |");
+        let _ = writeln!(o, "| ---: | --- | ---: | ---: | ---: |");
+        for (i, (on, row)) in m.rounds.iter().enumerate() {
+            let r = &row.measured;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                i / 2 + 1,
+                if *on { "on" } else { "off" },
+                num(r.rate()),
+                ms(r.quantile_ms(0.5)),
+                ms(r.quantile_ms(0.99))
+            );
+        }
+        let ratio = m.ratio();
+        let _ = writeln!(
+            o,
+            "\nAll rounds: off {} req/s, on {} req/s: on is {:.1}% of off (target ≥ 97%) {}\n",
+            num(m.rate(false)),
+            num(m.rate(true)),
+            ratio * 100.0,
+            mark(ratio >= 0.97)
+        );
     }
 
     fn files(&self, o: &mut String) {
