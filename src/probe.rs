@@ -62,7 +62,7 @@ fn ask(mut stream: impl Read + Write, addr: SocketAddr) -> std::io::Result<Vec<u
 /// not the loopback address) while still checking the handshake's
 /// signatures.
 fn any_certificate() -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()

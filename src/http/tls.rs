@@ -19,7 +19,7 @@ pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// The one crypto provider of the TLS server (and of `harmonia health`).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The certificate in service, and where it comes from.
