@@ -6,6 +6,8 @@
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# .cargo/config.toml sets SQLite's build flags (memory per open organization).
+COPY .cargo .cargo
 COPY src src
 COPY migrations migrations
 COPY web web

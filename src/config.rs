@@ -14,7 +14,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HARMONIA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// The URL people use to reach this server (for links in invites and setup;
-    /// cookies are marked Secure when it is https). Default: http://<listen>.
+    /// cookies are marked Secure when it is https). Default: http://<listen>,
+    /// or https://<listen> with --tls-cert.
     #[arg(long, env = "HARMONIA_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
     /// How many organizations' databases stay open at once (least recently used close first).
@@ -75,6 +76,17 @@ pub struct ServeArgs {
     /// First wait (ms) before retrying a failed webhook delivery; each retry doubles it.
     #[arg(long, env = "HARMONIA_WEBHOOK_RETRY_BASE_MS", default_value_t = 30_000)]
     pub webhook_retry_base_ms: u64,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate chain
+    /// (re-read on SIGHUP). Needs --tls-key.
+    #[arg(long, env = "HARMONIA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (re-read on SIGHUP).
+    #[arg(long, env = "HARMONIA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Also listen on this address for plain HTTP and answer every request with a
+    /// redirect (308) to HTTPS. Needs --tls-cert.
+    #[arg(long, env = "HARMONIA_REDIRECT_HTTP", requires = "tls_cert")]
+    pub redirect_http: Option<SocketAddr>,
     #[command(flatten)]
     pub backup: BackupArgs,
 }
@@ -138,12 +150,17 @@ pub struct Config {
     pub webhooks_allow_private: bool,
     /// First retry wait of a failed webhook delivery (doubling, capped at 6 hours).
     pub webhook_retry_base: Duration,
+    /// The server itself speaks TLS (--tls-cert): cookies are Secure and
+    /// HSTS is sent whatever the public URL says.
+    pub tls: bool,
 }
 
 impl Config {
     pub fn new(data_dir: PathBuf, serve: &ServeArgs) -> Config {
+        let tls = serve.tls_cert.is_some();
         let public_url = serve.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", serve.listen))
+            let scheme = if tls { "https" } else { "http" };
+            url::Url::parse(&format!("{scheme}://{}", serve.listen))
                 .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("static url"))
         });
         Config {
@@ -174,6 +191,7 @@ impl Config {
                 .unwrap_or_else(|| crate::vault::default_key_file(&data_dir)),
             webhooks_allow_private: serve.webhooks_allow_private,
             webhook_retry_base: Duration::from_millis(serve.webhook_retry_base_ms.max(1)),
+            tls,
         }
     }
 
@@ -198,6 +216,9 @@ impl Config {
             master_key_file: None,
             webhooks_allow_private: false,
             webhook_retry_base_ms: 30_000,
+            tls_cert: None,
+            tls_key: None,
+            redirect_http: None,
             backup: BackupArgs {
                 backup_at: "03:00".into(),
                 backup_time_zone: "UTC".into(),
@@ -208,8 +229,10 @@ impl Config {
         Config::new(data_dir, &serve)
     }
 
+    /// Cookies get `Secure` and answers HSTS when people reach the server
+    /// over HTTPS: its own TLS, or a proxy's when --public-url is https.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.scheme() == "https"
+        self.tls || self.public_url.scheme() == "https"
     }
 
     /// `public_url` + path, without a doubled slash.

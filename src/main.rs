@@ -70,6 +70,9 @@ enum Command {
         /// The server's address (a wildcard address is asked through loopback).
         #[arg(long, env = "HARMONIA_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Set (as for serve): the server speaks HTTPS, so ask over TLS.
+        #[arg(long, env = "HARMONIA_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
     },
     /// Check a data directory and say, line by line, what is fine and what is
     /// wrong with its fix (changes nothing; exits non-zero on a failure).
@@ -248,8 +251,9 @@ fn main() -> ExitCode {
             backup,
             master_key_file,
         }) => doctor(cli.data_dir, min_free_space_mb, backup, master_key_file),
-        Some(Command::Health { listen }) => harmonia::probe::check(
+        Some(Command::Health { listen, tls_cert }) => harmonia::probe::check(
             harmonia::probe::target(listen),
+            tls_cert.is_some(),
             std::time::Duration::from_secs(5),
         )
         .map(|status| println!("{status}")),
@@ -309,6 +313,11 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // A wrong certificate or key stops the start before anything else.
+    let certificates = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(harmonia::http::tls::Certificates::load(cert, key)?),
+        _ => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -330,10 +339,25 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         }
         tracing::info!(
             address = %listener.local_addr()?,
+            tls = certificates.is_some(),
             data_dir = %config.data_dir.display(),
             "Harmonia {} is serving",
             env!("CARGO_PKG_VERSION")
         );
+        harmonia::http::serve::reload_on_sighup(certificates.clone())?;
+        if let Some(addr) = args.redirect_http {
+            let plain = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} for --redirect-http"))?;
+            tracing::info!(address = %plain.local_addr()?, "redirecting plain HTTP to HTTPS");
+            let app =
+                harmonia::http::serve::redirect_app(args.public_url.clone(), bound.listen.port());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(plain, app).await {
+                    tracing::error!(error = %e, "the redirect listener stopped");
+                }
+            });
+        }
         // Scheduled backups need their key: make it now, so /readyz can
         // insist on it and the first backup does not find it missing.
         if config.backup.backup_dir.is_some() {
@@ -360,12 +384,20 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             |b| b,
         )?
         .spawn(std::time::Duration::from_secs(1));
-        axum::serve(
-            listener,
-            harmonia::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        let app = harmonia::app(state.clone());
+        match certificates {
+            Some(certificates) => {
+                harmonia::http::serve::https(listener, app, certificates, shutdown_signal()).await?
+            }
+            None => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+            }
+        }
         jobs.abort();
         state
             .tenants

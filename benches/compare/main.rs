@@ -14,6 +14,7 @@ mod files;
 mod harmonia;
 mod lists;
 mod load;
+mod metrics;
 mod pocketbase;
 mod raw;
 mod records;
@@ -64,7 +65,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,metrics"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -108,6 +109,8 @@ enum Part {
     Backup,
     Files,
     Webhooks,
+    /// Get-contact throughput with metrics recorded and not.
+    Metrics,
 }
 
 /// The side-by-side scenarios, in the order they run.
@@ -342,6 +345,8 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Webhooks) {
         report.webhooks = Some(webhooks::run(&ctx, &dataset).await?);
+    if args.parts.contains(&Part::Metrics) {
+        report.metrics = Some(metrics::run(&ctx, &dataset, &rows, &words).await?);
     }
     Ok(report)
 }

@@ -52,6 +52,7 @@ pub struct Report {
     pub backup: Option<crate::backup::BackupFigures>,
     pub files: Option<crate::files::FileFigures>,
     pub webhooks: Option<crate::webhooks::HookFigures>,
+    pub metrics: Option<crate::metrics::MetricsFigures>,
 }
 
 fn mb(bytes: u64) -> String {
@@ -114,6 +115,7 @@ impl Report {
             backup: None,
             files: None,
             webhooks: None,
+            metrics: None,
         }
     }
 
@@ -186,6 +188,18 @@ impl Report {
                 ));
             }
         }
+        for (on, row) in self.metrics.iter().flat_map(|m| m.rounds.iter()) {
+            let m = &row.measured;
+            if m.errors > 0 || m.requests == 0 {
+                out.push(format!(
+                    "metrics {}: {} of {} requests failed; first: {}",
+                    if *on { "on" } else { "off" },
+                    m.errors,
+                    m.requests,
+                    m.first_error.as_deref().unwrap_or("none completed")
+                ));
+            }
+        }
         for (label, _, row) in self.deals.iter().flat_map(|r| r.rows.iter()) {
             let m = &row.measured;
             if m.errors > 0 || m.requests == 0 {
@@ -251,6 +265,7 @@ impl Report {
         self.backup(&mut o);
         self.files(&mut o);
         self.webhooks(&mut o);
+        self.metrics(&mut o);
         o
     }
 
@@ -264,6 +279,38 @@ impl Report {
             w.writing.as_secs_f64(),
             w.per_s(),
             mark(w.per_s() >= 1000.0)
+
+        );
+    }
+
+    fn metrics(&self, o: &mut String) {
+        let Some(m) = &self.metrics else { return };
+        let _ = writeln!(
+            o,
+            "### Metrics on and off: get contact by id, rounds interleaved\n"
+        );
+        let _ = writeln!(o, "| round | metrics | req/s | p50 | p99 |");
+        let _ = writeln!(o, "| ---: | --- | ---: | ---: | ---: |");
+        for (i, (on, row)) in m.rounds.iter().enumerate() {
+            let r = &row.measured;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                i / 2 + 1,
+                if *on { "on" } else { "off" },
+                num(r.rate()),
+                ms(r.quantile_ms(0.5)),
+                ms(r.quantile_ms(0.99))
+            );
+        }
+        let ratio = m.ratio();
+        let _ = writeln!(
+            o,
+            "\nAll rounds: off {} req/s, on {} req/s: on is {:.1}% of off (target ≥ 97%) {}\n",
+            num(m.rate(false)),
+            num(m.rate(true)),
+            ratio * 100.0,
+            mark(ratio >= 0.97)
         );
     }
 

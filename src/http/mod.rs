@@ -8,6 +8,8 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod ready;
+pub mod serve;
+pub mod tls;
 
 use std::sync::Arc;
 

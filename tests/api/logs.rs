@@ -139,6 +139,63 @@ async fn a_full_server_run_logs_no_secret_and_an_id_on_every_request() {
         .expect("create");
     assert_eq!(resp.status(), StatusCode::CREATED);
     id_of(&resp);
+    // Tokens that travel in paths and query strings: an invitation and a
+    // password reset link, each opened through the API and the UI.
+    let resp = http
+        .post(format!("{base}/api/v1/orgs/acme/members"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"email": "invitee@acme.example", "role": "member"}))
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    id_of(&resp);
+    let invited: Value = resp.json().await.expect("json");
+    let invite_token = token_of(invited["invite_url"].as_str().expect("invite url"));
+    let resp = http
+        .get(format!("{base}/api/v1/orgs/acme/members"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("members");
+    id_of(&resp);
+    let members: Value = resp.json().await.expect("json");
+    let owner_id = members["items"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["email"] == "owner@acme.example")
+        .and_then(|m| m["user_id"].as_str())
+        .expect("owner")
+        .to_string();
+    let resp = http
+        .post(format!(
+            "{base}/api/v1/orgs/acme/members/{owner_id}/reset-link"
+        ))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("reset link");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    id_of(&resp);
+    let reset: Value = resp.json().await.expect("json");
+    let reset_token = token_of(reset["reset_url"].as_str().expect("reset url"));
+    for path in [
+        format!("/api/v1/invites/{invite_token}"),
+        format!("/invite?token={invite_token}"),
+        format!("/api/v1/password-resets/{reset_token}"),
+        format!("/reset-password?token={reset_token}"),
+    ] {
+        let resp = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        id_of(&resp);
+    }
     // A client's own X-Request-Id is not taken without a trusted proxy.
     let resp = http
         .get(format!("{base}/api/v1/orgs/acme/contacts?q=Zebulon"))
@@ -173,6 +230,8 @@ async fn a_full_server_run_logs_no_secret_and_an_id_on_every_request() {
         ("session cookie", session_value.as_str()),
         ("CSRF token", csrf.as_str()),
         ("metrics token", metrics_token),
+        ("invitation token", invite_token.as_str()),
+        ("password reset token", reset_token.as_str()),
         ("request body", body_text),
     ] {
         assert!(!logs.contains(secret), "the {what} is in the logs:\n{logs}");
@@ -189,6 +248,14 @@ async fn a_full_server_run_logs_no_secret_and_an_id_on_every_request() {
             assert!(!id.is_empty(), "{line}");
         }
     }
+    // A line the handler logs (not only the request line) carries the id
+    // of its request: the failed sign-in is the first request.
+    let failed = logs
+        .lines()
+        .find(|l| l.contains("failed sign-in"))
+        .unwrap_or_else(|| panic!("no failed sign-in line:\n{logs}"));
+    let v: Value = serde_json::from_str(failed).expect("json");
+    assert_eq!(v["span"]["id"].as_str(), Some(ids[0].as_str()), "{failed}");
     for id in &ids {
         assert!(
             logs.contains(id.as_str()),
@@ -199,6 +266,13 @@ async fn a_full_server_run_logs_no_secret_and_an_id_on_every_request() {
         request_lines >= ids.len(),
         "{request_lines} request lines:\n{logs}"
     );
+}
+
+/// The token of a one-time link (`…?token=…`).
+fn token_of(url: &str) -> String {
+    let token = url.split("token=").nth(1).expect("token=");
+    assert!(token.len() >= 16, "{url}");
+    token.to_string()
 }
 
 async fn request_id(app: &TestApp, given: &str) -> String {
@@ -235,4 +309,65 @@ async fn a_trusted_proxy_hands_on_its_request_id_but_not_a_hostile_one() {
     let got = request_id(&untrusting, "proxy-req-42").await;
     assert_ne!(got, "proxy-req-42");
     assert!(got.bytes().all(|b| b.is_ascii_hexdigit()), "{got}");
+}
+
+/// The default text format carries the request id too: on the request's own
+/// line and on a line the handler logs (`request{id=…}`), the id answered in
+/// X-Request-Id.
+#[tokio::test]
+async fn text_logs_carry_the_request_id() {
+    let data = tempfile::tempdir().expect("dir");
+    let work = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let log_path = work.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--log-format", "text", "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("HARMONIA_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(resp) = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "nobody@acme.example", "password": "not-it-7f3a"}))
+            .send()
+            .await
+        {
+            answer = Some(resp);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = answer.expect("the server did not start");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_string();
+    // SAFETY: kill sends a signal to the child we started.
+    unsafe {
+        libc::kill(server.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert!(server.wait().expect("wait").success());
+    let logs = std::fs::read_to_string(&log_path).expect("logs");
+    let tagged = format!("request{{id={id}}}");
+    for text in ["failed sign-in", "route=/api/v1/auth/login"] {
+        let line = logs
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no line with {text}:\n{logs}"));
+        assert!(line.contains(&tagged), "{line}");
+    }
+    assert!(!logs.contains("not-it-7f3a"), "{logs}");
 }

@@ -33,6 +33,7 @@ mod security;
 mod sessions;
 mod setup;
 mod throttle;
+mod tls;
 mod trash;
 mod upgrade;
 mod vault;
