@@ -345,6 +345,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Webhooks) {
         report.webhooks = Some(webhooks::run(&ctx, &dataset).await?);
+    }
     if args.parts.contains(&Part::Metrics) {
         report.metrics = Some(metrics::run(&ctx, &dataset, &rows, &words).await?);
     }

@@ -279,7 +279,6 @@ impl Report {
             w.writing.as_secs_f64(),
             w.per_s(),
             mark(w.per_s() >= 1000.0)
-
         );
     }
 

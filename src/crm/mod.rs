@@ -17,8 +17,8 @@ pub mod rich;
 pub mod search;
 pub mod tasks;
 pub mod timeline;
-pub mod webhooks;
 pub mod vcard;
+pub mod webhooks;
 
 use std::sync::LazyLock;
 
