@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::clock;
 use crate::crm::companies::{Companies, Company};
@@ -417,6 +418,7 @@ async fn merge<K: RecordKind>(
         .collect();
     patch::check_bulk_members::<K>(state, access, &Value::Object(explicit), None).await?;
     let actor = access.actor().stamp();
+    let who = access.audit_actor();
     let region = access.org.default_country.clone();
     let rec = access
         .tenant
@@ -448,6 +450,18 @@ async fn merge<K: RecordKind>(
             what.insert("merged".into(), json!(body.ids[1..]));
             what.insert("moved".into(), Value::Object(moved_all));
             history::record(tx, K::KIND, &survivor, &actor, &now, "merged", &what)?;
+            let label: Option<String> = tx.query_row(
+                &format!("SELECT {} FROM {} t WHERE t.id = ?1", K::NAME_SQL, K::TABLE),
+                [&survivor],
+                |r| r.get(0),
+            )?;
+            let label = label.unwrap_or_default();
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "record.merged")
+                    .target(K::KIND, &survivor, &label)
+                    .after(Value::Object(what)),
+            )?;
             crate::search::enqueue(tx, K::KIND, &survivor)?;
             store::get::<K>(tx, &survivor)?.ok_or(AppError::NotFound)
         })

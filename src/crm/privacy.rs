@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::clock;
 use crate::crm::activities::Activities;
@@ -268,12 +269,21 @@ async fn find_logged(access: &OrgAccess, p: Person, action: &'static str) -> App
     let who = Who::of(p, &access.org.default_country)?;
     let subject = who.hash(&access.org.id);
     let by = access.actor().stamp();
+    let auditor = access.audit_actor();
     access
         .tenant
         .db
         .write(move |tx| {
             let s = gather(tx, &who)?;
             log(tx, action, &subject, &by, &counts(&s))?;
+            // The person is named only by the request's hash: the audit
+            // log outlives an erasure and must hold nothing about them.
+            audit::record(
+                tx,
+                &audit::Entry::new(auditor, &format!("privacy.{action}"))
+                    .target("person", &subject, "")
+                    .after(counts(&s)),
+            )?;
             Ok(s)
         })
         .await
@@ -356,6 +366,7 @@ async fn erase(access: OrgAccess, Json(p): Json<Person>) -> AppResult<Json<Erase
     let who = Who::of(p, &access.org.default_country)?;
     let subject = who.hash(&access.org.id);
     let by = access.actor().stamp();
+    let auditor = access.audit_actor();
     let contact = crate::record::kind("contact")
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the contact kind")))?;
     let erased = access
@@ -417,6 +428,12 @@ async fn erase(access: OrgAccess, Json(p): Json<Person>) -> AppResult<Json<Erase
             }
             let summary = serde_json::to_value(&e).map_err(|x| AppError::Internal(x.into()))?;
             log(tx, "erase", &subject, &by, &summary)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(auditor, "privacy.erase")
+                    .target("person", &subject, "")
+                    .after(summary),
+            )?;
             Ok(e)
         })
         .await?;

@@ -592,3 +592,67 @@ async fn the_csv_export_neutralises_formulas() {
         );
     }
 }
+
+/// Taking data out, merging and privacy requests are in the log — the last
+/// without anything that names the person.
+#[tokio::test]
+async fn exports_merges_and_privacy_requests_are_audited() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let o = "/api/v1/orgs/acme";
+    let mut ids = Vec::new();
+    for first in ["Ann", "Annie"] {
+        let (_, c) = owner
+            .post(&format!("{o}/contacts"), sample_contact(first))
+            .await;
+        ids.push(c["id"].as_str().expect("id").to_string());
+    }
+    let (status, _) = owner
+        .get(&format!("{o}/contacts/export?format=csv&stage=prospect"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, merged) = owner
+        .post(
+            &format!("{o}/contacts/merge"),
+            json!({"ids": [ids[0], ids[1]], "values": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    let (status, _) = owner
+        .get(&format!("{o}/privacy/subject?email=annie@example.com"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, erased) = owner
+        .post(
+            &format!("{o}/privacy/erase"),
+            json!({"email": "annie@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+
+    let log = entries(&owner, "?limit=200").await;
+    let one = |action: &str| -> Value {
+        log.iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {log:#?}"))
+            .clone()
+    };
+    let export = one("export.created");
+    assert_eq!(export["target_kind"], "contact");
+    assert_eq!(export["after"]["format"], "csv");
+    assert_eq!(export["after"]["query"]["stage"], "prospect");
+    let merge = one("record.merged");
+    assert_eq!(merge["target_id"], json!(ids[0]));
+    assert_eq!(merge["after"]["merged"], json!([ids[1]]));
+    for action in ["privacy.find", "privacy.erase"] {
+        let e = one(action);
+        assert_eq!(e["actor_label"], "owner@example.com", "{e}");
+        assert_eq!(e["target_kind"], "person", "{e}");
+    }
+    assert_eq!(one("privacy.erase")["after"]["contacts"], 1);
+    let text = serde_json::to_string(&log).expect("json");
+    assert!(
+        !text.contains("annie@example.com"),
+        "the erased person's email is nowhere in the audit log"
+    );
+}

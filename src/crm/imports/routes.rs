@@ -19,6 +19,7 @@ use super::store::{self, Counts, Failure, Stored};
 use super::targets::{self, Target};
 use super::undo::{self, UndoReport};
 use super::{Dedupe, JOB, check_kind, sniff, vcf};
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Query};
@@ -652,11 +653,18 @@ async fn start(
 ) -> AppResult<(StatusCode, Json<Import>)> {
     access.require(Role::Admin)?;
     let id = p.id.clone();
+    let who = access.audit_actor();
     let job = access
         .tenant
         .db
         .write(move |tx| {
             let i = store::get(tx, &id)?.ok_or(AppError::NotFound)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "import.started")
+                    .target("import", &id, &i.file_name)
+                    .after(serde_json::json!({"kind": i.kind, "format": i.format})),
+            )?;
             if !matches!(i.state.as_str(), "uploaded" | "failed") {
                 return Err(AppError::Conflict(format!("this import is {}", i.state)));
             }
@@ -712,16 +720,22 @@ async fn cancel(
 ) -> AppResult<Json<Import>> {
     access.require(Role::Admin)?;
     let id = p.id.clone();
+    let who = access.audit_actor();
     access
         .tenant
         .db
         .write(move |tx| {
             let i = store::get(tx, &id)?.ok_or(AppError::NotFound)?;
             match i.state.as_str() {
-                "queued" | "running" => store::request_cancel(tx, &id),
-                "uploaded" => store::set_state(tx, &id, "cancelled"),
-                other => Err(AppError::Conflict(format!("this import is {other}"))),
+                "queued" | "running" => store::request_cancel(tx, &id)?,
+                "uploaded" => store::set_state(tx, &id, "cancelled")?,
+                other => return Err(AppError::Conflict(format!("this import is {other}"))),
             }
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "import.cancelled").target("import", &id, &i.file_name),
+            )?;
+            Ok(())
         })
         .await?;
     Ok(Json(full(&state, &access, p.id).await?))
@@ -780,10 +794,20 @@ async fn undo_import(
     }
     let (id, by) = (p.id.clone(), actor.clone());
     let value = serde_json::to_value(&report).map_err(|e| AppError::Internal(e.into()))?;
+    let (who, file_name) = (access.audit_actor(), i.file_name.clone());
     access
         .tenant
         .db
-        .write(move |tx| store::set_undone(tx, &id, &by, &value))
+        .write(move |tx| {
+            store::set_undone(tx, &id, &by, &value)?;
+            audit::record(
+                tx,
+                &audit::Entry::new(who, "import.undone")
+                    .target("import", &id, &file_name)
+                    .after(value),
+            )?;
+            Ok(())
+        })
         .await?;
     Ok(Json(full(&state, &access, p.id).await?))
 }

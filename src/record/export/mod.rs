@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use crate::audit;
 use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult, Query};
@@ -165,6 +166,14 @@ pub async fn export<K: RecordKind>(
         &clock::now_stamp()[..10],
         format.extension()
     );
+    // Every export is in the audit log: who took which list out, filtered how.
+    access
+        .audit(
+            audit::Entry::new(access.audit_actor(), "export.created")
+                .target(K::KIND, "", &name)
+                .after(serde_json::json!({"format": format.extension(), "query": params})),
+        )
+        .await?;
     let job = Job {
         tenant: access.tenant.clone(),
         params,
