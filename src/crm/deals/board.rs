@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::record::list::{ListQuery, Params, fields_of};
 
 use super::pipelines::{self, Pipeline, Stage, StageKind};
-use super::{Deals, bad, days_idle, days_since, weighted};
+use super::{Deals, bad, company_ref, days_idle, days_since, weighted, weighted_amount};
 
 /// Money summed per currency, in minor units. Sums are exact: they are
 /// added as 128-bit integers (a column of many large deals can pass 2^63).
@@ -83,19 +83,12 @@ fn card(r: &rusqlite::Row) -> rusqlite::Result<Card> {
         stage_id: r.get(2)?,
         status,
         position: r.get(6)?,
-        weighted_amount: amount
-            .map(|a| i64::try_from(weighted(i128::from(a), probability)).unwrap_or(a)),
+        weighted_amount: weighted_amount(amount, probability),
         amount,
         currency: r.get(8)?,
         close_date: r.get(9)?,
         owner_id: r.get(10)?,
-        company: match (&company_id, company_name) {
-            (Some(id), Some(name)) => Some(CompanyRef {
-                id: id.clone(),
-                name,
-            }),
-            _ => None,
-        },
+        company: company_ref(&company_id, company_name),
         company_id,
         lost_reason: r.get(13)?,
         days_in_stage: days_since(&stage_entered_at),

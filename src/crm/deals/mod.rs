@@ -255,6 +255,23 @@ pub fn weighted(amount: i128, probability: i64) -> i128 {
     (amount * i128::from(probability) + 50).div_euclid(100)
 }
 
+/// A deal's weighted amount as it is shown (a probability of at most 100
+/// keeps it within the amount's range).
+pub(crate) fn weighted_amount(amount: Option<i64>, probability: i64) -> Option<i64> {
+    amount.map(|a| i64::try_from(weighted(i128::from(a), probability)).unwrap_or(a))
+}
+
+/// The company a deal names, with its name, when it is live.
+pub(crate) fn company_ref(id: &Option<String>, name: Option<String>) -> Option<CompanyRef> {
+    match (id, name) {
+        (Some(id), Some(name)) => Some(CompanyRef {
+            id: id.clone(),
+            name,
+        }),
+        _ => None,
+    }
+}
+
 /// The time of the latest live note, logged activity or completed task
 /// linked to deal `t` (an SQL expression).
 macro_rules! last_activity {
@@ -340,19 +357,12 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Deal> {
         stage_id,
         status: kind,
         position: r.get(8)?,
-        weighted_amount: amount
-            .map(|a| i64::try_from(weighted(i128::from(a), probability)).unwrap_or(a)),
+        weighted_amount: weighted_amount(amount, probability),
         amount,
         currency: r.get(10)?,
         close_date: r.get(11)?,
         owner_id: r.get(12)?,
-        company: match (&company_id, company_name) {
-            (Some(id), Some(name)) => Some(CompanyRef {
-                id: id.clone(),
-                name,
-            }),
-            _ => None,
-        },
+        company: company_ref(&company_id, company_name),
         company_id,
         contacts: serde_json::from_str(&contacts).map_err(|e| bad(15, e))?,
         source: r.get(16)?,
