@@ -8,6 +8,7 @@ pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crm;
+pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod derived;

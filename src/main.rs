@@ -220,7 +220,7 @@ fn return_big_buffers_to_the_system() {}
 
 fn main() -> ExitCode {
     return_big_buffers_to_the_system();
-    harmonia::http::tls::install_default_provider();
+    harmonia::crypto::install_default_provider();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARMONIA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

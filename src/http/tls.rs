@@ -22,15 +22,6 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Makes ring the process's crypto provider for every rustls user that asks
-/// for the default (the HTTP clients of webhooks, the tests' browser driver):
-/// with both ring and aws-lc-rs compiled in, rustls cannot pick one itself
-/// and panics at the first TLS connection. Call first thing; later calls are
-/// no-ops.
-pub fn install_default_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The certificate in service, and where it comes from.
 #[derive(Debug)]
 pub struct Certificates {

@@ -174,7 +174,7 @@ fn free_port() -> u16 {
 
 pub async fn browser() -> Browser {
     // The driver's client speaks rustls; the package compiles two providers.
-    harmonia::http::tls::install_default_provider();
+    harmonia::crypto::install_default_provider();
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))

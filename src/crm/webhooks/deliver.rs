@@ -147,6 +147,8 @@ async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
 /// A client that connects only to the checked addresses, follows no
 /// redirect and uses no proxy.
 fn client_for(target: &ssrf::Target) -> Result<reqwest::Client, String> {
+    // reqwest takes the process's provider (ring): the binary carries one.
+    crate::crypto::install_default_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
