@@ -86,7 +86,7 @@ export async function renderAudit(ctx) {
   const card = h('div', { class: 'table-card' }, table.el);
   const emptyHost = h('div');
   clear(page,
-    h('div', { class: 'settings-intro' }, h('p', { text: 'Every sensitive change in this organization — members, roles, API keys, settings, fields, pipelines, permanent deletions — with who made it, when and from where. Entries cannot be edited or deleted and are kept for 12 months.' })),
+    h('div', { class: 'settings-intro' }, h('p', { text: 'Every sensitive change in this organization — members, roles, API keys, settings, fields, pipelines, webhooks, imports, exports, merges, privacy requests, permanent deletions — with who made it, when and from where. Entries cannot be edited or deleted and are kept for 12 months.' })),
     filters, card, h('div', { class: 'load-more' }, more), emptyHost);
 
   function params() {
