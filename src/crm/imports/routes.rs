@@ -49,6 +49,7 @@ pub struct ImportForm {
 
 /// A column of the file.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ImportColumn)]
 pub struct Column {
     pub index: usize,
     pub header: String,
@@ -533,6 +534,7 @@ async fn get_one(
 /// The mapping and the dedupe rule.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ImportSettings)]
 pub struct Settings {
     /// A field per column (null: not imported); as long as `headers`.
     pub mapping: Option<Vec<Option<String>>>,

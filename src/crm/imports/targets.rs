@@ -12,6 +12,7 @@ use crate::record::custom::CustomField;
 
 /// A field a column can be mapped to.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ImportTarget)]
 pub struct Target {
     /// `first_name`, `email`, `custom.<key>`, …
     pub key: String,

@@ -200,9 +200,13 @@ pub async fn export<K: RecordKind>(
                 .blocking_send(Err(std::io::Error::other("export failed")));
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    // Fused: a body may be polled once more after its end, which an
+    // unfused `unfold` answers with a panic (and the client with a cut
+    // download).
+    let stream =
+        futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
