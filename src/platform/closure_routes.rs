@@ -226,9 +226,11 @@ async fn download_export(State(state): State<AppState>, access: OrgAccess) -> Ap
             let _ = tx.blocking_send(Err(e));
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    // Fused: the compression layer polls a body once more after its end.
+    let stream =
+        futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
     let name = format!(
         "{}-export-{}.tar",
         access.org.slug,
