@@ -18,6 +18,7 @@ pub const STATISTICS: &str = "housekeeping.statistics";
 pub const BACKUP: &str = "backup.scheduled";
 pub const SNAPSHOTS: &str = "housekeeping.snapshots";
 pub const CLOSURES: &str = "orgs.closures";
+pub const ARCHIVES: &str = "orgs.archives";
 pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
 pub const REMINDERS: &str = "notifications.reminders";
 pub const FILES: &str = "files.upkeep";
@@ -192,6 +193,15 @@ pub fn runner(
             move |_| {
                 let (state, now) = (state.clone(), clock.now());
                 async move { crate::platform::closure::run_job(&state, now).await }
+            }
+        })
+        // Whole-organization archives: ones still to prepare, expired ones.
+        .platform_job(JobSpec::new(ARCHIVES, Schedule::every(60)))
+        .handler(ARCHIVES, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |_| {
+                let (state, now) = (state.clone(), clock.now());
+                async move { crate::crm::archive::prepare::run_job(&state, now).await }
             }
         })
         .org_job(JobSpec::new(TRASH, Schedule::every(3600)))

@@ -121,6 +121,19 @@ enum Command {
         #[arg(long, env = "HARMONIA_BACKUP_KEY_FILE")]
         backup_key_file: Option<PathBuf>,
     },
+    /// Load a whole-organization export (Settings → Organization → Export
+    /// everything) into a new organization. Safe while the server runs.
+    ImportOrg {
+        /// The archive (.zip) as downloaded.
+        archive: PathBuf,
+        /// The new organization's slug.
+        #[arg(long)]
+        slug: String,
+        /// An existing account to own it. Default: the archive's owners who
+        /// have an account here.
+        #[arg(long)]
+        owner: Option<String>,
+    },
     /// Make a one-time password reset link (valid one hour) for an account and
     /// print it; using it ends every session of the account.
     ResetPassword {
@@ -293,6 +306,11 @@ fn main() -> ExitCode {
             as_slug,
             backup_key_file,
         }) => restore(cli.data_dir, file, org, as_slug, backup_key_file),
+        Some(Command::ImportOrg {
+            archive,
+            slug,
+            owner,
+        }) => import_org(cli.data_dir, archive, slug, owner),
         Some(Command::Demo {
             contacts,
             companies,
@@ -626,6 +644,36 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
         println!(
             "{slug}: {done} records indexed in {:.1} s",
             started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn import_org(
+    data_dir: PathBuf,
+    archive: PathBuf,
+    slug: String,
+    owner: Option<String>,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let done =
+        harmonia::crm::archive::load::import_org(&data_dir, &archive, &slug, owner.as_deref())?;
+    println!(
+        "imported {} as {} ({}) in {:.1} s",
+        archive.display(),
+        done.slug,
+        done.name,
+        started.elapsed().as_secs_f64()
+    );
+    for (kind, rows) in &done.records {
+        println!("  {kind:<10} {rows}");
+    }
+    println!("  files      {}", done.files);
+    println!("  members    {}", done.members.join(", "));
+    if !done.unmatched.is_empty() {
+        println!(
+            "  no account here (their records show a former member): {}",
+            done.unmatched.join(", ")
         );
     }
     Ok(())

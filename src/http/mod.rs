@@ -74,6 +74,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::crm::imports::routes::router())
         .merge(crate::jobs::routes::org_router())
         .merge(crate::platform::closure_routes::org_router())
+        .merge(crate::crm::archive::routes::router())
         .merge(crate::platform::audit_routes::org_router())
         .merge(crate::platform::api_requests::org_router())
         .merge(crate::crm::webhooks::routes::router())

@@ -197,9 +197,31 @@ async fn download_export(State(state): State<AppState>, access: OrgAccess) -> Ap
     };
     let path = closure::export_dir(&state.config.data_dir, &access.org.id).join(file);
     let key_file = state.config.backup.key_file(&state.config.data_dir);
+    let name = format!(
+        "{}-export-{}.tar",
+        access.org.slug,
+        &row.closure.closed_at[..10.min(row.closure.closed_at.len())]
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        decrypted_body(path, key_file),
+    )
+        .into_response())
+}
+
+/// A file kept encrypted with the backup key, decrypted as the client reads
+/// it. A damaged file ends the download with an error (the connection
+/// breaks) instead of a silently short file.
+pub fn decrypted_body(path: std::path::PathBuf, key_file: std::path::PathBuf) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-    // Decrypts as the client reads; a damaged file ends the download with an
-    // error (the connection breaks) instead of a silently short archive.
     tokio::task::spawn_blocking(move || {
         let result = (|| -> std::io::Result<()> {
             let key = BackupKey::load(&key_file, false).map_err(std::io::Error::other)?;
@@ -227,28 +249,10 @@ async fn download_export(State(state): State<AppState>, access: OrgAccess) -> Ap
         }
     });
     // Fused: the compression layer polls a body once more after its end.
-    let stream =
-        futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }));
-    let name = format!(
-        "{}-export-{}.tar",
-        access.org.slug,
-        &row.closure.closed_at[..10.min(row.closure.closed_at.len())]
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-tar".to_string()),
-            (header::CONTENT_LENGTH, size.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
 }
 
 /// Closed organizations, their erase dates and exports (platform admins).

@@ -267,6 +267,13 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
     tenants
         .create_blocking(&org.id)
         .map_err(|e| AppError::Internal(e.context("creating the organization's database")))?;
+    insert(conn, &org)?;
+    add_member(conn, &org.id, owner_id, "owner")?;
+    Ok(org)
+}
+
+/// The organization's control row.
+pub fn insert(conn: &Connection, org: &Org) -> AppResult<()> {
     conn.execute(
         &format!("INSERT INTO orgs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
@@ -281,11 +288,16 @@ pub fn create(conn: &Connection, tenants: &Tenants, new: NewOrg, owner_id: &str)
             org.date_format
         ],
     )?;
+    Ok(())
+}
+
+/// An active membership with `role`.
+pub fn add_member(conn: &Connection, org_id: &str, user_id: &str, role: &str) -> AppResult<()> {
     conn.execute(
-        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
-        params![org.id, owner_id, org.created_at],
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![org_id, user_id, role, clock::now_stamp()],
     )?;
-    Ok(org)
+    Ok(())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod archive;
 mod audit;
 mod backup;
 mod closure;

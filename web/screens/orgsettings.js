@@ -1,5 +1,5 @@
 // Organization settings: name, address (slug), phone country, currency, time zone and date
-// format (admins), and closing the
+// format (admins), exporting everything (owners, orgarchive.js), and closing the
 // organization (owners): read-only at once, an export to download, erased after 30 days
 // unless reopened.
 import { h, clear } from '../util.js';
@@ -13,6 +13,7 @@ import { CURRENCIES } from '../deals/form.js';
 import { toast, reportError } from '../components/toast.js';
 import { navigate } from '../router.js';
 import { settingsFrame } from './settings.js';
+import { archivePanel } from './orgarchive.js';
 
 export const longDate = (iso) => formatDate(iso);
 
@@ -67,6 +68,7 @@ export async function renderOrgSettings(ctx) {
     h('section', { class: 'panel' },
       h('header', null, h('h2', { text: 'General' }), !canAdmin(slug) && h('p', { text: 'Only admins change these.' })),
       form),
+    isOwner(slug) && !closed && archivePanel(slug, ctx.signal),
     isOwner(slug) && closurePanel(slug, org));
   return {};
 }
