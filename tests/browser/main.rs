@@ -955,6 +955,48 @@ async fn an_owner_closes_and_reopens_the_organization() {
     drop(server);
 }
 
+/// An owner asks for an export of everything from the organization's
+/// settings; the list says it is being prepared, then offers the download,
+/// which is the ZIP archive. An admin does not see the panel.
+#[tokio::test]
+async fn an_owner_exports_everything_from_settings() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = server(true);
+    seed(&server.base).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in(c, &server.base, "owner@example.com").await;
+    c.goto(&format!("{}/o/acme/settings/organization", server.base))
+        .await
+        .expect("goto");
+    wait_for(c, "//h2[contains(., 'Export everything')]").await;
+    click(c, "//button[contains(., 'Prepare an export')]").await;
+    let link = wait_for_css(c, ".archive-list li[data-status=ready] a").await;
+    assert_eq!(link.text().await.expect("text").trim(), "Download");
+    let href = link.attr("href").await.expect("href").expect("an href");
+    // The link answers the archive: a ZIP (its first bytes), as an attachment.
+    let v = c
+        .execute_async(
+            r#"const [href, done] = arguments;
+               fetch(href).then(async (r) => {
+                 const b = new Uint8Array(await r.arrayBuffer());
+                 done([r.status, r.headers.get('content-disposition'), String.fromCharCode(b[0], b[1])]);
+               }).catch((e) => done([0, String(e), '']));"#,
+            vec![json!(href)],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(v[0], 200, "{v}");
+    assert!(v[1].as_str().unwrap_or("").starts_with("attachment"), "{v}");
+    assert_eq!(v[2], "PK", "{v}");
+    c.execute("document.getElementById('org-archives').scrollIntoView()", vec![])
+        .await
+        .expect("scroll");
+    screenshots_desktop(c, "org-export").await;
+    b.close().await;
+    drop(server);
+}
+
 /// A company deleted from its page comes back from the Trash screen with
 /// its contacts linked; an admin deletes another record forever.
 #[tokio::test]

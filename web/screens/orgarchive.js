@@ -32,7 +32,7 @@ export function archivePanel(slug, signal) {
   function row(a) {
     const [label, tone] = STATUS[a.status] || [a.status, 'gray'];
     const detail = a.status === 'ready'
-      ? h('span', { class: 'meta' }, fmtSize(a.size), ' · kept until ', timeEl(a.expires_at))
+      ? h('span', { class: 'meta' }, fmtSize(a.size), ' · expires ', timeEl(a.expires_at))
       : a.status === 'failed'
         ? h('span', { class: 'meta', text: a.error ? `It failed: ${a.error}` : 'It failed.' })
         : h('span', { class: 'meta', text: 'Records, files and settings are being gathered. You can leave this page.' });
