@@ -375,7 +375,8 @@ pub struct OrgRef {
 pub struct Notification {
     pub id: String,
     pub org: OrgRef,
-    /// task_assigned, task_due, mentioned, deal_assigned.
+    /// task_assigned, task_due, mentioned, deal_assigned; about the organization itself:
+    /// webhook_disabled (admins), org_export_ready (the owner who asked for the export).
     pub event: String,
     pub title: String,
     pub record_kind: Option<String>,
@@ -651,6 +652,32 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read_one))
         .routes(routes!(read_all))
         .routes(routes!(get_settings, put_settings))
+}
+
+/// Tells one person something about the organization that is not a record
+/// (their export is ready); `key` keeps a repeated call from doubling it.
+pub fn notify_user(
+    c: &Connection,
+    org_id: &str,
+    user_id: &str,
+    event: &str,
+    key: &str,
+    title: &str,
+) -> AppResult<()> {
+    insert(
+        c,
+        &NewNotification {
+            user_id,
+            org_id,
+            event,
+            dedupe_key: &format!("{event}:{org_id}:{key}"),
+            title,
+            record_kind: None,
+            record_id: None,
+            actor: None,
+        },
+    )?;
+    Ok(())
 }
 
 /// Tells every active admin and owner of an organization something about

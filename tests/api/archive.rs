@@ -309,6 +309,16 @@ async fn only_owners_export_and_another_orgs_archive_is_not_found() {
         StatusCode::FORBIDDEN
     );
     let archive = archive_ready(&owner, "acme").await;
+    // The owner who asked is told, wherever they are.
+    let (_, notes) = owner.get("/api/v1/notifications").await;
+    assert!(
+        notes["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|n| n["event"] == "org_export_ready"),
+        "{notes}"
+    );
     let (status, list) = owner.get(&format!("{O}/archives")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"][0]["id"], archive["id"]);

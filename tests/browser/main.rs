@@ -989,9 +989,12 @@ async fn an_owner_exports_everything_from_settings() {
     assert_eq!(v[0], 200, "{v}");
     assert!(v[1].as_str().unwrap_or("").starts_with("attachment"), "{v}");
     assert_eq!(v[2], "PK", "{v}");
-    c.execute("document.getElementById('org-archives').scrollIntoView()", vec![])
-        .await
-        .expect("scroll");
+    c.execute(
+        "document.getElementById('org-archives').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .expect("scroll");
     screenshots_desktop(c, "org-export").await;
     b.close().await;
     drop(server);

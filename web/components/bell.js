@@ -13,7 +13,11 @@ import { browserZone as zoneOfBrowser, timeZones } from '../locale.js';
 const EVENT_LABEL = { task_assigned: 'Task assigned to you', task_due: 'Task due', mentioned: 'Mentioned you', deal_assigned: 'Deal assigned to you' };
 const PATHS = { contact: 'contacts', company: 'companies', deal: 'deals', task: 'tasks', note: 'notes', activity: 'activities' };
 
+// Notices about the organization itself open the settings they concern.
+const EVENT_PATHS = { webhook_disabled: 'settings/webhooks', org_export_ready: 'settings/organization' };
+
 function hrefOf(n) {
+  if (EVENT_PATHS[n.event]) return `/o/${n.org.slug}/${EVENT_PATHS[n.event]}`;
   if (!n.record_kind || !PATHS[n.record_kind]) return `/o/${n.org.slug}/tasks`;
   return `/o/${n.org.slug}/${PATHS[n.record_kind]}/${n.record_id}`;
 }

@@ -40,10 +40,30 @@ pub async fn prepare_pending(state: &AppState) -> anyhow::Result<usize> {
                     clock::stamp(now),
                     clock::stamp(now + time::Duration::days(store::KEPT_DAYS)),
                 );
-                let (id2, name2) = (id.clone(), name.clone());
+                let (id2, name2, oid) = (id.clone(), name.clone(), org_id.clone());
+                let by = row.archive.requested_by.clone();
                 let kept = state
                     .control
-                    .write(move |c| store::ready(c, &id2, &name2, size, &at, &expires))
+                    .write(move |c| {
+                        let kept = store::ready(c, &id2, &name2, size, &at, &expires)?;
+                        if kept {
+                            // They may have left the page: the bell says it is ready.
+                            let org = crate::platform::orgs::by_id(c, &oid)?;
+                            let title = format!(
+                                "The export of {} is ready to download",
+                                org.map_or_else(|| "the organization".into(), |o| o.name)
+                            );
+                            crate::platform::notifications::notify_user(
+                                c,
+                                &oid,
+                                &by,
+                                "org_export_ready",
+                                &id2,
+                                &title,
+                            )?;
+                        }
+                        Ok(kept)
+                    })
                     .await?;
                 if !kept {
                     // Its organization went (erased) while it was written.
