@@ -131,6 +131,7 @@ const BATCHES_PER_TURN: usize = 4;
 /// The per-connection settings every Harmonia connection gets (public for the
 /// benchmark's raw-SQLite baseline).
 pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
+    crate::order::register_sql(conn)?;
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};

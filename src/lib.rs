@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod order;
 pub mod paths;
 pub mod platform;
 pub mod probe;

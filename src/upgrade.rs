@@ -163,6 +163,7 @@ pub fn migrate(conn: &mut Connection, path: &Path, runner: Runner) -> anyhow::Re
 /// in-memory copy of the snapshot (or of an empty database).
 fn which_fails(snapshot: Option<&Path>, migrations: &[Migration]) -> Option<String> {
     let mut copy = Connection::open_in_memory().ok()?;
+    crate::order::register_sql(&copy).ok()?;
     if let Some(snap) = snapshot {
         let from = Connection::open(snap).ok()?;
         rusqlite::backup::Backup::new(&from, &mut copy)

@@ -254,6 +254,7 @@ const SIZES: &[&str] = &[
 static FIELDS: &[Builtin] = &[
     Builtin {
         not_null: true,
+        order_by: Some("t.name_key"),
         ..Builtin::column("name", "Name", FieldType::Text, "t.sort_name")
     },
     Builtin::column("domain", "Domain", FieldType::Text, "t.domain"),
@@ -336,7 +337,8 @@ impl RecordKind for Companies {
             c.owner_id,
             now,
             actor,
-            custom
+            custom,
+            crate::order::natural_key(&c.name)
         ];
         if existing {
             // Its contacts and deals show the company's name in search results.
@@ -355,15 +357,15 @@ impl RecordKind for Companies {
             conn.prepare_cached(
                 "UPDATE companies SET name = ?2, sort_name = ?3, domain = ?4, industry = ?5, size = ?6,
                    phone = ?7, address = ?8, owner_id = ?9, updated_at = ?10, updated_by = ?11,
-                   custom = ?12
+                   custom = ?12, name_key = ?13
                  WHERE id = ?1 AND deleted_at IS NULL",
             )?
             .execute(values)?;
         } else {
             conn.prepare_cached(
                 "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
-                   owner_id, created_at, updated_at, created_by, updated_by, custom)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12)",
+                   owner_id, created_at, updated_at, created_by, updated_by, custom, name_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12, ?13)",
             )?
             .execute(values)?;
         }

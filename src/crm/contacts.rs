@@ -315,13 +315,15 @@ static FIELDS: &[Builtin] = &[
     Builtin {
         not_null: true,
         aliases: &[],
+        order_by: Some("t.name_key"),
         ..Builtin::column("name", "Name", FieldType::Text, "t.sort_name")
     },
     Builtin::column("first_name", "First name", FieldType::Text, "t.first_name"),
     Builtin::column("last_name", "Last name", FieldType::Text, "t.last_name"),
     Builtin {
         sql: None,
-        sortable: false,
+        // By the first email.
+        order_by: Some("t.email_key"),
         ..Builtin::column("emails", "Emails", FieldType::Email, "")
     },
     Builtin {
@@ -333,6 +335,8 @@ static FIELDS: &[Builtin] = &[
     Builtin {
         target: Some("company"),
         param: Some("company"),
+        // By the company's name (kept beside the contact by triggers, V19).
+        order_by: Some("t.company_key"),
         ..Builtin::column("company_id", "Company", FieldType::Record, "t.company_id")
     },
     Builtin {
@@ -411,6 +415,8 @@ impl RecordKind for Contacts {
         } else {
             sort_name
         };
+        let name_key = crate::order::natural_key(&sort_name);
+        let email_key = c.emails.first().map(|e| e.email.to_lowercase());
         let emails = to_json(&c.emails)?;
         let phones = to_json(&c.phones)?;
         let address = c.address.as_ref().map(to_json).transpose()?;
@@ -430,7 +436,9 @@ impl RecordKind for Contacts {
             c.source,
             now,
             actor,
-            custom
+            custom,
+            name_key,
+            email_key
         ];
         if existing {
             // Deals are found by their contacts' names.
@@ -444,7 +452,7 @@ impl RecordKind for Contacts {
                 "UPDATE contacts SET first_name = ?2, last_name = ?3, sort_name = ?4, last_key = ?5,
                    emails = ?6, phones = ?7, job_title = ?8, company_id = ?9, address = ?10,
                    owner_id = ?11, stage = ?12, source = ?13, updated_at = ?14, updated_by = ?15,
-                   custom = ?16
+                   custom = ?16, name_key = ?17, email_key = ?18
                  WHERE id = ?1 AND deleted_at IS NULL",
             )?
             .execute(values)?;
@@ -454,8 +462,9 @@ impl RecordKind for Contacts {
             conn.prepare_cached(
                 "INSERT INTO contacts (id, first_name, last_name, sort_name, last_key, emails, phones,
                    job_title, company_id, address, owner_id, stage, source,
-                   created_at, updated_at, created_by, updated_by, custom)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?15, ?16)",
+                   created_at, updated_at, created_by, updated_by, custom, name_key, email_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?15, ?16,
+                   ?17, ?18)",
             )?
             .execute(values)?;
         }

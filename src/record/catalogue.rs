@@ -100,6 +100,10 @@ pub struct Builtin {
     pub aliases: &'static [&'static str],
     /// A simple list parameter filtering by equality (`?stage=lead`).
     pub param: Option<&'static str>,
+    /// What a list sorts by when it is not the value itself: a name's
+    /// natural key (`crate::order`), a contact's company by that company's
+    /// name, the first email. Filters still compare `sql`.
+    pub order_by: Option<&'static str>,
 }
 
 impl Builtin {
@@ -121,6 +125,7 @@ impl Builtin {
             target: None,
             aliases: &[],
             param: None,
+            order_by: None,
         }
     }
 }
@@ -218,6 +223,29 @@ impl Catalogue<'_> {
             options: b.options.iter().map(|o| o.to_string()).collect(),
             multi: None,
         })
+    }
+
+    /// The field a list sorts by under `name`: as `resolve`, but a built-in
+    /// field with its own order (`Builtin::order_by`) sorts by that.
+    pub fn resolve_sort(&self, name: &str) -> AppResult<FieldRef> {
+        let ordered = self
+            .builtins
+            .iter()
+            .find(|b| b.key == name || b.aliases.contains(&name));
+        if let Some(b) = ordered
+            && let Some(order) = b.order_by
+        {
+            return Ok(FieldRef {
+                key: b.key.to_string(),
+                ty: b.ty,
+                sql: order.to_string(),
+                not_null: b.not_null,
+                sortable: b.sortable,
+                options: Vec::new(),
+                multi: None,
+            });
+        }
+        self.resolve(name)
     }
 }
 

@@ -34,7 +34,7 @@ impl Sorts {
                 Some(n) => (true, n),
                 None => (false, part),
             };
-            let field = cat.resolve(name).map_err(|_| {
+            let field = cat.resolve_sort(name).map_err(|_| {
                 let shown: String = name.chars().take(60).collect();
                 bad(format!(
                     "no sortable field named {shown:?} (see GET /schema)"

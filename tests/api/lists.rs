@@ -168,6 +168,173 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
     assert_eq!(down.last(), Some(&Value::Null));
 }
 
+/// Names sort as people read them (accents folded, numbers as numbers),
+/// contacts sort by their company's *name* and by their first email, and
+/// a company renamed moves its contacts and deals in that order.
+#[tokio::test]
+async fn names_sort_naturally_and_contacts_by_company_name_and_email() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mut company = std::collections::HashMap::new();
+    for name in ["Atlas 10", "atlas 2", "Zenith", "Ábaco"] {
+        let (status, c) = s
+            .post(&format!("{O}/companies"), json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        company.insert(name, c["id"].as_str().expect("id").to_string());
+    }
+    let field = |page: &Value, key: &str| -> Vec<Value> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i[key].clone())
+            .collect()
+    };
+    let (_, up) = s.get(&format!("{O}/companies?sort=name")).await;
+    assert_eq!(
+        field(&up, "name"),
+        [
+            json!("Ábaco"),
+            json!("atlas 2"),
+            json!("Atlas 10"),
+            json!("Zenith")
+        ]
+    );
+    let (_, down) = s.get(&format!("{O}/companies?sort=-name")).await;
+    assert_eq!(
+        field(&down, "name"),
+        [
+            json!("Zenith"),
+            json!("Atlas 10"),
+            json!("atlas 2"),
+            json!("Ábaco")
+        ]
+    );
+    for (first, co, email) in [
+        ("Deal 10", Some("Zenith"), Some("b@x.example")),
+        ("Deal 9", Some("Ábaco"), Some("C@x.example")),
+        ("Émile", Some("Atlas 10"), None),
+        ("eve", None, Some("a@x.example")),
+    ] {
+        let mut body = json!({"first_name": first});
+        if let Some(c) = co {
+            body["company_id"] = json!(company[c]);
+        }
+        if let Some(e) = email {
+            body["emails"] = json!([{"email": e}]);
+        }
+        let (status, c) = s.post(&format!("{O}/contacts"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        let (status, d) = s
+            .post(
+                &format!("{O}/deals"),
+                json!({"title": first, "company_id": co.map(|c| company[c].clone())}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+    }
+    let (_, by_name) = s.get(&format!("{O}/contacts?sort=name")).await;
+    assert_eq!(
+        field(&by_name, "first_name"),
+        [
+            json!("Deal 9"),
+            json!("Deal 10"),
+            json!("Émile"),
+            json!("eve")
+        ]
+    );
+    let (_, deals) = s.get(&format!("{O}/deals?sort=title")).await;
+    assert_eq!(
+        field(&deals, "title"),
+        [
+            json!("Deal 9"),
+            json!("Deal 10"),
+            json!("Émile"),
+            json!("eve")
+        ]
+    );
+    // By the company's name, nulls last both ways.
+    let (_, by_company) = s.get(&format!("{O}/contacts?sort=company_id")).await;
+    assert_eq!(
+        field(&by_company, "first_name"),
+        [
+            json!("Deal 9"),
+            json!("Émile"),
+            json!("Deal 10"),
+            json!("eve")
+        ]
+    );
+    let (_, back) = s.get(&format!("{O}/contacts?sort=-company_id")).await;
+    assert_eq!(
+        field(&back, "first_name"),
+        [
+            json!("Deal 10"),
+            json!("Émile"),
+            json!("Deal 9"),
+            json!("eve")
+        ]
+    );
+    let (_, deals) = s.get(&format!("{O}/deals?sort=company_id")).await;
+    assert_eq!(
+        field(&deals, "title"),
+        [
+            json!("Deal 9"),
+            json!("Émile"),
+            json!("Deal 10"),
+            json!("eve")
+        ]
+    );
+    // By the first email, case-insensitively; no email last.
+    let (_, by_email) = s.get(&format!("{O}/contacts?sort=emails")).await;
+    assert_eq!(
+        field(&by_email, "first_name"),
+        [
+            json!("eve"),
+            json!("Deal 10"),
+            json!("Deal 9"),
+            json!("Émile")
+        ]
+    );
+    // Renaming a company moves its contacts and deals to the new name's place.
+    let (status, _) = s
+        .patch(
+            &format!("{O}/companies/{}", company["Zenith"]),
+            json!({"name": "Aardvark"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, by_company) = s.get(&format!("{O}/contacts?sort=company_id")).await;
+    assert_eq!(
+        by_company["items"][0]["first_name"], "Deal 10",
+        "{by_company}"
+    );
+    let (_, deals) = s.get(&format!("{O}/deals?sort=company_id")).await;
+    assert_eq!(deals["items"][0]["title"], "Deal 10", "{deals}");
+    // A contact moved to another company follows it; one unlinked goes last.
+    let eve_id = by_email["items"][0]["id"]
+        .as_str()
+        .expect("eve")
+        .to_string();
+    let (status, _) = s
+        .patch(
+            &format!("{O}/contacts/{eve_id}"),
+            json!({"company_id": company["Ábaco"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, by_company) = s.get(&format!("{O}/contacts?sort=company_id")).await;
+    assert_eq!(
+        field(&by_company, "first_name"),
+        [
+            json!("Deal 10"),
+            json!("Deal 9"),
+            json!("eve"),
+            json!("Émile")
+        ]
+    );
+}
+
 async fn seed_people(s: &Session) {
     let (_, globex) = s
         .post(

@@ -25,6 +25,17 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The last migration of an organization's database in this build.
+fn newest_tenant_migration() -> refinery::Migration {
+    harmonia::db::Schema::Tenant
+        .migrations()
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .cloned()
+        .expect("migrations")
+}
+
 fn setup(data: &Path) -> std::path::PathBuf {
     let pw = data.with_extension("pw");
     std::fs::write(&pw, PASSWORD).expect("pw");
@@ -56,18 +67,24 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
     assert!(plan.contains("control database: up to date"), "{plan}");
     assert!(plan.contains("organization acme: up to date"), "{plan}");
 
-    // As if this organization's database came from before the newest migration.
-    let c = rusqlite::Connection::open(&crm).expect("open");
-    // (The newest migration creates its table if missing: applying it again is harmless.)
-    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'privacy';")
-        .expect("downgrade");
+    // As if this organization's database came from before the newest
+    // migration: made afresh by every migration but the last.
+    let newest = newest_tenant_migration();
+    std::fs::remove_file(&crm).expect("remove");
+    let mut c = rusqlite::Connection::open(&crm).expect("open");
+    c.execute_batch("PRAGMA journal_mode=WAL;").expect("wal");
+    harmonia::db::Schema::Tenant
+        .migrations()
+        .set_target(refinery::Target::Version(newest.version() - 1))
+        .run(&mut c)
+        .expect("older schema");
     drop(c);
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
     assert!(
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V17__privacy"), "{plan}");
+    assert!(plan.contains(&format!("would apply {newest}")), "{plan}");
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -161,20 +178,23 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let data = dir.path().join("data");
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
-    c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'privacy';
-         DROP TABLE privacy_requests;
-         CREATE VIEW privacy_requests AS SELECT 1 AS id, 1 AS handled_at;
-         CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
+    // The newest migration, forgotten but not undone: applying it again
+    // runs into what it made the first time.
+    let newest = newest_tenant_migration();
+    c.execute(
+        "DELETE FROM refinery_schema_history WHERE version = ?1",
+        [newest.version()],
     )
-    .expect("prepare a migration that will fail");
+    .expect("forget it");
+    c.execute_batch("CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');")
+        .expect("prepare a migration that will fail");
     drop(c);
     let before = std::fs::read(&crm).expect("read");
 
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V17__privacy failed"), "{err}");
+    assert!(err.contains(&format!("migration {newest} failed")), "{err}");
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,8 +205,8 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'privacy')",
-            [],
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = ?1)",
+            [newest.version()],
             |r| r.get(0),
         )
         .expect("schema");

@@ -265,6 +265,7 @@ fn load_tables<R: Read + std::io::Seek>(
     remap: &[(String, String)],
 ) -> anyhow::Result<Vec<(String, u64)>> {
     let mut conn = Connection::open(db_path)?;
+    crate::order::register_sql(&conn)?;
     let target = manifest
         .schema_version
         .try_into()

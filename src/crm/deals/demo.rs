@@ -161,9 +161,10 @@ pub fn fill(
         conn.prepare_cached(
             "INSERT INTO deals (id, title, sort_title, pipeline_id, stage_id, status, position,
                amount, currency, close_date, owner_id, company_id, source, next_step, lost_reason,
-               closed_at, stage_entered_at, created_at, updated_at, created_by, updated_by)
+               closed_at, stage_entered_at, created_at, updated_at, created_by, updated_by,
+               title_key)
              VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-               ?16, ?17, ?16, ?18, ?18)",
+               ?16, ?17, ?16, ?18, ?18, ?19)",
         )?
         .execute(params![
             id,
@@ -183,7 +184,8 @@ pub fn fill(
             closed_at,
             entered,
             created_s,
-            owner
+            owner,
+            crate::order::natural_key(&title)
         ])?;
         for (k, s) in path.iter().enumerate() {
             let from = k.checked_sub(1).map(|j| path[j]);

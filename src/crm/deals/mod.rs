@@ -543,7 +543,8 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
         entered,
         custom,
         now,
-        actor
+        actor,
+        crate::order::natural_key(&c.title)
     ];
     if existing {
         conn.prepare_cached(
@@ -551,7 +552,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
                status = ?6, position = ?7, amount = ?8, currency = ?9, close_date = ?10,
                owner_id = ?11, company_id = ?12, source = ?13, next_step = ?14,
                lost_reason = ?15, closed_at = ?16, stage_entered_at = ?17, custom = ?18,
-               updated_at = ?19, updated_by = ?20
+               updated_at = ?19, updated_by = ?20, title_key = ?21
              WHERE id = ?1 AND deleted_at IS NULL",
         )?
         .execute(values)?;
@@ -560,9 +561,9 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
             "INSERT INTO deals (id, title, sort_title, pipeline_id, stage_id, status, position,
                amount, currency, close_date, owner_id, company_id, source, next_step,
                lost_reason, closed_at, stage_entered_at, custom, created_at, updated_at,
-               created_by, updated_by)
+               created_by, updated_by, title_key)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-               ?17, ?18, ?19, ?19, ?20, ?20)",
+               ?17, ?18, ?19, ?19, ?20, ?20, ?21)",
         )?
         .execute(values)?;
     }
@@ -641,6 +642,7 @@ static FIELDS: &[Builtin] = &[
     Builtin {
         not_null: true,
         aliases: &["name"],
+        order_by: Some("t.title_key"),
         ..Builtin::column("title", "Title", FieldType::Text, "t.sort_title")
     },
     Builtin {
@@ -677,6 +679,8 @@ static FIELDS: &[Builtin] = &[
     Builtin {
         target: Some("company"),
         param: Some("company"),
+        // By the company's name (kept beside the deal by triggers, V19).
+        order_by: Some("t.company_key"),
         ..Builtin::column("company_id", "Company", FieldType::Record, "t.company_id")
     },
     Builtin::column("source", "Source", FieldType::Text, "t.source"),
