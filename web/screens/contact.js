@@ -95,7 +95,7 @@ function companyCard(slug, company) {
 
 export async function renderContact(ctx) {
   const { shell, slug, params, signal } = ctx;
-  const editable = canEdit(slug);
+  let editable = canEdit(slug);
   const listHref = `/o/${slug}/contacts`;
   shell.setActive('contacts');
   shell.setTop({ title: 'Contact', crumbs: [{ label: 'Contacts', href: listHref }] });
@@ -113,6 +113,9 @@ export async function renderContact(ctx) {
     return {};
   }
 
+  // Restricted by a privacy request: read-only for everyone until an admin lifts it.
+  const restricted = contact.restricted === true;
+  if (restricted) editable = false;
   const recordHref = `${listHref}/${contact.id}`;
   const openEdit = () => openContactForm({ slug, contact, onSaved: (c) => { contact = c; render(); props.update(c); } });
   const props = propsList({
@@ -154,13 +157,15 @@ export async function renderContact(ctx) {
     }));
     clear(mainHost,
       sideSection('Company', companyCard(slug, c.company)),
-      sideSection('Deals', deals.el, [deals.add]),
+      sideSection('Deals', deals.el, restricted ? [] : [deals.add]),
       sideSection('Files', files.el, [files.add]),
       timeline.el);
     timeline.reload();
   }
   render();
-  clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' }, mainHost,
+  const banner = restricted ? h('div', { class: 'record-banner', role: 'note' }, icon('lock', 14),
+    h('span', { text: 'Restricted by a privacy request — read-only. It is left out of exports and webhooks until an admin lifts the restriction in Settings → Privacy.' })) : null;
+  clear(shell.content, h('div', { class: 'record' }, banner, headHost, h('div', { class: 'record-body' }, mainHost,
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }

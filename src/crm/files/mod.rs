@@ -186,6 +186,8 @@ pub fn check_targets(conn: &Connection, field: &str, targets: &[Target]) -> AppR
         if !refs::is_live(conn, kind, &t.id)? {
             return Err(AppError::field(field, format!("no such {}", t.kind)));
         }
+        // Nothing new is attached to a record a privacy request restricted.
+        crate::record::restrict::ensure_writable(conn, &t.kind, &t.id)?;
     }
     Ok(())
 }
@@ -287,6 +289,7 @@ pub fn detach(
     actor: &str,
 ) -> AppResult<()> {
     live(conn, id)?;
+    crate::record::restrict::ensure_writable(conn, kind, record_id)?;
     let n = conn
         .prepare_cached(
             "DELETE FROM file_links WHERE file_id = ?1 AND kind = ?2 AND record_id = ?3",

@@ -99,6 +99,9 @@ pub struct Import {
     pub report: Counts,
     /// The first failed rows and why (all of them: `failed.csv`).
     pub failures: Option<Vec<Failure>>,
+    /// The first rows skipped for a reason to look at (the matching record
+    /// is restricted by a privacy request), and why.
+    pub skips: Option<Vec<Failure>>,
     pub error: Option<String>,
     pub created_at: String,
     pub created_by: String,
@@ -168,6 +171,7 @@ fn view(i: Stored) -> Import {
         targets: None,
         report: i.counts,
         failures: None,
+        skips: None,
         error: i.error,
         created_at: i.created_at,
         created_by: i.created_by,
@@ -203,9 +207,11 @@ async fn full(state: &AppState, access: &OrgAccess, id: String) -> AppResult<Imp
             let i = store::get(c, &id)?.ok_or(AppError::NotFound)?;
             let fields = custom::of_kind(c, &i.kind)?;
             let failures = store::failures(c, &i.id, FAILURES_SHOWN)?;
-            Ok((i, fields, failures))
+            let skips = store::noted_skips(c, &i.id, FAILURES_SHOWN)?;
+            Ok((i, fields, (failures, skips)))
         })
         .await?;
+    let (failures, skips) = failures;
     let path = file_of(state, &access.org.id, &i.id);
     let delimiter = i.delimiter.clone();
     let rows = crate::db::off_runtime(move || {
@@ -233,6 +239,7 @@ async fn full(state: &AppState, access: &OrgAccess, id: String) -> AppResult<Imp
     v.columns = Some(columns);
     v.targets = Some(targets::targets(&kind, &fields));
     v.failures = Some(failures);
+    v.skips = Some(skips);
     Ok(v)
 }
 

@@ -20,7 +20,12 @@ use crate::crm::deals::Deals;
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::Org;
 use crate::record::custom::{self, CustomField};
-use crate::record::{Record, RecordKind, patch, store as records};
+use crate::record::{Record, RecordKind, patch, restrict, store as records};
+
+/// Why a row matching a restricted record is skipped (kept in the report:
+/// the only skip whose reason is kept, since it asks for a look).
+pub const RESTRICTED: &str = "the matching record is restricted by a privacy request \
+     (read-only until an admin lifts it); left as it is";
 
 /// Rows per write transaction: large enough that commits are rare, small
 /// enough that other writes of the organization wait a few milliseconds.
@@ -456,6 +461,11 @@ fn row<K: RecordKind>(
                             .errors
                             .insert("row".into(), "the matching record was deleted".into());
                     }
+                    Some(_) if restrict::since(tx, &id)?.is_some() => {
+                        result.action = "skip".into();
+                        result.note = Some(RESTRICTED.into());
+                        result.record_id = Some(id);
+                    }
                     Some(cur) => {
                         let was = patch::as_patch::<K>(&cur)?;
                         let change = changes(imp.dedupe.action, &body, &was);
@@ -584,7 +594,11 @@ pub fn write_batch(
     };
     let id = &plan.import.id;
     for (r, also, before) in &results {
-        let error = (!r.errors.is_empty()).then(|| one_line(&r.errors));
+        let error = if !r.errors.is_empty() {
+            Some(one_line(&r.errors))
+        } else {
+            r.note.clone().filter(|n| n == RESTRICTED)
+        };
         let outcome = match r.action.as_str() {
             "create" => {
                 counts.created += 1;

@@ -243,7 +243,7 @@ pub fn add_row(conn: &Connection, import_id: &str, r: &RowOutcome<'_>) -> AppRes
     Ok(())
 }
 
-/// A failed row: its number and why.
+/// A row that failed, or was skipped for a reason to look at: its number and why.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     /// The data row (1 = the first row after the header).
@@ -252,12 +252,28 @@ pub struct Failure {
 }
 
 pub fn failures(conn: &Connection, import_id: &str, limit: i64) -> AppResult<Vec<Failure>> {
+    rows_saying_why(conn, import_id, "failed", limit)
+}
+
+/// Skipped rows that say why (the matching record is restricted by a
+/// privacy request); a plain "already there" skip keeps no reason.
+pub fn noted_skips(conn: &Connection, import_id: &str, limit: i64) -> AppResult<Vec<Failure>> {
+    rows_saying_why(conn, import_id, "skipped", limit)
+}
+
+fn rows_saying_why(
+    conn: &Connection,
+    import_id: &str,
+    outcome: &str,
+    limit: i64,
+) -> AppResult<Vec<Failure>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, error FROM import_rows WHERE import_id = ?1 AND outcome = 'failed'
+        "SELECT seq, error FROM import_rows
+          WHERE import_id = ?1 AND outcome = ?3 AND error IS NOT NULL
           ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![import_id, limit], |r| {
+        .query_map(params![import_id, limit, outcome], |r| {
             Ok(Failure {
                 row: r.get(0)?,
                 error: r.get::<_, Option<String>>(1)?.unwrap_or_default(),

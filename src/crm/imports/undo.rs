@@ -19,7 +19,7 @@ use crate::crm::contacts::Contacts;
 use crate::crm::deals::Deals;
 use crate::error::{AppError, AppResult};
 use crate::record::custom;
-use crate::record::{Record, RecordKind, patch, store as records};
+use crate::record::{Record, RecordKind, patch, restrict, store as records};
 
 /// Records undone per write transaction.
 const BATCH: i64 = 1000;
@@ -76,6 +76,12 @@ fn one<K: RecordKind>(
         report.noted.push(note("already deleted"));
         return Ok(());
     };
+    if restrict::since(tx, &t.record_id)?.is_some() {
+        report.noted.push(note(
+            "restricted by a privacy request since the import; left as it is",
+        ));
+        return Ok(());
+    }
     let changed_since = t.version.as_deref() != Some(current.version());
     if t.outcome == "created" {
         records::trash::<K>(tx, &t.record_id, actor)?;
