@@ -123,7 +123,9 @@ fn describe(status: &str) -> &'static str {
         "403" => "role too low",
         "404" => "no such organization or record (or another organization's)",
         "413" => "body too large",
-        "409" => "the record, or one a new link names, is restricted by a privacy request (code `restricted`: read-only until an admin lifts it), or a unique value is taken",
+        "409" => {
+            "the record, or one a new link names, is restricted by a privacy request (code `restricted`: read-only until an admin lifts it), or a unique value is taken"
+        }
         "415" => "not JSON",
         "422" => "invalid input; `fields` names each problem",
         _ => "error",

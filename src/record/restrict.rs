@@ -69,8 +69,8 @@ pub fn count_among(conn: &Connection, ids: &[String]) -> AppResult<usize> {
     if ids.is_empty() || !any(conn)? {
         return Ok(0);
     }
-    let mut stmt =
-        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM record_restrictions WHERE record_id = ?1)")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM record_restrictions WHERE record_id = ?1)")?;
     let mut n = 0;
     for id in ids {
         if stmt.query_row([id], |r| r.get::<_, bool>(0))? {
@@ -86,8 +86,8 @@ pub fn of_records(conn: &Connection, ids: &[String]) -> AppResult<HashMap<String
     if ids.is_empty() || !any(conn)? {
         return Ok(out);
     }
-    let mut stmt = conn
-        .prepare_cached("SELECT restricted_at FROM record_restrictions WHERE record_id = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT restricted_at FROM record_restrictions WHERE record_id = ?1")?;
     for id in ids {
         if let Some(at) = stmt.query_row([id], |r| r.get(0)).optional()? {
             out.insert(id.clone(), at);

@@ -73,7 +73,10 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
     let (_, cold) = s.post(&format!("{O}/tags"), json!({"name": "Cold"})).await;
     let cold = cold["id"].as_str().expect("tag").to_string();
     let (status, _) = s
-        .post(&format!("{O}/contacts/{ann}/tags"), json!({"tag_ids": [vip]}))
+        .post(
+            &format!("{O}/contacts/{ann}/tags"),
+            json!({"tag_ids": [vip]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, file) = upload_file(&s, "acme", "cv.txt", b"cv".to_vec(), &[]).await;
@@ -100,12 +103,13 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
     let (st, body) = s.delete(&format!("{O}/contacts/{ann}")).await;
     refused("DELETE", st, &body);
     let (st, body) = s
-        .post(&format!("{O}/contacts/{ann}/tags"), json!({"tag_ids": [cold]}))
+        .post(
+            &format!("{O}/contacts/{ann}/tags"),
+            json!({"tag_ids": [cold]}),
+        )
         .await;
     refused("add a tag", st, &body);
-    let (st, body) = s
-        .delete(&format!("{O}/contacts/{ann}/tags/{vip}"))
-        .await;
+    let (st, body) = s.delete(&format!("{O}/contacts/{ann}/tags/{vip}")).await;
     refused("remove a tag", st, &body);
     // Many at once: refused whole, Bob untouched.
     let (st, body) = s
@@ -162,7 +166,8 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
     refused("a file uploaded to her", st, &body);
 
     // An import matching her by email skips her and says why; Bob is updated.
-    let csv = format!("Email,First Name,Job Title\n{ANN},Anna,Spy\nbob@example.com,Robert,Builder\n");
+    let csv =
+        format!("Email,First Name,Job Title\n{ANN},Anna,Spy\nbob@example.com,Robert,Builder\n");
     let imp = uploaded(&s, "contact", csv.into_bytes()).await;
     let id = imp["id"].as_str().expect("id").to_string();
     let dedupe = json!({"dedupe": {"match": "email", "action": "overwrite"}});
@@ -191,9 +196,7 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
         .filter_map(|c| c["action"].as_str())
         .collect();
     assert_eq!(actions, ["restricted", "created"], "{hist}");
-    let (_, found) = s
-        .get(&format!("{O}/privacy/subject?email={ANN}"))
-        .await;
+    let (_, found) = s.get(&format!("{O}/privacy/subject?email={ANN}")).await;
     for key in ["deals", "notes", "files"] {
         assert_eq!(found[key], json!([]), "{key}: {found}");
     }
@@ -210,7 +213,10 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
     assert_eq!(st, StatusCode::OK, "{a}");
     assert!(a.get("restricted").is_none(), "{a}");
     let (st, _) = s
-        .post(&format!("{O}/contacts/{ann}/tags"), json!({"tag_ids": [cold]}))
+        .post(
+            &format!("{O}/contacts/{ann}/tags"),
+            json!({"tag_ids": [cold]}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     let (st, m) = s
@@ -253,7 +259,9 @@ async fn a_restricted_contact_in_the_trash_stays_there_and_erasure_ends_the_rest
         StatusCode::NO_CONTENT
     );
     assert_eq!(restrict(&s, true).await["contacts"], 1);
-    let (st, body) = s.post(&format!("{O}/contacts/{ann}/restore"), json!({})).await;
+    let (st, body) = s
+        .post(&format!("{O}/contacts/{ann}/restore"), json!({}))
+        .await;
     refused("restore", st, &body);
     let (st, body) = s
         .post(
@@ -276,12 +284,8 @@ async fn a_restricted_contact_in_the_trash_stays_there_and_erasure_ends_the_rest
 
 /// The names in an export of contacts, in any format.
 async fn exported(s: &Session, format: &str) -> String {
-    let (status, _, _, body) = download(
-        s,
-        &format!("{O}/contacts/export"),
-        &[("format", format)],
-    )
-    .await;
+    let (status, _, _, body) =
+        download(s, &format!("{O}/contacts/export"), &[("format", format)]).await;
     assert_eq!(status, StatusCode::OK, "{format}");
     if format != "xlsx" {
         return String::from_utf8(body).expect("utf-8");
@@ -328,7 +332,10 @@ async fn a_restricted_contact_is_left_out_of_exports_and_webhooks() {
     // An update of hers is queued, and its delivery fails for now…
     rx.fail_first.store(1_000_000, Ordering::SeqCst);
     let (st, _) = s
-        .patch(&format!("{O}/contacts/{ann}"), json!({"job_title": "Lead analyst"}))
+        .patch(
+            &format!("{O}/contacts/{ann}"),
+            json!({"job_title": "Lead analyst"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     while about(&ann).len() < 2 {
@@ -342,7 +349,10 @@ async fn a_restricted_contact_is_left_out_of_exports_and_webhooks() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     rx.fail_first.store(0, Ordering::SeqCst);
     let (st, _) = s
-        .patch(&format!("{O}/contacts/{bob}"), json!({"job_title": "Builder"}))
+        .patch(
+            &format!("{O}/contacts/{bob}"),
+            json!({"job_title": "Builder"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     while about(&bob).len() < 2 {
@@ -370,11 +380,17 @@ async fn a_restricted_contact_is_left_out_of_exports_and_webhooks() {
     }
     let seen = about(&ann).len();
     let (st, _) = s
-        .patch(&format!("{O}/contacts/{ann}"), json!({"job_title": "Analyst"}))
+        .patch(
+            &format!("{O}/contacts/{ann}"),
+            json!({"job_title": "Analyst"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     while about(&ann).len() <= seen {
-        assert!(start.elapsed() < Duration::from_secs(30), "her update after lifting");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "her update after lifting"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(about(&ann).last().map(|r| r.answered), Some(200));
@@ -387,7 +403,11 @@ async fn restricting_is_for_admins_of_the_organization_and_checks_its_input() {
     let s = app.setup_owner().await;
     let (ann, _) = people(&s).await;
     for path in ["restrict", "lift"] {
-        for body in [json!({}), json!({"email": "x"}), json!({"email": ANN, "all": true})] {
+        for body in [
+            json!({}),
+            json!({"email": "x"}),
+            json!({"email": ANN, "all": true}),
+        ] {
             let (st, err) = s.post(&format!("{O}/privacy/{path}"), body.clone()).await;
             assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {err}");
         }
@@ -433,7 +453,10 @@ async fn restricting_is_for_admins_of_the_organization_and_checks_its_input() {
     // A member may still read a restricted contact; an admin restricts.
     let admin = app.add_member(&s, "acme", "a@example.com", "admin").await;
     let (st, done) = admin
-        .post(&format!("{O}/privacy/restrict"), json!({"phone": "+14155550177"}))
+        .post(
+            &format!("{O}/privacy/restrict"),
+            json!({"phone": "+14155550177"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{done}");
     assert_eq!(done["ids"], json!([ann]));

@@ -458,12 +458,7 @@ fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
 
 /// The company and contacts a deal names are live records; a company it
 /// already had is kept even while that company is in the trash.
-fn check_links(
-    conn: &Connection,
-    id: &str,
-    c: &Clean,
-    current: Option<&Current>,
-) -> AppResult<()> {
+fn check_links(conn: &Connection, id: &str, c: &Clean, current: Option<&Current>) -> AppResult<()> {
     let mut p = Problems::new();
     let kept = current.is_some_and(|cur| cur.company_id == c.company_id);
     if let Some(cid) = &c.company_id

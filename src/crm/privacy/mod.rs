@@ -245,7 +245,13 @@ fn linked_deals(conn: &Connection, contacts: &[String]) -> AppResult<Vec<String>
     Ok(out)
 }
 
-pub(super) fn log(conn: &Connection, action: &str, subject: &str, by: &str, summary: &Value) -> AppResult<()> {
+pub(super) fn log(
+    conn: &Connection,
+    action: &str,
+    subject: &str,
+    by: &str,
+    summary: &Value,
+) -> AppResult<()> {
     conn.execute(
         "INSERT INTO privacy_requests (id, action, subject, handled_by, handled_at, summary)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
