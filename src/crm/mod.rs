@@ -2,6 +2,7 @@
 //! kinds that routes, search, trash, the schema and the UI derive from.
 
 pub mod activities;
+pub mod birthdays;
 pub mod companies;
 pub mod contacts;
 pub mod days;

@@ -174,9 +174,9 @@ async fn a_restricted_contact_refuses_every_write_and_nothing_is_half_changed() 
     let done = import(&app, &s, &id, dedupe).await;
     assert_eq!(done["report"]["updated"], 1, "{done}");
     assert_eq!(done["report"]["skipped"], 1, "{done}");
-    assert_eq!(done["skips"][0]["row"], 1, "{done}");
+    assert_eq!(done["warnings"][0]["row"], 1, "{done}");
     assert!(
-        done["skips"][0]["error"]
+        done["warnings"][0]["error"]
             .as_str()
             .is_some_and(|e| e.contains("restricted by a privacy request")),
         "{done}"

@@ -58,16 +58,22 @@ fn a_pending_migration_is_listed_then_applied_after_a_snapshot() {
 
     // As if this organization's database came from before the newest migration.
     let c = rusqlite::Connection::open(&crm).expect("open");
-    // (The newest migration creates its table if missing: applying it again is harmless.)
-    c.execute_batch("DELETE FROM refinery_schema_history WHERE name = 'restrictions';")
-        .expect("downgrade");
+    // (The newest migration creates its tables if missing; the column it adds goes.)
+    c.execute_batch(
+        "DELETE FROM refinery_schema_history WHERE name = 'restrictions_birthdays';
+         ALTER TABLE contacts DROP COLUMN birthday;",
+    )
+    .expect("downgrade");
     drop(c);
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
     assert!(
         plan.contains("organization acme: at schema version"),
         "{plan}"
     );
-    assert!(plan.contains("would apply V18__restrictions"), "{plan}");
+    assert!(
+        plan.contains("would apply V18__restrictions_birthdays"),
+        "{plan}"
+    );
 
     stdout(&harmonia(&data, &["migrate"]));
     let plan = stdout(&harmonia(&data, &["migrate", "--dry-run"]));
@@ -162,7 +168,8 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let crm = setup(&data);
     let c = rusqlite::Connection::open(&crm).expect("open");
     c.execute_batch(
-        "DELETE FROM refinery_schema_history WHERE name = 'restrictions';
+        "DELETE FROM refinery_schema_history WHERE name = 'restrictions_birthdays';
+         ALTER TABLE contacts DROP COLUMN birthday;
          DROP TABLE privacy_requests;
          CREATE VIEW privacy_requests AS SELECT 1 AS id, 1 AS handled_at;
          CREATE TABLE kept (note TEXT); INSERT INTO kept VALUES ('still here');",
@@ -174,7 +181,10 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     let out = harmonia(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("migration V18__restrictions failed"), "{err}");
+    assert!(
+        err.contains("migration V18__restrictions_birthdays failed"),
+        "{err}"
+    );
     assert!(err.contains("The database is unchanged"), "{err}");
     assert!(err.contains("will not start"), "{err}");
 
@@ -185,7 +195,7 @@ fn a_failing_migration_stops_the_server_and_changes_nothing() {
     assert_eq!(note, "still here");
     let has_runs: bool = c
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'restrictions')",
+            "SELECT EXISTS (SELECT 1 FROM refinery_schema_history WHERE name = 'restrictions_birthdays')",
             [],
             |r| r.get(0),
         )

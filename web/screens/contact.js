@@ -8,6 +8,7 @@ import { canEdit, getMembers, memberName } from '../session.js';
 import { avatar } from '../components/avatar.js';
 import { stageBadge } from '../components/badge.js';
 import { field } from '../components/field.js';
+import { formatBirthday } from '../components/values.js';
 import { menuButton } from '../components/menu.js';
 import { reportError } from '../components/toast.js';
 import { companyPicker } from '../components/picker.js';
@@ -72,6 +73,12 @@ export function contactFields(slug, members) {
     selectField('stage', 'Stage', (v) => stageSelect(v), (c) => stageBadge(c.stage)),
     selectField('owner_id', 'Owner', (v) => ownerSelect(members, v), (c) => (c.owner_id ? h('span', { text: memberName(members, c.owner_id) || 'Former member' }) : null)),
     textField('source', 'Source'),
+    {
+      key: 'birthday', label: 'Birthday',
+      view: (c) => (c.birthday ? h('span', { class: 'num', text: formatBirthday(c.birthday) }) : null),
+      editor: (c) => { const f = field({ label: 'Birthday', name: 'birthday', value: c.birthday, placeholder: '1985-04-12, or --04-12 without the year', autocomplete: 'off' }); f.querySelector('label').classList.add('sr-only'); return { el: f, focus: () => f._input.focus(), value: () => f._input.value }; },
+      toPatch: (v) => ({ birthday: trimOrNull(v) }),
+    },
     {
       key: 'address', label: 'Address',
       view: (c) => { const l = formatAddress(c.address); return l.length ? h('span', { class: 'lines' }, l.map((x) => h('span', { text: x }))) : null; },

@@ -141,6 +141,16 @@ pub fn usage(conn: &Connection) -> AppResult<i64> {
     )
 }
 
+/// Whether a live file with this content is attached to the record.
+pub fn has_content(conn: &Connection, kind: &str, record_id: &str, sha: &str) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM file_links l JOIN files f ON f.id = l.file_id
+             WHERE l.kind = ?1 AND l.record_id = ?2 AND f.sha256 = ?3 AND f.deleted_at IS NULL)",
+        )?
+        .query_row(params![kind, record_id, sha], |r| r.get(0))?)
+}
+
 pub fn blob_exists(conn: &Connection, sha: &str) -> AppResult<bool> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM file_blobs WHERE sha256 = ?1)")?

@@ -26,7 +26,7 @@ pub fn store(state: &AppState, org_id: &str) -> Store {
 }
 
 /// The organization's quota in bytes (a platform admin may have set one).
-async fn quota(state: &AppState, org_id: &str) -> AppResult<i64> {
+pub async fn quota(state: &AppState, org_id: &str) -> AppResult<i64> {
     let id = org_id.to_string();
     let q: Option<i64> = state
         .control

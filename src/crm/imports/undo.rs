@@ -110,6 +110,26 @@ fn one<K: RecordKind>(
     Ok(())
 }
 
+/// A contact's photo the import attached goes to the trash (restorable
+/// like any file); one already deleted is left as it is.
+fn photo(tx: &Connection, t: &Touched, actor: &str, report: &mut UndoReport) -> AppResult<()> {
+    match crate::crm::files::trash(tx, &t.record_id, actor) {
+        Ok(()) => {
+            report.trashed += 1;
+            Ok(())
+        }
+        Err(AppError::NotFound) => {
+            report.noted.push(Noted {
+                kind: t.kind.clone(),
+                id: t.record_id.clone(),
+                reason: "already deleted".into(),
+            });
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Undoes a batch of the import's rows after `after` — first every row's
 /// own record, then (`by_name`) the companies rows created by name, so that
 /// trashing a company never touches a record still to be undone — and
@@ -129,6 +149,7 @@ pub fn batch(
             "contact" => one::<Contacts>(tx, t, region, actor, report)?,
             "company" => one::<Companies>(tx, t, region, actor, report)?,
             "deal" => one::<Deals>(tx, t, region, actor, report)?,
+            "file" => photo(tx, t, actor, report)?,
             _ => {}
         }
     }

@@ -3,7 +3,8 @@
 -- purged from the trash, until an admin lifts the restriction. Record ids
 -- are unique across kinds, so one table serves every kind.
 
--- (Harmless when applied again: the upgrade tests re-apply the newest migration.)
+-- (The tables are created only if missing and the log is rebuilt from itself,
+-- so the upgrade tests can apply it again once they drop the birthday column.)
 CREATE TABLE IF NOT EXISTS record_restrictions (
     record_id     TEXT PRIMARY KEY,
     kind          TEXT NOT NULL,
@@ -27,3 +28,7 @@ INSERT OR IGNORE INTO privacy_requests_v18 (id, action, subject, handled_by, han
 DROP TABLE privacy_requests;
 ALTER TABLE privacy_requests_v18 RENAME TO privacy_requests;
 CREATE INDEX IF NOT EXISTS privacy_requests_by_time ON privacy_requests(handled_at, id);
+
+-- A contact's birthday: `1985-04-12`, or `--04-12` when the year is not
+-- known (as address books hold them). Rarely sorted: no index.
+ALTER TABLE contacts ADD COLUMN birthday TEXT;
