@@ -511,6 +511,7 @@ pub fn generate(
                     owner_id: rng.chance(70).then(|| owner.clone()),
                     stage: Some(stages[rng.below(stages.len())]),
                     source: rng.chance(60).then(|| rng.pick(SOURCES).to_string()),
+                    birthday: None,
                 };
                 let at = stamp_for(&mut rng, i, contacts_n);
                 let id = contacts::insert_at(tx, input, "US", &owner, &at)?;

@@ -55,6 +55,10 @@ pub enum AppError {
     Timeout,
     #[error("{0}")]
     Conflict(String),
+    /// A write to a record a privacy request restricted (read-only until an
+    /// admin lifts it): 409 `restricted`.
+    #[error("{0}")]
+    Restricted(String),
     #[error("the request body is larger than the limit")]
     TooLarge,
     /// 413 with what was over which limit (a file, an organization's storage).
@@ -102,6 +106,14 @@ impl AppError {
         AppError::Forbidden(msg.into())
     }
 
+    /// 409 for a write to a restricted record; `what` names it ("this contact").
+    pub fn restricted(what: &str) -> Self {
+        AppError::Restricted(format!(
+            "{what} is restricted by a privacy request and is read-only; \
+             an admin must lift the restriction (Settings → Privacy) before it can be changed"
+        ))
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -118,6 +130,7 @@ impl AppError {
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Restricted(_) => (StatusCode::CONFLICT, "restricted"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::TooLargeBecause(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::RangeNotSatisfiable => {

@@ -133,3 +133,17 @@ pub fn wake(conn: &Connection, at: &str) -> AppResult<()> {
     crate::tenant::jobs_due_after_commit();
     Ok(())
 }
+
+/// Withdraws the deliveries still waiting of events about record `id` (its
+/// created, updated and deleted events): a record restricted by a privacy
+/// request sends nothing more, not even what was queued before. A delivery
+/// already on the wire finishes.
+pub fn withdraw(conn: &Connection, id: &str) -> AppResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM webhook_deliveries WHERE state = 'pending' AND event_id IN (
+               SELECT e.id FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+               WHERE d.state = 'pending' AND json_extract(e.data, '$.id') = ?1)",
+        )?
+        .execute([id])?)
+}

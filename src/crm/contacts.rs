@@ -64,6 +64,8 @@ pub struct Contact {
     pub owner_id: Option<String>,
     pub stage: Stage,
     pub source: Option<String>,
+    /// `1985-04-12`, or `--04-12` when the year is not known.
+    pub birthday: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub created_by: String,
@@ -98,6 +100,10 @@ pub struct ContactInput {
     /// Where the contact came from (free text, e.g. "web form", "referral").
     #[serde(default)]
     pub source: Option<String>,
+    /// `1985-04-12`, or `--04-12` when the year is not known.
+    #[serde(default)]
+    #[schema(pattern = r"^(\d{4}|-)-\d{2}-\d{2}$")]
+    pub birthday: Option<String>,
 }
 
 pub struct Clean {
@@ -111,6 +117,7 @@ pub struct Clean {
     owner_id: Option<String>,
     stage: Stage,
     source: Option<String>,
+    birthday: Option<String>,
 }
 
 impl ContactInput {
@@ -135,6 +142,16 @@ impl ContactInput {
             owner_id: values::text(&mut p, "owner_id", self.owner_id, 64),
             stage: self.stage.unwrap_or_default(),
             source: values::text(&mut p, "source", self.source, 100),
+            birthday: values::text(&mut p, "birthday", self.birthday, 20).and_then(|b| {
+                let day = crate::crm::birthdays::parse(&b);
+                if day.is_none() {
+                    p.add(
+                        "birthday",
+                        "use a date like 1985-04-12, or --04-12 without the year (not in the future)",
+                    );
+                }
+                day
+            }),
         };
         p.into_result()?;
         Ok(clean)
@@ -154,6 +171,7 @@ impl Contact {
             owner_id: self.owner_id.clone(),
             stage: Some(self.stage),
             source: self.source.clone(),
+            birthday: self.birthday.clone(),
         }
     }
 }
@@ -169,7 +187,7 @@ fn display_name(first: &str, last: &str, emails: &[LabeledEmail]) -> String {
 
 const COLUMNS: &str = "t.id, t.first_name, t.last_name, t.emails, t.phones, t.job_title,
     t.company_id, co.name, t.address, t.owner_id, t.stage, t.source,
-    t.created_at, t.updated_at, t.created_by, t.updated_by";
+    t.created_at, t.updated_at, t.created_by, t.updated_by, t.birthday";
 const FROM: &str =
     "contacts t LEFT JOIN companies co ON co.id = t.company_id AND co.deleted_at IS NULL";
 
@@ -219,6 +237,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
         updated_at: r.get(13)?,
         created_by: r.get(14)?,
         updated_by: r.get(15)?,
+        birthday: r.get(16)?,
         extras: Extras::default(),
     })
 }
@@ -350,6 +369,7 @@ static FIELDS: &[Builtin] = &[
         ..Builtin::column("stage", "Stage", FieldType::Select, "t.stage")
     },
     Builtin::column("source", "Source", FieldType::Text, "t.source"),
+    Builtin::column("birthday", "Birthday", FieldType::Date, "t.birthday"),
     CREATED_AT,
     UPDATED_AT,
 ];
@@ -361,7 +381,7 @@ impl RecordKind for Contacts {
     const LABEL: &'static str = "Contact";
     const LABEL_PLURAL: &'static str = "Contacts";
     const COLUMNS: &'static str = COLUMNS;
-    const COLUMN_COUNT: usize = 16;
+    const COLUMN_COUNT: usize = 17;
     const FROM: &'static str = FROM;
     const NAME_SQL: &'static str = "coalesce(nullif(trim(t.first_name || ' ' || t.last_name), ''),
         json_extract(t.emails, '$[0].email'), '')";
@@ -437,6 +457,7 @@ impl RecordKind for Contacts {
             now,
             actor,
             custom,
+            c.birthday,
             name_key,
             email_key
         ];
@@ -452,7 +473,7 @@ impl RecordKind for Contacts {
                 "UPDATE contacts SET first_name = ?2, last_name = ?3, sort_name = ?4, last_key = ?5,
                    emails = ?6, phones = ?7, job_title = ?8, company_id = ?9, address = ?10,
                    owner_id = ?11, stage = ?12, source = ?13, updated_at = ?14, updated_by = ?15,
-                   custom = ?16, name_key = ?17, email_key = ?18
+                   custom = ?16, birthday = ?17, name_key = ?18, email_key = ?19
                  WHERE id = ?1 AND deleted_at IS NULL",
             )?
             .execute(values)?;
@@ -462,9 +483,10 @@ impl RecordKind for Contacts {
             conn.prepare_cached(
                 "INSERT INTO contacts (id, first_name, last_name, sort_name, last_key, emails, phones,
                    job_title, company_id, address, owner_id, stage, source,
-                   created_at, updated_at, created_by, updated_by, custom, name_key, email_key)
+                   created_at, updated_at, created_by, updated_by, custom, birthday, name_key,
+                   email_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?15, ?16,
-                   ?17, ?18)",
+                   ?17, ?18, ?19)",
             )?
             .execute(values)?;
         }

@@ -72,6 +72,10 @@ impl LinkTable {
                     format!("no such {}: {}", l.kind, short(&l.id)),
                 ));
             }
+            // Nothing new is attached to a restricted record; links it had stay.
+            if !before.contains(&l.id) {
+                crate::record::restrict::ensure_writable(conn, &l.kind, &l.id)?;
+            }
         }
         conn.prepare_cached(&format!(
             "DELETE FROM {} WHERE {} = ?1",

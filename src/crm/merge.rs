@@ -24,7 +24,7 @@ use crate::crm::companies::{Companies, Company};
 use crate::crm::contacts::{Contact, Contacts};
 use crate::error::{AppError, AppResult, ErrorBody, Json, Query};
 use crate::platform::access::OrgAccess;
-use crate::record::{Record, RecordKind, custom, history, patch, store};
+use crate::record::{Record, RecordKind, custom, history, patch, restrict, store};
 use crate::state::AppState;
 
 /// The most records one merge takes.
@@ -427,6 +427,11 @@ async fn merge<K: RecordKind>(
             for id in &body.ids {
                 recs.push(store::load::<K>(tx, id)?.ok_or(AppError::NotFound)?);
             }
+            // Links move into the survivor and out of the others before any
+            // of them is written: a restricted one refuses the merge first.
+            for id in &body.ids {
+                restrict::ensure_writable(tx, K::LABEL, id)?;
+            }
             let survivor = body.ids[0].clone();
             let changes = chosen::<K>(&recs, &body.values)?;
             let fields = custom::of_kind(tx, K::KIND)?;
@@ -516,8 +521,9 @@ const COMPANY_LINKS: &[Own] = &[
     params(("org" = String, Path)), request_body = MergeInput,
     responses((status = 200, body = Contact), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 async fn merge_contacts(
     axum::extract::State(state): axum::extract::State<AppState>,
     access: OrgAccess,
@@ -533,8 +539,9 @@ async fn merge_contacts(
     params(("org" = String, Path)), request_body = MergeInput,
     responses((status = 200, body = Company), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 async fn merge_companies(
     axum::extract::State(state): axum::extract::State<AppState>,
     access: OrgAccess,

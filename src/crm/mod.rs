@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod archive;
+pub mod birthdays;
 pub mod companies;
 pub mod contacts;
 pub mod days;

@@ -113,6 +113,13 @@ pub fn card(c: &Contact) -> String {
             ),
         );
     }
+    if let Some(b) = c.birthday.as_deref() {
+        // A date value: `19850412`, or `--0412` without the year.
+        line(
+            &mut out,
+            &format!("BDAY:{}", crate::crm::birthdays::vcard(b)),
+        );
+    }
     if !c.extras.tags.is_empty() {
         let tags: Vec<String> = c.extras.tags.iter().map(|t| esc(&t.name)).collect();
         line(&mut out, &format!("CATEGORIES:{}", tags.join(",")));

@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult, Json};
 use crate::platform::access::OrgAccess;
 use crate::record::list::{ListQuery, fields_of};
 use crate::record::routes::me;
-use crate::record::{RecordKind, custom, find, patch, store, tags};
+use crate::record::{RecordKind, custom, find, patch, restrict, store, tags};
 use crate::state::AppState;
 
 /// The most records one bulk request changes by id.
@@ -177,6 +177,16 @@ pub async fn bulk<K: RecordKind>(
         delete: body.delete,
     };
     let matched = ids.len();
+    // Refused whole, before the first batch: a restricted record among them
+    // would otherwise stop the change half-way.
+    {
+        let ids = ids.clone();
+        access
+            .tenant
+            .db
+            .read(move |c| restrict::ensure_none_among(c, K::LABEL_PLURAL, &ids))
+            .await?;
+    }
     // Checked once, before anything is written: the tags, the users the
     // patch names, and the patch itself on the first record (a bad value is
     // a 422 with nothing written).

@@ -252,6 +252,11 @@ impl ListQuery {
         self.args.push(arg);
     }
 
+    /// Narrows the list by a condition without arguments (SQL over `t`).
+    pub fn and_sql(&mut self, sql: &str) {
+        self.conditions.push(sql.to_string());
+    }
+
     /// The conditions (SQL over `t`) and their arguments, for kinds that
     /// aggregate over a list (a board's sums).
     pub fn conditions(&self) -> (String, &[Sql]) {

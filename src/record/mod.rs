@@ -19,6 +19,7 @@ pub mod list;
 pub mod openapi;
 pub mod patch;
 pub mod refs;
+pub mod restrict;
 pub mod routes;
 pub mod schema;
 pub mod sort;
@@ -201,6 +202,13 @@ pub struct Extras {
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
     pub tags: Vec<tags::TagRef>,
+    /// True while a privacy request restricts the record: it can be read,
+    /// not changed, and is left out of exports and webhooks (absent when not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restricted: bool,
+    /// When it was restricted (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restricted_at: Option<String>,
 }
 
 /// The same description, as an object: what code iterating over kinds holds.

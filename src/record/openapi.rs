@@ -123,6 +123,9 @@ fn describe(status: &str) -> &'static str {
         "403" => "role too low",
         "404" => "no such organization or record (or another organization's)",
         "413" => "body too large",
+        "409" => {
+            "the record, or one a new link names, is restricted by a privacy request (code `restricted`: read-only until an admin lifts it), or a unique value is taken"
+        }
         "415" => "not JSON",
         "422" => "invalid input; `fields` names each problem",
         _ => "error",
@@ -130,7 +133,11 @@ fn describe(status: &str) -> &'static str {
 }
 
 const READ: &[&str] = &["401", "404", "422"];
-const WRITE: &[&str] = &["400", "401", "403", "404", "413", "415", "422"];
+/// A write: a record restricted by a privacy request (the one written, or
+/// one a new link names) refuses it with 409, as does a unique value taken.
+const WRITE: &[&str] = &["400", "401", "403", "404", "409", "413", "415", "422"];
+/// The same without a body.
+const CHANGE_BARE: &[&str] = &["401", "403", "404", "409"];
 
 fn page_of(record: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -383,7 +390,7 @@ pub fn one<K: RecordKind>(path: &str) -> Paths {
                     id_params(),
                     None,
                     ("204", None),
-                    &["401", "403", "404"],
+                    CHANGE_BARE,
                 ),
             ),
         ],
@@ -401,7 +408,7 @@ pub fn restore<K: RecordKind>(one: &str) -> Paths {
                 id_params(),
                 None,
                 ("200", Some(record::<K>())),
-                &["401", "403", "404"],
+                CHANGE_BARE,
             ),
         )],
     )
@@ -517,7 +524,7 @@ pub fn untag<K: RecordKind>(one: &str) -> Paths {
                 params,
                 None,
                 ("200", Some(record::<K>())),
-                &["401", "403", "404"],
+                CHANGE_BARE,
             ),
         )],
     )

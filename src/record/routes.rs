@@ -16,7 +16,7 @@ use crate::paths::{IdPath, TagPath};
 use crate::platform::access::OrgAccess;
 use crate::record::history::{self, Change};
 use crate::record::list::{Count, ListQuery, Page, Params, Viewer, fields_of};
-use crate::record::{RecordKind, find, openapi, patch, store, tags, timeline};
+use crate::record::{RecordKind, find, openapi, patch, restrict, store, tags, timeline};
 use crate::state::AppState;
 
 /// Who asks: the caller's user id (an API key's owner), for `me` in
@@ -358,6 +358,7 @@ async fn bulk_tags<K: RecordKind>(
                     tags::check_ids(tx, list)?;
                 }
             }
+            restrict::ensure_none_among(tx, K::LABEL_PLURAL, &body.ids)?;
             let mut n = 0;
             for id in &body.ids {
                 if !store::exists(tx, K::TABLE, id)? {

@@ -11,7 +11,7 @@ use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::record::catalogue::FieldType;
 use crate::record::custom::{self, CustomField};
-use crate::record::{Record, RecordKind, SaveRow, history, kind, kinds, refs, tags};
+use crate::record::{Record, RecordKind, SaveRow, history, kind, kinds, refs, restrict, tags};
 use crate::search::SearchDoc;
 
 /// How long deleted records (and custom fields) stay restorable.
@@ -77,11 +77,15 @@ pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> App
     let names = ref_names(conn, &fields, recs)?;
     let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
     let mut tags = tags::of_records(conn, &ids)?;
+    let mut restricted = restrict::of_records(conn, &ids)?;
     for rec in recs.iter_mut() {
         let stored = std::mem::take(&mut rec.extras_mut().custom);
         rec.extras_mut().custom = shown(&fields, stored, &names);
         let id = rec.id().to_string();
         rec.extras_mut().tags = tags.remove(&id).unwrap_or_default();
+        let since = restricted.remove(&id);
+        rec.extras_mut().restricted = since.is_some();
+        rec.extras_mut().restricted_at = since;
     }
     K::decorate(conn, recs)
 }
@@ -239,6 +243,12 @@ pub fn emit<K: RecordKind>(
     changes: Option<&Map<String, Value>>,
 ) -> AppResult<()> {
     let event_type = format!("{}.{action}", K::KIND);
+    // A restricted record sends nothing (its writes are refused anyway;
+    // this keeps any other path from leaking it). Asked only when some hook
+    // listens, so a write without hooks costs nothing more.
+    if !crate::events::subscribed(conn, &event_type)? || restrict::since(conn, id)?.is_some() {
+        return Ok(());
+    }
     crate::events::emit(conn, &event_type, || {
         let record = match get::<K>(conn, id)? {
             Some(r) => serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()))?,
@@ -265,6 +275,7 @@ pub fn replace<K: RecordKind>(
     actor: &str,
     now: &str,
 ) -> AppResult<()> {
+    restrict::ensure_writable(conn, K::LABEL, id)?;
     K::save(
         conn,
         SaveRow {
@@ -281,6 +292,7 @@ pub fn replace<K: RecordKind>(
 
 /// Moves a live record to the trash; 404 if there is none.
 pub fn trash<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+    restrict::ensure_writable(conn, K::LABEL, id)?;
     let now = clock::now_stamp();
     // The event carries the record as it was (none when it is not there:
     // the 404 below rolls the event back with everything else).
@@ -303,6 +315,8 @@ pub fn trash<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResu
 /// Brings a record back from the trash; 404 if it is not there (or has been
 /// there longer than `TRASH_DAYS`, waiting to be erased).
 pub fn restore<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppResult<()> {
+    // A restricted record in the trash stays there until it is lifted.
+    restrict::ensure_writable(conn, K::LABEL, id)?;
     let now = clock::now_stamp();
     let n = conn
         .prepare_cached(&format!(
@@ -324,27 +338,28 @@ pub fn restore<K: RecordKind>(conn: &Connection, id: &str, actor: &str) -> AppRe
 
 /// Erases, for every kind, records that have been in the trash longer than
 /// `TRASH_DAYS` — with their tags and history — and custom fields deleted
-/// that long ago, with their values.
+/// that long ago, with their values. A restricted record stays until its
+/// restriction is lifted: restriction is often asked instead of erasure,
+/// to keep what a claim needs.
 pub fn purge_trash(conn: &Connection) -> AppResult<usize> {
     let cutoff = trash_cutoff();
     let mut n = 0;
     for k in kinds() {
         let table = k.table();
+        let expired = format!(
+            "SELECT t.id FROM {table} t WHERE t.deleted_at < ?1 AND {}",
+            restrict::NOT_RESTRICTED
+        );
         conn.execute(
-            &format!(
-                "DELETE FROM record_tags WHERE record_id IN (SELECT id FROM {table} WHERE deleted_at < ?1)"
-            ),
+            &format!("DELETE FROM record_tags WHERE record_id IN ({expired})"),
             [&cutoff],
         )?;
         conn.execute(
-            &format!(
-                "DELETE FROM record_history WHERE kind = ?2
-                   AND record_id IN (SELECT id FROM {table} WHERE deleted_at < ?1)"
-            ),
+            &format!("DELETE FROM record_history WHERE kind = ?2 AND record_id IN ({expired})"),
             params![cutoff, k.name()],
         )?;
         n += conn.execute(
-            &format!("DELETE FROM {table} WHERE deleted_at < ?1"),
+            &format!("DELETE FROM {table} WHERE id IN ({expired})"),
             [&cutoff],
         )?;
     }

@@ -200,6 +200,7 @@ pub fn set_on(
     tag_ids: &[String],
     add: bool,
 ) -> AppResult<bool> {
+    crate::record::restrict::ensure_writable(conn, kind, record_id)?;
     let mut changed = 0;
     for t in tag_ids {
         changed += if add {

@@ -224,6 +224,7 @@ pub fn list(
 
 /// Erases one record in the trash now: its row, tags and history.
 pub fn erase(conn: &Connection, k: &dyn Kind, id: &str) -> AppResult<()> {
+    crate::record::restrict::ensure_writable(conn, k.label(), id)?;
     let table = k.table();
     let n = conn.execute(
         &format!("DELETE FROM {table} WHERE id = ?1 AND deleted_at IS NOT NULL"),
@@ -308,7 +309,7 @@ pub struct Restored {
     params(("org" = String, Path, description = "organization slug")),
     responses((status = 200, body = Restored), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn restore_many(
     access: OrgAccess,
     Json(body): Json<RestoreMany>,
@@ -350,7 +351,7 @@ pub struct TrashPath {
            ("kind" = String, Path, description = "the record's kind"),
            ("id" = String, Path, description = "the record's id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn erase_one(access: OrgAccess, Path(path): Path<TrashPath>) -> AppResult<StatusCode> {
     access.require(Role::Admin)?;
     let k = Trashed::named(&path.kind).ok_or(AppError::NotFound)?;

@@ -26,6 +26,7 @@ mod merge;
 mod notifications;
 mod observe;
 mod privacy;
+mod privacy_restrict;
 mod rate_limits;
 mod records;
 mod roles;

@@ -74,6 +74,8 @@ function entryEl(e, ctx) {
   if (e.event === 'created') return li('plus', [actor, ' created this record'], null);
   if (e.event === 'deleted') return li('trash', [actor, ' deleted this record'], null);
   if (e.event === 'restored') return li('undo', [actor, ' restored this record'], null);
+  if (e.event === 'restricted') return li('lock', [actor, ' restricted this record (privacy request)'], null);
+  if (e.event === 'lifted') return li('lock', [actor, ' lifted the restriction'], null);
   const lines = changeLines(it);
   return li('pencil', [actor, ` changed ${lines.length === 1 ? 'a field' : `${lines.length} fields`}`], h('ul', { class: 'tl-diff' }, lines));
 }

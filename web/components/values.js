@@ -39,6 +39,14 @@ export function formatMoney(m) {
 export function formatDate(s) {
   return /^\d{4}-\d{2}-\d{2}$/.test(s || '') ? formatDay(s) : String(s || '');
 }
+/** A birthday: a date, or `--MM-DD` (day and month, the year not known). */
+export function formatBirthday(s) {
+  const m = /^--(\d{2})-(\d{2})$/.exec(s || '');
+  if (!m) return formatDate(s);
+  try {
+    return new Intl.DateTimeFormat(undefined, { month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(2000, Number(m[1]) - 1, Number(m[2]))));
+  } catch { return s; }
+}
 function formatNumber(s) {
   const n = Number(s);
   return Number.isFinite(n) && Math.abs(n) < 2 ** 53 ? new Intl.NumberFormat(undefined, { maximumFractionDigits: 20 }).format(n) : String(s);

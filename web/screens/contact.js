@@ -8,6 +8,7 @@ import { canEdit, getMembers, memberName } from '../session.js';
 import { avatar } from '../components/avatar.js';
 import { stageBadge } from '../components/badge.js';
 import { field } from '../components/field.js';
+import { formatBirthday } from '../components/values.js';
 import { menuButton } from '../components/menu.js';
 import { reportError } from '../components/toast.js';
 import { companyPicker } from '../components/picker.js';
@@ -73,6 +74,12 @@ export function contactFields(slug, members) {
     selectField('owner_id', 'Owner', (v) => ownerSelect(members, v), (c) => (c.owner_id ? h('span', { text: memberName(members, c.owner_id) || 'Former member' }) : null)),
     textField('source', 'Source'),
     {
+      key: 'birthday', label: 'Birthday',
+      view: (c) => (c.birthday ? h('span', { class: 'num', text: formatBirthday(c.birthday) }) : null),
+      editor: (c) => { const f = field({ label: 'Birthday', name: 'birthday', value: c.birthday, placeholder: '1985-04-12, or --04-12 without the year', autocomplete: 'off' }); f.querySelector('label').classList.add('sr-only'); return { el: f, focus: () => f._input.focus(), value: () => f._input.value }; },
+      toPatch: (v) => ({ birthday: trimOrNull(v) }),
+    },
+    {
       key: 'address', label: 'Address',
       view: (c) => { const l = formatAddress(c.address); return l.length ? h('span', { class: 'lines' }, l.map((x) => h('span', { text: x }))) : null; },
       editor: (c) => addressEditor(c.address),
@@ -95,7 +102,7 @@ function companyCard(slug, company) {
 
 export async function renderContact(ctx) {
   const { shell, slug, params, signal } = ctx;
-  const editable = canEdit(slug);
+  let editable = canEdit(slug);
   const listHref = `/o/${slug}/contacts`;
   shell.setActive('contacts');
   shell.setTop({ title: 'Contact', crumbs: [{ label: 'Contacts', href: listHref }] });
@@ -113,6 +120,9 @@ export async function renderContact(ctx) {
     return {};
   }
 
+  // Restricted by a privacy request: read-only for everyone until an admin lifts it.
+  const restricted = contact.restricted === true;
+  if (restricted) editable = false;
   const recordHref = `${listHref}/${contact.id}`;
   const openEdit = () => openContactForm({ slug, contact, onSaved: (c) => { contact = c; render(); props.update(c); } });
   const props = propsList({
@@ -154,13 +164,15 @@ export async function renderContact(ctx) {
     }));
     clear(mainHost,
       sideSection('Company', companyCard(slug, c.company)),
-      sideSection('Deals', deals.el, [deals.add]),
+      sideSection('Deals', deals.el, restricted ? [] : [deals.add]),
       sideSection('Files', files.el, [files.add]),
       timeline.el);
     timeline.reload();
   }
   render();
-  clear(shell.content, h('div', { class: 'record' }, headHost, h('div', { class: 'record-body' }, mainHost,
+  const banner = restricted ? h('div', { class: 'record-banner', role: 'note' }, icon('lock', 14),
+    h('span', { text: 'Restricted by a privacy request — read-only. It is left out of exports and webhooks until an admin lifts the restriction in Settings → Privacy.' })) : null;
+  clear(shell.content, h('div', { class: 'record' }, banner, headHost, h('div', { class: 'record-body' }, mainHost,
     h('aside', { class: 'record-side', 'aria-label': 'Details' }, sideSection('Tags', tags.el), sideSection('Details', props.el)))));
   return { shortcuts: editable ? { e: openEdit } : {} };
 }

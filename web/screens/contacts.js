@@ -9,6 +9,7 @@ import { ownerSelect } from '../components/editors.js';
 import { companyPicker } from '../components/picker.js';
 import { listScreen } from './list.js';
 import { formatPhone } from '../phone.js';
+import { formatBirthday } from '../components/values.js';
 import { openContactForm } from './forms.js';
 
 export const contactName = (c) => c.name || [c.first_name, c.last_name].filter(Boolean).join(' ') || (c.emails && c.emails[0] && c.emails[0].email) || 'Unnamed contact';
@@ -29,6 +30,7 @@ export function contactColumns(slug, members, { company = true } = {}) {
     { key: 'updated_at', label: 'Updated', sort: 'updated_at', className: 'hide-sm w-date', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.updated_at)) },
     { key: 'created_at', label: 'Created', sort: 'created_at', className: 'hide-md w-date', render: (c) => h('span', { class: 'tertiary' }, timeEl(c.created_at)) },
     { key: 'source', label: 'Source', className: 'hide-md', render: (c) => (c.source ? h('span', { class: 'secondary', text: c.source }) : null) },
+    { key: 'birthday', label: 'Birthday', className: 'hide-md w-date', render: (c) => (c.birthday ? h('span', { class: 'secondary num', text: formatBirthday(c.birthday) }) : null) },
   ].filter(Boolean);
 }
 

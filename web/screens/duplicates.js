@@ -20,7 +20,7 @@ const REASON = {
 };
 // The fields a merge can choose (what the kind's create form takes).
 const CHOOSABLE = {
-  contact: ['first_name', 'last_name', 'emails', 'phones', 'job_title', 'company_id', 'address', 'owner_id', 'stage', 'source'],
+  contact: ['first_name', 'last_name', 'emails', 'phones', 'job_title', 'company_id', 'address', 'owner_id', 'stage', 'source', 'birthday'],
   company: ['name', 'domain', 'industry', 'size', 'phone', 'address', 'owner_id'],
 };
 

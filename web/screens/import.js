@@ -165,7 +165,7 @@ export async function renderImport(ctx) {
             h('td', { text: String(r.row) }),
             h('td', {}, h('span', { class: 'badge', text: ROW_ACTION[r.action] || r.action })),
             mapped.slice(0, 5).map((m) => h('td', { class: 'truncate', text: cell(r.values, m) })),
-            h('td', { class: 'error-text', text: Object.entries(r.errors).map(([f, m]) => `${label(f)}: ${m}`).join('; ') })))))));
+            h('td', { class: 'error-text', text: [...Object.entries(r.errors).map(([f, m]) => `${label(f)}: ${m}`), r.warning].filter(Boolean).join('; ') })))))));
       } catch (e) {
         err.textContent = e.message;
       } finally {
@@ -229,6 +229,9 @@ export async function renderImport(ctx) {
       (imp.failures || []).length ? h('div', { class: 'table-card' }, h('table', { class: 'table import-failures' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Row' }), h('th', { scope: 'col', text: 'Why it failed' }))),
         h('tbody', {}, imp.failures.map((f) => h('tr', {}, h('td', { text: String(f.row) }), h('td', { text: f.error })))))) : null,
+      (imp.warnings || []).length ? h('div', { class: 'table-card' }, h('table', { class: 'table import-warnings' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Row' }), h('th', { scope: 'col', text: 'To look at' }))),
+        h('tbody', {}, imp.warnings.map((f) => h('tr', {}, h('td', { text: String(f.row) }), h('td', { text: f.error })))))) : null,
       imp.undone_at ? h('p', { class: 'secondary' }, 'Undone ', timeEl(imp.undone_at), '. What it created is deleted and what it changed is back as it was.') : null,
       imp.undo_until && !imp.undone_at ? h('p', { class: 'secondary' }, 'You can undo it until ', timeEl(imp.undo_until), ': what it created is deleted, what it changed is restored.') : null,
       h('div', { class: 'row import-actions' },

@@ -458,7 +458,7 @@ fn current(conn: &Connection, id: &str) -> AppResult<Option<Current>> {
 
 /// The company and contacts a deal names are live records; a company it
 /// already had is kept even while that company is in the trash.
-fn check_links(conn: &Connection, c: &Clean, current: Option<&Current>) -> AppResult<()> {
+fn check_links(conn: &Connection, id: &str, c: &Clean, current: Option<&Current>) -> AppResult<()> {
     let mut p = Problems::new();
     let kept = current.is_some_and(|cur| cur.company_id == c.company_id);
     if let Some(cid) = &c.company_id
@@ -472,7 +472,22 @@ fn check_links(conn: &Connection, c: &Clean, current: Option<&Current>) -> AppRe
             p.add(format!("contacts[{i}].contact_id"), "no such contact");
         }
     }
-    p.into_result()
+    p.into_result()?;
+    // A restricted contact stays on the deals it was on, and joins no other.
+    for (cid, _) in &c.contacts {
+        if crate::record::restrict::since(conn, cid)?.is_none() {
+            continue;
+        }
+        let on_it: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM deal_contacts WHERE deal_id = ?1 AND contact_id = ?2)",
+            )?
+            .query_row(params![id, cid], |r| r.get(0))?;
+        if !on_it {
+            return Err(AppError::restricted("this contact"));
+        }
+    }
+    Ok(())
 }
 
 fn save_contacts(conn: &Connection, id: &str, contacts: &[(String, ContactRole)]) -> AppResult<()> {
@@ -502,7 +517,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
     if existing && cur.is_none() {
         return Err(AppError::NotFound);
     }
-    check_links(conn, c, cur.as_ref())?;
+    check_links(conn, id, c, cur.as_ref())?;
     let stage = resolve_stage(conn, c, cur.as_ref())?;
     let moved = cur.as_ref().is_none_or(|cur| cur.stage_id != stage.id);
     let lost_reason = match stage.kind {

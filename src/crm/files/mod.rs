@@ -141,6 +141,16 @@ pub fn usage(conn: &Connection) -> AppResult<i64> {
     )
 }
 
+/// Whether a live file with this content is attached to the record.
+pub fn has_content(conn: &Connection, kind: &str, record_id: &str, sha: &str) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM file_links l JOIN files f ON f.id = l.file_id
+             WHERE l.kind = ?1 AND l.record_id = ?2 AND f.sha256 = ?3 AND f.deleted_at IS NULL)",
+        )?
+        .query_row(params![kind, record_id, sha], |r| r.get(0))?)
+}
+
 pub fn blob_exists(conn: &Connection, sha: &str) -> AppResult<bool> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM file_blobs WHERE sha256 = ?1)")?
@@ -186,6 +196,8 @@ pub fn check_targets(conn: &Connection, field: &str, targets: &[Target]) -> AppR
         if !refs::is_live(conn, kind, &t.id)? {
             return Err(AppError::field(field, format!("no such {}", t.kind)));
         }
+        // Nothing new is attached to a record a privacy request restricted.
+        crate::record::restrict::ensure_writable(conn, &t.kind, &t.id)?;
     }
     Ok(())
 }
@@ -287,6 +299,7 @@ pub fn detach(
     actor: &str,
 ) -> AppResult<()> {
     live(conn, id)?;
+    crate::record::restrict::ensure_writable(conn, kind, record_id)?;
     let n = conn
         .prepare_cached(
             "DELETE FROM file_links WHERE file_id = ?1 AND kind = ?2 AND record_id = ?3",

@@ -26,7 +26,7 @@ pub fn store(state: &AppState, org_id: &str) -> Store {
 }
 
 /// The organization's quota in bytes (a platform admin may have set one).
-async fn quota(state: &AppState, org_id: &str) -> AppResult<i64> {
+pub async fn quota(state: &AppState, org_id: &str) -> AppResult<i64> {
     let id = org_id.to_string();
     let q: Option<i64> = state
         .control
@@ -66,8 +66,9 @@ pub struct UploadForm {
     responses((status = 201, body = FileInfo), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 408, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 507, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 507, body = ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
     access: OrgAccess,
@@ -315,7 +316,7 @@ async fn restore(access: OrgAccess, Path(path): Path<IdPath>) -> AppResult<Json<
            ("id" = String, Path, description = "the file's id")),
     responses((status = 200, body = FileInfo), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn attach(
     access: OrgAccess,
     Path(path): Path<IdPath>,
@@ -350,7 +351,8 @@ pub struct LinkPath {
            ("kind" = String, Path, description = "the record's kind"),
            ("record_id" = String, Path, description = "the record's id")),
     responses((status = 200, body = FileInfo), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 async fn detach(access: OrgAccess, Path(p): Path<LinkPath>) -> AppResult<Json<FileInfo>> {
     access.require(Role::Member)?;
     let actor = access.actor().stamp();

@@ -6,6 +6,7 @@
 //! outcome is kept in `import_rows`: what undo needs, and the failed rows'
 //! reasons.
 
+pub mod photos;
 pub mod routes;
 pub mod run;
 pub mod sniff;

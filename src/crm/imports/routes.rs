@@ -18,7 +18,7 @@ use super::run::{self, RowResult, Rows};
 use super::store::{self, Counts, Failure, Stored};
 use super::targets::{self, Target};
 use super::undo::{self, UndoReport};
-use super::{Dedupe, JOB, check_kind, sniff, vcf};
+use super::{Dedupe, JOB, check_kind, photos, sniff, vcf};
 use crate::audit;
 use crate::auth::roles::Role;
 use crate::clock;
@@ -99,6 +99,10 @@ pub struct Import {
     pub report: Counts,
     /// The first failed rows and why (all of them: `failed.csv`).
     pub failures: Option<Vec<Failure>>,
+    /// The first rows with a warning, and what: imported with a part left
+    /// out (a vCard photo too large or not an image), or skipped because the
+    /// matching record is restricted by a privacy request.
+    pub warnings: Option<Vec<Failure>>,
     pub error: Option<String>,
     pub created_at: String,
     pub created_by: String,
@@ -168,6 +172,7 @@ fn view(i: Stored) -> Import {
         targets: None,
         report: i.counts,
         failures: None,
+        warnings: None,
         error: i.error,
         created_at: i.created_at,
         created_by: i.created_by,
@@ -203,9 +208,11 @@ async fn full(state: &AppState, access: &OrgAccess, id: String) -> AppResult<Imp
             let i = store::get(c, &id)?.ok_or(AppError::NotFound)?;
             let fields = custom::of_kind(c, &i.kind)?;
             let failures = store::failures(c, &i.id, FAILURES_SHOWN)?;
-            Ok((i, fields, failures))
+            let warnings = store::warnings(c, &i.id, FAILURES_SHOWN)?;
+            Ok((i, fields, (failures, warnings)))
         })
         .await?;
+    let (failures, warnings) = failures;
     let path = file_of(state, &access.org.id, &i.id);
     let delimiter = i.delimiter.clone();
     let rows = crate::db::off_runtime(move || {
@@ -233,6 +240,7 @@ async fn full(state: &AppState, access: &OrgAccess, id: String) -> AppResult<Imp
     v.columns = Some(columns);
     v.targets = Some(targets::targets(&kind, &fields));
     v.failures = Some(failures);
+    v.warnings = Some(warnings);
     Ok(v)
 }
 
@@ -259,6 +267,15 @@ struct TempFile(PathBuf);
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The photos of a vCard file being received, removed unless kept.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -365,6 +382,8 @@ async fn upload(
         .collect();
     let utf8 = TempFile(run::file(&state.tenants.dir(&access.org.id), &id));
     let (raw_path, utf8_path) = (raw.0.clone(), utf8.0.clone());
+    let photos = TempDir(photos::dir(&dir, &id));
+    let photos_path = photos.0.clone();
     let (enc, shape, format) = crate::db::off_runtime(move || {
         let enc = sniff::to_utf8(&raw_path, &utf8_path)?;
         // A vCard file becomes a CSV of its cards; the rest is the same.
@@ -372,7 +391,7 @@ async fn upload(
             if kind != "contact" {
                 return Err(AppError::field("kind", "a vCard file imports as contacts"));
             }
-            vcf::to_csv(&utf8_path, &raw_path)?;
+            vcf::to_csv(&utf8_path, &raw_path, &photos_path)?;
             std::fs::rename(&raw_path, &utf8_path).map_err(crate::crm::files::blobs::io)?;
             "vcard"
         } else {
@@ -429,8 +448,9 @@ async fn upload(
         .db
         .write(move |tx| store::insert(tx, &stored))
         .await?;
-    // The file is the import's now.
+    // The file (and its photos) are the import's now.
     std::mem::forget(utf8);
+    std::mem::forget(photos);
     Ok((StatusCode::CREATED, Json(full(&state, &access, id).await?)))
 }
 

@@ -13,14 +13,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::store::{self, Counts, RowOutcome, Stored};
-use super::{Action, targets};
+use super::{Action, photos, targets};
 use crate::crm::companies::Companies;
 use crate::crm::contacts::Contacts;
 use crate::crm::deals::Deals;
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::Org;
 use crate::record::custom::{self, CustomField};
-use crate::record::{Record, RecordKind, patch, store as records};
+use crate::record::{Record, RecordKind, patch, restrict, store as records};
+
+/// Why a row matching a restricted record is skipped.
+pub const RESTRICTED: &str = "the matching record is restricted by a privacy request \
+     (read-only until an admin lifts it); left as it is";
 
 /// Rows per write transaction: large enough that commits are rare, small
 /// enough that other writes of the organization wait a few milliseconds.
@@ -51,6 +55,10 @@ pub struct RowResult {
     pub errors: BTreeMap<String, String>,
     /// What else it does (a company created by name, nothing to change).
     pub note: Option<String>,
+    /// Something to look at although the row is not failing: part of it
+    /// left out (its photo too large, not an image), or why it is skipped
+    /// (the matching record is restricted). Kept in the import's report.
+    pub warning: Option<String>,
 }
 
 /// What a run keeps between batches: the records rows are matched with
@@ -74,6 +82,8 @@ pub struct Plan {
     pub org: Org,
     pub fields: Vec<CustomField>,
     pub actor: String,
+    /// A vCard import's photos.
+    pub photos: Option<super::photos::Photos>,
 }
 
 impl Plan {
@@ -416,6 +426,7 @@ fn row<K: RecordKind>(
         values: Value::Object(body.clone()),
         errors: built.problems.iter().cloned().collect(),
         note: None,
+        warning: None,
     };
     let sp = Savepoint::new(tx)?;
     let mut created_too = Vec::new();
@@ -456,6 +467,11 @@ fn row<K: RecordKind>(
                             .errors
                             .insert("row".into(), "the matching record was deleted".into());
                     }
+                    Some(_) if restrict::since(tx, &id)?.is_some() => {
+                        result.action = "skip".into();
+                        result.warning = Some(RESTRICTED.into());
+                        result.record_id = Some(id);
+                    }
                     Some(cur) => {
                         let was = patch::as_patch::<K>(&cur)?;
                         let change = changes(imp.dedupe.action, &body, &was);
@@ -467,14 +483,25 @@ fn row<K: RecordKind>(
                             &plan.org.default_country,
                             &plan.actor,
                         ) {
-                            Ok(true) => {
-                                result.action = "update".into();
-                                before = Some(was.to_string());
-                            }
-                            Ok(false) => {
-                                result.action = "skip".into();
-                                result.note =
-                                    Some("matches an existing record; nothing to change".into());
+                            Ok(changed) => {
+                                let photo = with_photo(
+                                    tx,
+                                    plan,
+                                    built.photo.as_deref(),
+                                    &id,
+                                    keep,
+                                    &mut result,
+                                    &mut created_too,
+                                )?;
+                                if changed || photo {
+                                    result.action = "update".into();
+                                    before = Some(was.to_string());
+                                } else {
+                                    result.action = "skip".into();
+                                    result.note = Some(
+                                        "matches an existing record; nothing to change".into(),
+                                    );
+                                }
                             }
                             Err(e) => result.errors.extend(problems(e)),
                         }
@@ -499,6 +526,15 @@ fn row<K: RecordKind>(
                         for k in keys {
                             look.matches.entry(k).or_insert_with(|| id.clone());
                         }
+                        with_photo(
+                            tx,
+                            plan,
+                            built.photo.as_deref(),
+                            &id,
+                            keep,
+                            &mut result,
+                            &mut created_too,
+                        )?;
                         result.action = "create".into();
                         result.record_id = Some(id);
                     }
@@ -527,6 +563,46 @@ fn row<K: RecordKind>(
     }
     out.push((result, created_too, before));
     Ok(())
+}
+
+/// Attaches the photo a vCard row names to the row's contact (not in a
+/// preview: its blob would outlive the rollback); true when a file was
+/// attached, which undo then puts in the trash. A photo left out is a
+/// warning, never the row's failure.
+fn with_photo(
+    tx: &Connection,
+    plan: &Plan,
+    cell: Option<&str>,
+    contact_id: &str,
+    keep: bool,
+    result: &mut RowResult,
+    created_too: &mut Vec<(String, String)>,
+) -> AppResult<bool> {
+    let Some(cell) = cell else {
+        return Ok(false);
+    };
+    let outcome = match photos::cell(cell) {
+        photos::Cell::LeftOut(why) => Err(why),
+        photos::Cell::Photo { .. } if !keep => Ok(None),
+        photos::Cell::Photo { sha, ext } => photos::attach(
+            tx,
+            plan.photos.as_ref(),
+            (&sha, &ext),
+            contact_id,
+            &plan.actor,
+        )?,
+    };
+    match outcome {
+        Ok(Some(file_id)) => {
+            created_too.push(("file".into(), file_id));
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(why) => {
+            result.warning = Some(format!("photo left out: {why}"));
+            Ok(false)
+        }
+    }
 }
 
 /// Runs rows in `tx`; `keep` false for a preview (the caller rolls back).
@@ -566,7 +642,9 @@ fn version_of(tx: &Connection, kind: &str, id: &str) -> AppResult<Option<String>
     match kind {
         "contact" => v::<Contacts>(tx, id),
         "company" => v::<Companies>(tx, id),
-        _ => v::<Deals>(tx, id),
+        "deal" => v::<Deals>(tx, id),
+        // A contact's photo (a file): undo trashes it whatever happened since.
+        _ => Ok(None),
     }
 }
 
@@ -584,7 +662,11 @@ pub fn write_batch(
     };
     let id = &plan.import.id;
     for (r, also, before) in &results {
-        let error = (!r.errors.is_empty()).then(|| one_line(&r.errors));
+        let error = if !r.errors.is_empty() {
+            Some(one_line(&r.errors))
+        } else {
+            r.warning.clone()
+        };
         let outcome = match r.action.as_str() {
             "create" => {
                 counts.created += 1;
@@ -728,11 +810,21 @@ pub async fn plan(
         .await?
         .ok_or(AppError::NotFound)?;
     let actor = import.created_by.clone();
+    let photos = if import.format == "vcard" {
+        Some(photos::Photos {
+            dir: photos::dir(&dir(&state.tenants.dir(&tenant.org_id)), &import.id),
+            store: crate::crm::files::routes::store(state, &tenant.org_id),
+            quota: crate::crm::files::routes::quota(state, &tenant.org_id).await?,
+        })
+    } else {
+        None
+    };
     Ok(Plan {
         import,
         org,
         fields,
         actor,
+        photos,
     })
 }
 

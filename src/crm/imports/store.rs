@@ -243,7 +243,7 @@ pub fn add_row(conn: &Connection, import_id: &str, r: &RowOutcome<'_>) -> AppRes
     Ok(())
 }
 
-/// A failed row: its number and why.
+/// A row that failed, or has a warning: its number and why.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     /// The data row (1 = the first row after the header).
@@ -252,12 +252,29 @@ pub struct Failure {
 }
 
 pub fn failures(conn: &Connection, import_id: &str, limit: i64) -> AppResult<Vec<Failure>> {
+    rows_saying_why(conn, import_id, true, limit)
+}
+
+/// Rows that went in (or were skipped) with something to look at: a part
+/// left out (a photo), or the matching record restricted. A row's warning
+/// is kept where a failed row keeps its error.
+pub fn warnings(conn: &Connection, import_id: &str, limit: i64) -> AppResult<Vec<Failure>> {
+    rows_saying_why(conn, import_id, false, limit)
+}
+
+fn rows_saying_why(
+    conn: &Connection,
+    import_id: &str,
+    failed: bool,
+    limit: i64,
+) -> AppResult<Vec<Failure>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, error FROM import_rows WHERE import_id = ?1 AND outcome = 'failed'
+        "SELECT seq, error FROM import_rows
+          WHERE import_id = ?1 AND (outcome = 'failed') = ?3 AND sub = 0 AND error IS NOT NULL
           ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![import_id, limit], |r| {
+        .query_map(params![import_id, limit, failed], |r| {
             Ok(Failure {
                 row: r.get(0)?,
                 error: r.get::<_, Option<String>>(1)?.unwrap_or_default(),

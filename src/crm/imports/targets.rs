@@ -259,6 +259,24 @@ const CONTACT: &[Builtin] = &[
         false,
         &["source", "lead source", "original source", "origin"],
     ),
+    b(
+        "birthday",
+        "Birthday",
+        false,
+        &[
+            "birthday",
+            "birth date",
+            "birthdate",
+            "date of birth",
+            "dob",
+            "born",
+            "geburtstag",
+            "anniversaire",
+        ],
+    ),
+    // Only a vCard file's own column (its header is this key): the photos
+    // it names were kept when the file was read.
+    b("vcard_photo", "Photo (from the vCard file)", false, &[]),
 ];
 
 const COMPANY: &[Builtin] = &[
@@ -634,6 +652,13 @@ pub fn date(v: &str, day_first: bool) -> Option<String> {
     ))
 }
 
+/// A birthday as files write it: vCard's forms (`1985-04-12`, `19850412`,
+/// `--04-12`) or a date as people write one (12/04/1985).
+fn birthday(v: &str, day_first: bool) -> Option<String> {
+    crate::crm::birthdays::read(v, None)
+        .or_else(|| date(v, day_first).and_then(|d| crate::crm::birthdays::parse(&d)))
+}
+
 /// An amount as people write it (`$1,234.50`, `1.234,50 €`, `1 234`) in
 /// minor units; None if it is not a number.
 pub fn amount(v: &str) -> Option<i64> {
@@ -679,6 +704,8 @@ pub struct Built {
     /// The deal's pipeline and stage named in the row.
     pub pipeline: Option<String>,
     pub stage: Option<String>,
+    /// The contact's photo from a vCard file (`photos::cell`).
+    pub photo: Option<String>,
 }
 
 fn label_of(header: &str) -> Option<String> {
@@ -755,6 +782,16 @@ pub fn build(
                 out.body
                     .insert("currency".into(), Value::String(v.to_uppercase()));
             }
+            ("contact", "birthday") => match birthday(v, day_first) {
+                Some(b) => {
+                    out.body.insert("birthday".into(), Value::String(b));
+                }
+                None => out.problems.push((
+                    "birthday".into(),
+                    format!("{v:?} is not a birthday (1985-04-12, or --04-12 without the year)"),
+                )),
+            },
+            ("contact", "vcard_photo") => out.photo = Some(v.to_string()),
             ("deal", "close_date") => match date(v, day_first) {
                 Some(d) => {
                     out.body.insert("close_date".into(), Value::String(d));

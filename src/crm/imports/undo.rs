@@ -19,7 +19,7 @@ use crate::crm::contacts::Contacts;
 use crate::crm::deals::Deals;
 use crate::error::{AppError, AppResult};
 use crate::record::custom;
-use crate::record::{Record, RecordKind, patch, store as records};
+use crate::record::{Record, RecordKind, patch, restrict, store as records};
 
 /// Records undone per write transaction.
 const BATCH: i64 = 1000;
@@ -76,6 +76,12 @@ fn one<K: RecordKind>(
         report.noted.push(note("already deleted"));
         return Ok(());
     };
+    if restrict::since(tx, &t.record_id)?.is_some() {
+        report.noted.push(note(
+            "restricted by a privacy request since the import; left as it is",
+        ));
+        return Ok(());
+    }
     let changed_since = t.version.as_deref() != Some(current.version());
     if t.outcome == "created" {
         records::trash::<K>(tx, &t.record_id, actor)?;
@@ -104,6 +110,26 @@ fn one<K: RecordKind>(
     Ok(())
 }
 
+/// A contact's photo the import attached goes to the trash (restorable
+/// like any file); one already deleted is left as it is.
+fn photo(tx: &Connection, t: &Touched, actor: &str, report: &mut UndoReport) -> AppResult<()> {
+    match crate::crm::files::trash(tx, &t.record_id, actor) {
+        Ok(()) => {
+            report.trashed += 1;
+            Ok(())
+        }
+        Err(AppError::NotFound) => {
+            report.noted.push(Noted {
+                kind: t.kind.clone(),
+                id: t.record_id.clone(),
+                reason: "already deleted".into(),
+            });
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Undoes a batch of the import's rows after `after` — first every row's
 /// own record, then (`by_name`) the companies rows created by name, so that
 /// trashing a company never touches a record still to be undone — and
@@ -123,6 +149,7 @@ pub fn batch(
             "contact" => one::<Contacts>(tx, t, region, actor, report)?,
             "company" => one::<Companies>(tx, t, region, actor, report)?,
             "deal" => one::<Deals>(tx, t, region, actor, report)?,
+            "file" => photo(tx, t, actor, report)?,
             _ => {}
         }
     }

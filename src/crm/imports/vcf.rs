@@ -3,17 +3,26 @@
 //! printable, encodings and photos are its business — and written out as a
 //! CSV with fixed, recognisable headers. From there a vCard import is a CSV
 //! import: the same suggested mapping, preview, dedupe, job, report and
-//! undo. Photos and properties without a contact field are left out.
+//! undo. Birthdays (`BDAY`, with or without the year) come in as the
+//! contact's birthday; inline photos are kept beside the CSV and become
+//! files attached to the contacts (`photos`); properties without a contact
+//! field are left out.
 
 use std::path::Path;
 
-use calcard::vcard::{VCard, VCardEntry, VCardProperty as P};
+use calcard::vcard::{
+    VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty as P, VCardValue,
+};
 use calcard::{Entry, Parser};
 
+use super::photos;
 use crate::error::{AppError, AppResult};
 
 /// Emails and phones kept per card (columns in the CSV).
 const MAX_EACH: usize = 5;
+/// The header of the photo column: the `vcard_photo` target's own name, so
+/// that no other file's "Photo" column (Google's CSV has URLs there) maps to it.
+pub const PHOTO_HEADER: &str = "vCard photo";
 
 fn io(e: std::io::Error) -> AppError {
     crate::crm::files::blobs::io(e)
@@ -37,6 +46,44 @@ struct Card {
     title: String,
     /// Street, city, region, postal code, country.
     address: [String; 5],
+    /// `1985-04-12` or `--04-12`.
+    birthday: String,
+    /// The photo column's cell (`photos::from_card`).
+    photo: String,
+}
+
+/// The card's birthday, as a contact keeps it; empty if it has none a
+/// calendar knows.
+fn birthday(vcard: &VCard) -> String {
+    let Some(e) = vcard.property(&P::Bday) else {
+        return String::new();
+    };
+    // Apple writes a birthday without year as 1604 and says so.
+    let omit_year = e.params.iter().find_map(|p| match (&p.name, &p.value) {
+        (VCardParameterName::Other(n), v) if n.eq_ignore_ascii_case("X-APPLE-OMIT-YEAR") => match v
+        {
+            VCardParameterValue::Text(t) => t.trim().parse::<i32>().ok(),
+            VCardParameterValue::Integer(i) => i32::try_from(*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    });
+    // Read as text (`birthdays_as_text`); a date the parser made is taken
+    // only whole.
+    for v in &e.values {
+        let text = match v {
+            VCardValue::Text(t) => t.clone(),
+            VCardValue::PartialDateTime(p) => match (p.year, p.month, p.day) {
+                (Some(y), Some(m), Some(d)) => format!("{y:04}-{m:02}-{d:02}"),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        if let Some(b) = crate::crm::birthdays::read(&text, omit_year) {
+            return b;
+        }
+    }
+    String::new()
 }
 
 /// The text values of an entry, components joined by spaces.
@@ -74,8 +121,12 @@ fn preferred<'a>(card: &'a VCard, prop: &'a P) -> Vec<&'a VCardEntry> {
     all
 }
 
-fn card_of(vcard: &VCard) -> Card {
-    let mut c = Card::default();
+fn card_of(vcard: &VCard, photos_dir: &Path) -> AppResult<Card> {
+    let mut c = Card {
+        birthday: birthday(vcard),
+        photo: photos::from_card(vcard, photos_dir)?,
+        ..Card::default()
+    };
     if let Some(n) = vcard.property(&P::N) {
         let parts = texts(n);
         c.last = parts.first().cloned().unwrap_or_default();
@@ -123,7 +174,7 @@ fn card_of(vcard: &VCard) -> Card {
             .join(", ");
         c.address = [street, at(3), at(4), at(5), country_code(&at(6))];
     }
-    c
+    Ok(c)
 }
 
 /// Country names as address books write them, to the ISO code a contact's
@@ -193,16 +244,45 @@ fn country_code(raw: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Reads the vCard file `from` and writes its cards to `to` as a CSV;
-/// answers how many cards. A file with no card is refused.
-pub fn to_csv(from: &Path, to: &Path) -> AppResult<usize> {
+/// The file with every `BDAY` read as text (`BDAY;VALUE=text:…`): the
+/// parser reads a date by the letter of RFC 6350, which loses the day of
+/// `--04-12` (Google's birthday without year) and of `1985-04-12` in a 4.0
+/// card (real writers use both); `birthdays::read` takes every form.
+fn birthdays_as_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_bday = |line: &str| {
+        let name = line.split([';', ':']).next().unwrap_or("");
+        let name = name.rsplit('.').next().unwrap_or(name);
+        name.eq_ignore_ascii_case("BDAY") && line.len() > name.len()
+    };
+    if !text.lines().any(is_bday) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        if is_bday(line) {
+            let at = line.find([';', ':']).unwrap_or(line.len());
+            out.push_str(&line[..at]);
+            out.push_str(";VALUE=text");
+            out.push_str(&line[at..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Reads the vCard file `from` and writes its cards to `to` as a CSV, and
+/// their photos into `photos_dir`; answers how many cards. A file with no
+/// card is refused.
+pub fn to_csv(from: &Path, to: &Path, photos_dir: &Path) -> AppResult<usize> {
     let text = std::fs::read_to_string(from)
         .map_err(|_| AppError::field("file", "not a readable vCard file"))?;
+    let text = birthdays_as_text(&text);
     let mut cards = Vec::new();
     let mut parser = Parser::new(&text);
     loop {
         match parser.entry() {
-            Entry::VCard(v) => cards.push(card_of(&v)),
+            Entry::VCard(v) => cards.push(card_of(&v, photos_dir)?),
             Entry::Eof => break,
             // Calendars, stray lines and broken cards are skipped: the
             // cards around them still come in.
@@ -236,6 +316,15 @@ pub fn to_csv(from: &Path, to: &Path) -> AppResult<usize> {
         "Postal code",
         "Country",
     ]);
+    // Only when some card has one: no empty column to map.
+    let birthdays = cards.iter().any(|c| !c.birthday.is_empty());
+    let with_photos = cards.iter().any(|c| !c.photo.is_empty());
+    if birthdays {
+        header.push("Birthday");
+    }
+    if with_photos {
+        header.push(PHOTO_HEADER);
+    }
     let file = std::fs::File::create(to).map_err(io)?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let bad = |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing the vCard rows: {e}"));
@@ -246,6 +335,12 @@ pub fn to_csv(from: &Path, to: &Path) -> AppResult<usize> {
         row.extend((0..phones).map(|i| c.phones.get(i).map_or("", String::as_str)));
         row.extend([c.company.as_str(), c.title.as_str()]);
         row.extend(c.address.iter().map(String::as_str));
+        if birthdays {
+            row.push(&c.birthday);
+        }
+        if with_photos {
+            row.push(&c.photo);
+        }
         w.write_record(&row).map_err(bad)?;
     }
     w.flush().map_err(io)?;
@@ -261,6 +356,38 @@ mod tests {
         assert!(is_vcard("BEGIN:VCARD\r\n"));
         assert!(is_vcard("\u{feff}begin:vcard\n"));
         assert!(!is_vcard("First name,Last name\n"));
+    }
+
+    fn first_birthday(card: &str) -> String {
+        let text = birthdays_as_text(card);
+        match Parser::new(&text).entry() {
+            Entry::VCard(c) => birthday(&c),
+            _ => panic!("a card"),
+        }
+    }
+
+    #[test]
+    fn birthdays_of_every_version_and_writer_are_read_whole() {
+        for (line, want) in [
+            ("BDAY:--04-12", "--04-12"),
+            ("BDAY:--0412", "--04-12"),
+            ("BDAY:1985-04-12", "1985-04-12"),
+            ("BDAY:19850412", "1985-04-12"),
+            ("BDAY;VALUE=date:1985-04-12", "1985-04-12"),
+            ("item2.BDAY:1985-04-12T00:00:00Z", "1985-04-12"),
+            ("BDAY;X-APPLE-OMIT-YEAR=1604:1604-11-03", "--11-03"),
+            ("BDAY:1985-04", ""),
+            ("BDAY:soon", ""),
+        ] {
+            for version in ["2.1", "3.0", "4.0"] {
+                let card =
+                    format!("BEGIN:VCARD\r\nVERSION:{version}\r\nFN:X\r\n{line}\r\nEND:VCARD\r\n");
+                assert_eq!(first_birthday(&card), want, "{version} {line}");
+            }
+        }
+        // Only the property's name counts: a note mentioning BDAY is left alone.
+        let note = "NOTE:BDAY:1985-04-12\r\n";
+        assert_eq!(birthdays_as_text(note), note);
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Privacy requests (data-subject rights), admin+: find everything held
 //! about a person by email or phone — their contacts (in the trash too),
 //! the companies and deals they are on, the notes, tasks, activities and
-//! files linked to them — export it as one JSON document, or erase it.
+//! files linked to them — export it as one JSON document, erase it, or
+//! restrict it (`restrict`: read-only until lifted).
 //! Erasing removes the contacts for good (not to the trash), with their
 //! history, tags and links; notes, tasks, activities and files linked to
 //! no one else go with them; everything erased leaves the search index.
 //! Every request is logged with who handled it and when; the person is
 //! logged only as a hash, so the log holds no personal data.
+
+mod restrict;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -78,7 +81,7 @@ pub struct Erased {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Request {
     pub id: String,
-    /// `find`, `export` or `erase`.
+    /// `find`, `export`, `erase`, `restrict` or `lift`.
     pub action: String,
     /// A hash of the organization and the email or phone asked about.
     pub subject: String,
@@ -94,13 +97,13 @@ pub struct Requests {
 }
 
 /// The normalized email and E.164 phone asked about.
-struct Who {
+pub(super) struct Who {
     email: Option<String>,
     phone: Option<String>,
 }
 
 impl Who {
-    fn of(p: Person, region: &str) -> AppResult<Who> {
+    pub(super) fn of(p: Person, region: &str) -> AppResult<Who> {
         let email = p
             .email
             .map(|e| e.trim().to_lowercase())
@@ -122,7 +125,7 @@ impl Who {
         Ok(Who { email, phone })
     }
 
-    fn hash(&self, org_id: &str) -> String {
+    pub(super) fn hash(&self, org_id: &str) -> String {
         let mut h = Sha256::new();
         h.update(org_id.as_bytes());
         h.update(b"\n");
@@ -142,7 +145,7 @@ fn ids(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> AppResult
 }
 
 /// Their contacts, live and in the trash.
-fn contact_ids(conn: &Connection, who: &Who) -> AppResult<Vec<String>> {
+pub(super) fn contact_ids(conn: &Connection, who: &Who) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
     if let Some(e) = &who.email {
         out.extend(ids(
@@ -242,7 +245,13 @@ fn linked_deals(conn: &Connection, contacts: &[String]) -> AppResult<Vec<String>
     Ok(out)
 }
 
-fn log(conn: &Connection, action: &str, subject: &str, by: &str, summary: &Value) -> AppResult<()> {
+pub(super) fn log(
+    conn: &Connection,
+    action: &str,
+    subject: &str,
+    by: &str,
+    summary: &Value,
+) -> AppResult<()> {
     conn.execute(
         "INSERT INTO privacy_requests (id, action, subject, handled_by, handled_at, summary)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -416,6 +425,8 @@ async fn erase(access: OrgAccess, Json(p): Json<Person>) -> AppResult<Json<Erase
                 // the files upkeep job.
                 e.files += only_linked(tx, "files", "file_links", "file_id", id)?.len();
                 tx.execute("DELETE FROM record_tags WHERE record_id = ?1", [id])?;
+                // An erasure asked after a restriction ends it: nothing is left to keep.
+                crate::record::restrict::lift(tx, id)?;
                 let live = store::load::<Contacts>(tx, id)?.is_some();
                 if live {
                     store::trash::<Contacts>(tx, id, &by)?;
@@ -478,4 +489,5 @@ pub fn router() -> OpenApiRouter<crate::state::AppState> {
         .routes(routes!(export))
         .routes(routes!(erase))
         .routes(routes!(requests))
+        .merge(restrict::router())
 }
