@@ -698,19 +698,7 @@ pub fn notify_admins(
         .query_map([org_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for user_id in &admins {
-        insert(
-            c,
-            &NewNotification {
-                user_id,
-                org_id,
-                event,
-                dedupe_key: &format!("{event}:{org_id}:{key}"),
-                title,
-                record_kind: None,
-                record_id: None,
-                actor: None,
-            },
-        )?;
+        notify_user(c, org_id, user_id, event, key, title)?;
     }
     Ok(admins.len())
 }

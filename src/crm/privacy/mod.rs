@@ -267,6 +267,28 @@ pub(super) fn log(
     Ok(())
 }
 
+/// A privacy request as every step handles it (admins only): who it is
+/// about, their hash (all the logs hold of them), who handles it.
+pub(super) struct Handling {
+    pub who: Who,
+    pub subject: String,
+    pub by: String,
+    pub auditor: audit::Actor,
+}
+
+impl Handling {
+    pub(super) fn of(access: &OrgAccess, p: Person) -> AppResult<Handling> {
+        access.require(Role::Admin)?;
+        let who = Who::of(p, &access.org.default_country)?;
+        Ok(Handling {
+            subject: who.hash(&access.org.id),
+            who,
+            by: access.actor().stamp(),
+            auditor: access.audit_actor(),
+        })
+    }
+}
+
 fn counts(s: &Subject) -> Value {
     json!({"contacts": s.contacts.len() + s.contacts_in_trash.len(), "companies": s.companies.len(),
            "deals": s.deals.len(), "notes": s.notes.len(), "tasks": s.tasks.len(),
@@ -274,11 +296,12 @@ fn counts(s: &Subject) -> Value {
 }
 
 async fn find_logged(access: &OrgAccess, p: Person, action: &'static str) -> AppResult<Subject> {
-    access.require(Role::Admin)?;
-    let who = Who::of(p, &access.org.default_country)?;
-    let subject = who.hash(&access.org.id);
-    let by = access.actor().stamp();
-    let auditor = access.audit_actor();
+    let Handling {
+        who,
+        subject,
+        by,
+        auditor,
+    } = Handling::of(access, p)?;
     access
         .tenant
         .db
@@ -371,11 +394,12 @@ fn only_linked(
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn erase(access: OrgAccess, Json(p): Json<Person>) -> AppResult<Json<Erased>> {
-    access.require(Role::Admin)?;
-    let who = Who::of(p, &access.org.default_country)?;
-    let subject = who.hash(&access.org.id);
-    let by = access.actor().stamp();
-    let auditor = access.audit_actor();
+    let Handling {
+        who,
+        subject,
+        by,
+        auditor,
+    } = Handling::of(&access, p)?;
     let contact = crate::record::kind("contact")
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the contact kind")))?;
     let erased = access

@@ -12,9 +12,8 @@ use serde_json::{Map, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Person, Who, contact_ids, log};
+use super::{Person, contact_ids, log};
 use crate::audit;
-use crate::auth::roles::Role;
 use crate::clock;
 use crate::error::{AppResult, ErrorBody, Json};
 use crate::platform::access::OrgAccess;
@@ -63,11 +62,12 @@ impl Step {
 }
 
 async fn handle(access: OrgAccess, p: Person, step: Step) -> AppResult<RestrictionDone> {
-    access.require(Role::Admin)?;
-    let who = Who::of(p, &access.org.default_country)?;
-    let subject = who.hash(&access.org.id);
-    let by = access.actor().stamp();
-    let auditor = access.audit_actor();
+    let super::Handling {
+        who,
+        subject,
+        by,
+        auditor,
+    } = super::Handling::of(&access, p)?;
     access
         .tenant
         .write(move |tx| {
