@@ -97,9 +97,12 @@ impl HookCostFigures {
         );
         let _ = writeln!(
             o,
-            "| round | webhooks | creates/s | p50 | p99 | delivered when the window closed | rest delivered after |"
+            "| round | webhooks | creates/s | p50 | p99 | server CPU per create | delivered when the window closed | rest delivered after |"
         );
-        let _ = writeln!(o, "| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            o,
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for (i, r) in self.rounds.iter().enumerate() {
             let m = &r.row.measured;
             let (delivered, after) = if r.hooks {
@@ -116,12 +119,13 @@ impl HookCostFigures {
             };
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {delivered} | {after} |",
+                "| {} | {} | {} | {} | {} | {} | {delivered} | {after} |",
                 i / 2 + 1,
                 if r.hooks { "2" } else { "none" },
                 num(m.rate()),
                 ms(m.quantile_ms(0.5)),
                 ms(m.quantile_ms(0.99)),
+                ms(r.row.cpu_secs * 1000.0 / (m.requests.max(1) as f64)),
             );
         }
         let ratio = self.ratio();

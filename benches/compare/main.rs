@@ -362,14 +362,22 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     if args.parts.contains(&Part::Webhooks) {
         report.webhooks = Some(webhooks::run(&ctx, &dataset).await?);
     }
+    // These long parts also print their table as soon as they end, so that
+    // a later part's failure does not lose them.
     if args.parts.contains(&Part::CreateHooks) {
-        report.hook_cost = Some(hook_cost::run(&ctx, &dataset, &rows, &words).await?);
+        let h = hook_cost::run(&ctx, &dataset, &rows, &words).await?;
+        eprintln!("{}", report::section(|o| h.markdown(o)));
+        report.hook_cost = Some(h);
     }
     if args.parts.contains(&Part::Import) {
-        report.import = Some(imports::run(&ctx, &rows).await?);
+        let i = imports::run(&ctx, &rows).await?;
+        eprintln!("{}", report::section(|o| i.markdown(o)));
+        report.import = Some(i);
     }
     if args.parts.contains(&Part::Export) {
-        report.export = Some(exports::run(&ctx).await?);
+        let e = exports::run(&ctx).await?;
+        eprintln!("{}", report::section(|o| e.markdown(o)));
+        report.export = Some(e);
     }
     if args.parts.contains(&Part::Metrics) {
         report.metrics = Some(metrics::run(&ctx, &dataset, &rows, &words).await?);

@@ -58,6 +58,13 @@ pub struct Report {
     pub export: Option<crate::exports::ExportFigures>,
 }
 
+/// A section written by `write` as text.
+pub fn section(write: impl FnOnce(&mut String)) -> String {
+    let mut o = String::new();
+    write(&mut o);
+    o
+}
+
 pub fn mb(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1_048_576.0)
 }
