@@ -10,8 +10,11 @@
 mod backup;
 mod data;
 mod deals;
+mod exports;
 mod files;
 mod harmonia;
+mod hook_cost;
+mod imports;
 mod lists;
 mod load;
 mod metrics;
@@ -48,6 +51,9 @@ struct Args {
     /// Contacts in the organization backed up and restored (the backup part).
     #[arg(long, default_value_t = 1_000_000)]
     backup_size: usize,
+    /// Contacts in the organization exported to CSV (the export part).
+    #[arg(long, default_value_t = 1_000_000)]
+    export_size: usize,
     /// Active organizations at which to read the server's memory.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     orgs: Vec<usize>,
@@ -65,7 +71,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,metrics"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,create-hooks,import,export,metrics"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs.
@@ -109,6 +115,12 @@ enum Part {
     Backup,
     Files,
     Webhooks,
+    /// Contact create with two webhooks subscribed and without (issue 17).
+    CreateHooks,
+    /// A CSV import of `--size` contacts through the import API (issue 18).
+    Import,
+    /// A CSV export of `--export-size` contacts (issue 18).
+    Export,
     /// Get-contact throughput with metrics recorded and not.
     Metrics,
 }
@@ -175,6 +187,7 @@ fn main() -> std::process::ExitCode {
         args.size = 300;
         args.growth = vec![100, 300];
         args.backup_size = 300;
+        args.export_size = 300;
         args.orgs = vec![1, 3, 5];
         args.connections = args.connections.min(8);
         args.duration = args.duration.or(Some(1.0));
@@ -263,6 +276,9 @@ impl Ctx<'_> {
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {
+    // reqwest here has no crypto provider of its own (Cargo.toml): ring, as
+    // in the server.
+    ::harmonia::crypto::install_default_provider();
     let tmp = tempfile::tempdir()?;
     let (tmp, kept) = if args.keep {
         let kept = tmp.keep();
@@ -345,6 +361,23 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     if args.parts.contains(&Part::Webhooks) {
         report.webhooks = Some(webhooks::run(&ctx, &dataset).await?);
+    }
+    // These long parts also print their table as soon as they end, so that
+    // a later part's failure does not lose them.
+    if args.parts.contains(&Part::CreateHooks) {
+        let h = hook_cost::run(&ctx, &dataset, &rows, &words).await?;
+        eprintln!("{}", report::section(|o| h.markdown(o)));
+        report.hook_cost = Some(h);
+    }
+    if args.parts.contains(&Part::Import) {
+        let i = imports::run(&ctx, &rows).await?;
+        eprintln!("{}", report::section(|o| i.markdown(o)));
+        report.import = Some(i);
+    }
+    if args.parts.contains(&Part::Export) {
+        let e = exports::run(&ctx).await?;
+        eprintln!("{}", report::section(|o| e.markdown(o)));
+        report.export = Some(e);
     }
     if args.parts.contains(&Part::Metrics) {
         report.metrics = Some(metrics::run(&ctx, &dataset, &rows, &words).await?);

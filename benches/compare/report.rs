@@ -53,13 +53,23 @@ pub struct Report {
     pub files: Option<crate::files::FileFigures>,
     pub webhooks: Option<crate::webhooks::HookFigures>,
     pub metrics: Option<crate::metrics::MetricsFigures>,
+    pub hook_cost: Option<crate::hook_cost::HookCostFigures>,
+    pub import: Option<crate::imports::ImportFigures>,
+    pub export: Option<crate::exports::ExportFigures>,
 }
 
-fn mb(bytes: u64) -> String {
+/// A section written by `write` as text.
+pub fn section(write: impl FnOnce(&mut String)) -> String {
+    let mut o = String::new();
+    write(&mut o);
+    o
+}
+
+pub fn mb(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1_048_576.0)
 }
 
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     let n = x.round() as u64;
     let s = n.to_string();
     let mut out = String::new();
@@ -72,7 +82,7 @@ fn num(x: f64) -> String {
     out
 }
 
-fn ms(x: f64) -> String {
+pub fn ms(x: f64) -> String {
     if x.is_nan() {
         "–".into()
     } else if x < 10.0 {
@@ -82,7 +92,7 @@ fn ms(x: f64) -> String {
     }
 }
 
-fn mark(ok: bool) -> &'static str {
+pub fn mark(ok: bool) -> &'static str {
     if ok { "✓" } else { "✗" }
 }
 
@@ -116,6 +126,9 @@ impl Report {
             files: None,
             webhooks: None,
             metrics: None,
+            hook_cost: None,
+            import: None,
+            export: None,
         }
     }
 
@@ -236,6 +249,9 @@ impl Report {
                 ));
             }
         }
+        out.extend(self.hook_cost.iter().flat_map(|h| h.failures()));
+        out.extend(self.import.iter().flat_map(|i| i.failures()));
+        out.extend(self.export.iter().flat_map(|e| e.failures()));
         out
     }
 
@@ -265,6 +281,15 @@ impl Report {
         self.backup(&mut o);
         self.files(&mut o);
         self.webhooks(&mut o);
+        if let Some(h) = &self.hook_cost {
+            h.markdown(&mut o);
+        }
+        if let Some(i) = &self.import {
+            i.markdown(&mut o);
+        }
+        if let Some(e) = &self.export {
+            e.markdown(&mut o);
+        }
         self.metrics(&mut o);
         o
     }

@@ -28,25 +28,88 @@ impl HookFigures {
     }
 }
 
-async fn receiver() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
-    let got = Arc::new(AtomicUsize::new(0));
-    let counter = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move || {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::Relaxed);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((format!("http://{addr}/hook"), got))
+/// A webhook receiver on 127.0.0.1, on a thread and runtime of its own so
+/// that receiving never slows the load generator (this process's main
+/// thread). `POST /hook/{n}` (n < 8) counts a signed delivery for hook n.
+pub struct Receiver {
+    pub base: String,
+    got: Arc<[AtomicUsize; 8]>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    pub fn start() -> anyhow::Result<Receiver> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let base = format!("http://{}/hook", listener.local_addr()?);
+        let got: Arc<[AtomicUsize; 8]> = Arc::new(Default::default());
+        let counts = got.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("hook-receiver".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let app = axum::Router::new().route(
+                        "/hook/{n}",
+                        axum::routing::post(
+                            move |axum::extract::Path(n): axum::extract::Path<usize>,
+                                  headers: axum::http::HeaderMap| {
+                                let counts = counts.clone();
+                                async move {
+                                    // Only a signed delivery counts.
+                                    if n < 8 && headers.contains_key("harmonia-signature") {
+                                        counts[n].fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    "ok"
+                                }
+                            },
+                        ),
+                    );
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })?;
+        Ok(Receiver {
+            base,
+            got,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The URL hook `n` delivers to.
+    pub fn url(&self, n: usize) -> String {
+        format!("{}/{n}", self.base)
+    }
+
+    /// Signed deliveries received for hook `n` so far.
+    pub fn got(&self, n: usize) -> usize {
+        self.got[n].load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<HookFigures> {
@@ -58,7 +121,7 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<HookFigures
     if ids.is_empty() {
         bail!("no contacts to change");
     }
-    let (url, got) = receiver().await?;
+    let receiver = Receiver::start()?;
     let cpus = ctx.args.server_cpus.as_deref();
     let (server, _) = crate::harmonia::start(
         &ctx.bin,
@@ -82,7 +145,7 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<HookFigures
         &base,
         &s,
         &format!("/orgs/{org}/webhooks"),
-        json!({"url": url, "events": ["contact.updated"]}),
+        json!({"url": receiver.url(0), "events": ["contact.updated"]}),
     )
     .await
     .context("creating the webhook")?;
@@ -107,11 +170,11 @@ pub async fn run(ctx: &Ctx<'_>, dataset: &Dataset) -> anyhow::Result<HookFigures
         events += done["updated"].as_u64().unwrap_or(0) as usize;
     }
     let writing = start.elapsed();
-    while got.load(Ordering::Relaxed) < events {
+    while receiver.got(0) < events {
         if start.elapsed() > Duration::from_secs(300) {
             bail!(
                 "only {} of {events} events arrived in 5 minutes",
-                got.load(Ordering::Relaxed)
+                receiver.got(0)
             );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

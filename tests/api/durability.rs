@@ -51,7 +51,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let (mut child, base) = spawn();
     let anon = Anon {
         base: base.clone(),
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let (_, _, s) = anon
         .sign_in_via(
@@ -77,7 +77,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let (mut child, base) = spawn();
     let anon = Anon {
         base,
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let (_, _, s) = anon
         .sign_in_via(
@@ -164,7 +164,7 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
     let (mut child, base) = spawn_server(&data);
     let anon = Anon {
         base: base.clone(),
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let (_, _, s) = anon
         .sign_in_via(
@@ -188,7 +188,7 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
     let mut ended_at = Vec::new();
     for trial in 0..TRIALS {
         let (mut child, base) = spawn_server(&data);
-        let http = reqwest::Client::new();
+        let http = crate::helpers::http_client();
         let answered = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -248,7 +248,7 @@ async fn kill_9_under_concurrent_writes_loses_no_acknowledged_write() {
     let (mut child, base) = spawn_server(&data);
     let key = ApiKeyClient {
         base,
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         secret,
         id: String::new(),
     };
@@ -349,7 +349,7 @@ async fn kill_9_mid_upload_leaves_no_row_without_a_blob() {
     let (mut child, base) = spawn_server(&data);
     let anon = Anon {
         base: base.clone(),
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let login = json!({"email": "owner@example.com", "password": PASSWORD});
     let (_, _, s) = anon.sign_in_via("/api/v1/auth/login", login.clone()).await;
@@ -432,7 +432,7 @@ async fn kill_9_mid_upload_leaves_no_row_without_a_blob() {
     let (mut child, base) = spawn_server(&data);
     let anon = Anon {
         base,
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let (_, _, s) = anon.sign_in_via("/api/v1/auth/login", login).await;
     let s = s.expect("session");

@@ -187,7 +187,7 @@ async fn bad_list_parameters_name_the_parameter() {
 async fn protocol_errors_have_the_json_shape() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let url = format!("{}/api/v1/orgs/acme/contacts", app.base);
     let send = |req: reqwest::RequestBuilder| async move {
         let resp = req.send().await.expect("send");
@@ -260,7 +260,7 @@ async fn protocol_errors_have_the_json_shape() {
 async fn changes_from_another_site_are_refused() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let url = format!("{}/api/v1/orgs/acme/contacts", app.base);
     let post = |headers: Vec<(&'static str, String)>| {
         let mut req = http

@@ -9,6 +9,18 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// An HTTP client for the tests. The tests' reqwest brings no crypto
+/// provider (Cargo.toml says why): ring is installed first, as the server does.
+pub fn http_client() -> reqwest::Client {
+    http_builder().build().expect("http client")
+}
+
+/// A client builder with ring installed as the crypto provider.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    harmonia::crypto::install_default_provider();
+    reqwest::Client::builder()
+}
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -37,6 +49,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on an existing data directory (used to restart).
 pub async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
+    // A test may talk to the server with `reqwest::get`, whose client
+    // needs the process's crypto provider (see `http_client`).
+    harmonia::crypto::install_default_provider();
     config.data_dir = dir.path().to_path_buf();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -93,17 +108,14 @@ impl TestApp {
     pub fn anon(&self) -> Anon {
         Anon {
             base: self.base.clone(),
-            http: reqwest::Client::new(),
+            http: http_client(),
         }
     }
 
     pub fn anon_from(&self, ip: IpAddr) -> Anon {
         Anon {
             base: self.base.clone(),
-            http: reqwest::Client::builder()
-                .local_address(ip)
-                .build()
-                .expect("client"),
+            http: http_builder().local_address(ip).build().expect("client"),
         }
     }
 
@@ -171,7 +183,7 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         ApiKeyClient {
             base: self.base.clone(),
-            http: reqwest::Client::new(),
+            http: http_client(),
             secret: body["secret"].as_str().expect("secret").to_string(),
             id: body["id"].as_str().expect("id").to_string(),
         }

@@ -60,7 +60,7 @@ async fn a_full_server_run_logs_no_secret_and_an_id_on_every_request() {
         .spawn()
         .expect("serve");
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let mut up = false;
     for _ in 0..200 {
         if http
@@ -276,7 +276,7 @@ fn token_of(url: &str) -> String {
 }
 
 async fn request_id(app: &TestApp, given: &str) -> String {
-    let resp = reqwest::Client::new()
+    let resp = crate::helpers::http_client()
         .get(format!("{}/healthz", app.base))
         .header("x-request-id", given)
         .send()
@@ -333,7 +333,7 @@ async fn text_logs_carry_the_request_id() {
         .spawn()
         .expect("serve");
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let mut answer = None;
     for _ in 0..200 {
         if let Ok(resp) = http

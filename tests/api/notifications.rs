@@ -245,7 +245,7 @@ async fn a_reminder_fires_once_across_kill_9() {
     let login = |base: String| async move {
         let anon = Anon {
             base,
-            http: reqwest::Client::new(),
+            http: crate::helpers::http_client(),
         };
         let (_, _, s) = anon
             .sign_in_via(

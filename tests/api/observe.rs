@@ -120,7 +120,7 @@ async fn readyz_names_a_missing_backup_key_when_backups_are_on() {
 const TOKEN: &str = "metrics-token-7f3a9c1e5b";
 
 async fn metrics(base: &str, token: Option<&str>) -> (StatusCode, String) {
-    let mut req = reqwest::Client::new().get(format!("{base}/metrics"));
+    let mut req = crate::helpers::http_client().get(format!("{base}/metrics"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }

@@ -35,7 +35,7 @@ fn header(resp: &reqwest::Response, name: &str) -> u64 {
 }
 
 async fn get_with_key(app: &TestApp, secret: &str, path: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    crate::helpers::http_client()
         .get(format!("{}{path}", app.base))
         .bearer_auth(secret)
         .send()
@@ -160,7 +160,7 @@ async fn made_up_keys_do_not_each_get_a_fresh_bucket() {
     let owner = app.setup_owner().await;
     let key = app.api_key(&owner, "acme", "member").await;
     let from = |last| {
-        reqwest::Client::builder()
+        crate::helpers::http_builder()
             .local_address(ip(last))
             .build()
             .expect("client")

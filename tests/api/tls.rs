@@ -194,7 +194,7 @@ impl TlsServer {
     ) -> reqwest::Client {
         let root = reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("ca pem");
         tweak(
-            reqwest::Client::builder()
+            crate::helpers::http_builder()
                 .tls_certs_only([root])
                 .tls_info(true)
                 .resolve("localhost", self.https),
@@ -256,7 +256,7 @@ async fn https_serves_h2_renews_on_sighup_and_redirects_plain_http() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.version(), Version::HTTP_11);
     // A client that does not trust the test CA gets no answer at all.
-    let stranger = reqwest::Client::builder()
+    let stranger = crate::helpers::http_builder()
         .tls_certs_only([])
         .resolve("localhost", server.https)
         .build()
@@ -289,7 +289,7 @@ async fn https_serves_h2_renews_on_sighup_and_redirects_plain_http() {
 
     // Plain HTTP on --redirect-http: 308 to the same path and query, the
     // Host's name with the HTTPS port.
-    let plain = reqwest::Client::builder()
+    let plain = crate::helpers::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");

@@ -23,7 +23,7 @@ const OPTIONS: &[&str] = &[
 async fn sign_in(base: String) -> Session {
     let anon = Anon {
         base,
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
     };
     let (_, _, s) = anon
         .sign_in_via(

@@ -30,7 +30,7 @@ async fn send(
     signature: Option<String>,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new()
+    let mut req = crate::helpers::http_client()
         .post(format!("{}/api/v1/hooks/{endpoint}", app.base))
         .header("content-type", "application/json")
         .body(body);

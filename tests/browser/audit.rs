@@ -45,7 +45,7 @@ async fn the_audit_log_lists_changes_and_filters_them() {
     )
     .await;
     let secret = key["secret"].as_str().expect("secret").to_string();
-    let used = reqwest::Client::new()
+    let used = crate::harness::http_client()
         .get(format!("{base}/api/v1/orgs/acme/contacts"))
         .bearer_auth(&secret)
         .send()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -14,6 +15,18 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// Browser tests share two cores: run them one at a time.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An HTTP client for the tests. The tests' reqwest brings no crypto
+/// provider (Cargo.toml says why): ring is installed first, as the server does.
+pub fn http_client() -> reqwest::Client {
+    http_builder().build().expect("http client")
+}
+
+/// A client builder with ring installed as the crypto provider.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    harmonia::crypto::install_default_provider();
+    reqwest::Client::builder()
+}
 
 pub struct Server {
     child: Child,
@@ -103,6 +116,9 @@ pub fn server_with(options: &[&str]) -> Server {
 }
 
 fn serve(data: &std::path::Path, args: &[&str]) -> Server {
+    // A test may talk to the server with `reqwest::get`, whose client
+    // needs the process's crypto provider (see `http_client`).
+    harmonia::crypto::install_default_provider();
     let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
         .arg(data)
@@ -173,8 +189,6 @@ fn free_port() -> u16 {
 }
 
 pub async fn browser() -> Browser {
-    // The driver's client speaks rustls; the package compiles two providers.
-    harmonia::crypto::install_default_provider();
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -202,8 +216,9 @@ pub async fn browser() -> Browser {
     let url = format!("http://127.0.0.1:{port}");
     let mut last_err = None;
     for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .expect("tls")
+        // Plain HTTP to the local driver: no TLS in the tests' dependencies
+        // (Cargo.toml says why).
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.clone())
             .connect(&url)
             .await
@@ -371,7 +386,7 @@ pub async fn console_messages(c: &Client) -> Vec<String> {
 
 /// Signs in through the API (no browser) and returns (cookie, csrf).
 pub async fn api_session(base: &str, email: &str) -> (String, String) {
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": email, "password": PASSWORD}))
         .send()
@@ -400,7 +415,7 @@ pub async fn api(
     path: &str,
     body: Value,
 ) -> Value {
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .request(method, format!("{base}/api/v1{path}"))
         .header("cookie", &session.0)
         .header("x-csrf-token", &session.1)

@@ -249,7 +249,7 @@ async fn a_viewer_sees_no_edit_controls_and_a_forged_write_is_refused() {
         .nth(1)
         .expect("token")
         .to_string();
-    let resp = reqwest::Client::new()
+    let resp = crate::harness::http_client()
         .post(format!("{}/api/v1/invites/accept", server.base))
         .json(&json!({"token": token, "name": "Vera Viewer", "password": PASSWORD}))
         .send()

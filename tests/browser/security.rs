@@ -42,7 +42,7 @@ async fn two_factor_sign_in_sessions_and_the_org_policy_through_the_ui() {
         .and_then(|u| u.split("token=").nth(1))
         .expect("invite token")
         .to_string();
-    let accepted = reqwest::Client::new()
+    let accepted = crate::harness::http_client()
         .post(format!("{base}/api/v1/invites/accept"))
         .json(&json!({"token": token, "name": "Mia Member", "password": PASSWORD}))
         .send()
@@ -115,7 +115,7 @@ async fn two_factor_sign_in_sessions_and_the_org_policy_through_the_ui() {
     // Sign the laptop out from its row: it stops working at once.
     click(c, "//li[contains(@class,'session-row') and not(.//*[normalize-space()='This device'])]//button[normalize-space()='Sign out']").await;
     wait_until(c, "document.querySelectorAll('.session-row').length === 1").await;
-    let status = reqwest::Client::new()
+    let status = crate::harness::http_client()
         .get(format!("{base}/api/v1/me"))
         .header("cookie", &laptop.0)
         .send()
@@ -203,7 +203,7 @@ async fn an_admin_makes_a_reset_link_and_the_member_chooses_a_new_password() {
         .and_then(|u| u.split("token=").nth(1))
         .expect("invite token")
         .to_string();
-    reqwest::Client::new()
+    crate::harness::http_client()
         .post(format!("{base}/api/v1/invites/accept"))
         .json(&json!({"token": token, "name": "Mia Member", "password": PASSWORD}))
         .send()
@@ -246,7 +246,7 @@ async fn an_admin_makes_a_reset_link_and_the_member_chooses_a_new_password() {
     click(c, "//button[normalize-space()='Set password']").await;
     wait_for(c, "//h1[normalize-space()='Password changed']").await;
     // Mia's other session ended; the new password signs in.
-    let status = reqwest::Client::new()
+    let status = crate::harness::http_client()
         .get(format!("{base}/api/v1/me"))
         .header("cookie", &mia.0)
         .send()

@@ -10,7 +10,7 @@ const FIREFOX: &str =
 async fn login_as_browser(app: &TestApp, email: &str, ua: &str) -> Session {
     let anon = Anon {
         base: app.base.clone(),
-        http: reqwest::Client::builder()
+        http: crate::helpers::http_builder()
             .user_agent(ua)
             .build()
             .expect("client"),
