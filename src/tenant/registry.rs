@@ -37,14 +37,34 @@ impl Tenant {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
     {
-        let result = self
-            .db
-            .write(move |c| {
-                take_jobs_due();
-                let out = f(c)?;
-                Ok((out, take_jobs_due()))
-            })
-            .await;
+        self.write_with(f, false).await
+    }
+
+    /// The same as `write` for a bulk job in a transaction of its own
+    /// (`Db::write_alone`: an import batch).
+    pub async fn write_alone<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
+    {
+        self.write_with(f, true).await
+    }
+
+    async fn write_with<T, F>(&self, f: F, alone: bool) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
+    {
+        let job = move |c: &rusqlite::Connection| {
+            take_jobs_due();
+            let out = f(c)?;
+            Ok((out, take_jobs_due()))
+        };
+        let result = if alone {
+            self.db.write_alone(job).await
+        } else {
+            self.db.write(job).await
+        };
         self.search.poke();
         let (out, due) = result?;
         if due {

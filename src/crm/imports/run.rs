@@ -909,8 +909,9 @@ async fn run(
         let mut l = look
             .take()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("lookups lost")))?;
+        // Alone: each row's savepoint must be the outermost (`write_alone`).
         let l = tenant
-            .write(move |tx| {
+            .write_alone(move |tx| {
                 write_batch(tx, &p, &mut l, &batch)?;
                 Ok(l)
             })

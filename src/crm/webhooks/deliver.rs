@@ -144,12 +144,30 @@ async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
     Hook { secret, client }
 }
 
+/// Clients kept between delivery runs, by host and the addresses it was
+/// checked to reach. Building one parses the system's root certificates (a
+/// few milliseconds, on every run for every hook before), and a kept client
+/// keeps its connections to the receiver open. The addresses are in the key:
+/// a host that now resolves elsewhere gets a new client, and `ssrf::resolve`
+/// checks every run's answer before a client is looked up.
+type Clients = lru::LruCache<(String, Vec<std::net::SocketAddr>), reqwest::Client>;
+static CLIENTS: std::sync::LazyLock<std::sync::Mutex<Clients>> = std::sync::LazyLock::new(|| {
+    std::sync::Mutex::new(lru::LruCache::new(
+        std::num::NonZeroUsize::new(256).unwrap_or(std::num::NonZeroUsize::MIN),
+    ))
+});
+
 /// A client that connects only to the checked addresses, follows no
 /// redirect and uses no proxy.
 fn client_for(target: &ssrf::Target) -> Result<reqwest::Client, String> {
+    let key = (target.host.clone(), target.addrs.clone());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
     // reqwest takes the process's provider (ring): the binary carries one.
     crate::crypto::install_default_provider();
-    reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(TIMEOUT)
@@ -157,7 +175,9 @@ fn client_for(target: &ssrf::Target) -> Result<reqwest::Client, String> {
         .user_agent(concat!("Harmonia-Webhooks/", env!("CARGO_PKG_VERSION")))
         .resolve_to_addrs(&target.host, &target.addrs)
         .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    clients.put(key, client.clone());
+    Ok(client)
 }
 
 async fn send_all(state: &AppState, org_id: &str, slug: &str, due: Vec<Due>) -> Vec<Outcome> {

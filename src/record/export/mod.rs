@@ -274,11 +274,28 @@ fn json_err(e: impl std::error::Error + Send + Sync + 'static) -> AppError {
     AppError::Internal(anyhow::Error::new(e))
 }
 
-/// Reads the list page by page and writes each page out.
+/// Reads the list page by page and writes each page out. Reading (the
+/// query, the records) and writing (cells, CSV or the workbook) take about
+/// the same time, so the pages are read on a thread of their own while the
+/// one before is written: an export uses two cores, not one.
 fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
+    std::thread::scope(|scope| {
+        // Two pages ahead at most: memory stays flat.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Vec<K::Record>>>(2);
+        scope.spawn(move || read_pages::<K>(job, tx));
+        // Once this returns (done, or the client went away), the channel
+        // closes and the reader stops at its next page.
+        write_pages::<K>(job, out, rx)
+    })
+}
+
+/// The list's pages in order, each sent as soon as it is read; a failure
+/// is sent in its place and ends the reading.
+fn read_pages<K: RecordKind>(
+    job: &Job,
+    tx: std::sync::mpsc::SyncSender<AppResult<Vec<K::Record>>>,
+) {
     let mut cursor: Option<String> = None;
-    let mut enc: Option<Encoder> = None;
-    let builtins: Vec<&str> = K::fields().iter().map(|b| b.key).collect();
     loop {
         let page = job.tenant.db.read_blocking(|c| {
             let mut q = ListQuery::with_found::<K>(
@@ -295,9 +312,32 @@ fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
             q.cursor = cursor.take();
             q.limit = PAGE;
             q.page::<K>(c)
-        })?;
+        });
+        let (items, next) = match page {
+            Ok(p) => (Ok(p.items), p.next_cursor),
+            Err(e) => (Err(e), None),
+        };
+        if tx.send(items).is_err() {
+            return;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return,
+        }
+    }
+}
+
+fn write_pages<K: RecordKind>(
+    job: &Job,
+    out: &mut Sender,
+    pages: std::sync::mpsc::Receiver<AppResult<Vec<K::Record>>>,
+) -> AppResult<()> {
+    let mut enc: Option<Encoder> = None;
+    let builtins: Vec<&str> = K::fields().iter().map(|b| b.key).collect();
+    for items in pages {
+        let items = items?;
         let maps = || -> AppResult<Vec<Map<String, Value>>> {
-            page.items
+            items
                 .iter()
                 .map(|r| match serde_json::to_value(r).map_err(json_err)? {
                     Value::Object(m) => Ok(m),
@@ -330,13 +370,13 @@ fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
         };
         match enc {
             Encoder::Ndjson => {
-                for r in &page.items {
+                for r in &items {
                     serde_json::to_writer(&mut out.buf, r).map_err(json_err)?;
                     out.buf.push(b'\n');
                 }
             }
             Encoder::Vcf => {
-                for r in &page.items {
+                for r in &items {
                     if let Some(card) = K::vcard(r) {
                         out.buf.extend_from_slice(card.as_bytes());
                     }
@@ -354,10 +394,6 @@ fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
             }
         }
         out.flush_if_full()?;
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
     }
     match enc {
         Some(Encoder::Xlsx(_, book)) => book.finish(out)?,
