@@ -51,6 +51,17 @@ pub fn load<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::R
         .optional()?)
 }
 
+/// A live record's version (its `updated_at`) without reading the record.
+pub fn version<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT updated_at FROM {} WHERE id = ?1 AND deleted_at IS NULL",
+            K::TABLE
+        ))?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
 /// A live record as the API shows it.
 pub fn get<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
     let Some(rec) = load::<K>(conn, id)? else {

@@ -20,7 +20,7 @@ use crate::crm::deals::Deals;
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::Org;
 use crate::record::custom::{self, CustomField};
-use crate::record::{Record, RecordKind, patch, restrict, store as records};
+use crate::record::{RecordKind, patch, restrict, store as records};
 
 /// Why a row matching a restricted record is skipped.
 pub const RESTRICTED: &str = "the matching record is restricted by a privacy request \
@@ -637,7 +637,7 @@ fn rows_of_kind(
 /// The version (updated_at) of a record of `kind` now.
 fn version_of(tx: &Connection, kind: &str, id: &str) -> AppResult<Option<String>> {
     fn v<K: RecordKind>(tx: &Connection, id: &str) -> AppResult<Option<String>> {
-        Ok(records::load::<K>(tx, id)?.map(|r| r.version().to_string()))
+        records::version::<K>(tx, id)
     }
     match kind {
         "contact" => v::<Contacts>(tx, id),
