@@ -426,7 +426,12 @@ impl Db {
                 // (PASSIVE: readers are never blocked), so the next commit
                 // starts the WAL over instead of growing it without bound
                 // (18 GB for a million generated contacts).
-                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                // Committed by now: a failed checkpoint is the next one's
+                // to do, never this write's failure (an import would count
+                // a written batch as lost).
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(db = %self.path.display(), error = %e, "checkpoint after a bulk write failed");
+                }
                 Ok(out)
             })()
         };
