@@ -408,6 +408,15 @@ pub fn generate(
     // index is marked stale and rebuilt in one pass when the server opens it,
     // which is far faster than a million single updates.
     let db = state.tenants.open_db_blocking(&org.id)?;
+    // The owner's name first, so the records' owner sort keys are written
+    // with them rather than all at once when the organization opens.
+    let org_id = org.id.clone();
+    let people = state
+        .control
+        .read_blocking(|c| users::names_in_org(c, &org_id))
+        .map_err(err)?;
+    db.write_now(|tx| crate::tenant::people::save(tx, &people))
+        .map_err(err)?;
     let mut rng = Rng(seed);
 
     let offset = rng.below(COMPANY_A.len() * COMPANY_B.len());

@@ -57,9 +57,15 @@ impl AppState {
             hooks,
         );
         let rate_limits = RateLimiter::new(config.rate_limits);
+        let control = Arc::new(control);
+        let names = control.clone();
+        tenants.set_people_source(Arc::new(move |org_id: &str| {
+            let org_id = org_id.to_string();
+            names.read_blocking(move |c| users::names_in_org(c, &org_id))
+        }));
         Ok(AppState(Arc::new(Inner {
             config,
-            control: Arc::new(control),
+            control,
             tenants,
             throttle: Throttle::default(),
             rate_limits,

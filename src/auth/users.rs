@@ -57,6 +57,27 @@ pub fn by_id(conn: &Connection, id: &str) -> AppResult<Option<(User, Option<Stri
         .optional()?)
 }
 
+/// The names of an organization's members, for its own database's copy
+/// (`tenant::people`). Invited people who have not joined yet are left out.
+pub fn names_in_org(
+    conn: &Connection,
+    org_id: &str,
+) -> AppResult<Vec<crate::tenant::people::Person>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = ?1 AND m.status = 'active'",
+    )?;
+    let people = stmt
+        .query_map([org_id], |r| {
+            Ok(crate::tenant::people::Person {
+                user_id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(people)
+}
+
 pub fn any_exist(conn: &Connection) -> AppResult<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
 }

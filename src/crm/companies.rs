@@ -266,6 +266,8 @@ static FIELDS: &[Builtin] = &[
     Builtin::column("phone", "Phone", FieldType::Phone, "t.phone"),
     Builtin {
         param: Some("owner"),
+        // By the owner's name (`people`, kept in step by triggers, V20).
+        order_by: Some("t.owner_key"),
         ..Builtin::column("owner_id", "Owner", FieldType::User, "t.owner_id")
     },
     Builtin {

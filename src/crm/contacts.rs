@@ -360,6 +360,8 @@ static FIELDS: &[Builtin] = &[
     },
     Builtin {
         param: Some("owner"),
+        // By the owner's name (`people`, kept in step by triggers, V20).
+        order_by: Some("t.owner_key"),
         ..Builtin::column("owner_id", "Owner", FieldType::User, "t.owner_id")
     },
     Builtin {

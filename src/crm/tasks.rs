@@ -257,6 +257,8 @@ static FIELDS: &[Builtin] = &[
     Builtin::column("due", "Due", FieldType::Text, "t.due"),
     Builtin {
         param: Some("assignee"),
+        // By the assignee's name (`people`, kept in step by triggers, V20).
+        order_by: Some("t.assignee_key"),
         ..Builtin::column("assignee_id", "Assignee", FieldType::User, "t.assignee_id")
     },
     Builtin {

@@ -292,6 +292,7 @@ async fn update_account(
     Json(body): Json<UpdateAccount>,
 ) -> AppResult<Json<User>> {
     let mut user = caller.user()?.clone();
+    let old_name = user.name.clone();
     let mut problems = crate::error::Problems::new();
     if let Some(name) = body.name {
         match crate::values::text(&mut problems, "name", Some(name), 120) {
@@ -341,6 +342,13 @@ async fn update_account(
             Ok(())
         })
         .await?;
+    if user.name != old_name {
+        let uid = user.id.clone();
+        let mine = state.control.read(move |c| orgs::of_user(c, &uid)).await?;
+        for org in mine {
+            crate::platform::members::names_changed(&state, &org.id).await;
+        }
+    }
     Ok(Json(user))
 }
 

@@ -146,7 +146,7 @@ async fn accept_invite(
     password::check_strength("password", &pw)?;
     let hash = password::hash(pw).await?;
     let config = state.config.clone();
-    let (user, session_token) = state
+    let (user, session_token, org_id) = state
         .control
         .write(move |tx| {
             // Checked again inside the transaction: the first to accept wins.
@@ -162,9 +162,10 @@ async fn accept_invite(
             let t = session::create(tx, &p.user_id, &config, &from)?;
             activity::record(tx, &p.user_id, Event::SignedIn, &from, Some("invitation"))?;
             let (user, _) = users::by_id(tx, &p.user_id)?.ok_or(AppError::NotFound)?;
-            Ok((user, t))
+            Ok((user, t, p.org_id))
         })
         .await?;
+    crate::platform::members::names_changed(&state, &org_id).await;
     signed_in(&state, StatusCode::OK, user, session_token, None).await
 }
 
@@ -196,13 +197,15 @@ async fn accept_as_signed_in(
             "this invitation is for another account; sign in as the invited email",
         ));
     }
-    state
+    let org_id = state
         .control
         .write(move |tx| {
             let p = pending(tx, &token)?.ok_or(AppError::NotFound)?;
-            activate(tx, &token, &p)
+            activate(tx, &token, &p)?;
+            Ok(p.org_id)
         })
         .await?;
+    crate::platform::members::names_changed(state, &org_id).await;
     let uid = me.user.id.clone();
     let organizations = state.control.read(move |c| orgs::of_user(c, &uid)).await?;
     Ok(Json(SignedIn {

@@ -299,6 +299,15 @@ async fn list_members(
     Ok(Json(MemberList { items }))
 }
 
+/// Copies members' names into the organization's own database after someone
+/// joined or renamed themselves (lists sort by owner name there). The change
+/// itself is done; a failed copy is retried when the organization next opens.
+pub async fn names_changed(state: &AppState, org_id: &str) {
+    if let Err(e) = state.tenants.people_changed(org_id).await {
+        tracing::warn!(org = %org_id, error = %e, "copying members' names failed");
+    }
+}
+
 /// Add someone by email (admin+). Someone without an account gets an invite link.
 #[utoipa::path(post, path = "/members", tag = "members", request_body = AddMember,
     params(("org" = String, Path, description = "organization slug")),
@@ -328,6 +337,7 @@ async fn add_member(
                 .after(json!({"role": member.role, "status": member.status})),
         )
         .await?;
+    names_changed(&state, &access.org.id).await;
     let invite_url = token.map(|t| state.config.link(&format!("/invite?token={t}")));
     emit_event(&access, "member.added", serde_json::to_value(&member).ok()).await;
     Ok((

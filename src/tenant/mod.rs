@@ -2,6 +2,7 @@
 //! request reaches one is `platform::access::OrgAccess`, which checks
 //! membership and role first.
 
+pub mod people;
 pub mod registry;
 
 pub use registry::{Tenant, TenantHooks, Tenants, jobs_due_after_commit};

@@ -16,6 +16,7 @@ use crate::db::{Db, DbOptions, Schema};
 use crate::error::{AppError, AppResult};
 use crate::search::index::MIN_COMMIT_INTERVAL;
 use crate::search::{Sources, TenantSearch};
+use crate::tenant::people::{self, Person};
 use tokio::sync::Notify;
 
 pub struct Tenant {
@@ -115,7 +116,13 @@ pub struct Tenants {
     opening: tokio::sync::Mutex<()>,
     started: Instant,
     woken: Woken,
+    /// Where the members' names come from (the control database; installed
+    /// by `AppState::open`, which owns it).
+    people: std::sync::OnceLock<PeopleSource>,
 }
+
+/// An organization's members, read from wherever names live.
+pub type PeopleSource = Arc<dyn Fn(&str) -> AppResult<Vec<Person>> + Send + Sync>;
 
 impl Tenants {
     /// The organizations whose jobs a write made due since the last call
@@ -138,6 +145,7 @@ impl Tenants {
             opening: tokio::sync::Mutex::new(()),
             started: Instant::now(),
             woken: Woken::default(),
+            people: std::sync::OnceLock::new(),
         }
     }
 
@@ -220,6 +228,9 @@ impl Tenants {
         let evicted = self.cache().push(org_id.to_string(), tenant.clone());
         drop(evicted); // closes outside the lock once no request holds it
         drop(_guard);
+        if let Err(e) = self.sync_people(&tenant).await {
+            tracing::warn!(org = %tenant.org_id, error = %e, "copying members' names failed");
+        }
         // An organization that was closed for long empties its old trash
         // at once; a failure here is the trash job's to report.
         if let Err(e) = self.purge_trash(&tenant).await {
@@ -258,6 +269,42 @@ impl Tenants {
         let closed: Vec<_> = stale.iter().filter_map(|k| cache.pop(k)).collect();
         drop(cache);
         closed.len()
+    }
+
+    /// Installs where members' names come from (once, at start-up).
+    pub fn set_people_source(&self, source: PeopleSource) {
+        if self.people.set(source).is_err() {
+            tracing::warn!("the members' names source was installed twice");
+        }
+    }
+
+    /// Copies an open organization's members' names in again after someone
+    /// joined or renamed themselves. One that is closed does it when it
+    /// opens.
+    pub async fn people_changed(&self, org_id: &str) -> AppResult<()> {
+        let open = self.cache().peek(org_id).cloned().or_else(|| {
+            let alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+            alive.get(org_id).and_then(Weak::upgrade)
+        });
+        match open {
+            Some(tenant) => self.sync_people(&tenant).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the names that differ from the control database's.
+    async fn sync_people(&self, tenant: &Arc<Tenant>) -> AppResult<()> {
+        let Some(source) = self.people.get().cloned() else {
+            return Ok(());
+        };
+        let org_id = tenant.org_id.clone();
+        let people = crate::db::off_runtime(move || source(&org_id)).await?;
+        let todo = tenant.db.read(move |c| people::changed(c, people)).await?;
+        if todo.is_empty() {
+            return Ok(());
+        }
+        tenant.db.write(move |c| people::save(c, &todo)).await?;
+        Ok(())
     }
 
     /// The organizations open right now (for periodic upkeep).

@@ -335,6 +335,115 @@ async fn names_sort_naturally_and_contacts_by_company_name_and_email() {
     );
 }
 
+/// Owners (and a task's assignee) sort by their name, not their id, and a
+/// rename moves their records: the members' names are copied into the
+/// organization's database when someone joins or renames themselves.
+#[tokio::test]
+async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await; // Olivia Owner
+    let bea = app
+        .add_member(&s, "acme", "bea@example.com", "member")
+        .await;
+    let cat = app
+        .add_member(&s, "acme", "cat@example.com", "member")
+        .await;
+    for (who, name) in [(&bea, "Bea 10"), (&cat, "béa 9")] {
+        let (status, body) = who.patch("/api/v1/account", json!({"name": name})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let olivia = json!(s.user_id);
+    let owners = [
+        ("Olivia's", olivia.clone()),
+        ("Bea's", json!(bea.user_id)),
+        ("Cat's", json!(cat.user_id)),
+        ("Nobody's", Value::Null),
+    ];
+    for (label, owner) in &owners {
+        for (path, body) in [
+            ("contacts", json!({"first_name": label, "owner_id": owner})),
+            ("companies", json!({"name": label, "owner_id": owner})),
+            ("deals", json!({"title": label, "owner_id": owner})),
+            ("tasks", json!({"title": label, "assignee_id": owner})),
+        ] {
+            let (status, made) = s.post(&format!("{O}/{path}"), body).await;
+            assert_eq!(status, StatusCode::CREATED, "{path}: {made}");
+        }
+    }
+    let order = |page: &Value, key: &str| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i[key].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // Accents folded, numbers as numbers: "béa 9" < "Bea 10" < "Olivia Owner";
+    // no owner last both ways.
+    for (path, sort, key) in [
+        ("contacts", "owner_id", "first_name"),
+        ("companies", "owner_id", "name"),
+        ("deals", "owner_id", "title"),
+        ("tasks", "assignee_id", "title"),
+    ] {
+        let (status, up) = s.get(&format!("{O}/{path}?sort={sort}")).await;
+        assert_eq!(status, StatusCode::OK, "{up}");
+        assert_eq!(
+            order(&up, key),
+            ["Cat's", "Bea's", "Olivia's", "Nobody's"],
+            "{path} ascending"
+        );
+        let (_, down) = s.get(&format!("{O}/{path}?sort=-{sort}")).await;
+        assert_eq!(
+            order(&down, key),
+            ["Olivia's", "Bea's", "Cat's", "Nobody's"],
+            "{path} descending"
+        );
+        // Keyset pages return each row once in the same order.
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{O}/{path}?sort=-{sort}&limit=1&cursor={c}"),
+                None => format!("{O}/{path}?sort=-{sort}&limit=1"),
+            };
+            let (status, page) = s.get(&url).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            paged.extend(order(&page, key));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(paged, order(&down, key), "{path} pages");
+    }
+    // Olivia renames herself: her records move to the front.
+    let (status, body) = s
+        .patch("/api/v1/account", json!({"name": "Aaron Owner"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, up) = s.get(&format!("{O}/contacts?sort=owner_id")).await;
+    assert_eq!(
+        order(&up, "first_name"),
+        ["Olivia's", "Cat's", "Bea's", "Nobody's"]
+    );
+    // A record handed to someone else takes their place.
+    let olivias = up["items"][0]["id"].as_str().expect("id").to_string();
+    let (status, _) = s
+        .patch(
+            &format!("{O}/contacts/{olivias}"),
+            json!({"owner_id": bea.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, up) = s.get(&format!("{O}/contacts?sort=owner_id")).await;
+    let got = order(&up, "first_name");
+    assert_eq!(got[0], "Cat's", "{got:?}");
+    let beas: BTreeSet<&str> = got[1..3].iter().map(String::as_str).collect();
+    assert_eq!(beas, BTreeSet::from(["Bea's", "Olivia's"]), "{got:?}");
+    assert_eq!(got[3], "Nobody's");
+}
+
 async fn seed_people(s: &Session) {
     let (_, globex) = s
         .post(
