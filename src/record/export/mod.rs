@@ -274,14 +274,22 @@ fn json_err(e: impl std::error::Error + Send + Sync + 'static) -> AppError {
     AppError::Internal(anyhow::Error::new(e))
 }
 
+/// One page of the list: records as they are (NDJSON, vCard), or already
+/// as the API shows them, for the columns of CSV and XLSX.
+enum Page<R> {
+    Records(Vec<R>),
+    Shown(Vec<Map<String, Value>>),
+}
+
 /// Reads the list page by page and writes each page out. Reading (the
-/// query, the records) and writing (cells, CSV or the workbook) take about
-/// the same time, so the pages are read on a thread of their own while the
-/// one before is written: an export uses two cores, not one.
+/// query, the records, and turning them into what the API shows) and
+/// writing (cells, CSV or the workbook) take about the same time, so the
+/// pages are read on a thread of their own while the one before is written:
+/// an export uses two cores, not one.
 fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
     std::thread::scope(|scope| {
         // Two pages ahead at most: memory stays flat.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Vec<K::Record>>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Page<K::Record>>>(2);
         scope.spawn(move || read_pages::<K>(job, tx));
         // Once this returns (done, or the client went away), the channel
         // closes and the reader stops at its next page.
@@ -289,11 +297,21 @@ fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
     })
 }
 
+fn shown<R: serde::Serialize>(items: &[R]) -> AppResult<Vec<Map<String, Value>>> {
+    items
+        .iter()
+        .map(|r| match serde_json::to_value(r).map_err(json_err)? {
+            Value::Object(m) => Ok(m),
+            _ => Err(AppError::Internal(anyhow::anyhow!("a record is an object"))),
+        })
+        .collect()
+}
+
 /// The list's pages in order, each sent as soon as it is read; a failure
 /// is sent in its place and ends the reading.
 fn read_pages<K: RecordKind>(
     job: &Job,
-    tx: std::sync::mpsc::SyncSender<AppResult<Vec<K::Record>>>,
+    tx: std::sync::mpsc::SyncSender<AppResult<Page<K::Record>>>,
 ) {
     let mut cursor: Option<String> = None;
     loop {
@@ -314,7 +332,13 @@ fn read_pages<K: RecordKind>(
             q.page::<K>(c)
         });
         let (items, next) = match page {
-            Ok(p) => (Ok(p.items), p.next_cursor),
+            Ok(p) => {
+                let items = match job.format {
+                    Format::Csv | Format::Xlsx => shown(&p.items).map(Page::Shown),
+                    Format::Ndjson | Format::Vcf => Ok(Page::Records(p.items)),
+                };
+                (items, p.next_cursor)
+            }
             Err(e) => (Err(e), None),
         };
         if tx.send(items).is_err() {
@@ -330,31 +354,21 @@ fn read_pages<K: RecordKind>(
 fn write_pages<K: RecordKind>(
     job: &Job,
     out: &mut Sender,
-    pages: std::sync::mpsc::Receiver<AppResult<Vec<K::Record>>>,
+    pages: std::sync::mpsc::Receiver<AppResult<Page<K::Record>>>,
 ) -> AppResult<()> {
     let mut enc: Option<Encoder> = None;
     let builtins: Vec<&str> = K::fields().iter().map(|b| b.key).collect();
-    for items in pages {
-        let items = items?;
-        let maps = || -> AppResult<Vec<Map<String, Value>>> {
-            items
-                .iter()
-                .map(|r| match serde_json::to_value(r).map_err(json_err)? {
-                    Value::Object(m) => Ok(m),
-                    _ => Err(AppError::Internal(anyhow::anyhow!("a record is an object"))),
-                })
-                .collect()
-        };
+    for page in pages {
+        let page = page?;
         let enc = match &mut enc {
             Some(e) => e,
             None => {
-                let e = match job.format {
-                    Format::Ndjson => Encoder::Ndjson,
-                    Format::Vcf => Encoder::Vcf,
-                    Format::Csv | Format::Xlsx => {
-                        let first = maps()?.into_iter().next();
-                        let cols = Columns::new(&builtins, first.as_ref(), &job.fields);
-                        if job.format == Format::Csv {
+                let e = match (&page, job.format) {
+                    (_, Format::Ndjson) => Encoder::Ndjson,
+                    (_, Format::Vcf) => Encoder::Vcf,
+                    (Page::Shown(maps), format) => {
+                        let cols = Columns::new(&builtins, maps.first(), &job.fields);
+                        if format == Format::Csv {
                             // A byte-order mark: Excel then reads the file as UTF-8.
                             out.buf.extend_from_slice("\u{FEFF}".as_bytes());
                             csv_row(out, cols.headers().iter().map(|h| Cell::Text(h.clone())))?;
@@ -364,33 +378,43 @@ fn write_pages<K: RecordKind>(
                             Encoder::Xlsx(cols, Box::new(book))
                         }
                     }
+                    (Page::Records(_), _) => {
+                        return Err(AppError::Internal(anyhow::anyhow!(
+                            "a table export was read as records"
+                        )));
+                    }
                 };
                 enc.insert(e)
             }
         };
-        match enc {
-            Encoder::Ndjson => {
+        match (enc, page) {
+            (Encoder::Ndjson, Page::Records(items)) => {
                 for r in &items {
                     serde_json::to_writer(&mut out.buf, r).map_err(json_err)?;
                     out.buf.push(b'\n');
                 }
             }
-            Encoder::Vcf => {
+            (Encoder::Vcf, Page::Records(items)) => {
                 for r in &items {
                     if let Some(card) = K::vcard(r) {
                         out.buf.extend_from_slice(card.as_bytes());
                     }
                 }
             }
-            Encoder::Csv(cols) => {
-                for m in maps()? {
-                    csv_row(out, cols.row(&m).into_iter())?;
+            (Encoder::Csv(cols), Page::Shown(maps)) => {
+                for m in &maps {
+                    csv_row(out, cols.row(m).into_iter())?;
                 }
             }
-            Encoder::Xlsx(cols, book) => {
-                for m in maps()? {
-                    book.row(&cols.row(&m))?;
+            (Encoder::Xlsx(cols, book), Page::Shown(maps)) => {
+                for m in &maps {
+                    book.row(&cols.row(m))?;
                 }
+            }
+            _ => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "an export page in the wrong shape"
+                )));
             }
         }
         out.flush_if_full()?;
