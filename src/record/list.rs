@@ -317,17 +317,40 @@ impl ListQuery {
         count: usize,
         read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
-        if let Some(c) = self.cursor.take() {
-            let (cond, args) = self.sorts.after(&c)?;
-            self.conditions.push(cond);
-            self.args.extend(args);
-        }
-        let (source, args) = self.source_and_args::<K>();
+        let (source, base_args) = self.source_and_args::<K>();
+        let page_columns = self.sorts.page_columns();
+        let n = self.limit + 1;
+        // The page's keys: from the start of the list, or from one or more
+        // index ranges after the cursor (`Sorts::after_ranges`), each at
+        // most a page long.
+        let ranges = match self.cursor.take() {
+            Some(c) => self.sorts.after_ranges(&c)?,
+            None => vec![(String::new(), Vec::new(), self.sorts.order_by())],
+        };
+        let filter = self.where_sql();
+        let mut args = Vec::new();
+        let arms: Vec<String> = ranges
+            .into_iter()
+            .map(|(cond, cond_args, order)| {
+                args.extend(base_args.iter().cloned());
+                args.extend(cond_args);
+                let filter = match (filter.is_empty(), cond.is_empty()) {
+                    (true, true) => "1".to_string(),
+                    (_, true) => filter.clone(),
+                    (true, _) => cond,
+                    _ => format!("{filter} AND {cond}"),
+                };
+                format!(
+                    "SELECT * FROM (SELECT {page_columns} FROM {source} WHERE {filter}
+                     ORDER BY {order} LIMIT {n})"
+                )
+            })
+            .collect();
         let keys = self.sorts.len();
         let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
         let sql = format!(
             "SELECT {columns}, {keys_out}p.kid
-             FROM (SELECT {page_columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT {n}) p,
+             FROM ({arms}) p,
                   {from}
              WHERE t.rowid = p.rid
              ORDER BY {page_order}",
@@ -335,11 +358,7 @@ impl ListQuery {
                 .iter()
                 .map(|k| format!("{k}, "))
                 .collect::<String>(),
-            page_columns = self.sorts.page_columns(),
-            table = source,
-            filter = self.where_sql(),
-            order = self.sorts.order_by(),
-            n = self.limit + 1,
+            arms = arms.join(" UNION ALL "),
             page_order = self.sorts.order_by_page(),
         );
         let mut stmt = conn.prepare_cached(&sql)?;

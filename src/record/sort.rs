@@ -110,6 +110,50 @@ impl Sorts {
         self.0.is_empty()
     }
 
+    /// The rest of the list after `cursor` as index ranges, each read in
+    /// its own order: `(condition, arguments, ORDER BY)`, in list order.
+    /// One nullable key (owner, company, job title, a custom field) is two
+    /// ranges — the rest of the values, then the empty ones — each a seek
+    /// into the key's index (`(e) IS NULL, e, id` ascending, `(e) IS NOT
+    /// NULL, e, id` descending). As one condition with `OR … IS NULL` SQLite
+    /// walked the index from its start: a page half-way down 200,000
+    /// contacts took 350–420 ms instead of a fraction of one.
+    pub fn after_ranges(&self, cursor: &str) -> AppResult<Vec<(String, Vec<Sql>, String)>> {
+        let single_nullable = self.0.len() == 1 && !self.0[0].field.not_null;
+        if !single_nullable {
+            let (cond, args) = self.after(cursor)?;
+            return Ok(vec![(cond, args, self.order_by())]);
+        }
+        let (values, id) = decode(cursor, 1)?;
+        let k = &self.0[0];
+        let e = &k.field.sql;
+        let (flag, op, dir) = if k.desc {
+            (format!("({e}) IS NOT NULL"), "<", " DESC")
+        } else {
+            (format!("({e}) IS NULL"), ">", "")
+        };
+        // The flag column is 0 for values and 1 for empties ascending, the
+        // other way round descending.
+        let (values_flag, nulls_flag) = if k.desc { (1, 0) } else { (0, 1) };
+        let nulls = |id_cond: &str| format!("{flag} = {nulls_flag} AND {e} IS NULL{id_cond}");
+        let nulls_order = format!("t.id{dir}");
+        Ok(match values.into_iter().next() {
+            Some(Sql::Null) | None => vec![(
+                nulls(&format!(" AND t.id {op} ?")),
+                vec![Sql::Text(id)],
+                nulls_order,
+            )],
+            Some(v) => vec![
+                (
+                    format!("{flag} = {values_flag} AND ({e}, t.id) {op} (?, ?)"),
+                    vec![v, Sql::Text(id)],
+                    format!("{e}{dir}, t.id{dir}"),
+                ),
+                (nulls(""), Vec::new(), nulls_order),
+            ],
+        })
+    }
+
     /// The condition "after the row with these sort values and id".
     pub fn after(&self, cursor: &str) -> AppResult<(String, Vec<Sql>)> {
         let (values, id) = decode(cursor, self.0.len())?;
