@@ -355,6 +355,35 @@ async fn a_deleted_or_corrupt_index_is_rebuilt_complete() {
     let app = start(dir, config).await;
     let s = app.login("owner@example.com", PASSWORD).await;
     eventually(&s, "acme", "rebuild7", |f| f.len() == 1).await;
+
+    // An index an older build wrote, with another schema (fewer fields):
+    // searching it would name fields it does not have. Search and a list's
+    // search box answer while it is rebuilt, then find everything.
+    let (dir, config) = app.stop().await;
+    let index = tenant_db(dir.path()).join("index");
+    std::fs::remove_dir_all(&index).expect("rm index");
+    std::fs::create_dir_all(&index).expect("index dir");
+    let mut older = tantivy::schema::Schema::builder();
+    let key = older.add_text_field("key", tantivy::schema::STRING);
+    let old = tantivy::Index::create_in_dir(&index, older.build()).expect("older index");
+    let mut w: tantivy::IndexWriter = old.writer_with_num_threads(1, 15_000_000).expect("writer");
+    w.add_document(tantivy::doc!(key => "contact:older"))
+        .expect("document");
+    w.commit().expect("commit");
+    drop(w);
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    for path in [
+        "/api/v1/orgs/acme/search?q=rebuild3",
+        "/api/v1/orgs/acme/contacts?q=rebuild3",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    eventually(&s, "acme", "rebuild3", |f| f.len() == 1).await;
+    let (status, body) = s.get("/api/v1/orgs/acme/contacts?q=rebuild3").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
 }
 
 /// Filtering by kind takes one of two paths (the unfiltered query widened, or
