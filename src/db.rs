@@ -128,6 +128,14 @@ const COMMITS_PER_CHECKPOINT: u32 = 500;
 /// Batches one caller runs before it leaves the rest to their own callers.
 const BATCHES_PER_TURN: usize = 4;
 
+/// How much of a database file a connection reads through a memory map
+/// (SQLite's own ceiling, 2 GB). Without it every page missing from the
+/// connection's small cache is a `pread` copied out of the kernel's page
+/// cache: a list's search box reading 4,000 records spent most of its time
+/// in those copies. Mapped pages are the page cache itself — shared, and
+/// dropped by the kernel under memory pressure, not the server's memory.
+const MMAP_BYTES: u64 = 0x7fff_0000;
+
 /// The per-connection settings every Harmonia connection gets (public for the
 /// benchmark's raw-SQLite baseline).
 pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
@@ -137,7 +145,8 @@ pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Res
         "PRAGMA synchronous={sync};
          PRAGMA foreign_keys=ON;
          PRAGMA temp_store=MEMORY;
-         PRAGMA trusted_schema=OFF;"
+         PRAGMA trusted_schema=OFF;
+         PRAGMA mmap_size={MMAP_BYTES};"
     ))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     // Every kind's list, record, tag and field statements stay prepared
@@ -149,14 +158,33 @@ pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Res
 
 /// Runs CPU-heavy work (validation with phone-number parsing, hashing) on the
 /// blocking pool so the async workers keep serving other requests.
+///
+/// Every caller's closure goes to the pool as the same boxed type: Tokio
+/// builds a task's whole machinery (poll, completion, cancellation, join)
+/// once per task type, and hundreds of call sites each made their own —
+/// about a megabyte of the release binary (issue 19). The closure's result
+/// comes back through a channel instead of the task's output.
 pub async fn off_runtime<T, F>(f: F) -> AppResult<T>
 where
     T: Send + 'static,
     F: FnOnce() -> AppResult<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    run_boxed(Box::new(move || {
+        // The caller may have stopped waiting (a dropped request): nobody to tell.
+        let _ = tx.send(f());
+    }))
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?;
+    rx.await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("blocking task ended without a result")))?
+}
+
+/// The one blocking task type (see `off_runtime`); kept out of line so
+/// that no caller's code grows a copy of it.
+#[inline(never)]
+async fn run_boxed(job: Box<dyn FnOnce() + Send>) -> Result<(), tokio::task::JoinError> {
+    tokio::task::spawn_blocking(job).await
 }
 
 fn run_in_savepoint<T>(
@@ -326,7 +354,7 @@ impl Db {
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
+        off_runtime(move || {
             let conn = db
                 .readers
                 .get()
@@ -334,7 +362,6 @@ impl Db {
             in_snapshot(&conn, f)
         })
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("read task failed: {e}")))?
     }
 
     /// Runs `f` inside a transaction on the single writer, off the async
@@ -346,9 +373,7 @@ impl Db {
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.write_blocking(f))
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("write task failed: {e}")))?
+        off_runtime(move || db.write_blocking(f)).await
     }
 
     /// The same as `write`, for callers already on a blocking thread.

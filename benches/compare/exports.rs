@@ -61,7 +61,7 @@ impl ExportFigures {
         );
         let _ = writeln!(
             o,
-            "| run | rows | size | first byte | all | rows/s | ≥ 100,000 | server RSS before → peak | growth | ≤ 50 MB |"
+            "| run | rows | size | first byte | all | rows/s | ≥ 100,000 | server private RSS before → peak | growth | ≤ 50 MB |"
         );
         let _ = writeln!(
             o,

@@ -119,7 +119,7 @@ impl ImportFigures {
         }
         let _ = writeln!(
             o,
-            "| upload ({:.1} MB) | run → done | job alone (server's clock) | rows/s (run → done) | target | created | skipped | failed | server RSS before → peak |",
+            "| upload ({:.1} MB) | run → done | job alone (server's clock) | rows/s (run → done) | target | created | skipped | failed | server private RSS before → peak |",
             self.bytes as f64 / 1e6
         );
         let _ = writeln!(

@@ -358,7 +358,7 @@ impl Report {
         }
         let _ = writeln!(
             o,
-            "\n| server memory during a 50 MiB upload | RSS before | peak | growth | target |\n| --- | ---: | ---: | ---: | :---: |\n| | {} | {} | {} | ≤ 20 MB {} |\n",
+            "\n| server memory during a 50 MiB upload | private RSS before | peak | growth | target |\n| --- | ---: | ---: | ---: | :---: |\n| | {} | {} | {} | ≤ 20 MB {} |\n",
             mb(f.rss_before),
             mb(f.rss_peak),
             mb(f.growth()),
@@ -542,7 +542,7 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "| scenario | system | req/s | p50 | p95 | p99 | errors | server peak RSS | server CPU s |"
+            "| scenario | system | req/s | p50 | p95 | p99 | errors | server peak private RSS | server CPU s |"
         );
         let _ = writeln!(
             o,
@@ -726,7 +726,7 @@ impl Report {
         let _ = writeln!(o, "| --- | ---: | --- |");
         let _ = writeln!(
             o,
-            "| idle RSS (after start) | {} | < 30 MB {} |",
+            "| idle private RSS (after start) | {} | < 30 MB {} |",
             mb(f.idle_rss),
             mark(f.idle_rss < 30 << 20)
         );
@@ -738,7 +738,7 @@ impl Report {
             };
             let _ = writeln!(
                 o,
-                "| RSS with {n} organizations active | {} | {target} |",
+                "| private RSS with {n} organizations active | {} | {target} |",
                 mb(*rss)
             );
         }

@@ -5,12 +5,18 @@ use anyhow::{Context, bail};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct Server {
     pub name: &'static str,
     pub addr: SocketAddr,
     child: Child,
+    /// The highest private memory seen since `reset_peak`.
+    peak: Arc<AtomicU64>,
+    /// Bumped by `reset_peak` and `stop`: ends the sampler before it.
+    window: Arc<AtomicU64>,
 }
 
 /// A free loopback port (bound and released: the server takes it a moment later).
@@ -52,7 +58,13 @@ impl Server {
             .stderr(out)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        let mut server = Server { name, addr, child };
+        let mut server = Server {
+            name,
+            addr,
+            child,
+            peak: Arc::new(AtomicU64::new(0)),
+            window: Arc::new(AtomicU64::new(0)),
+        };
         let deadline = started + Duration::from_secs(600);
         loop {
             if let Some(status) = server.child.try_wait()? {
@@ -75,31 +87,33 @@ impl Server {
         self.child.id()
     }
 
-    /// Resident memory now, in bytes.
+    /// The server's own memory now, in bytes: its private resident pages
+    /// (`RssAnon` + `RssShmem`). Pages of a database file it maps (Harmonia's
+    /// SQLite connections read through mmap) are the kernel's page cache,
+    /// shared and reclaimable, and are left out, as is the executable.
     pub fn rss(&self) -> u64 {
-        self.status_kb("VmRSS:") * 1024
+        private_bytes(self.pid()).unwrap_or(0)
     }
 
-    /// Peak resident memory since the last `reset_peak`, in bytes.
+    /// The highest `rss` since the last `reset_peak` (sampled every 5 ms).
     pub fn peak_rss(&self) -> u64 {
-        self.status_kb("VmHWM:") * 1024
+        self.peak.load(Ordering::Relaxed).max(self.rss())
     }
 
-    /// Starts a new peak-RSS window (Linux: clear_refs "5").
+    /// Starts a new peak window: a thread samples `rss` until the next.
     pub fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
-    }
-
-    fn status_kb(&self, key: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(key))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or(0)
+        let window = self.window.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.store(self.rss(), Ordering::Relaxed);
+        let (pid, peak, current) = (self.pid(), self.peak.clone(), self.window.clone());
+        std::thread::spawn(move || {
+            while current.load(Ordering::SeqCst) == window {
+                match private_bytes(pid) {
+                    Some(b) => peak.fetch_max(b, Ordering::Relaxed),
+                    None => return,
+                };
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
     }
 
     /// User + system CPU seconds used so far.
@@ -130,6 +144,7 @@ impl Server {
 
     /// SIGTERM, then wait (SIGKILL after 30 s).
     pub fn stop(mut self) -> anyhow::Result<()> {
+        self.window.fetch_add(1, Ordering::SeqCst);
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid().to_string())
@@ -149,6 +164,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.window.fetch_add(1, Ordering::SeqCst);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -202,4 +218,17 @@ pub fn disk_bytes(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// A process's private resident memory (`RssAnon` + `RssShmem`), in bytes.
+fn private_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((kb("RssAnon:")? + kb("RssShmem:")?) * 1024)
 }
