@@ -309,7 +309,7 @@ fn organizations(dir: &Path, control: &Connection, out: &mut Vec<Finding>) {
                 reindex,
             )),
             IndexHealth::Stale => out.push(warn(
-                format!("{label}: search index was built for another generation of its database"),
+                format!("{label}: search index was built for another generation of its database or by an older version"),
                 reindex,
             )),
         }

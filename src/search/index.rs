@@ -161,7 +161,8 @@ fn open_index(dir: &Path) -> tantivy::Result<Opened> {
 pub enum IndexHealth {
     Missing,
     Unreadable(String),
-    /// Built for another generation of the database (rebuilt on next open).
+    /// Built for another generation of the database, or by an older build
+    /// with another schema (rebuilt on next open).
     Stale,
     Current {
         documents: u64,
@@ -184,7 +185,10 @@ pub fn inspect(dir: &Path, conn: &rusqlite::Connection) -> IndexHealth {
         .flatten()
         .unwrap_or_default();
     let payload = opened.index.load_metas().ok().and_then(|m| m.payload);
-    if expected.is_empty() || payload.as_deref() != Some(expected.as_str()) {
+    if expected.is_empty()
+        || payload.as_deref() != Some(expected.as_str())
+        || opened.index.schema() != schema().0
+    {
         return IndexHealth::Stale;
     }
     IndexHealth::Current {

@@ -123,6 +123,35 @@ async fn a_deleted_index_is_reported_with_how_it_comes_back() {
 }
 
 #[tokio::test]
+async fn an_index_from_an_older_version_is_reported_stale() {
+    let (dir, org) = instance().await;
+    let index = org.join("index");
+    std::fs::remove_dir_all(&index).expect("delete index");
+    std::fs::create_dir_all(&index).expect("index dir");
+    // Another schema, with the commit payload the database expects: only the
+    // schema tells that the server will rebuild it.
+    let epoch: String = rusqlite::Connection::open(org.join("crm.db"))
+        .expect("open")
+        .query_row("SELECT epoch FROM search_state", [], |r| r.get(0))
+        .expect("epoch");
+    let mut older = tantivy::schema::Schema::builder();
+    older.add_text_field("key", tantivy::schema::STRING);
+    let old = tantivy::Index::create_in_dir(&index, older.build()).expect("older index");
+    let mut w: tantivy::IndexWriter = old.writer_with_num_threads(1, 15_000_000).expect("writer");
+    let mut prepared = w.prepare_commit().expect("prepare");
+    prepared.set_payload(&epoch);
+    prepared.commit().expect("commit");
+    drop(w);
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("WARN  organization acme: search index was built for another generation of its database or by an older version"),
+        "{t}"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_backup_key_fails_when_backups_need_it() {
     let (dir, _) = instance().await;
     let backups = tempfile::tempdir().expect("dir");
