@@ -3,6 +3,7 @@
 mod helpers;
 
 mod archive;
+mod assets;
 mod audit;
 mod backup;
 mod closure;
