@@ -17,17 +17,25 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut files = Vec::new();
     collect(Path::new("web"), &mut files);
+    let mut files: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix("web")
+                .expect("collected under web/")
+                .to_str()
+                .expect("web/ file names are UTF-8")
+                .replace('\\', "/");
+            (name, path)
+        })
+        .collect();
+    // By name as a string, the order the server's binary search compares
+    // in (a path's order differs: `screens/` before `screens.css`).
     files.sort();
 
     let mut version = Sha256::new();
     let mut code = String::from("pub static ASSETS: &[Asset] = &[\n");
-    for path in &files {
-        let name = path
-            .strip_prefix("web")
-            .expect("collected under web/")
-            .to_str()
-            .expect("web/ file names are UTF-8")
-            .replace('\\', "/");
+    for (name, path) in &files {
         let data = fs::read(path).expect("read a web/ file");
         let sha = Sha256::digest(&data);
         version.update(name.as_bytes());

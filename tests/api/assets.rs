@@ -91,6 +91,39 @@ async fn assets_are_served_compressed_or_plain_and_equal_the_files() {
         }
     }
 
+    // Every file of web/ is found, whatever its name sorts next to.
+    let mut names = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("web")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("web/") {
+            let path = entry.expect("web/ entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                names.push(path);
+            }
+        }
+    }
+    assert!(names.len() > 50, "the whole UI: {}", names.len());
+    for path in names {
+        let name = path
+            .strip_prefix("web")
+            .expect("under web/")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let r = client
+            .get(format!("{}/assets/{version}/{name}", app.base))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        assert_eq!(
+            r.bytes().await.expect("body"),
+            std::fs::read(&path).expect("file"),
+            "{name}"
+        );
+    }
+
     // A page from an older build gets today's file, but not for a year.
     let stale = client
         .get(format!("{}/assets/000000000000/app.js", app.base))
