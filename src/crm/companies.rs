@@ -366,8 +366,10 @@ impl RecordKind for Companies {
         } else {
             conn.prepare_cached(
                 "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
-                   owner_id, created_at, updated_at, created_by, updated_by, custom, name_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12, ?13)",
+                   owner_id, created_at, updated_at, created_by, updated_by, custom, name_key,
+                   owner_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12, ?13,
+                   (SELECT name_key FROM people WHERE user_id = ?9))",
             )?
             .execute(values)?;
         }

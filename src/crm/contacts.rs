@@ -486,9 +486,10 @@ impl RecordKind for Contacts {
                 "INSERT INTO contacts (id, first_name, last_name, sort_name, last_key, emails, phones,
                    job_title, company_id, address, owner_id, stage, source,
                    created_at, updated_at, created_by, updated_by, custom, birthday, name_key,
-                   email_key)
+                   email_key, company_key, owner_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?15, ?16,
-                   ?17, ?18, ?19)",
+                   ?17, ?18, ?19, (SELECT name_key FROM companies WHERE id = ?9),
+                   (SELECT name_key FROM people WHERE user_id = ?11))",
             )?
             .execute(values)?;
         }

@@ -442,6 +442,80 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
     let beas: BTreeSet<&str> = got[1..3].iter().map(String::as_str).collect();
     assert_eq!(beas, BTreeSet::from(["Bea's", "Olivia's"]), "{got:?}");
     assert_eq!(got[3], "Nobody's");
+
+    // The API's inserts carry the sort keys themselves; an insert that does
+    // not (the demo generator, an organization's import) gets them from the
+    // triggers. Both ways the key is the name's.
+    let (status, acme) = s
+        .post(&format!("{O}/companies"), json!({"name": "Acme 7"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{acme}");
+    let (status, made) = s
+        .post(
+            &format!("{O}/contacts"),
+            json!({"first_name": "Keyed", "owner_id": bea.user_id, "company_id": acme["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, deal) = s
+        .post(
+            &format!("{O}/deals"),
+            json!({"title": "Keyed", "owner_id": cat.user_id, "company_id": acme["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    let tenants = app.dir.path().join("tenants");
+    let org = std::fs::read_dir(&tenants)
+        .expect("tenants")
+        .next()
+        .expect("one organization")
+        .expect("entry")
+        .path();
+    let db = rusqlite::Connection::open(org.join("crm.db")).expect("open");
+    db.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("timeout");
+    db.execute(
+        "INSERT INTO contacts (id, first_name, sort_name, last_key, owner_id, company_id,
+           created_at, updated_at, created_by, updated_by)
+         VALUES ('raw', 'Raw', 'raw', '', ?1, ?2, 'now', 'now', 'test', 'test')",
+        rusqlite::params![bea.user_id, acme["id"].as_str()],
+    )
+    .expect("a raw insert");
+    let keys = |table: &str, id: &str| -> (Option<String>, Option<String>) {
+        db.query_row(
+            &format!("SELECT owner_key, company_key FROM {table} WHERE id = ?1"),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("keys")
+    };
+    let name_key = |sql: &str, id: &str| -> String {
+        db.query_row(sql, [id], |r| r.get(0)).expect("name key")
+    };
+    let bea_key = name_key(
+        "SELECT name_key FROM people WHERE user_id = ?1",
+        &bea.user_id,
+    );
+    let cat_key = name_key(
+        "SELECT name_key FROM people WHERE user_id = ?1",
+        &cat.user_id,
+    );
+    let acme_key = name_key(
+        "SELECT name_key FROM companies WHERE id = ?1",
+        acme["id"].as_str().expect("id"),
+    );
+    assert!(!bea_key.is_empty() && !acme_key.is_empty());
+    for (table, id, owner) in [
+        ("contacts", made["id"].as_str().expect("id"), &bea_key),
+        ("contacts", "raw", &bea_key),
+        ("deals", deal["id"].as_str().expect("id"), &cat_key),
+    ] {
+        assert_eq!(
+            keys(table, id),
+            (Some(owner.clone()), Some(acme_key.clone())),
+            "{table} {id}"
+        );
+    }
 }
 
 async fn seed_people(s: &Session) {
