@@ -53,7 +53,7 @@ fn main() {
 
         code.push_str(&format!(
             "    Asset {{ path: {name:?}, content_type: {ct:?}, gzip: include_bytes!({gz:?}), size: {size} }},\n",
-            ct = content_type(&name),
+            ct = content_type(name),
             gz = gz_path.display().to_string(),
             size = data.len(),
         ));
