@@ -69,33 +69,25 @@ async fn shell(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         return crate::error::AppError::NotFound.into_response();
     }
-    if let Some(html) = from_disk("index.html") {
-        let html = String::from_utf8_lossy(&html).replace("{{VERSION}}", "dev");
-        return (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            html,
-        )
-            .into_response();
-    }
-    let Some(html) = SHELL.as_ref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "the web UI is not built into this binary",
-        )
-            .into_response();
+    let html = match from_disk("index.html") {
+        Some(html) => String::from_utf8_lossy(&html).replace("{{VERSION}}", "dev"),
+        None => match SHELL.as_ref() {
+            Some(html) => html.clone(),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "the web UI is not built into this binary",
+                )
+                    .into_response();
+            }
+        },
     };
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
         ],
-        html.clone(),
+        html,
     )
         .into_response()
 }
@@ -115,8 +107,8 @@ fn takes_gzip(headers: &HeaderMap) -> bool {
                 if let Some((k, v)) = param.split_once('=')
                     && k.trim().eq_ignore_ascii_case("q")
                 {
-                    // An unreadable weight is not a refusal we can honour
-                    // more safely than "no": treat it as q=0.
+                    // An unreadable weight counts as q=0: the plain bytes
+                    // are always safe to send.
                     accepted = v.trim().parse::<f32>().is_ok_and(|q| q > 0.0);
                 }
             }
