@@ -140,6 +140,7 @@ const MMAP_BYTES: u64 = 0x7fff_0000;
 /// benchmark's raw-SQLite baseline).
 pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
     crate::order::register_sql(conn)?;
+    crate::idset::register_sql(conn)?;
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};

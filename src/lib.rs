@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod housekeeping;
 pub mod http;
+pub mod idset;
 pub mod jobs;
 pub mod metrics;
 pub mod order;

@@ -138,7 +138,7 @@ async fn chosen<K: RecordKind>(
         .tenant
         .db
         .read(move |c| {
-            let q = ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_deref())
+            let q = ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_ref())
                 .map_err(|e| match e {
                     AppError::Validation { fields, .. } => AppError::field(
                         "matching",

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::error::{AppError, AppResult};
+use crate::idset;
 use crate::record::catalogue::Catalogue;
 use crate::record::custom::{self, CustomField};
 use crate::record::filter::{Context, Filter};
@@ -52,12 +53,34 @@ pub struct Viewer {
     pub time_zone: Option<String>,
 }
 
+/// What a list's search box found (`record::find`): the ids of its best
+/// matches, and how many records of the kind the search engine holds.
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub ids: Vec<String>,
+    pub of_kind: usize,
+}
+
+/// The found records as a list reads them.
+struct Among {
+    /// The ids as a JSON array, to read them by id.
+    json: String,
+    /// The same ids as a set, when there are so many that a page is
+    /// cheaper found by walking the list in its order (`page_as`).
+    set: Option<idset::Ids>,
+}
+
+/// The longest a page may walk its list looking for found records before it
+/// reads them by id instead (the walk pays when matches are many and spread
+/// along the order; a word that sorts together, "Smith" by name, is not).
+const WALK_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
+
 /// A list request, checked: conditions and their arguments, sorts, paging.
 pub struct ListQuery {
     conditions: Vec<String>,
     args: Vec<Sql>,
-    /// The ids a search found (a JSON array): the list reads these rows.
-    found: Option<String>,
+    /// The records a search found: the list reads these rows.
+    found: Option<Among>,
     pub sorts: Sorts,
     pub cursor: Option<String>,
     pub limit: usize,
@@ -91,7 +114,7 @@ impl ListQuery {
         params: &Params,
         fields: &[CustomField],
         me: Viewer,
-        found: Option<&[String]>,
+        found: Option<&Found>,
     ) -> AppResult<ListQuery> {
         let cat = Catalogue {
             builtins: K::fields(),
@@ -176,7 +199,7 @@ impl ListQuery {
                 ));
             }
             match found {
-                Some(ids) => q.among(ids)?,
+                Some(found) => q.among(found)?,
                 None => q.prefix(text, K::QUICK_SEARCH),
             }
         }
@@ -222,27 +245,46 @@ impl ListQuery {
     /// Only these records. SQLite reads them by id and sorts them (a few
     /// thousand at most): `from` drives the read from the ids (a CROSS JOIN
     /// keeps that order), so neither a rare word nor another filter's index
-    /// makes it walk the whole table.
-    fn among(&mut self, ids: &[String]) -> AppResult<()> {
-        let json = serde_json::to_string(ids).map_err(|e| AppError::Internal(e.into()))?;
-        self.conditions.push("t.id = found.value".into());
-        self.found = Some(json);
+    /// makes it walk the whole table. When they are many, a page may instead
+    /// walk the list in its order and keep the found rows: reading by id
+    /// costs a row per match, walking about `limit × of_kind / matches`
+    /// index entries of a tenth of that each.
+    fn among(&mut self, found: &Found) -> AppResult<()> {
+        let json = serde_json::to_string(&found.ids).map_err(|e| AppError::Internal(e.into()))?;
+        let n = found.ids.len();
+        let walk = n.saturating_mul(n).saturating_mul(10) >= (self.limit + 1) * found.of_kind;
+        self.found = Some(Among {
+            json,
+            set: walk.then(|| std::sync::Arc::new(found.ids.iter().cloned().collect())),
+        });
         Ok(())
     }
 
     /// The `FROM` of the kind's table aliased `t` (after the ids a search
-    /// found, if any), and all arguments in placeholder order.
-    fn source_and_args<K: RecordKind>(&self) -> (String, Vec<Sql>) {
+    /// found, read by id, if any), the conditions, and all arguments in
+    /// placeholder order. `walk`: found rows are kept by
+    /// `harmonia_in_set` (`idset`) instead.
+    fn source_and_args<K: RecordKind>(&self, walk: bool) -> (String, String, Vec<Sql>) {
         match &self.found {
-            Some(json) => {
-                let mut args = vec![Sql::Text(json.clone())];
+            Some(_) if walk => (
+                format!("{} t", K::TABLE),
+                format!("{} AND harmonia_in_set(t.id)", self.where_sql()),
+                self.args.clone(),
+            ),
+            Some(among) => {
+                let mut args = vec![Sql::Text(among.json.clone())];
                 args.extend(self.args.iter().cloned());
                 (
                     format!("json_each(?) found CROSS JOIN {} t", K::TABLE),
+                    format!("{} AND t.id = found.value", self.where_sql()),
                     args,
                 )
             }
-            None => (format!("{} t", K::TABLE), self.args.clone()),
+            None => (
+                format!("{} t", K::TABLE),
+                self.where_sql(),
+                self.args.clone(),
+            ),
         }
     }
 
@@ -268,18 +310,17 @@ impl ListQuery {
     }
 
     pub fn count<K: RecordKind>(&self, conn: &Connection) -> AppResult<i64> {
-        let (from, args) = self.source_and_args::<K>();
-        let sql = format!("SELECT count(*) FROM {from} WHERE {}", self.where_sql());
+        let (from, filter, args) = self.source_and_args::<K>(false);
+        let sql = format!("SELECT count(*) FROM {from} WHERE {filter}");
         Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
     }
 
     /// The ids of every record of the list, in its order (a bulk action on
     /// a whole filtered list), at most `max`.
     pub fn ids<K: RecordKind>(&self, conn: &Connection, max: usize) -> AppResult<Vec<String>> {
-        let (from, args) = self.source_and_args::<K>();
+        let (from, filter, args) = self.source_and_args::<K>(false);
         let sql = format!(
-            "SELECT t.id FROM {from} WHERE {} ORDER BY {} LIMIT {max}",
-            self.where_sql(),
+            "SELECT t.id FROM {from} WHERE {filter} ORDER BY {} LIMIT {max}",
             self.sorts.order_by()
         );
         let mut stmt = conn.prepare(&sql)?;
@@ -317,9 +358,6 @@ impl ListQuery {
         count: usize,
         read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
-        let (source, base_args) = self.source_and_args::<K>();
-        let page_columns = self.sorts.page_columns();
-        let n = self.limit + 1;
         // The page's keys: from the start of the list, or from one or more
         // index ranges after the cursor (`Sorts::after_ranges`), each at
         // most a page long.
@@ -327,18 +365,49 @@ impl ListQuery {
             Some(c) => self.sorts.after_ranges(&c)?,
             None => vec![(String::new(), Vec::new(), self.sorts.order_by())],
         };
-        let filter = self.where_sql();
+        let shape = Shape {
+            columns,
+            from,
+            count,
+        };
+        if let Some(set) = self.found.as_ref().and_then(|f| f.set.clone()) {
+            let walked = idset::with_set(set, || {
+                idset::within(conn, WALK_BUDGET, || {
+                    self.read_page::<K, T>(conn, true, &ranges, &shape, &read)
+                })
+            });
+            match walked? {
+                Ok(page) => return Ok(page),
+                // Over budget: read the found rows by id.
+                Err(AppError::Internal(e))
+                    if e.downcast_ref::<rusqlite::Error>()
+                        .is_some_and(idset::is_interrupted) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.read_page::<K, T>(conn, false, &ranges, &shape, &read)
+    }
+
+    fn read_page<K: RecordKind, T>(
+        &self,
+        conn: &Connection,
+        walk: bool,
+        ranges: &[(String, Vec<Sql>, String)],
+        shape: &Shape,
+        read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> AppResult<Page<T>> {
+        let (source, filter, base_args) = self.source_and_args::<K>(walk);
+        let page_columns = self.sorts.page_columns();
+        let n = self.limit + 1;
         let mut args = Vec::new();
         let arms: Vec<String> = ranges
-            .into_iter()
+            .iter()
             .map(|(cond, cond_args, order)| {
                 args.extend(base_args.iter().cloned());
-                args.extend(cond_args);
-                let filter = match (filter.is_empty(), cond.is_empty()) {
-                    (true, true) => "1".to_string(),
-                    (_, true) => filter.clone(),
-                    (true, _) => cond,
-                    _ => format!("{filter} AND {cond}"),
+                args.extend(cond_args.iter().cloned());
+                let filter = match cond.is_empty() {
+                    true => filter.clone(),
+                    false => format!("{filter} AND {cond}"),
                 };
                 format!(
                     "SELECT * FROM (SELECT {page_columns} FROM {source} WHERE {filter}
@@ -347,6 +416,7 @@ impl ListQuery {
             })
             .collect();
         let keys = self.sorts.len();
+        let count = shape.count;
         let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
         let sql = format!(
             "SELECT {columns}, {keys_out}p.kid
@@ -354,6 +424,8 @@ impl ListQuery {
                   {from}
              WHERE t.rowid = p.rid
              ORDER BY {page_order}",
+            columns = shape.columns,
+            from = shape.from,
             keys_out = page_keys
                 .iter()
                 .map(|k| format!("{k}, "))
@@ -386,6 +458,13 @@ impl ListQuery {
             },
         })
     }
+}
+
+/// What a page reads of each row: `count` columns over `from`.
+struct Shape<'a> {
+    columns: &'a str,
+    from: &'a str,
+    count: usize,
 }
 
 /// The live custom fields of a kind (what a list may name).

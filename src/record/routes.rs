@@ -45,7 +45,7 @@ pub async fn list_page<K: RecordKind>(
         .db
         .read(move |c| {
             let mut q =
-                ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_deref())?;
+                ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_ref())?;
             if let Some((sql, v)) = narrow {
                 q.and(sql, rusqlite::types::Value::Text(v));
             }
@@ -71,7 +71,7 @@ async fn count<K: RecordKind>(
         .tenant
         .db
         .read(move |c| {
-            ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_deref())?
+            ListQuery::with_found::<K>(&params, &fields_of::<K>(c)?, me, found.as_ref())?
                 .count::<K>(c)
         })
         .await?;

@@ -489,6 +489,22 @@ impl TenantSearch {
         Ok(())
     }
 
+    /// How many records of a kind the index holds (deleted ones included
+    /// until their segment is merged: an estimate).
+    pub fn count_of(&self, kind: &str) -> AppResult<usize> {
+        let searcher = {
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            match opened.as_ref() {
+                Some(o) => o.reader.searcher(),
+                None => return Ok(0),
+            }
+        };
+        let n = searcher
+            .doc_freq(&Term::from_field_text(self.fields.kind, kind))
+            .map_err(search_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     /// The share (0–1) of indexed records that are of these kinds.
     pub fn share_of(&self, kinds: &[String]) -> AppResult<f64> {
         let searcher = {

@@ -21,7 +21,7 @@ use crate::clock;
 use crate::error::{AppError, AppResult, Query};
 use crate::platform::access::OrgAccess;
 use crate::record::custom::CustomField;
-use crate::record::list::{ListQuery, Params, Viewer, fields_of};
+use crate::record::list::{Found, ListQuery, Params, Viewer, fields_of};
 use crate::record::routes::me;
 use crate::record::{RecordKind, find, restrict, views};
 use crate::tenant::Tenant;
@@ -79,7 +79,7 @@ struct Job {
     params: Params,
     fields: Vec<CustomField>,
     me: Viewer,
-    found: Option<Vec<String>>,
+    found: Option<Found>,
     format: Format,
     sheet: String,
 }
@@ -154,7 +154,7 @@ pub async fn export<K: RecordKind>(
             .db
             .read(move |c| {
                 let fields = fields_of::<K>(c)?;
-                ListQuery::with_found::<K>(&params, &fields, me, found.as_deref())?;
+                ListQuery::with_found::<K>(&params, &fields, me, found.as_ref())?;
                 Ok(fields)
             })
             .await?
@@ -320,7 +320,7 @@ fn read_pages<K: RecordKind>(
                 &job.params,
                 &job.fields,
                 job.me.clone(),
-                job.found.as_deref(),
+                job.found.as_ref(),
             )?;
             // Records restricted by a privacy request are not exported
             // (asked per page: one restricted meanwhile is left out too).
