@@ -385,6 +385,7 @@ impl RecordKind for Activities {
             a.subject.clone()
         };
         SearchDoc {
+            rank: None,
             kind: "activity",
             id: a.id,
             title,

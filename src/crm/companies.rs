@@ -228,6 +228,7 @@ fn search_doc(c: Company) -> SearchDoc {
     snippets.extend(phones.iter().cloned());
     snippets.extend(c.industry);
     SearchDoc {
+        rank: None,
         kind: "company",
         id: c.id,
         title: c.name,

@@ -315,6 +315,7 @@ fn search_doc(c: Contact) -> SearchDoc {
     snippets.extend(c.job_title);
     snippets.extend(company);
     SearchDoc {
+        rank: None,
         kind: "contact",
         id: c.id,
         title: c.name,

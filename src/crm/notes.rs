@@ -228,6 +228,7 @@ impl RecordKind for Notes {
     fn search_doc(n: Note) -> SearchDoc {
         let names: Vec<String> = n.links.iter().map(|l| l.name.clone()).collect();
         SearchDoc {
+            rank: None,
             kind: "note",
             id: n.id,
             title: rich::preview(&n.text, 80),

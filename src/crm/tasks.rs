@@ -409,6 +409,7 @@ impl RecordKind for Tasks {
     fn search_doc(t: Task) -> SearchDoc {
         let names: Vec<String> = t.links.iter().map(|l| l.name.clone()).collect();
         SearchDoc {
+            rank: None,
             kind: "task",
             id: t.id,
             title: t.title,

@@ -59,6 +59,9 @@ pub struct Viewer {
 pub struct Found {
     pub ids: Vec<String>,
     pub of_kind: usize,
+    /// Each id's rank in the kind's sort by name (`store::rank_sql`), when
+    /// the index has them all.
+    pub ranks: Option<Vec<u64>>,
 }
 
 /// The found records as a list reads them.
@@ -68,12 +71,27 @@ struct Among {
     /// The same ids as a set, when there are so many that a page is
     /// cheaper found by walking the list in its order (`page_as`).
     set: Option<idset::Ids>,
+    /// The ids by rank, when the list is sorted by name (`page_by_rank`).
+    ranked: Option<Vec<(u64, String)>>,
+}
+
+/// How a page reads the found records.
+#[derive(Clone, Copy)]
+enum Read<'a> {
+    /// By id: these (a JSON array).
+    ById(&'a str),
+    /// Walking the list, keeping the ids of the thread's set (`idset`).
+    Walk,
 }
 
 /// The longest a page may walk its list looking for found records before it
 /// reads them by id instead (the walk pays when matches are many and spread
 /// along the order; a word that sorts together, "Smith" by name, is not).
 const WALK_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// Pages' worth of matches a search sorted by name reads (`page_by_rank`):
+/// room for other filters to leave some out.
+const RANKED_PAGES: usize = 4;
 
 /// A list request, checked: conditions and their arguments, sorts, paging.
 pub struct ListQuery {
@@ -199,7 +217,13 @@ impl ListQuery {
                 ));
             }
             match found {
-                Some(found) => q.among(found)?,
+                Some(found) => {
+                    // Sorted by name alone: the rank the index keeps is of that sort.
+                    let by_rank = q.sorts.len() == 1
+                        && crate::record::store::rank_sql::<K>()
+                            .is_some_and(|sql| q.sorts.0[0].field.sql == sql);
+                    q.among(found, by_rank)?
+                }
                 None => q.prefix(text, K::QUICK_SEARCH),
             }
         }
@@ -249,30 +273,47 @@ impl ListQuery {
     /// walk the list in its order and keep the found rows: reading by id
     /// costs a row per match, walking about `limit × of_kind / matches`
     /// index entries of a tenth of that each.
-    fn among(&mut self, found: &Found) -> AppResult<()> {
+    fn among(&mut self, found: &Found, by_rank: bool) -> AppResult<()> {
         let json = serde_json::to_string(&found.ids).map_err(|e| AppError::Internal(e.into()))?;
         let n = found.ids.len();
         let walk = n.saturating_mul(n).saturating_mul(10) >= (self.limit + 1) * found.of_kind;
+        let ranked = match (&found.ranks, by_rank) {
+            (Some(ranks), true) => {
+                let mut r: Vec<(u64, String)> = ranks
+                    .iter()
+                    .copied()
+                    .zip(found.ids.iter().cloned())
+                    .collect();
+                r.sort_unstable();
+                Some(r)
+            }
+            _ => None,
+        };
         self.found = Some(Among {
             json,
             set: walk.then(|| std::sync::Arc::new(found.ids.iter().cloned().collect())),
+            ranked,
         });
         Ok(())
     }
 
     /// The `FROM` of the kind's table aliased `t` (after the ids a search
     /// found, read by id, if any), the conditions, and all arguments in
-    /// placeholder order. `walk`: found rows are kept by
-    /// `harmonia_in_set` (`idset`) instead.
-    fn source_and_args<K: RecordKind>(&self, walk: bool) -> (String, String, Vec<Sql>) {
-        match &self.found {
-            Some(_) if walk => (
+    /// placeholder order; `read` says how found records are read.
+    fn source_and_args<K: RecordKind>(&self, read: Option<Read>) -> (String, String, Vec<Sql>) {
+        let read = match (&self.found, read) {
+            (None, _) => None,
+            (Some(among), None) => Some(Read::ById(&among.json)),
+            (Some(_), Some(r)) => Some(r),
+        };
+        match read {
+            Some(Read::Walk) => (
                 format!("{} t", K::TABLE),
                 format!("{} AND harmonia_in_set(t.id)", self.where_sql()),
                 self.args.clone(),
             ),
-            Some(among) => {
-                let mut args = vec![Sql::Text(among.json.clone())];
+            Some(Read::ById(json)) => {
+                let mut args = vec![Sql::Text(json.to_string())];
                 args.extend(self.args.iter().cloned());
                 (
                     format!("json_each(?) found CROSS JOIN {} t", K::TABLE),
@@ -310,7 +351,7 @@ impl ListQuery {
     }
 
     pub fn count<K: RecordKind>(&self, conn: &Connection) -> AppResult<i64> {
-        let (from, filter, args) = self.source_and_args::<K>(false);
+        let (from, filter, args) = self.source_and_args::<K>(None);
         let sql = format!("SELECT count(*) FROM {from} WHERE {filter}");
         Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
     }
@@ -318,7 +359,7 @@ impl ListQuery {
     /// The ids of every record of the list, in its order (a bulk action on
     /// a whole filtered list), at most `max`.
     pub fn ids<K: RecordKind>(&self, conn: &Connection, max: usize) -> AppResult<Vec<String>> {
-        let (from, filter, args) = self.source_and_args::<K>(false);
+        let (from, filter, args) = self.source_and_args::<K>(None);
         let sql = format!(
             "SELECT t.id FROM {from} WHERE {filter} ORDER BY {} LIMIT {max}",
             self.sorts.order_by()
@@ -361,8 +402,9 @@ impl ListQuery {
         // The page's keys: from the start of the list, or from one or more
         // index ranges after the cursor (`Sorts::after_ranges`), each at
         // most a page long.
-        let ranges = match self.cursor.take() {
-            Some(c) => self.sorts.after_ranges(&c)?,
+        let cursor = self.cursor.take();
+        let ranges = match &cursor {
+            Some(c) => self.sorts.after_ranges(c)?,
             None => vec![(String::new(), Vec::new(), self.sorts.order_by())],
         };
         let shape = Shape {
@@ -370,10 +412,15 @@ impl ListQuery {
             from,
             count,
         };
+        if let Some(page) =
+            self.page_by_rank::<K, T>(conn, cursor.as_deref(), &ranges, &shape, &read)?
+        {
+            return Ok(page);
+        }
         if let Some(set) = self.found.as_ref().and_then(|f| f.set.clone()) {
             let walked = idset::with_set(set, || {
                 idset::within(conn, WALK_BUDGET, || {
-                    self.read_page::<K, T>(conn, true, &ranges, &shape, &read)
+                    self.read_page::<K, T>(conn, Some(Read::Walk), &ranges, &shape, &read)
                 })
             });
             match walked? {
@@ -385,18 +432,66 @@ impl ListQuery {
                 Err(e) => return Err(e),
             }
         }
-        self.read_page::<K, T>(conn, false, &ranges, &shape, &read)
+        self.read_page::<K, T>(conn, None, &ranges, &shape, &read)
+    }
+
+    /// A page of a search sorted by name, from the matches whose rank (the
+    /// first bytes of their sort key, kept by the search index) puts them
+    /// first after the cursor: a few pages' worth, with every match tied
+    /// with the last of them, read by id and sorted by SQL. Any match left
+    /// out has a greater rank, so it sorts after all of them; the page is
+    /// right when SQL found a row beyond it among them, or when none were
+    /// left out. Otherwise (other filters left too few) None: the caller
+    /// reads every match.
+    fn page_by_rank<K: RecordKind, T>(
+        &self,
+        conn: &Connection,
+        cursor: Option<&str>,
+        ranges: &[(String, Vec<Sql>, String)],
+        shape: &Shape,
+        read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> AppResult<Option<Page<T>>> {
+        let Some(ranked) = self.found.as_ref().and_then(|f| f.ranked.as_ref()) else {
+            return Ok(None);
+        };
+        let desc = self.sorts.0.first().is_some_and(|k| k.desc);
+        let from = match cursor {
+            None => None,
+            Some(c) => match sort::decode(c, 1)?.0.first() {
+                Some(Sql::Text(key)) => Some(crate::search::rank(key)),
+                _ => return Ok(None),
+            },
+        };
+        let mut rest: Vec<&(u64, String)> = ranked
+            .iter()
+            .filter(|(r, _)| match (from, desc) {
+                (None, _) => true,
+                (Some(f), false) => *r >= f,
+                (Some(f), true) => *r <= f,
+            })
+            .collect();
+        if desc {
+            rest.reverse();
+        }
+        let mut take = rest.len().min(RANKED_PAGES * (self.limit + 1));
+        while take > 0 && take < rest.len() && rest[take].0 == rest[take - 1].0 {
+            take += 1;
+        }
+        let ids: Vec<&str> = rest[..take].iter().map(|(_, id)| id.as_str()).collect();
+        let json = serde_json::to_string(&ids).map_err(|e| AppError::Internal(e.into()))?;
+        let page = self.read_page::<K, T>(conn, Some(Read::ById(&json)), ranges, shape, read)?;
+        Ok((take == rest.len() || page.next_cursor.is_some()).then_some(page))
     }
 
     fn read_page<K: RecordKind, T>(
         &self,
         conn: &Connection,
-        walk: bool,
+        how: Option<Read>,
         ranges: &[(String, Vec<Sql>, String)],
         shape: &Shape,
         read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
-        let (source, filter, base_args) = self.source_and_args::<K>(walk);
+        let (source, filter, base_args) = self.source_and_args::<K>(how);
         let page_columns = self.sorts.page_columns();
         let n = self.limit + 1;
         let mut args = Vec::new();

@@ -233,7 +233,8 @@ pub fn encode(values: &[Sql], id: &str) -> String {
     URL_SAFE_NO_PAD.encode(Value::Array(items).to_string())
 }
 
-fn decode(c: &str, keys: usize) -> AppResult<(Vec<Sql>, String)> {
+/// A cursor's sort values and id (`keys` values).
+pub fn decode(c: &str, keys: usize) -> AppResult<(Vec<Sql>, String)> {
     let bad = || AppError::field("cursor", "not a cursor this server gave out for this sort");
     let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let items: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;

@@ -384,13 +384,22 @@ pub fn search_docs<K: RecordKind>(
     filter: &str,
     args: impl rusqlite::Params,
 ) -> AppResult<Vec<SearchDoc>> {
+    let rank = rank_sql::<K>();
     let mut stmt = conn.prepare_cached(&format!(
-        "{} WHERE t.deleted_at IS NULL AND {filter}",
-        select::<K>()
+        "SELECT {}, t.custom, {} FROM {} WHERE t.deleted_at IS NULL AND {filter}",
+        K::COLUMNS,
+        rank.as_deref().unwrap_or("NULL"),
+        K::FROM
     ))?;
-    let mut recs = stmt
-        .query_map(args, read_row::<K>)?
+    let rows = stmt
+        .query_map(args, |r| {
+            Ok((
+                read_row::<K>(r)?,
+                r.get::<_, Option<String>>(K::COLUMN_COUNT + 1)?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
+    let (mut recs, keys): (Vec<K::Record>, Vec<Option<String>>) = rows.into_iter().unzip();
     // Records are found by their tags' names too.
     let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
     let mut tagged = tags::of_records(conn, &ids)?;
@@ -398,7 +407,30 @@ pub fn search_docs<K: RecordKind>(
         let id = r.id().to_string();
         r.extras_mut().tags = tagged.remove(&id).unwrap_or_default();
     }
-    Ok(recs.into_iter().map(K::search_doc).collect())
+    Ok(recs
+        .into_iter()
+        .zip(keys)
+        .map(|(r, key)| {
+            let mut doc = K::search_doc(r);
+            doc.rank = key.as_deref().map(crate::search::rank);
+            doc
+        })
+        .collect())
+}
+
+/// The SQL of a kind's sort by name, when it has one that is never empty:
+/// the search index keeps each record's rank in it (`search::rank`), so a
+/// list's search box sorted by name reads only the matches that can be on
+/// the page (`record::list`).
+pub fn rank_sql<K: RecordKind>() -> Option<String> {
+    let cat = crate::record::catalogue::Catalogue {
+        builtins: K::fields(),
+        custom: &[],
+    };
+    cat.resolve_sort("name")
+        .ok()
+        .filter(|f| f.not_null && f.sortable && f.multi.is_none())
+        .map(|f| f.sql)
 }
 
 /// Live records by id, as the API shows them (in no particular order).

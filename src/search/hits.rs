@@ -1,7 +1,7 @@
 //! The best hits of some kinds of record, fast whatever their share.
 
 use crate::error::AppResult;
-use crate::search::index::{Stored, TenantSearch};
+use crate::search::index::{Matches, Stored, TenantSearch};
 use crate::search::query;
 
 /// How many hits of every kind are fetched to find `limit` of the kinds asked for.
@@ -46,21 +46,21 @@ pub fn top_hits(
     filtered()
 }
 
-/// What a list's search box finds of one kind: the ids of its best `cap`
-/// matches (a list then filters and sorts them in SQL) and how many match in
-/// all. Words match as in the palette; only when nothing matches exactly are
-/// words allowed one typo, so a list narrowed by a correct word shows no
-/// near misses.
+/// What a list's search box finds of one kind: its best `cap` matches (a
+/// list then filters and sorts them in SQL), how many match in all, and
+/// their ranks. Words match as in the palette; only when nothing matches
+/// exactly are words allowed one typo, so a list narrowed by a correct word
+/// shows no near misses.
 pub fn list_ids(
     search: &TenantSearch,
     parsed: &query::Parsed,
     kind: &str,
     cap: usize,
-) -> AppResult<(Vec<String>, usize)> {
+) -> AppResult<Matches> {
     let fields = search.fields();
     let kinds = [kind.to_string()];
     let exact = search.ids(query::build(&fields, parsed, &kinds, false).as_ref(), cap)?;
-    if exact.1 > 0 || !query::has_fuzzy_words(parsed) {
+    if exact.total > 0 || !query::has_fuzzy_words(parsed) {
         return Ok(exact);
     }
     search.ids(query::build(&fields, parsed, &kinds, true).as_ref(), cap)

@@ -39,6 +39,16 @@ const SMALL_REBUILD: usize = 50_000;
 /// still searchable at once.
 pub const MIN_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// What `TenantSearch::ids` found.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub ids: Vec<String>,
+    /// How many documents match in all (`ids` holds at most the cap).
+    pub total: usize,
+    /// Each id's rank, in the same order, when all of them have one.
+    pub ranks: Option<Vec<u64>>,
+}
+
 #[derive(Clone, Copy)]
 pub struct Fields {
     pub key: Field,
@@ -47,6 +57,8 @@ pub struct Fields {
     /// A record id that is a UUID, as two numbers in columns (see `ids`).
     pub id_hi: Field,
     pub id_lo: Field,
+    /// `SearchDoc::rank`, read per match like the id (`ids`).
+    pub rank: Field,
     pub title: Field,
     pub subtitle: Field,
     pub snippets: Field,
@@ -77,6 +89,7 @@ fn schema() -> (Schema, Fields) {
         // search, megabytes at 200,000 records.)
         id_hi: b.add_u64_field("id_hi", FAST),
         id_lo: b.add_u64_field("id_lo", FAST),
+        rank: b.add_u64_field("rank", FAST),
         title: b.add_text_field("title", STORED),
         subtitle: b.add_text_field("subtitle", STORED),
         snippets: b.add_text_field("snippets", STORED),
@@ -119,6 +132,9 @@ fn to_document(f: &Fields, d: &SearchDoc) -> TantivyDocument {
     if let Some((hi, lo)) = uuid_parts(&d.id) {
         doc.add_u64(f.id_hi, hi);
         doc.add_u64(f.id_lo, lo);
+    }
+    if let Some(rank) = d.rank {
+        doc.add_u64(f.rank, rank);
     }
     doc.add_text(f.title, &d.title);
     doc.add_text(f.subtitle, &d.subtitle);
@@ -525,18 +541,15 @@ impl TenantSearch {
     }
 
     /// The ids of the best `cap` matches of a query (blocking), and how many
-    /// documents match in all. Ids come from the numeric columns, so
-    /// thousands cost well under a millisecond.
-    pub fn ids(
-        &self,
-        q: &dyn tantivy::query::Query,
-        cap: usize,
-    ) -> AppResult<(Vec<String>, usize)> {
+    /// documents match in all, with each match's rank (`SearchDoc::rank`)
+    /// when every one has one. Ids and ranks come from the numeric columns,
+    /// so thousands cost well under a millisecond.
+    pub fn ids(&self, q: &dyn tantivy::query::Query, cap: usize) -> AppResult<Matches> {
         let searcher = {
             let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
             match opened.as_ref() {
                 Some(o) => o.reader.searcher(),
-                None => return Ok((Vec::new(), 0)),
+                None => return Ok(Matches::default()),
             }
         };
         let (total, top) = searcher
@@ -556,10 +569,13 @@ impl TenantSearch {
                 .push(addr.doc_id);
         }
         let mut ids = Vec::with_capacity(total.min(cap));
+        let mut ranks = Some(Vec::with_capacity(total.min(cap)));
         for (segment, docs) in by_segment {
             let columns = searcher.segment_reader(segment).fast_fields();
             let hi = columns.u64("id_hi").map_err(search_err)?;
             let lo = columns.u64("id_lo").map_err(search_err)?;
+            // A segment whose documents have no rank has no column.
+            let rank = columns.column_opt::<u64>("rank").map_err(search_err)?;
             for d in docs {
                 match (hi.first(d), lo.first(d)) {
                     (Some(h), Some(l)) => {
@@ -570,14 +586,19 @@ impl TenantSearch {
                         let doc: TantivyDocument = searcher
                             .doc(tantivy::DocAddress::new(segment, d))
                             .map_err(search_err)?;
-                        if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                            ids.push(id.to_string());
+                        match doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                            Some(id) => ids.push(id.to_string()),
+                            None => continue,
                         }
                     }
                 }
+                match (rank.as_ref().and_then(|c| c.first(d)), ranks.as_mut()) {
+                    (Some(r), Some(ranks)) => ranks.push(r),
+                    _ => ranks = None,
+                }
             }
         }
-        Ok((ids, total))
+        Ok(Matches { ids, total, ranks })
     }
 
     /// Runs a query (blocking) and returns the stored documents with scores.

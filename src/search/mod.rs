@@ -31,6 +31,20 @@ pub struct SearchDoc {
     pub phones: Vec<String>,
     /// Short values worth showing as the matched snippet, most telling first.
     pub snippets: Vec<String>,
+    /// The record's place in a list of its kind sorted by name, as a
+    /// number (`rank`), when the kind has such a list.
+    pub rank: Option<u64>,
+}
+
+/// A sort key as a number that never orders two keys against their order
+/// as SQLite compares text (bytewise): its first eight bytes, big-endian.
+/// Keys equal in those bytes get the same rank.
+pub fn rank(key: &str) -> u64 {
+    let mut b = [0u8; 8];
+    for (slot, byte) in b.iter_mut().zip(key.as_bytes()) {
+        *slot = *byte;
+    }
+    u64::from_be_bytes(b)
 }
 
 /// A kind of record that can be searched.

@@ -798,8 +798,9 @@ async fn bulk_actions_stay_in_their_organization() {
 
 /// A search that matches many records reads its pages by walking the list in
 /// its order and keeping the matches (a few matching, by reading them by id
-/// and sorting): either way every sortable column pages the matches, each
-/// once, in the order of the whole list.
+/// and sorting; sorted by name, by reading the few whose rank in the index
+/// puts them first): every way, every sortable column pages the matches,
+/// each once, in the order of the whole list.
 #[tokio::test]
 async fn a_search_matching_many_pages_in_the_lists_order() {
     let app = spawn_app().await;

@@ -640,6 +640,7 @@ fn search_doc(d: Deal) -> SearchDoc {
     texts.extend(d.next_step.clone());
     texts.extend(d.extras.tags.iter().map(|t| t.name.clone()));
     SearchDoc {
+        rank: None,
         kind: "deal",
         id: d.id,
         title: d.title,

@@ -432,6 +432,7 @@ fn search_doc(f: FileInfo) -> SearchDoc {
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
     SearchDoc {
+        rank: None,
         kind: KIND,
         id: f.id,
         title: f.name.clone(),
