@@ -17,8 +17,24 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
-/// Record ids (text, as stored).
-pub type Ids = Arc<HashSet<String>>;
+/// Record ids: UUIDs as numbers (hashed without a string each), any
+/// others as text.
+#[derive(Debug, Default)]
+pub struct IdSet {
+    pub uuids: HashSet<u128>,
+    pub others: HashSet<String>,
+}
+
+impl IdSet {
+    fn contains(&self, id: &str) -> bool {
+        match uuid::Uuid::try_parse(id) {
+            Ok(u) if self.uuids.contains(&u.as_u128()) => true,
+            _ => !self.others.is_empty() && self.others.contains(id),
+        }
+    }
+}
+
+pub type Ids = Arc<IdSet>;
 
 thread_local! {
     static SET: RefCell<Option<Ids>> = const { RefCell::new(None) };
@@ -112,8 +128,20 @@ mod tests {
     #[test]
     fn the_set_is_asked_only_inside_with_set() {
         let c = conn();
-        let set: Ids = Arc::new(["a", "c", "z"].iter().map(|s| s.to_string()).collect());
+        let set: Ids = Arc::new(IdSet {
+            uuids: HashSet::from([7]),
+            others: ["a", "c", "z"].iter().map(|s| s.to_string()).collect(),
+        });
         assert_eq!(with_set(set, || kept(&c)), vec!["a", "c"]);
+        // A UUID is found by its number.
+        let seven = uuid::Uuid::from_u128(7).hyphenated().to_string();
+        c.execute("INSERT INTO t VALUES (?1)", [&seven])
+            .expect("insert");
+        let set: Ids = Arc::new(IdSet {
+            uuids: HashSet::from([7, 8]),
+            others: HashSet::new(),
+        });
+        assert_eq!(with_set(set, || kept(&c)), vec![seven]);
         assert!(kept(&c).is_empty(), "the set outlived with_set");
     }
 

@@ -37,29 +37,23 @@ pub async fn found<K: RecordKind>(access: &OrgAccess, params: &Params) -> AppRes
     }
     let tenant = access.tenant.clone();
     let found = crate::db::off_runtime(move || {
-        let found = hits::list_ids(&tenant.search, &parsed, K::KIND, CAP)?;
+        let mut matches = hits::list_ids(&tenant.search, &parsed, K::KIND, CAP)?;
         let of_kind = tenant.search.count_of(K::KIND)?;
         // In id order, a read by id walks SQLite's id index and table
         // forward: a quarter faster for 10,000 ids at 1,000,000 records
         // than in relevance order.
-        let (ids, ranks) = match found.ranks {
+        match matches.ranks.take() {
             Some(ranks) => {
-                let mut pairs: Vec<(String, u64)> = found.ids.into_iter().zip(ranks).collect();
+                let mut pairs: Vec<(u128, u64)> = matches.uuids.drain(..).zip(ranks).collect();
                 pairs.sort_unstable();
-                let (ids, ranks) = pairs.into_iter().unzip();
-                (ids, Some(ranks))
+                let (uuids, ranks) = pairs.into_iter().unzip();
+                matches.uuids = uuids;
+                matches.ranks = Some(ranks);
             }
-            None => {
-                let mut ids = found.ids;
-                ids.sort_unstable();
-                (ids, None)
-            }
-        };
-        Ok(Found {
-            ids,
-            of_kind,
-            ranks,
-        })
+            None => matches.uuids.sort_unstable(),
+        }
+        matches.others.sort_unstable();
+        Ok(Found { matches, of_kind })
     })
     .await?;
     Ok(Some(found))

@@ -15,6 +15,7 @@ use crate::record::custom::{self, CustomField};
 use crate::record::filter::{Context, Filter};
 use crate::record::sort::{self, Sorts};
 use crate::record::{RecordKind, store};
+use crate::search::index::Matches;
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -53,29 +54,55 @@ pub struct Viewer {
     pub time_zone: Option<String>,
 }
 
-/// What a list's search box found (`record::find`): the ids of its best
-/// matches, and how many records of the kind the search engine holds.
+/// What a list's search box found (`record::find`): its best matches
+/// (ids, and their ranks in the kind's sort by name, `store::rank_sql`, when
+/// the index has them all), and how many records of the kind the search
+/// engine holds.
 #[derive(Clone, Debug, Default)]
 pub struct Found {
-    pub ids: Vec<String>,
+    pub matches: Matches,
     pub of_kind: usize,
-    /// Each id's rank in the kind's sort by name (`store::rank_sql`), when
-    /// the index has them all.
-    pub ranks: Option<Vec<u64>>,
+}
+
+impl Found {
+    fn len(&self) -> usize {
+        self.matches.uuids.len() + self.matches.others.len()
+    }
+}
+
+/// Ids as a JSON array of strings, for `json_each`.
+fn ids_json(uuids: impl Iterator<Item = u128>, others: &[String]) -> AppResult<String> {
+    let mut out = String::from("[");
+    let mut buf = uuid::Uuid::encode_buffer();
+    for u in uuids {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(uuid::Uuid::from_u128(u).hyphenated().encode_lower(&mut buf));
+        out.push('"');
+    }
+    for o in others {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(o).map_err(|e| AppError::Internal(e.into()))?);
+    }
+    out.push(']');
+    Ok(out)
 }
 
 /// The found records as a list reads them.
 struct Among {
-    /// The ids as a JSON array, to read them by id.
-    json: String,
+    found: Found,
     /// The same ids as a set, when there are so many that a page is
     /// cheaper found by walking the list in its order (`page_as`).
     set: Option<idset::Ids>,
     /// The ids by rank, when the list is sorted by name (`page_by_rank`).
-    ranked: Option<Vec<(u64, String)>>,
+    ranked: Option<Vec<(u64, u128)>>,
 }
 
-/// How a page reads the found records.
+/// How a page reads the found records (all of them by id, when not said).
 #[derive(Clone, Copy)]
 enum Read<'a> {
     /// By id: these (a JSON array).
@@ -274,15 +301,20 @@ impl ListQuery {
     /// costs a row per match, walking about `limit × of_kind / matches`
     /// index entries of a tenth of that each.
     fn among(&mut self, found: &Found, by_rank: bool) -> AppResult<()> {
-        let json = serde_json::to_string(&found.ids).map_err(|e| AppError::Internal(e.into()))?;
-        let n = found.ids.len();
+        let n = found.len();
         let walk = n.saturating_mul(n).saturating_mul(10) >= (self.limit + 1) * found.of_kind;
-        let ranked = match (&found.ranks, by_rank) {
+        let set = walk.then(|| {
+            std::sync::Arc::new(idset::IdSet {
+                uuids: found.matches.uuids.iter().copied().collect(),
+                others: found.matches.others.iter().cloned().collect(),
+            })
+        });
+        let ranked = match (&found.matches.ranks, by_rank) {
             (Some(ranks), true) => {
-                let mut r: Vec<(u64, String)> = ranks
+                let mut r: Vec<(u64, u128)> = ranks
                     .iter()
                     .copied()
-                    .zip(found.ids.iter().cloned())
+                    .zip(found.matches.uuids.iter().copied())
                     .collect();
                 r.sort_unstable();
                 Some(r)
@@ -290,8 +322,8 @@ impl ListQuery {
             _ => None,
         };
         self.found = Some(Among {
-            json,
-            set: walk.then(|| std::sync::Arc::new(found.ids.iter().cloned().collect())),
+            found: found.clone(),
+            set,
             ranked,
         });
         Ok(())
@@ -300,33 +332,38 @@ impl ListQuery {
     /// The `FROM` of the kind's table aliased `t` (after the ids a search
     /// found, read by id, if any), the conditions, and all arguments in
     /// placeholder order; `read` says how found records are read.
-    fn source_and_args<K: RecordKind>(&self, read: Option<Read>) -> (String, String, Vec<Sql>) {
-        let read = match (&self.found, read) {
-            (None, _) => None,
-            (Some(among), None) => Some(Read::ById(&among.json)),
-            (Some(_), Some(r)) => Some(r),
-        };
-        match read {
-            Some(Read::Walk) => (
-                format!("{} t", K::TABLE),
-                format!("{} AND harmonia_in_set(t.id)", self.where_sql()),
-                self.args.clone(),
-            ),
-            Some(Read::ById(json)) => {
-                let mut args = vec![Sql::Text(json.to_string())];
-                args.extend(self.args.iter().cloned());
-                (
-                    format!("json_each(?) found CROSS JOIN {} t", K::TABLE),
-                    format!("{} AND t.id = found.value", self.where_sql()),
-                    args,
-                )
-            }
-            None => (
+    fn source_and_args<K: RecordKind>(
+        &self,
+        read: Option<Read>,
+    ) -> AppResult<(String, String, Vec<Sql>)> {
+        let Some(among) = &self.found else {
+            return Ok((
                 format!("{} t", K::TABLE),
                 self.where_sql(),
                 self.args.clone(),
-            ),
-        }
+            ));
+        };
+        let json = match read {
+            Some(Read::Walk) => {
+                return Ok((
+                    format!("{} t", K::TABLE),
+                    format!("{} AND harmonia_in_set(t.id)", self.where_sql()),
+                    self.args.clone(),
+                ));
+            }
+            Some(Read::ById(json)) => json.to_string(),
+            None => ids_json(
+                among.found.matches.uuids.iter().copied(),
+                &among.found.matches.others,
+            )?,
+        };
+        let mut args = vec![Sql::Text(json)];
+        args.extend(self.args.iter().cloned());
+        Ok((
+            format!("json_each(?) found CROSS JOIN {} t", K::TABLE),
+            format!("{} AND t.id = found.value", self.where_sql()),
+            args,
+        ))
     }
 
     /// Narrows the list further (e.g. one company's contacts).
@@ -351,7 +388,7 @@ impl ListQuery {
     }
 
     pub fn count<K: RecordKind>(&self, conn: &Connection) -> AppResult<i64> {
-        let (from, filter, args) = self.source_and_args::<K>(None);
+        let (from, filter, args) = self.source_and_args::<K>(None)?;
         let sql = format!("SELECT count(*) FROM {from} WHERE {filter}");
         Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
     }
@@ -359,7 +396,7 @@ impl ListQuery {
     /// The ids of every record of the list, in its order (a bulk action on
     /// a whole filtered list), at most `max`.
     pub fn ids<K: RecordKind>(&self, conn: &Connection, max: usize) -> AppResult<Vec<String>> {
-        let (from, filter, args) = self.source_and_args::<K>(None);
+        let (from, filter, args) = self.source_and_args::<K>(None)?;
         let sql = format!(
             "SELECT t.id FROM {from} WHERE {filter} ORDER BY {} LIMIT {max}",
             self.sorts.order_by()
@@ -462,7 +499,7 @@ impl ListQuery {
                 _ => return Ok(None),
             },
         };
-        let mut rest: Vec<&(u64, String)> = ranked
+        let mut rest: Vec<&(u64, u128)> = ranked
             .iter()
             .filter(|(r, _)| match (from, desc) {
                 (None, _) => true,
@@ -477,8 +514,7 @@ impl ListQuery {
         while take > 0 && take < rest.len() && rest[take].0 == rest[take - 1].0 {
             take += 1;
         }
-        let ids: Vec<&str> = rest[..take].iter().map(|(_, id)| id.as_str()).collect();
-        let json = serde_json::to_string(&ids).map_err(|e| AppError::Internal(e.into()))?;
+        let json = ids_json(rest[..take].iter().map(|(_, id)| *id), &[])?;
         let page = self.read_page::<K, T>(conn, Some(Read::ById(&json)), ranges, shape, read)?;
         Ok((take == rest.len() || page.next_cursor.is_some()).then_some(page))
     }
@@ -491,7 +527,7 @@ impl ListQuery {
         shape: &Shape,
         read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
-        let (source, filter, base_args) = self.source_and_args::<K>(how);
+        let (source, filter, base_args) = self.source_and_args::<K>(how)?;
         let page_columns = self.sorts.page_columns();
         let n = self.limit + 1;
         let mut args = Vec::new();

@@ -40,12 +40,17 @@ const SMALL_REBUILD: usize = 50_000;
 pub const MIN_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What `TenantSearch::ids` found.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Matches {
-    pub ids: Vec<String>,
-    /// How many documents match in all (`ids` holds at most the cap).
+    /// The ids that are UUIDs (as this server writes them), as numbers:
+    /// thousands are kept, sorted and hashed without a string each.
+    pub uuids: Vec<u128>,
+    /// Any other ids.
+    pub others: Vec<String>,
+    /// How many documents match in all (the ids are at most the cap).
     pub total: usize,
-    /// Each id's rank, in the same order, when all of them have one.
+    /// Each of `uuids`' rank, in the same order, when there are no
+    /// `others` and every match has one.
     pub ranks: Option<Vec<u64>>,
 }
 
@@ -568,8 +573,12 @@ impl TenantSearch {
                 .or_default()
                 .push(addr.doc_id);
         }
-        let mut ids = Vec::with_capacity(total.min(cap));
-        let mut ranks = Some(Vec::with_capacity(total.min(cap)));
+        let mut found = Matches {
+            uuids: Vec::with_capacity(total.min(cap)),
+            others: Vec::new(),
+            total,
+            ranks: Some(Vec::with_capacity(total.min(cap))),
+        };
         for (segment, docs) in by_segment {
             let columns = searcher.segment_reader(segment).fast_fields();
             let hi = columns.u64("id_hi").map_err(search_err)?;
@@ -579,26 +588,26 @@ impl TenantSearch {
             for d in docs {
                 match (hi.first(d), lo.first(d)) {
                     (Some(h), Some(l)) => {
-                        ids.push(uuid::Uuid::from_u64_pair(h, l).hyphenated().to_string())
+                        found.uuids.push((u128::from(h) << 64) | u128::from(l));
+                        match (rank.as_ref().and_then(|c| c.first(d)), found.ranks.as_mut()) {
+                            (Some(r), Some(ranks)) => ranks.push(r),
+                            _ => found.ranks = None,
+                        }
                     }
                     // An id that is not a UUID: from the stored document.
                     _ => {
                         let doc: TantivyDocument = searcher
                             .doc(tantivy::DocAddress::new(segment, d))
                             .map_err(search_err)?;
-                        match doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                            Some(id) => ids.push(id.to_string()),
-                            None => continue,
+                        if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                            found.others.push(id.to_string());
+                            found.ranks = None;
                         }
                     }
                 }
-                match (rank.as_ref().and_then(|c| c.first(d)), ranks.as_mut()) {
-                    (Some(r), Some(ranks)) => ranks.push(r),
-                    _ => ranks = None,
-                }
             }
         }
-        Ok(Matches { ids, total, ranks })
+        Ok(found)
     }
 
     /// Runs a query (blocking) and returns the stored documents with scores.
