@@ -12,7 +12,6 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
@@ -73,14 +72,15 @@ pub fn with_set<T>(set: Ids, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Runs `f` on `conn`, interrupting any statement of it still running
-/// after `budget` (it then fails with SQLite's "interrupted",
-/// `is_interrupted`). The connection is left without a limit.
-pub fn within<T>(
-    conn: &Connection,
-    budget: Duration,
-    f: impl FnOnce() -> T,
-) -> rusqlite::Result<T> {
+/// SQLite virtual machine steps between two calls of the progress handler.
+const STEPS_PER_CALL: i32 = 1_000;
+
+/// Runs `f` on `conn`, interrupting its statements once they have taken
+/// about `steps` virtual machine steps between them (they then fail with
+/// SQLite's "interrupted", `is_interrupted`). Work, not time: under load a
+/// statement waits for a core, and a time limit would stop walks that were
+/// cheap. The connection is left without a limit.
+pub fn within<T>(conn: &Connection, steps: u64, f: impl FnOnce() -> T) -> rusqlite::Result<T> {
     struct Unlimit<'a>(&'a Connection);
     impl Drop for Unlimit<'_> {
         fn drop(&mut self) {
@@ -88,9 +88,15 @@ pub fn within<T>(
             let _ = self.0.progress_handler(0, None::<fn() -> bool>);
         }
     }
-    let start = Instant::now();
-    // Every few thousand virtual machine steps: well under 0.1 ms each.
-    conn.progress_handler(2_000, Some(move || start.elapsed() > budget))?;
+    let calls = steps / STEPS_PER_CALL as u64;
+    let mut called = 0u64;
+    conn.progress_handler(
+        STEPS_PER_CALL,
+        Some(move || {
+            called += 1;
+            called > calls
+        }),
+    )?;
     let _unlimit = Unlimit(conn);
     Ok(f())
 }
@@ -150,11 +156,11 @@ mod tests {
         let c = conn();
         let slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
                     SELECT count(*) FROM (SELECT i FROM n LIMIT 100000000)";
-        let r = within(&c, Duration::from_millis(20), || {
+        let r = within(&c, 1_000_000, || {
             c.query_row(slow, [], |r| r.get::<_, i64>(0))
         })
         .expect("handler set");
-        let e = r.expect_err("a hundred million rows in 20 ms");
+        let e = r.expect_err("a hundred million rows in a million steps");
         assert!(is_interrupted(&e), "{e}");
         let n: i64 = c
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
