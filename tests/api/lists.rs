@@ -57,6 +57,22 @@ async fn all_pages(s: &Session, path: &str) -> Vec<String> {
     panic!("{path}: more than 100 pages");
 }
 
+/// The keys of a kind's sortable fields, as `GET /schema` lists them.
+async fn sortable_keys(s: &Session, path: &str) -> Vec<String> {
+    let (_, schema) = s.get(&format!("{O}/schema")).await;
+    let kind = schema["kinds"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["path"] == path))
+        .expect("kind");
+    kind["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter(|f| f["sortable"] == true)
+        .map(|f| f["key"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn every_sortable_column_pages_each_row_once_both_ways() {
     let app = spawn_app().await;
@@ -114,19 +130,8 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
         let (status, c) = s.post(&format!("{O}/contacts"), body).await;
         assert_eq!(status, StatusCode::CREATED, "{c}");
     }
-    let (_, schema) = s.get(&format!("{O}/schema")).await;
     for (path, count) in [("contacts", 13), ("companies", 4)] {
-        let kind = schema["kinds"]
-            .as_array()
-            .and_then(|k| k.iter().find(|k| k["path"] == path))
-            .expect("kind");
-        let mut keys: Vec<String> = kind["fields"]
-            .as_array()
-            .expect("fields")
-            .iter()
-            .filter(|f| f["sortable"] == true)
-            .map(|f| f["key"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let mut keys = sortable_keys(&s, path).await;
         if path == "contacts" {
             keys.push("custom.tier".into());
             assert!(keys.contains(&"stage".to_string()), "{keys:?}");
@@ -847,18 +852,7 @@ async fn a_search_matching_many_pages_in_the_lists_order() {
         })
         .await;
     }
-    let (_, schema) = s.get(&format!("{O}/schema")).await;
-    let kind = schema["kinds"]
-        .as_array()
-        .and_then(|k| k.iter().find(|k| k["path"] == "contacts"))
-        .expect("contacts");
-    let keys: Vec<String> = kind["fields"]
-        .as_array()
-        .expect("fields")
-        .iter()
-        .filter(|f| f["sortable"] == true)
-        .map(|f| f["key"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let keys = sortable_keys(&s, "contacts").await;
     assert!(keys.len() >= 8, "{keys:?}");
     for key in keys {
         for dir in ["", "-"] {
