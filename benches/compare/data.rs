@@ -1,6 +1,7 @@
 //! The data every system gets: organizations made by `harmonia demo` (cached
 //! between runs, the generator is deterministic), and their contacts read back
-//! so PocketBase and the raw-SQLite baseline receive the very same rows.
+//! so PocketBase, TrailBase and the raw-SQLite baseline receive the very same
+//! rows.
 
 use anyhow::{Context, bail};
 use rusqlite::{Connection, OpenFlags};

@@ -1,4 +1,5 @@
-//! The benchmark: Harmonia side by side with PocketBase and with raw SQLite,
+//! The benchmark: Harmonia side by side with PocketBase, TrailBase (when its
+//! binary is there) and raw SQLite,
 //! how costs grow with the data, and what many organizations cost — in one run
 //! that prints a markdown table.
 //!
@@ -23,6 +24,7 @@ mod raw;
 mod records;
 mod report;
 mod server;
+mod trailbase;
 mod webhooks;
 mod work;
 
@@ -37,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(about = "Harmonia vs PocketBase vs raw SQLite, growth and organizations")]
+#[command(about = "Harmonia vs PocketBase vs TrailBase vs raw SQLite, growth and organizations")]
 struct Args {
     /// Tiny sizes and durations: checks every scenario still runs (CI).
     #[arg(long)]
@@ -74,9 +76,15 @@ struct Args {
         default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,create-hooks,import,export,metrics"
     )]
     parts: Vec<Part>,
-    /// Where generated data sets and PocketBase are kept between runs.
+    /// Where generated data sets and PocketBase are kept between runs (and
+    /// where the TrailBase binary is looked for: <cache>/trailbase/tbpeer).
     #[arg(long, default_value = "target/bench-data")]
     cache: PathBuf,
+    /// The TrailBase peer's server binary (built by
+    /// ../shared/peers/trailbase) [default: <cache>/trailbase/tbpeer]. When
+    /// it is absent TrailBase is skipped.
+    #[arg(long, env = "TRAILBASE_BIN")]
+    trailbase_bin: Option<PathBuf>,
     /// Pin the servers to these CPUs (taskset list, e.g. "0").
     #[arg(long)]
     server_cpus: Option<String>,
@@ -320,6 +328,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             report.baseline = compare_harmonia(&ctx, old, &old_data, &old_rows, &words).await?;
         }
         compare_pocketbase(&ctx, &rows, &words, &mut report).await?;
+        compare_trailbase(&ctx, &rows, &words, &mut report).await?;
     }
     if args.parts.contains(&Part::Records) {
         report.records = Some(records::run(&ctx, &dataset).await?);
@@ -467,6 +476,57 @@ async fn compare_pocketbase(
         report.pocketbase.push((s, row));
     }
     report.pocketbase_version = pocketbase::VERSION;
+    server.stop()
+}
+
+async fn compare_trailbase(
+    ctx: &Ctx<'_>,
+    rows: &Arc<Vec<data::DemoContact>>,
+    words: &Arc<data::Words>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let bin = match &ctx.args.trailbase_bin {
+        Some(b) => b.clone(),
+        None => trailbase::default_bin(&ctx.args.cache),
+    };
+    if !bin.is_file() {
+        let note = format!(
+            "trailbase: skipped (binary not found at {}, see ../shared/peers/trailbase/README.md)",
+            bin.display()
+        );
+        eprintln!("{note}");
+        report.trailbase_skipped = Some(note);
+        return Ok(());
+    }
+    let dir = ctx.work.join("trailbase");
+    let log = ctx.log("trailbase");
+    eprintln!("trailbase: loading {} contacts", rows.len());
+    let ids = trailbase::prepare(&bin, &dir, &log, rows)?;
+    let (server, _) = trailbase::start(&bin, &dir, &log, ctx.args.server_cpus.as_deref())?;
+    let target = trailbase::Target {
+        host: server.addr.to_string(),
+        ids: Arc::new(ids),
+        rows: rows.clone(),
+        deep_after: trailbase::keyset_at(rows, (rows.len() / 2).saturating_sub(1)),
+    };
+    trailbase::check(&ctx.http, &target).await?;
+    report.trailbase_version = trailbase::VERSION;
+    for (s, make) in trailbase::scenarios(&target, words, &ctx.scenarios()) {
+        let make = match make {
+            Ok(make) => make,
+            Err(why) => {
+                eprintln!("trailbase: {}: — ({why})", s.label());
+                report.trailbase_missing.push((s, why));
+                continue;
+            }
+        };
+        eprintln!("trailbase: {}", s.label());
+        let row = measure(ctx, &server, make).await;
+        if s.writes() {
+            server.wait_idle(Duration::from_millis(500));
+        }
+        report.trailbase.push((s, row));
+    }
     server.stop()
 }
 

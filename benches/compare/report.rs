@@ -44,6 +44,12 @@ pub struct Report {
     pub lists: Option<crate::lists::ListFigures>,
     pub pocketbase: Vec<(Scenario, Row)>,
     pub pocketbase_version: &'static str,
+    pub trailbase: Vec<(Scenario, Row)>,
+    /// Scenarios TrailBase was not run for, and why.
+    pub trailbase_missing: Vec<(Scenario, &'static str)>,
+    pub trailbase_version: &'static str,
+    /// Why TrailBase was not run at all (its binary is not there).
+    pub trailbase_skipped: Option<String>,
     pub raw_insert: Option<Raw>,
     pub raw_get: Option<Raw>,
     pub raw_threads: usize,
@@ -117,6 +123,10 @@ impl Report {
             lists: None,
             pocketbase: Vec::new(),
             pocketbase_version: "",
+            trailbase: Vec::new(),
+            trailbase_missing: Vec::new(),
+            trailbase_version: "",
+            trailbase_skipped: None,
             raw_insert: None,
             raw_get: None,
             raw_threads: 0,
@@ -146,6 +156,7 @@ impl Report {
             .iter()
             .map(|r| ("Harmonia", r))
             .chain(self.pocketbase.iter().map(|r| ("PocketBase", r)))
+            .chain(self.trailbase.iter().map(|r| ("TrailBase", r)))
             .map(|(sys, (s, row))| (sys.to_string(), *s, row))
             .chain(
                 self.baseline
@@ -159,7 +170,7 @@ impl Report {
             }));
         for (sys, s, row) in all {
             let m = &row.measured;
-            let peer = sys.starts_with("PocketBase");
+            let peer = sys.starts_with("PocketBase") || sys.starts_with("TrailBase");
             let only_timeouts = m.errors == m.timeouts;
             if peer && only_timeouts && !strict {
                 continue;
@@ -548,10 +559,12 @@ impl Report {
             o,
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
+        let pb = format!("PocketBase {}", self.pocketbase_version);
+        let tb = format!("TrailBase {}", self.trailbase_version);
         for (s, h) in &self.harmonia {
             let p = self.pocketbase.iter().find(|(x, _)| x == s).map(|(_, r)| r);
-            let pb = format!("PocketBase {}", self.pocketbase_version);
-            for (sys, row) in [("Harmonia", Some(h)), (pb.as_str(), p)] {
+            let t = self.trailbase.iter().find(|(x, _)| x == s).map(|(_, r)| r);
+            for (sys, row) in [("Harmonia", Some(h)), (pb.as_str(), p), (tb.as_str(), t)] {
                 let Some(r) = row else { continue };
                 let m = &r.measured;
                 let errors = match (m.errors, m.requests) {
@@ -574,34 +587,53 @@ impl Report {
                     r.cpu_secs
                 );
             }
+            if let Some((_, why)) = self.trailbase_missing.iter().find(|(x, _)| x == s) {
+                let _ = writeln!(
+                    o,
+                    "| {} | {tb} | — ({why}) | — | — | — | — | — | — |",
+                    s.label()
+                );
+            }
         }
-        if self.pocketbase.is_empty() {
+        if let Some(note) = &self.trailbase_skipped {
+            let _ = writeln!(o, "\n{note}");
+        }
+        if self.pocketbase.is_empty() && self.trailbase.is_empty() {
             return;
         }
         let _ = writeln!(
             o,
-            "\n| scenario | Harmonia / PocketBase (req/s) | ≥ 5× | Harmonia p99 ≤ 10 ms |"
+            "\n| scenario | Harmonia / PocketBase (req/s) | ≥ 5× | Harmonia / TrailBase (req/s) | Harmonia p99 ≤ 10 ms |"
         );
-        let _ = writeln!(o, "| --- | ---: | :---: | :---: |");
+        let _ = writeln!(o, "| --- | ---: | :---: | ---: | :---: |");
+        // Harmonia's rate over a peer's, "—" where the peer has no figure.
+        let ratio = |h: &Row, peer: &[(Scenario, Row)], s: &Scenario, name: &str| match peer
+            .iter()
+            .find(|(x, _)| x == s)
+        {
+            None => ("—".to_string(), None),
+            Some((_, p)) if p.measured.requests == 0 => {
+                (format!("{name} answered none in time"), None)
+            }
+            Some((_, p)) => {
+                let r = h.measured.rate() / p.measured.rate();
+                (format!("{r:.2}×"), Some(r))
+            }
+        };
         for (s, h) in &self.harmonia {
-            let Some((_, p)) = self.pocketbase.iter().find(|(x, _)| x == s) else {
-                continue;
-            };
-            let ratio = h.measured.rate() / p.measured.rate();
+            let (vs_pb, pb_ratio) = ratio(h, &self.pocketbase, s, "PocketBase");
+            let (vs_tb, _) = ratio(h, &self.trailbase, s, "TrailBase");
             let (five, p99) = if *s == Scenario::SignIn {
                 ("no target".to_string(), "no target".to_string())
             } else {
                 (
-                    mark(ratio >= 5.0).to_string(),
+                    pb_ratio
+                        .map(|r| mark(r >= 5.0).to_string())
+                        .unwrap_or_default(),
                     mark(h.measured.quantile_ms(0.99) <= 10.0).to_string(),
                 )
             };
-            let shown = if p.measured.requests == 0 {
-                "PocketBase answered none in time".to_string()
-            } else {
-                format!("{ratio:.2}×")
-            };
-            let _ = writeln!(o, "| {} | {shown} | {five} | {p99} |", s.label());
+            let _ = writeln!(o, "| {} | {vs_pb} | {five} | {vs_tb} | {p99} |", s.label());
         }
         o.push('\n');
     }
