@@ -21,6 +21,7 @@ use crate::clock;
 use crate::db::Db;
 use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Query};
 use crate::state::AppState;
+use crate::tenant::Tenant;
 
 pub const EVENTS: &[&str] = &["task_assigned", "task_due", "mentioned", "deal_assigned"];
 
@@ -40,6 +41,7 @@ pub struct Notice<'a> {
 
 /// Writes a notice into the organization's outbox, in the caller's transaction.
 pub fn enqueue(conn: &Connection, n: &Notice<'_>) -> AppResult<()> {
+    crate::tenant::notices_after_commit();
     let payload = json!({
         "title": n.title, "record_kind": n.record_kind, "record_id": n.record_id,
         "actor": n.actor, "key": n.key, "due": n.due,
@@ -66,13 +68,30 @@ struct Queued {
 /// Moves an organization's outbox into the notifications (and reminders),
 /// then empties what it moved. A crash in between leaves rows that the next
 /// delivery moves again, and the dedupe key keeps them from doubling.
-pub async fn deliver(state: &AppState, org_id: &str, tenant: &std::sync::Arc<Db>) -> AppResult<()> {
+pub async fn deliver(state: &AppState, org_id: &str, tenant: &Tenant) -> AppResult<()> {
+    if !tenant.take_notices() {
+        return Ok(());
+    }
+    let result = deliver_queued(state, org_id, &tenant.db).await;
+    if !matches!(result, Ok(false)) {
+        // Failed, or more than one round's worth: the next delivery goes on.
+        tenant.notices_waiting();
+    }
+    result.map(|_| ())
+}
+
+/// One round of `deliver`: true when the outbox may hold more.
+async fn deliver_queued(
+    state: &AppState,
+    org_id: &str,
+    tenant: &std::sync::Arc<Db>,
+) -> AppResult<bool> {
     let queued: Vec<Queued> = tenant
         .read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, event, user_id, payload FROM notice_outbox ORDER BY seq LIMIT 500",
+                "SELECT seq, event, user_id, payload FROM notice_outbox ORDER BY seq LIMIT ?1",
             )?;
-            let rows = stmt.query_map([], |r| {
+            let rows = stmt.query_map([OUTBOX_ROUND as i64], |r| {
                 let payload: String = r.get(3)?;
                 Ok(Queued {
                     seq: r.get(0)?,
@@ -85,8 +104,9 @@ pub async fn deliver(state: &AppState, org_id: &str, tenant: &std::sync::Arc<Db>
         })
         .await?;
     if queued.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
+    let more = queued.len() >= OUTBOX_ROUND;
     let last = queued.last().map(|q| q.seq).unwrap_or(0);
     let org = org_id.to_string();
     state
@@ -103,8 +123,12 @@ pub async fn deliver(state: &AppState, org_id: &str, tenant: &std::sync::Arc<Db>
             c.execute("DELETE FROM notice_outbox WHERE seq <= ?1", [last])?;
             Ok(())
         })
-        .await
+        .await?;
+    Ok(more)
 }
+
+/// Notices one delivery round moves.
+const OUTBOX_ROUND: usize = 500;
 
 fn text(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)

@@ -142,13 +142,11 @@ pub async fn create<K: RecordKind>(
 ) -> AppResult<K::Record> {
     let (mut input, custom_sent) = split(body, &[])?;
     K::org_defaults(&mut input, &access.org);
-    let fields = access
-        .tenant
-        .db
-        .read(|c| custom::of_kind(c, K::KIND))
-        .await?;
     let region = access.org.default_country.clone();
+    let db = access.tenant.db.clone();
+    // One trip to the blocking pool for the fields and the validation.
     let (clean, custom, fields) = crate::db::off_runtime(move || {
+        let fields = db.read_blocking(|c| custom::of_kind(c, K::KIND))?;
         let (clean, custom) =
             validate::<K>(input, custom_sent, Map::new(), &fields, true, &region)?;
         Ok((clean, custom, fields))
@@ -182,7 +180,7 @@ pub async fn create<K: RecordKind>(
 /// in the organization's outbox for the next delivery.
 pub async fn deliver(state: &AppState, access: &OrgAccess) {
     if let Err(e) =
-        crate::platform::notifications::deliver(state, &access.org.id, &access.tenant.db).await
+        crate::platform::notifications::deliver(state, &access.org.id, &access.tenant).await
     {
         tracing::error!(org = %access.org.id, error = %e, "delivering notifications failed");
     }
@@ -272,18 +270,17 @@ async fn optimistic<K: RecordKind>(
     patch: Value,
 ) -> AppResult<K::Record> {
     let lookup = id.clone();
-    let (current, fields) = access
-        .tenant
-        .db
-        .read(move |c| Ok((store::load::<K>(c, &lookup)?, custom::of_kind(c, K::KIND)?)))
-        .await?;
-    let current = current.ok_or(AppError::NotFound)?;
-    let (input, custom_sent) = merged::<K>(&current, patch)?;
     let region = access.org.default_country.clone();
-    let stored = current.extras().custom.clone();
-    let (clean, custom, fields) = crate::db::off_runtime(move || {
+    let db = access.tenant.db.clone();
+    // One trip to the blocking pool for the record, its fields and the validation.
+    let (current, clean, custom, fields) = crate::db::off_runtime(move || {
+        let (current, fields) = db
+            .read_blocking(|c| Ok((store::load::<K>(c, &lookup)?, custom::of_kind(c, K::KIND)?)))?;
+        let current = current.ok_or(AppError::NotFound)?;
+        let (input, custom_sent) = merged::<K>(&current, patch)?;
+        let stored = current.extras().custom.clone();
         let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &region)?;
-        Ok((clean, custom, fields))
+        Ok((current, clean, custom, fields))
     })
     .await?;
     let old_custom = current.extras().custom.clone();

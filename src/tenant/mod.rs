@@ -5,4 +5,4 @@
 pub mod people;
 pub mod registry;
 
-pub use registry::{Tenant, TenantHooks, Tenants, jobs_due_after_commit};
+pub use registry::{Tenant, TenantHooks, Tenants, jobs_due_after_commit, notices_after_commit};

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,9 @@ pub struct Tenant {
     last_used: AtomicU64,
     /// Its registry's set of organizations whose jobs a write made due.
     woken: Woken,
+    /// A write may have left notices in the outbox (see `take_notices`).
+    /// True when opened: a crash may have left some behind.
+    notices: AtomicBool,
 }
 
 type Woken = Arc<Mutex<std::collections::HashSet<String>>>;
@@ -59,7 +62,7 @@ impl Tenant {
         let job = move |c: &rusqlite::Connection| {
             take_jobs_due();
             let out = f(c)?;
-            Ok((out, take_jobs_due()))
+            Ok((out, take_jobs_due(), take_notices_queued()))
         };
         let result = if alone {
             self.db.write_alone(job).await
@@ -67,7 +70,10 @@ impl Tenant {
             self.db.write(job).await
         };
         self.search.poke();
-        let (out, due) = result?;
+        let (out, due, notices) = result?;
+        if notices {
+            self.notices.store(true, Ordering::Release);
+        }
         if due {
             self.woken
                 .lock()
@@ -78,9 +84,38 @@ impl Tenant {
     }
 }
 
+impl Tenant {
+    /// True when a write since the last call may have left notices in the
+    /// outbox; the caller delivers them, and says so again with
+    /// `notices_waiting` if it could not take them all. Writes that queue
+    /// none (nearly all) then cost no read of the outbox.
+    pub fn take_notices(&self) -> bool {
+        self.notices.swap(false, Ordering::AcqRel)
+    }
+
+    /// Some notices are still in the outbox: the next delivery looks again.
+    pub fn notices_waiting(&self) {
+        self.notices.store(true, Ordering::Release);
+    }
+}
+
 thread_local! {
     /// Set by a write that made one of its organization's jobs due now.
     static JOBS_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set by a write that put a notice in its organization's outbox.
+    static NOTICES_QUEUED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called inside a write transaction that queued a notice (an assignment, a
+/// mention): after the commit the organization's outbox is delivered.
+pub fn notices_after_commit() {
+    NOTICES_QUEUED.with(|d| d.set(true));
+}
+
+/// Whether the write just run queued a notice. A flag left by a write that
+/// failed only makes the next delivery look at an empty outbox.
+fn take_notices_queued() -> bool {
+    NOTICES_QUEUED.with(|d| d.replace(false))
 }
 
 /// Called inside a write transaction that made an organization job due now
@@ -214,6 +249,7 @@ impl Tenants {
             search,
             last_used: AtomicU64::new(self.tick()),
             woken: self.woken.clone(),
+            notices: AtomicBool::new(true),
         });
         // Its indexer: catches up with the outbox (or rebuilds) right away,
         // then follows writes; it ends when the organization closes.

@@ -277,7 +277,7 @@ async fn receive(
     if let Err(e) = state.control.write(move |c| store::received(c, &hid)).await {
         tracing::warn!(hook = %hook.id, error = %e, "recording an inbound event's time failed");
     }
-    if let Err(e) = crate::platform::notifications::deliver(&state, &org_id, &tenant.db).await {
+    if let Err(e) = crate::platform::notifications::deliver(&state, &org_id, &tenant).await {
         tracing::error!(org = %org_id, error = %e, "delivering notifications failed");
     }
     Ok(Json(accepted))

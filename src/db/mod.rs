@@ -3,17 +3,18 @@
 //!
 //! All database work runs on the blocking thread pool; handlers call `read`
 //! and `write` with a closure. Writes go to the one writer connection with
-//! group commit: each write joins a queue, and whoever gets the writer runs
-//! what is queued in one `BEGIN IMMEDIATE` transaction, each job inside its
-//! own savepoint (a failing job rolls back alone), then commits once and
-//! answers every job. Nobody meets SQLITE_BUSY, and under load one commit
-//! serves many requests. A job's result is delivered only after the commit
-//! succeeded, so a 2xx always means committed.
+//! group commit: each write joins a queue, and one blocking task runs what
+//! is queued in one `BEGIN IMMEDIATE` transaction, each job inside its own
+//! savepoint (a failing job rolls back alone), then commits once and answers
+//! every job, and goes on with what queued meanwhile until nothing is left.
+//! Nobody meets SQLITE_BUSY, and under load one commit serves many requests.
+//! A job's result is delivered only after the commit succeeded, so a 2xx
+//! always means committed.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use r2d2::Pool;
@@ -22,6 +23,9 @@ use rusqlite::{Connection, OpenFlags};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::error::{AppError, AppResult};
+
+mod batch;
+use batch::{Job, job, run_batch};
 
 /// Which schema a database file carries.
 #[derive(Clone, Copy, Debug)]
@@ -84,31 +88,19 @@ impl DbOptions {
     }
 }
 
-/// A queued write: runs in a savepoint, returns what to tell its caller once
-/// the outcome of the commit is known.
-/// How a batch's transaction ended, told to each of its jobs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Outcome {
-    Committed,
-    /// The disk is full: nothing was written (the client gets 507).
-    DiskFull,
-    Failed,
-}
-
-/// Answers a job's caller once its batch has ended.
-type Answer = Box<dyn FnOnce(Outcome) + Send>;
-/// A write job: runs in the batch's transaction and says whether it ran
-/// into a full disk.
-type Job = Box<dyn FnOnce(&Connection) -> (Answer, bool) + Send>;
-
-fn is_disk_full(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+/// The writes waiting for the writer.
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    /// A blocking task is running batches for async callers (`write`) and
+    /// will take every job queued before it sees the queue empty.
+    draining: bool,
 }
 
 pub struct Db {
     path: PathBuf,
     writer: Mutex<Connection>,
-    queue: Mutex<Vec<Job>>,
+    queue: Mutex<Queue>,
     readers: Pool<SqliteConnectionManager>,
     commits: AtomicU32,
     checkpointing: Arc<AtomicBool>,
@@ -188,112 +180,10 @@ async fn run_boxed(job: Box<dyn FnOnce() + Send>) -> Result<(), tokio::task::Joi
     tokio::task::spawn_blocking(job).await
 }
 
-fn run_in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> AppResult<T>,
-) -> AppResult<T> {
-    conn.execute_batch("SAVEPOINT job")?;
-    match f(conn) {
-        Ok(v) => {
-            conn.execute_batch("RELEASE job")?;
-            Ok(v)
-        }
-        Err(e) => {
-            // SQLite may have rolled the whole transaction back by itself
-            // (disk full, I/O error): then there is no savepoint left, and
-            // the error to report is the original one.
-            if !conn.is_autocommit() {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-            }
-            Err(e)
-        }
-    }
-}
-
-/// One transaction for a batch of jobs; every job is answered after the
-/// commit. True when it committed.
-fn run_batch(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64) -> bool {
-    let started = crate::metrics::enabled().then(Instant::now);
-    let committed = run_batch_timed(conn, jobs, generation);
-    if let Some(started) = started {
-        crate::metrics::get()
-            .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
-    }
-    committed
-}
-
-fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64) -> bool {
-    // A failure mid-batch may have left a transaction open: close it.
-    if !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        // Dropping a job unrun answers its caller with an error.
-        tracing::error!(error = %e, "cannot begin a write transaction");
-        drop(jobs);
-        return false;
-    }
-    let mut answers = Vec::with_capacity(jobs.len());
-    let mut lost = false;
-    let mut disk_full = false;
-    let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))) {
-            Ok((answer, full)) => {
-                disk_full |= full;
-                answers.push(answer);
-            }
-            Err(_) => {
-                tracing::error!("a write job panicked; it is rolled back");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-            }
-        }
-        // SQLite rolls the whole transaction back by itself on some errors
-        // (disk full, I/O): nothing of this batch will commit, so stop here
-        // rather than run later jobs outside any transaction.
-        if conn.is_autocommit() {
-            lost = true;
-            break;
-        }
-    }
-    let rest: Vec<Job> = jobs.collect();
-    let outcome = if lost {
-        if disk_full {
-            Outcome::DiskFull
-        } else {
-            Outcome::Failed
-        }
-    } else {
-        match conn.execute_batch("COMMIT") {
-            Ok(()) => Outcome::Committed,
-            Err(e) => {
-                let full = is_disk_full(&e);
-                if full {
-                    tracing::warn!(error = %e, "commit failed: the disk is full");
-                } else {
-                    tracing::error!(error = %e, "commit failed");
-                }
-                let _ = conn.execute_batch("ROLLBACK");
-                if full {
-                    Outcome::DiskFull
-                } else {
-                    Outcome::Failed
-                }
-            }
-        }
-    };
-    // Before anyone hears "done": a caller that reads right after its write
-    // must not be served figures derived from the database before it.
-    generation.fetch_add(1, Ordering::AcqRel);
-    for answer in answers {
-        answer(outcome);
-    }
-    // Jobs after the one that lost the transaction get one of their own.
-    if !rest.is_empty() {
-        run_batch(conn, rest, generation);
-    }
-    outcome == Outcome::Committed
+/// Starts the blocking task that runs queued writes (see `Db::write`).
+/// Not generic: one task type for every database and caller.
+fn spawn_drainer(db: Arc<Db>) {
+    drop(tokio::task::spawn_blocking(move || db.drain_all()));
 }
 
 impl Db {
@@ -335,7 +225,7 @@ impl Db {
         Ok(Db {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             readers,
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
@@ -368,39 +258,81 @@ impl Db {
     /// Runs `f` inside a transaction on the single writer, off the async
     /// runtime. Its changes are committed when it returns Ok (and only then is
     /// the value returned); they are rolled back when it returns Err.
+    ///
+    /// The caller waits without a thread: its job joins the queue, and one
+    /// blocking task (started by whoever finds nobody draining) runs batch
+    /// after batch until the queue is empty. While one batch commits the next
+    /// one gathers, so under load a commit serves many requests and a request
+    /// costs one hand-off, not a blocked thread that polls for the writer.
     pub async fn write<T, F>(self: &Arc<Self>, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let db = self.clone();
-        off_runtime(move || db.write_blocking(f)).await
+        let (tx, rx) = tokio::sync::oneshot::channel::<AppResult<T>>();
+        let job = job(f, move |answer| {
+            // The caller may have stopped waiting (a dropped request).
+            let _ = tx.send(answer);
+        });
+        let start_drainer = {
+            let mut q = self.lock_queue();
+            q.jobs.push(job);
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if start_drainer {
+            spawn_drainer(self.clone());
+        }
+        rx.await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("write job was dropped")))?
     }
 
-    /// The same as `write`, for callers already on a blocking thread.
+    /// Runs batches until the queue is empty (see `write`).
+    fn drain_all(&self) {
+        // Should a batch panic past its jobs' own guards, the jobs still
+        // queued are dropped (their callers hear an error) and the next
+        // write starts a new drainer: nobody waits forever.
+        struct Guard<'a>(&'a Db);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let mut q = self.0.lock_queue();
+                    q.jobs.clear();
+                    q.draining = false;
+                }
+            }
+        }
+        let _guard = Guard(self);
+        loop {
+            // The writer is taken per batch, so a bulk write (`write_now`)
+            // or a blocking caller can get in between two batches.
+            let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let jobs = {
+                let mut q = self.lock_queue();
+                if q.jobs.is_empty() {
+                    q.draining = false;
+                    return;
+                }
+                std::mem::take(&mut q.jobs)
+            };
+            if run_batch(&mut conn, jobs, &self.generation) {
+                self.after_commit();
+            }
+        }
+    }
+
+    /// The same as `write`, for callers already on a blocking thread (the
+    /// search indexer, command-line tools): the caller runs batches itself
+    /// when the writer is free, and otherwise whoever holds it runs its job.
     pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<T>>(1);
-        let job: Job = Box::new(move |conn| {
-            let outcome = run_in_savepoint(conn, f);
-            let full = matches!(outcome, Err(AppError::DiskFull));
-            let answer: Answer = Box::new(move |ended: Outcome| {
-                let answer = match (outcome, ended) {
-                    (Ok(v), Outcome::Committed) => Ok(v),
-                    (Ok(_), Outcome::DiskFull) => Err(AppError::DiskFull),
-                    (Ok(_), Outcome::Failed) => {
-                        Err(AppError::Internal(anyhow::anyhow!("commit failed")))
-                    }
-                    (Err(e), _) => Err(e),
-                };
-                let _ = tx.send(answer);
-            });
-            (answer, full)
+        let job = job(f, move |answer| {
+            let _ = tx.send(answer);
         });
-        self.lock_queue().push(job);
+        self.lock_queue().jobs.push(job);
         // Lead a few batches if the writer is free; otherwise the holder will
         // run ours. Whoever waits too long drains the queue itself, so no job
         // is ever left behind and no leader serves others for long.
@@ -474,7 +406,7 @@ impl Db {
             return;
         };
         for _ in 0..BATCHES_PER_TURN {
-            let jobs = std::mem::take(&mut *self.lock_queue());
+            let jobs = std::mem::take(&mut self.lock_queue().jobs);
             if jobs.is_empty() {
                 break;
             }
@@ -521,10 +453,10 @@ impl Db {
 
     /// Write jobs waiting for the writer now (for /metrics).
     pub fn queue_depth(&self) -> usize {
-        self.lock_queue().len()
+        self.lock_queue().jobs.len()
     }
 
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -555,3 +487,6 @@ fn in_snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> AppResult<T>
     conn.prepare_cached("COMMIT")?.execute([])?;
     result
 }
+
+#[cfg(test)]
+mod tests;

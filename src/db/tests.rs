@@ -1,0 +1,106 @@
+//! The writer's group commit, at the level of one database.
+
+use super::*;
+
+fn open(dir: &Path) -> Arc<Db> {
+    let db = Db::open(&dir.join("t.db"), Schema::Control, &DbOptions::new(false)).expect("open");
+    db.write_now(|c| {
+        c.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")?;
+        Ok(())
+    })
+    .expect("table");
+    Arc::new(db)
+}
+
+fn rows(db: &Db) -> Vec<i64> {
+    db.read_blocking(|c| {
+        let mut stmt = c.prepare("SELECT n FROM t ORDER BY n")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+    })
+    .expect("rows")
+}
+
+fn insert_then(n: i64, fail: bool) -> impl FnOnce(&Connection) -> AppResult<i64> {
+    move |c| {
+        c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+        if fail {
+            return Err(AppError::Conflict("refused after writing".into()));
+        }
+        Ok(n)
+    }
+}
+
+/// A job alone in its batch runs without a savepoint: when it fails
+/// after writing, what it wrote must still go.
+#[tokio::test]
+async fn a_lone_write_that_fails_after_writing_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open(dir.path());
+    let err = db.write(insert_then(1, true)).await;
+    assert!(matches!(err, Err(AppError::Conflict(_))), "{err:?}");
+    assert_eq!(rows(&db), Vec::<i64>::new());
+    assert_eq!(db.write(insert_then(2, false)).await.expect("next"), 2);
+    assert_eq!(rows(&db), vec![2]);
+}
+
+/// A job that panics alone is rolled back, its caller hears an error,
+/// and the writer goes on.
+#[tokio::test]
+async fn a_lone_write_that_panics_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open(dir.path());
+    let err = db
+        .write(|c| -> AppResult<()> {
+            c.execute("INSERT INTO t (n) VALUES (7)", [])?;
+            panic!("a bug in a write");
+        })
+        .await;
+    assert!(err.is_err());
+    assert_eq!(rows(&db), Vec::<i64>::new());
+    db.write(insert_then(8, false)).await.expect("next");
+    assert_eq!(rows(&db), vec![8]);
+}
+
+/// Writes queued while the writer is busy go in one batch, each in its
+/// own savepoint: the one that fails after writing loses only its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_writes_share_a_batch_and_fail_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open(dir.path());
+    // The writer is held by another thread while the ten writes queue.
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let _held = db.writer.lock().expect("writer");
+            locked.send(()).expect("locked");
+            released.recv().expect("release");
+        })
+    };
+    is_locked.recv().expect("locked");
+    let writes: Vec<_> = (0..10)
+        .map(|n| {
+            let db = db.clone();
+            tokio::spawn(async move { db.write(insert_then(n, n == 4)).await })
+        })
+        .collect();
+    while db.queue_depth() < 10 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let generation = db.generation();
+    release.send(()).expect("release");
+    holder.join().expect("holder");
+    for (n, w) in writes.into_iter().enumerate() {
+        let out = w.await.expect("task");
+        if n == 4 {
+            assert!(matches!(out, Err(AppError::Conflict(_))), "{out:?}");
+        } else {
+            assert_eq!(out.expect("write"), n as i64);
+        }
+    }
+    // One batch: one transaction for the ten.
+    assert_eq!(db.generation(), generation + 1);
+    assert_eq!(rows(&db), vec![0, 1, 2, 3, 5, 6, 7, 8, 9]);
+}
