@@ -441,3 +441,42 @@ async fn a_deal_assigned_to_you_notifies_once() {
     let (_, page) = mia.get("/api/v1/notifications").await;
     assert_eq!(deal_events(&page).len(), 2, "{page}");
 }
+
+/// Notices are delivered right after the write that queued them; a server
+/// that stopped in between finds them when it opens the organization again,
+/// and delivers them after the first write there.
+#[tokio::test]
+async fn notices_left_in_the_outbox_are_delivered_after_the_next_write() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let tenants = app.dir.path().join("tenants");
+    let org_dir = std::fs::read_dir(&tenants)
+        .expect("tenants")
+        .next()
+        .expect("one organization")
+        .expect("entry")
+        .path();
+    // As a write that committed just before a crash would have left it.
+    let payload = json!({"title": "Left behind", "record_kind": "task",
+        "record_id": "0190f0f0-0000-7000-8000-000000000001", "actor": s.user_id,
+        "key": "left-behind", "due": null});
+    rusqlite::Connection::open(org_dir.join("crm.db"))
+        .expect("db")
+        .execute(
+            "INSERT INTO notice_outbox (event, user_id, payload, created_at) VALUES ('task_assigned', ?1, ?2, '2026-01-01T00:00:00Z')",
+            rusqlite::params![s.user_id, payload.to_string()],
+        )
+        .expect("notice");
+    let (_, page) = s.get("/api/v1/notifications").await;
+    assert!(events(&page).is_empty(), "{page}");
+    let (status, body) = s
+        .post(
+            &format!("{O}/contacts"),
+            json!({"first_name": "Any", "last_name": "Write"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, page) = s.get("/api/v1/notifications").await;
+    assert_eq!(events(&page), vec!["task_assigned"], "{page}");
+    assert_eq!(page["items"][0]["title"], "Left behind", "{page}");
+}
