@@ -104,6 +104,9 @@ pub struct Db {
     readers: Pool<SqliteConnectionManager>,
     commits: AtomicU32,
     checkpointing: Arc<AtomicBool>,
+    /// Set when a background checkpoint has finished: the writer copies back
+    /// what was committed meanwhile (see `catch_up`).
+    caught_up: Arc<AtomicBool>,
     /// Bumped after every write transaction, before its callers are
     /// answered: what was derived at one generation holds until the next.
     generation: AtomicU64,
@@ -229,6 +232,7 @@ impl Db {
             readers,
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
+            caught_up: Arc::new(AtomicBool::new(false)),
             generation: AtomicU64::new(0),
             derived: crate::derived::Derived::new(),
         })
@@ -317,6 +321,7 @@ impl Db {
             if run_batch(&mut conn, jobs, &self.generation) {
                 self.after_commit();
             }
+            self.catch_up(&conn);
         }
     }
 
@@ -413,6 +418,26 @@ impl Db {
             if run_batch(&mut conn, jobs, &self.generation) {
                 self.after_commit();
             }
+            self.catch_up(&conn);
+        }
+    }
+
+    /// After a background checkpoint, on the writer between two batches:
+    /// copies back the few commits made while it ran. The background one can
+    /// never finish the WAL by itself under a steady stream of writes — each
+    /// commit appends while it copies — and SQLite starts the WAL over only
+    /// when a write begins on a fully copied one. Without this the WAL grew
+    /// by every commit's pages for as long as writes kept coming (450 MB a
+    /// second while deals were moved), each page a new one for the kernel to
+    /// allocate and write out. Nothing is appended while the writer copies,
+    /// so this one finishes unless a reader still reads an older snapshot;
+    /// then the WAL starts over at a later catch-up.
+    fn catch_up(&self, conn: &Connection) {
+        if !self.caught_up.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(db = %self.path.display(), error = %e, "checkpoint on the writer failed");
         }
     }
 
@@ -427,6 +452,7 @@ impl Db {
         self.commits.store(0, Ordering::Relaxed);
         let path = self.path.clone();
         let running = self.checkpointing.clone();
+        let caught_up = self.caught_up.clone();
         let spawned = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
@@ -434,8 +460,11 @@ impl Db {
                     c.busy_timeout(Duration::from_secs(5))?;
                     c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                 });
-                if let Err(e) = result {
-                    tracing::warn!(db = %path.display(), error = %e, "checkpoint failed");
+                match result {
+                    Ok(()) => caught_up.store(true, Ordering::Release),
+                    Err(e) => {
+                        tracing::warn!(db = %path.display(), error = %e, "checkpoint failed");
+                    }
                 }
                 running.store(false, Ordering::Release);
             });
