@@ -24,6 +24,7 @@ mod raw;
 mod records;
 mod report;
 mod server;
+mod storm;
 mod trailbase;
 mod webhooks;
 mod work;
@@ -73,7 +74,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,create-hooks,import,export,metrics"
+        default_value = "compare,records,lists,deals,work,limit,growth,orgs,backup,files,webhooks,create-hooks,storm,import,export,metrics"
     )]
     parts: Vec<Part>,
     /// Where generated data sets and PocketBase are kept between runs (and
@@ -125,6 +126,8 @@ enum Part {
     Webhooks,
     /// Contact create with two webhooks subscribed and without (issue 17).
     CreateHooks,
+    /// A minute of creates, then the server's memory for 30 s (issue 21).
+    Storm,
     /// A CSV import of `--size` contacts through the import API (issue 18).
     Import,
     /// A CSV export of `--export-size` contacts (issue 18).
@@ -378,6 +381,11 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         eprintln!("{}", report::section(|o| h.markdown(o)));
         report.hook_cost = Some(h);
     }
+    if args.parts.contains(&Part::Storm) {
+        let s = storm::run(&ctx, &dataset, &rows, &words).await?;
+        eprintln!("{}", report::section(|o| s.markdown(o)));
+        report.storm = Some(s);
+    }
     if args.parts.contains(&Part::Import) {
         let i = imports::run(&ctx, &rows).await?;
         eprintln!("{}", report::section(|o| i.markdown(o)));
@@ -397,9 +405,14 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
 /// Runs one scenario against a server: its figures plus the server's peak
 /// RSS and CPU seconds over the measured window.
 pub(crate) async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -> Row {
+    measure_with(server, ctx.plan(server), make).await
+}
+
+/// `measure` with a plan of its own (a longer window).
+pub(crate) async fn measure_with(server: &Server, plan: load::Plan, make: MakeRequest) -> Row {
     server.reset_peak();
     let cpu_start = std::cell::Cell::new(0.0);
-    let m: Measured = load::run(&ctx.plan(server), make, || cpu_start.set(server.cpu_secs())).await;
+    let m: Measured = load::run(&plan, make, || cpu_start.set(server.cpu_secs())).await;
     Row {
         cpu_secs: server.cpu_secs() - cpu_start.get(),
         peak_rss: server.peak_rss(),

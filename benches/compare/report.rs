@@ -60,6 +60,7 @@ pub struct Report {
     pub webhooks: Option<crate::webhooks::HookFigures>,
     pub metrics: Option<crate::metrics::MetricsFigures>,
     pub hook_cost: Option<crate::hook_cost::HookCostFigures>,
+    pub storm: Option<crate::storm::StormFigures>,
     pub import: Option<crate::imports::ImportFigures>,
     pub export: Option<crate::exports::ExportFigures>,
 }
@@ -137,6 +138,7 @@ impl Report {
             webhooks: None,
             metrics: None,
             hook_cost: None,
+            storm: None,
             import: None,
             export: None,
         }
@@ -261,6 +263,7 @@ impl Report {
             }
         }
         out.extend(self.hook_cost.iter().flat_map(|h| h.failures()));
+        out.extend(self.storm.iter().flat_map(|s| s.failures()));
         out.extend(self.import.iter().flat_map(|i| i.failures()));
         out.extend(self.export.iter().flat_map(|e| e.failures()));
         out
@@ -294,6 +297,9 @@ impl Report {
         self.webhooks(&mut o);
         if let Some(h) = &self.hook_cost {
             h.markdown(&mut o);
+        }
+        if let Some(s) = &self.storm {
+            s.markdown(&mut o);
         }
         if let Some(i) = &self.import {
             i.markdown(&mut o);
