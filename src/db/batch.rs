@@ -163,6 +163,7 @@ fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64
     if undo && !lost {
         // Its caller hears its own error; the outcome below is not theirs.
         let _ = conn.execute_batch("ROLLBACK");
+        super::definitions::settle(conn);
         generation.fetch_add(1, Ordering::AcqRel);
         for answer in answers {
             answer(Outcome::Failed);
@@ -196,6 +197,7 @@ fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64
     };
     // Before anyone hears "done": a caller that reads right after its write
     // must not be served figures derived from the database before it.
+    super::definitions::settle(conn);
     generation.fetch_add(1, Ordering::AcqRel);
     for answer in answers {
         answer(outcome);

@@ -25,6 +25,7 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use crate::error::{AppError, AppResult};
 
 mod batch;
+pub mod definitions;
 use batch::{Job, job, run_batch};
 
 /// Which schema a database file carries.
@@ -115,10 +116,26 @@ pub struct Db {
     pub derived: crate::derived::Derived,
 }
 
-/// Commits between two background checkpoints. SQLite's automatic checkpoint
-/// would run inside a commit and fsync there, adding its time to whichever
-/// request happened to commit; ours runs beside the writer instead.
+/// Commits between two background checkpoints, or pages in the WAL,
+/// whichever comes first. SQLite's automatic checkpoint would run inside a
+/// commit and fsync there, adding its time to whichever request happened to
+/// commit; ours runs beside the writer instead. (500 small commits alone
+/// made a 100 MB WAL.)
 const COMMITS_PER_CHECKPOINT: u32 = 500;
+const WAL_PAGES_PER_CHECKPOINT: i32 = 8192;
+/// The WAL file is cut back to this when it starts over.
+const WAL_KEPT_BYTES: i64 = 64 << 20;
+
+thread_local! {
+    /// Pages in the WAL after the last commit on this thread (SQLite's WAL
+    /// hook runs inside the commit, on the committing thread).
+    static WAL_PAGES: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: std::os::raw::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.with(|p| p.set(pages));
+    Ok(())
+}
 
 /// Batches one caller runs before it leaves the rest to their own callers.
 const BATCHES_PER_TURN: usize = 4;
@@ -201,8 +218,15 @@ impl Db {
             anyhow::bail!("{} refused WAL mode (got {mode})", path.display());
         }
         apply_pragmas(&writer, opts.synchronous_full)?;
-        writer.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+        // Our own checkpoints (`after_commit`); the hook tells them how
+        // long the WAL is. A WAL made long by a burst is cut back to
+        // `WAL_KEPT_BYTES` when it next starts over.
+        writer.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_KEPT_BYTES};"
+        ))?;
+        writer.wal_hook(Some(note_wal_pages));
         crate::upgrade::migrate(&mut writer, path, schema.migrations())?;
+        definitions::opened(&writer);
         // Planner statistics, bounded and only where missing or stale:
         // without them a list filtered by one column and sorted by another
         // picks the filter's index and sorts every match (seconds at 100,000
@@ -381,8 +405,10 @@ impl Db {
                 }
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let out = f(&tx)?;
-                tx.commit()?;
+                let out = f(&tx);
+                let out = out.and_then(|out| Ok(tx.commit().map(|()| out)?));
+                definitions::settle(&conn);
+                let out = out?;
                 self.generation.fetch_add(1, Ordering::AcqRel);
                 // A bulk commit (the demo generator, an import) writes
                 // thousands of pages: copy them back now, on this connection
@@ -441,10 +467,13 @@ impl Db {
         }
     }
 
-    /// Every few hundred commits, copies the WAL back into the database on
-    /// a separate connection in the background (PASSIVE: never blocks writers).
+    /// Every few hundred commits (or 32 MB of WAL), copies the WAL back into
+    /// the database on a separate connection in the background (PASSIVE:
+    /// never blocks writers).
     fn after_commit(&self) {
-        if self.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT
+        let pages = WAL_PAGES.with(|p| p.replace(0));
+        if (self.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT
+            && pages < WAL_PAGES_PER_CHECKPOINT)
             || self.checkpointing.swap(true, Ordering::AcqRel)
         {
             return;

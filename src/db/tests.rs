@@ -114,9 +114,11 @@ async fn a_stream_of_writes_keeps_the_wal_bounded() {
     let dir = tempfile::tempdir().expect("dir");
     let db = open(dir.path());
     let blob = "x".repeat(6000);
-    // Each commit writes four or more pages: 2,000 of them are over 30 MB
-    // of WAL if it never starts over.
-    let commits = 4 * COMMITS_PER_CHECKPOINT as usize;
+    // Each commit writes four or more pages: 4,000 of them are over 70 MB
+    // of WAL if it never starts over; starting over, it stays within a few
+    // checkpoints' worth (more when the machine is busy and the background
+    // checkpoint slow).
+    let commits = 8 * COMMITS_PER_CHECKPOINT as usize;
     let mut largest = 0;
     for n in 0..commits {
         let b = blob.clone();
@@ -134,7 +136,7 @@ async fn a_stream_of_writes_keeps_the_wal_bounded() {
     }
     assert_eq!(rows(&db).len(), commits);
     assert!(
-        largest < 16 << 20,
+        largest < 32 << 20,
         "the WAL grew to {largest} bytes over {commits} commits"
     );
 }

@@ -337,6 +337,15 @@ async fn option_renames_keep_values_and_type_changes_must_convert() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(s.get(&one).await.1["custom"].get("plan").is_none());
+    // A create is checked against the fields as they are now, not as the
+    // last create (which read them) found them.
+    let (status, err) = s
+        .post(
+            &format!("{O}/contacts"),
+            json!({"first_name": "C", "custom": {"plan": "pro"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     // "x1" is no number: the type change is refused and nothing changes.
     let code_path = format!("{O}/fields/{}", code["id"].as_str().expect("id"));
     let (status, err) = s.patch(&code_path, json!({"type": "number"})).await;

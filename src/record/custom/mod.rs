@@ -84,8 +84,39 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<CustomField> {
     })
 }
 
-/// The live fields of a kind, in order.
+/// The live fields of a kind, in order: kept per database and kind until a
+/// definition changes (`db::definitions`), so a create, an update or a
+/// record shown with custom values costs no query for them. A write that
+/// changed a field and has not committed yet reads its own.
 pub fn of_kind(conn: &Connection, kind: &str) -> AppResult<Vec<CustomField>> {
+    let Some(epoch) =
+        crate::db::definitions::epoch(conn).filter(|_| !crate::db::definitions::changing())
+    else {
+        return read_of_kind(conn, kind);
+    };
+    let key = (
+        conn.path().unwrap_or_default().to_string(),
+        kind.to_string(),
+    );
+    if let Some((at, fields)) = kept().get(&key)
+        && *at == epoch
+    {
+        return Ok(fields.clone());
+    }
+    let fields = read_of_kind(conn, kind)?;
+    kept().insert(key, (epoch, fields.clone()));
+    Ok(fields)
+}
+
+type Kept = std::collections::HashMap<(String, String), (u64, Vec<CustomField>)>;
+
+fn kept() -> std::sync::MutexGuard<'static, Kept> {
+    static KEPT: std::sync::LazyLock<std::sync::Mutex<Kept>> =
+        std::sync::LazyLock::new(Default::default);
+    KEPT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_of_kind(conn: &Connection, kind: &str) -> AppResult<Vec<CustomField>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM custom_fields WHERE kind = ?1 AND deleted_at IS NULL
          ORDER BY position, created_at"
@@ -201,6 +232,7 @@ pub fn insert(conn: &Connection, table: &str, n: NewField) -> AppResult<CustomFi
     };
     let id = clock::new_id();
     let now = clock::now_stamp();
+    crate::db::definitions::changed();
     conn.execute(
         "INSERT INTO custom_fields (id, kind, key, label, type, required, is_unique, default_value,
            options, target_kind, position, created_at, updated_at)
@@ -227,6 +259,7 @@ pub fn insert(conn: &Connection, table: &str, n: NewField) -> AppResult<CustomFi
 
 /// Writes a field's changeable settings.
 pub fn update(conn: &Connection, f: &CustomField) -> AppResult<()> {
+    crate::db::definitions::changed();
     conn.execute(
         "UPDATE custom_fields SET label = ?2, type = ?3, required = ?4, is_unique = ?5,
            default_value = ?6, options = ?7, target_kind = ?8, position = ?9, updated_at = ?10
@@ -248,6 +281,7 @@ pub fn update(conn: &Connection, f: &CustomField) -> AppResult<()> {
 }
 
 pub fn set_deleted(conn: &Connection, id: &str, deleted: bool) -> AppResult<()> {
+    crate::db::definitions::changed();
     let now = clock::now_stamp();
     let n = conn.execute(
         "UPDATE custom_fields SET deleted_at = ?2, updated_at = ?3 WHERE id = ?1",
@@ -339,6 +373,7 @@ pub fn purge(
             )?;
             drop_index(conn, table, key)?;
         }
+        crate::db::definitions::changed();
         conn.execute("DELETE FROM custom_fields WHERE id = ?1", [id])?;
     }
     Ok(old.len())
