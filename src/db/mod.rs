@@ -72,6 +72,9 @@ pub struct DbOptions {
     /// r2d2 runs its housekeeping on a thread pool; one shared pool keeps a
     /// thousand open tenants from each owning threads.
     pub pool_threads: Arc<ScheduledThreadPool>,
+    /// Pages of WAL past which the writer finishes a checkpoint itself so
+    /// that the WAL starts over (see `Db::catch_up`).
+    pub wal_restart_pages: i64,
 }
 
 impl DbOptions {
@@ -85,6 +88,7 @@ impl DbOptions {
                     .thread_name_pattern("sqlite-pool-{}")
                     .build(),
             ),
+            wal_restart_pages: WAL_RESTART_PAGES,
         }
     }
 }
@@ -108,6 +112,10 @@ pub struct Db {
     /// Set when a background checkpoint has finished: the writer copies back
     /// what was committed meanwhile (see `catch_up`).
     caught_up: Arc<AtomicBool>,
+    /// Pages in the WAL after the last commit, and the length past which
+    /// the writer makes it start over.
+    wal_pages: std::sync::atomic::AtomicI64,
+    wal_restart_pages: i64,
     /// Bumped after every write transaction, before its callers are
     /// answered: what was derived at one generation holds until the next.
     generation: AtomicU64,
@@ -122,7 +130,15 @@ pub struct Db {
 /// commit; ours runs beside the writer instead. (500 small commits alone
 /// made a 100 MB WAL.)
 const COMMITS_PER_CHECKPOINT: u32 = 500;
-const WAL_PAGES_PER_CHECKPOINT: i32 = 8192;
+const WAL_PAGES_PER_CHECKPOINT: i32 = 65_536;
+/// A WAL longer than this (1 GB) is made to start over by the writer after
+/// the next background checkpoint (`Db::catch_up`).
+const WAL_RESTART_PAGES: i64 = 262_144;
+/// The writer's own catch-up copies at most about this many pages: the
+/// background checkpoint goes round again (up to `CHECKPOINT_ROUNDS`) while
+/// more were appended during its last round.
+const CATCH_UP_PAGES: i64 = 1000;
+const CHECKPOINT_ROUNDS: usize = 8;
 /// The WAL file is cut back to this when it starts over.
 const WAL_KEPT_BYTES: i64 = 64 << 20;
 
@@ -257,6 +273,8 @@ impl Db {
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
             caught_up: Arc::new(AtomicBool::new(false)),
+            wal_pages: std::sync::atomic::AtomicI64::new(0),
+            wal_restart_pages: opts.wal_restart_pages,
             generation: AtomicU64::new(0),
             derived: crate::derived::Derived::new(),
         })
@@ -448,18 +466,25 @@ impl Db {
         }
     }
 
-    /// After a background checkpoint, on the writer between two batches:
-    /// copies back the few commits made while it ran. The background one can
-    /// never finish the WAL by itself under a steady stream of writes — each
-    /// commit appends while it copies — and SQLite starts the WAL over only
-    /// when a write begins on a fully copied one. Without this the WAL grew
-    /// by every commit's pages for as long as writes kept coming (450 MB a
-    /// second while deals were moved), each page a new one for the kernel to
-    /// allocate and write out. Nothing is appended while the writer copies,
-    /// so this one finishes unless a reader still reads an older snapshot;
-    /// then the WAL starts over at a later catch-up.
+    /// After a background checkpoint, on the writer between two batches,
+    /// when the WAL has grown long: copies back the commits made while the
+    /// checkpoint ran. The background one cannot finish the WAL by itself
+    /// under a steady stream of writes — each commit appends while it
+    /// copies — and SQLite starts the WAL over only when a write begins on a
+    /// fully copied one. Without this the WAL grew by every commit's pages
+    /// for as long as writes kept coming (10.8 GB after a 60 s create
+    /// storm). Nothing is appended while the writer copies, so this one
+    /// finishes unless a reader still reads an older snapshot (then a later
+    /// one does). It holds the writes up for its copy and two fsyncs (5–40
+    /// ms here), so it waits for a long WAL: done after every background
+    /// checkpoint it cost deal moves a fifth of their rate and doubled their
+    /// p99; at 1 GB it comes every few seconds of a storm at most. Below
+    /// that the WAL starts over by itself whenever a background checkpoint
+    /// ends in a pause between writes.
     fn catch_up(&self, conn: &Connection) {
-        if !self.caught_up.swap(false, Ordering::AcqRel) {
+        if !self.caught_up.swap(false, Ordering::AcqRel)
+            || self.wal_pages.load(Ordering::Relaxed) < self.wal_restart_pages
+        {
             return;
         }
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -472,6 +497,7 @@ impl Db {
     /// never blocks writers).
     fn after_commit(&self) {
         let pages = WAL_PAGES.with(|p| p.replace(0));
+        self.wal_pages.store(i64::from(pages), Ordering::Relaxed);
         if (self.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT
             && pages < WAL_PAGES_PER_CHECKPOINT)
             || self.checkpointing.swap(true, Ordering::AcqRel)
@@ -482,12 +508,31 @@ impl Db {
         let path = self.path.clone();
         let running = self.checkpointing.clone();
         let caught_up = self.caught_up.clone();
+        // Going round again costs a sync each: only when the writer will
+        // catch up after it.
+        let rounds = if i64::from(pages) >= self.wal_restart_pages {
+            CHECKPOINT_ROUNDS
+        } else {
+            1
+        };
         let spawned = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                // Again while writes appended much meanwhile (each round
+                // copies only what is new), so that what the writer has
+                // left to copy itself is short.
                 let result = Connection::open(&path).and_then(|c| {
                     c.busy_timeout(Duration::from_secs(5))?;
-                    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    for _ in 0..rounds {
+                        let (log, copied): (i64, i64) =
+                            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                                Ok((r.get(1)?, r.get(2)?))
+                            })?;
+                        if log - copied <= CATCH_UP_PAGES {
+                            break;
+                        }
+                    }
+                    Ok(())
                 });
                 match result {
                     Ok(()) => caught_up.store(true, Ordering::Release),

@@ -112,7 +112,18 @@ async fn queued_writes_share_a_batch_and_fail_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_of_writes_keeps_the_wal_bounded() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = open(dir.path());
+    // Past 4 MB the writer makes it start over (1 GB by default).
+    let opts = DbOptions {
+        wal_restart_pages: 1000,
+        ..DbOptions::new(false)
+    };
+    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
+    db.write_now(|c| {
+        c.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")?;
+        Ok(())
+    })
+    .expect("table");
+    let db = Arc::new(db);
     let blob = "x".repeat(6000);
     // Each commit writes four or more pages: 4,000 of them are over 70 MB
     // of WAL if it never starts over; starting over, it stays within a few

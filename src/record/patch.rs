@@ -300,14 +300,15 @@ async fn optimistic<K: RecordKind>(
     check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
     let actor = access.actor().stamp();
     let seen = current.version().to_string();
+    // Unchanged since it was read (same version): what was read is what is
+    // stored, and the writer need not load it again.
     access
         .tenant
         .write(move |tx| {
-            let now = store::load::<K>(tx, &id)?.ok_or(AppError::NotFound)?;
-            if now.version() != seen {
+            if store::version::<K>(tx, &id)?.ok_or(AppError::NotFound)? != seen {
                 return Err(AppError::Conflict("changed meanwhile".into()));
             }
-            write_patch::<K>(tx, now, &clean, &custom, &actor)
+            write_patch::<K>(tx, current, &clean, &custom, &actor)
         })
         .await
 }
