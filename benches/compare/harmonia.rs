@@ -210,6 +210,23 @@ pub fn scenarios(
     which.iter().map(|s| (*s, scenario(t, words, *s))).collect()
 }
 
+/// The side-by-side contact create against `server` (no ids or cursor needed).
+pub fn create_scenario(
+    server: &Server,
+    key: String,
+    rows: &Arc<Vec<DemoContact>>,
+    words: &Arc<Words>,
+) -> MakeRequest {
+    let target = Target {
+        host: server.addr.to_string(),
+        key,
+        ids: Arc::new(Vec::new()),
+        rows: rows.clone(),
+        deep_cursor: None,
+    };
+    scenario(&target, words, Scenario::Create)
+}
+
 fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
     let (host, auth) = with_key(t);
     let contacts = format!("/api/v1/orgs/{ORG}/contacts");

@@ -22,7 +22,7 @@ use crate::data::{self, Dataset};
 use crate::load::quantile_ms;
 use crate::report::{Row, mark, ms, num};
 use crate::webhooks::Receiver;
-use crate::{Ctx, Scenario, harmonia, measure};
+use crate::{Ctx, harmonia, measure};
 
 /// Rounds of without-then-with (one in `--smoke`).
 const ROUNDS: usize = 3;
@@ -178,13 +178,6 @@ pub async fn run(
     .await?;
     let org = ::harmonia::demo::DEMO_SLUG;
     server.wait_idle(Duration::from_millis(500));
-    let target = harmonia::Target {
-        host: server.addr.to_string(),
-        key,
-        ids: Arc::new(Vec::new()),
-        rows: rows.clone(),
-        deep_cursor: None,
-    };
     let rounds = if ctx.args.smoke { 1 } else { ROUNDS };
     let mut out = Vec::new();
     for round in 0..rounds {
@@ -221,10 +214,7 @@ pub async fn run(
                 if hooks { "two webhooks" } else { "no webhook" },
                 round + 1
             );
-            let make = harmonia::scenarios(&target, words, &[Scenario::Create])
-                .pop()
-                .context("the create scenario")?
-                .1;
+            let make = harmonia::create_scenario(&server, key.clone(), rows, words);
             let row = measure(ctx, &server, make).await;
             let ended = Instant::now();
             let delivered_at_end = if hooks { delivered(&receiver) } else { 0 };

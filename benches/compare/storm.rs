@@ -10,12 +10,10 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
 use crate::data::{self, Dataset};
 use crate::load::Plan;
 use crate::report::{Row, mark, mb, num};
-use crate::{Ctx, Scenario, harmonia, measure_with};
+use crate::{Ctx, harmonia, measure_with};
 
 /// Seconds of creates, and of watching after them (`--smoke`: 2 and 3).
 const STORM: f64 = 60.0;
@@ -94,23 +92,10 @@ pub async fn run(
     let copy = data::copy(dataset, &ctx.work.join("storm"))?;
     let db = copy.tenant_db()?;
     let cpus = ctx.args.server_cpus.as_deref();
-    let (server, _) = harmonia::start(&ctx.bin, &copy.dir, &ctx.log("storm"), cpus, &[])?;
-    let base = format!("http://{}", server.addr);
-    let key = harmonia::api_key(&ctx.http, &base).await?;
-    harmonia::wait_index(&ctx.http, &base, &key).await?;
-    server.wait_idle(Duration::from_millis(500));
+    let (server, key) =
+        harmonia::start_ready(&ctx.http, &ctx.bin, &copy.dir, &ctx.log("storm"), cpus).await?;
     let idle_rss = server.rss();
-    let target = harmonia::Target {
-        host: server.addr.to_string(),
-        key,
-        ids: Arc::new(Vec::new()),
-        rows: rows.clone(),
-        deep_cursor: None,
-    };
-    let make = harmonia::scenarios(&target, words, &[Scenario::Create])
-        .pop()
-        .context("the create scenario")?
-        .1;
+    let make = harmonia::create_scenario(&server, key, rows, words);
     let (storm, after) = if ctx.args.smoke {
         (2.0, 3)
     } else {
