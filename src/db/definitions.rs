@@ -1,7 +1,7 @@
 //! A database's definitions epoch: a counter bumped after every commit that
 //! changed a definition (a custom field), so that what is read from those
 //! rarely changing tables can be kept between requests and dropped the
-//! moment one changes (`record::custom::kept`). Every request that creates,
+//! moment one changes (`record::custom::of_kind`). Every request that creates,
 //! updates or shows a record with custom values reads its kind's fields;
 //! kept, that is a lookup instead of a query.
 //!

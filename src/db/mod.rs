@@ -109,8 +109,8 @@ pub struct Db {
     readers: Pool<SqliteConnectionManager>,
     commits: AtomicU32,
     checkpointing: Arc<AtomicBool>,
-    /// Set when a background checkpoint has finished: the writer copies back
-    /// what was committed meanwhile (see `catch_up`).
+    /// Set when a background checkpoint has finished: once the WAL is long,
+    /// the writer copies back what was committed meanwhile (see `catch_up`).
     caught_up: Arc<AtomicBool>,
     /// Pages in the WAL after the last commit, and the length past which
     /// the writer makes it start over.
@@ -492,7 +492,7 @@ impl Db {
         }
     }
 
-    /// Every few hundred commits (or 32 MB of WAL), copies the WAL back into
+    /// Every few hundred commits (or 256 MB of WAL), copies the WAL back into
     /// the database on a separate connection in the background (PASSIVE:
     /// never blocks writers).
     fn after_commit(&self) {
