@@ -274,22 +274,17 @@ fn json_err(e: impl std::error::Error + Send + Sync + 'static) -> AppError {
     AppError::Internal(anyhow::Error::new(e))
 }
 
-/// One page of the list: records as they are (NDJSON, vCard), or already
-/// as the API shows them, for the columns of CSV and XLSX.
-enum Page<R> {
-    Records(Vec<R>),
-    Shown(Vec<Map<String, Value>>),
-}
-
 /// Reads the list page by page and writes each page out. Reading (the
-/// query, the records, and turning them into what the API shows) and
-/// writing (cells, CSV or the workbook) take about the same time, so the
-/// pages are read on a thread of their own while the one before is written:
-/// an export uses two cores, not one.
+/// query and the records) and writing (what the API shows of each record,
+/// its cells, CSV or the workbook) take about the same time, so the pages
+/// are read on a thread of their own while the one before is written: an
+/// export uses two cores, not one. The records are turned into JSON on the
+/// writing side, which also frees them: a profile had the reading thread
+/// busy all the time with both and the writing one half idle.
 fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
     std::thread::scope(|scope| {
         // Two pages ahead at most: memory stays flat.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Page<K::Record>>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Vec<K::Record>>>(2);
         scope.spawn(move || read_pages::<K>(job, tx));
         // Once this returns (done, or the client went away), the channel
         // closes and the reader stops at its next page.
@@ -297,21 +292,19 @@ fn run<K: RecordKind>(job: &Job, out: &mut Sender) -> AppResult<()> {
     })
 }
 
-fn shown<R: serde::Serialize>(items: &[R]) -> AppResult<Vec<Map<String, Value>>> {
-    items
-        .iter()
-        .map(|r| match serde_json::to_value(r).map_err(json_err)? {
-            Value::Object(m) => Ok(m),
-            _ => Err(AppError::Internal(anyhow::anyhow!("a record is an object"))),
-        })
-        .collect()
+/// A record as the API shows it, for the columns of CSV and XLSX.
+fn shown<R: serde::Serialize>(r: &R) -> AppResult<Map<String, Value>> {
+    match serde_json::to_value(r).map_err(json_err)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(AppError::Internal(anyhow::anyhow!("a record is an object"))),
+    }
 }
 
 /// The list's pages in order, each sent as soon as it is read; a failure
 /// is sent in its place and ends the reading.
 fn read_pages<K: RecordKind>(
     job: &Job,
-    tx: std::sync::mpsc::SyncSender<AppResult<Page<K::Record>>>,
+    tx: std::sync::mpsc::SyncSender<AppResult<Vec<K::Record>>>,
 ) {
     let mut cursor: Option<String> = None;
     loop {
@@ -332,13 +325,7 @@ fn read_pages<K: RecordKind>(
             q.page::<K>(c)
         });
         let (items, next) = match page {
-            Ok(p) => {
-                let items = match job.format {
-                    Format::Csv | Format::Xlsx => shown(&p.items).map(Page::Shown),
-                    Format::Ndjson | Format::Vcf => Ok(Page::Records(p.items)),
-                };
-                (items, p.next_cursor)
-            }
+            Ok(p) => (Ok(p.items), p.next_cursor),
             Err(e) => (Err(e), None),
         };
         if tx.send(items).is_err() {
@@ -354,20 +341,21 @@ fn read_pages<K: RecordKind>(
 fn write_pages<K: RecordKind>(
     job: &Job,
     out: &mut Sender,
-    pages: std::sync::mpsc::Receiver<AppResult<Page<K::Record>>>,
+    pages: std::sync::mpsc::Receiver<AppResult<Vec<K::Record>>>,
 ) -> AppResult<()> {
     let mut enc: Option<Encoder> = None;
     let builtins: Vec<&str> = K::fields().iter().map(|b| b.key).collect();
-    for page in pages {
-        let page = page?;
+    for items in pages {
+        let items = items?;
         let enc = match &mut enc {
             Some(e) => e,
             None => {
-                let e = match (&page, job.format) {
-                    (_, Format::Ndjson) => Encoder::Ndjson,
-                    (_, Format::Vcf) => Encoder::Vcf,
-                    (Page::Shown(maps), format) => {
-                        let cols = Columns::new(&builtins, maps.first(), &job.fields);
+                let e = match job.format {
+                    Format::Ndjson => Encoder::Ndjson,
+                    Format::Vcf => Encoder::Vcf,
+                    format => {
+                        let sample = items.first().map(shown).transpose()?;
+                        let cols = Columns::new(&builtins, sample.as_ref(), &job.fields);
                         if format == Format::Csv {
                             // A byte-order mark: Excel then reads the file as UTF-8.
                             out.buf.extend_from_slice("\u{FEFF}".as_bytes());
@@ -378,43 +366,23 @@ fn write_pages<K: RecordKind>(
                             Encoder::Xlsx(cols, Box::new(book))
                         }
                     }
-                    (Page::Records(_), _) => {
-                        return Err(AppError::Internal(anyhow::anyhow!(
-                            "a table export was read as records"
-                        )));
-                    }
                 };
                 enc.insert(e)
             }
         };
-        match (enc, page) {
-            (Encoder::Ndjson, Page::Records(items)) => {
-                for r in &items {
+        for r in &items {
+            match enc {
+                Encoder::Ndjson => {
                     serde_json::to_writer(&mut out.buf, r).map_err(json_err)?;
                     out.buf.push(b'\n');
                 }
-            }
-            (Encoder::Vcf, Page::Records(items)) => {
-                for r in &items {
+                Encoder::Vcf => {
                     if let Some(card) = K::vcard(r) {
                         out.buf.extend_from_slice(card.as_bytes());
                     }
                 }
-            }
-            (Encoder::Csv(cols), Page::Shown(maps)) => {
-                for m in &maps {
-                    csv_row(out, cols.row(m).into_iter())?;
-                }
-            }
-            (Encoder::Xlsx(cols, book), Page::Shown(maps)) => {
-                for m in &maps {
-                    book.row(&cols.row(m))?;
-                }
-            }
-            _ => {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "an export page in the wrong shape"
-                )));
+                Encoder::Csv(cols) => csv_row(out, cols.row(&shown(r)?).into_iter())?,
+                Encoder::Xlsx(cols, book) => book.row(&cols.row(&shown(r)?))?,
             }
         }
         out.flush_if_full()?;
