@@ -105,6 +105,22 @@ async fn queued_writes_share_a_batch_and_fail_alone() {
     assert_eq!(rows(&db), vec![0, 1, 2, 3, 5, 6, 7, 8, 9]);
 }
 
+/// A database with one table whose writer makes the WAL start over past
+/// 4 MB (1 GB by default).
+fn open_restarting_early(dir: &Path, table: &str) -> Db {
+    let opts = DbOptions {
+        wal_restart_pages: 1000,
+        ..DbOptions::new(false)
+    };
+    let db = Db::open(&dir.join("t.db"), Schema::Control, &opts).expect("open");
+    db.write_now(|c| {
+        c.execute_batch(&format!("CREATE TABLE {table}"))?;
+        Ok(())
+    })
+    .expect("table");
+    db
+}
+
 /// A steady stream of writes keeps the WAL bounded: background checkpoints
 /// alone never finish it (each commit appends while they copy), and SQLite
 /// starts the WAL over only on a fully copied one, so without the writer's
@@ -112,18 +128,7 @@ async fn queued_writes_share_a_batch_and_fail_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_of_writes_keeps_the_wal_bounded() {
     let dir = tempfile::tempdir().expect("dir");
-    // Past 4 MB the writer makes it start over (1 GB by default).
-    let opts = DbOptions {
-        wal_restart_pages: 1000,
-        ..DbOptions::new(false)
-    };
-    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
-    db.write_now(|c| {
-        c.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")?;
-        Ok(())
-    })
-    .expect("table");
-    let db = Arc::new(db);
+    let db = Arc::new(open_restarting_early(dir.path(), "t (n INTEGER NOT NULL)"));
     let blob = "x".repeat(6000);
     // Each commit writes four or more pages: 4,000 of them are over 70 MB
     // of WAL if it never starts over; starting over, it stays within a few
@@ -159,16 +164,7 @@ async fn a_stream_of_writes_keeps_the_wal_bounded() {
 #[test]
 fn bulk_commits_keep_the_wal_bounded() {
     let dir = tempfile::tempdir().expect("dir");
-    let opts = DbOptions {
-        wal_restart_pages: 1000,
-        ..DbOptions::new(false)
-    };
-    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
-    db.write_now(|c| {
-        c.execute_batch("CREATE TABLE b (v TEXT NOT NULL)")?;
-        Ok(())
-    })
-    .expect("table");
+    let db = open_restarting_early(dir.path(), "b (v TEXT NOT NULL)");
     let blob = "x".repeat(6000);
     let commits = 4 * COMMITS_PER_CHECKPOINT as usize;
     let mut largest = 0;
