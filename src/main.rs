@@ -886,3 +886,22 @@ fn describe(e: harmonia::error::AppError) -> anyhow::Error {
         other => anyhow::anyhow!("{other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Option 15 is the purge delay: its default is mimalloc's 1,000 ms
+    /// (fails if a newer mimalloc numbers its options otherwise), and the
+    /// server sets it to 10.
+    #[test]
+    fn the_option_set_is_mimallocs_purge_delay() {
+        // SAFETY: reads one of mimalloc's options.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(get(), 1000);
+        }
+        return_freed_memory_soon();
+        assert_eq!(get(), PURGE_DELAY_MS);
+    }
+}
