@@ -219,15 +219,17 @@ enum BackupAction {
 /// lock (two thirds of the writing thread's time in a profile); mimalloc
 /// hands a freed block back to the thread that owns its page without one.
 /// SQLite's own allocations still go through glibc (below). Transparent
-/// huge pages are off for it (the `no_thp` feature): a 2 MiB page faulted
-/// in for a few small blocks doubled the resident memory of a create storm.
+/// huge pages are off for it (the `no_thp` feature): 2 MiB pages faulted in
+/// for a few small blocks raised the peak memory of a run of creates by
+/// half (269 MB against 183).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc gives freed memory back to the system after this many
 /// milliseconds. Its default (1 s, and ten times that for whole arenas)
 /// left a create storm's server at 160 MB thirty seconds later; at 10 ms it
-/// settles near 100 MB, like glibc, with the same throughput.
+/// settles near 100 MB, like glibc, with no difference in throughput that
+/// shows through the benchmark VM's noise.
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// `mi_option_purge_delay` in mimalloc.h (one of its stable options; the
