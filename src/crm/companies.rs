@@ -328,42 +328,44 @@ impl RecordKind for Companies {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| AppError::Internal(e.into()))?;
-        let values = params![
-            id,
-            c.name,
-            c.name.to_lowercase(),
-            c.domain,
-            c.industry,
-            c.size.map(Size::as_str),
-            c.phone,
-            address,
-            c.owner_id,
-            now,
-            actor,
-            custom,
-            crate::order::natural_key(&c.name)
-        ];
+        let sort_name = c.name.to_lowercase();
+        let size = c.size.map(Size::as_str);
+        let name_key = crate::order::natural_key(&c.name);
         if existing {
-            // Its contacts and deals show the company's name in search results.
-            crate::search::enqueue_select(
+            let changed = store::update_changed(
                 conn,
-                "contact",
-                "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
+                "companies",
                 id,
+                &[
+                    ("name", &c.name),
+                    ("sort_name", &sort_name),
+                    ("domain", &c.domain),
+                    ("industry", &c.industry),
+                    ("size", &size),
+                    ("phone", &c.phone),
+                    ("address", &address),
+                    ("owner_id", &c.owner_id),
+                    ("updated_at", &now),
+                    ("updated_by", &actor),
+                    ("custom", &custom),
+                    ("name_key", &name_key),
+                ],
             )?;
-            crate::search::enqueue_select(
-                conn,
-                "deal",
-                "SELECT id FROM deals WHERE company_id = ?2 AND deleted_at IS NULL",
-                id,
-            )?;
-            conn.prepare_cached(
-                "UPDATE companies SET name = ?2, sort_name = ?3, domain = ?4, industry = ?5, size = ?6,
-                   phone = ?7, address = ?8, owner_id = ?9, updated_at = ?10, updated_by = ?11,
-                   custom = ?12, name_key = ?13
-                 WHERE id = ?1 AND deleted_at IS NULL",
-            )?
-            .execute(values)?;
+            if changed.any(&["name"]) {
+                // Its contacts and deals show the company's name in search results.
+                crate::search::enqueue_select(
+                    conn,
+                    "contact",
+                    "SELECT id FROM contacts WHERE company_id = ?2 AND deleted_at IS NULL",
+                    id,
+                )?;
+                crate::search::enqueue_select(
+                    conn,
+                    "deal",
+                    "SELECT id FROM deals WHERE company_id = ?2 AND deleted_at IS NULL",
+                    id,
+                )?;
+            }
         } else {
             conn.prepare_cached(
                 "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
@@ -372,7 +374,21 @@ impl RecordKind for Companies {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11, ?12, ?13,
                    (SELECT name_key FROM people WHERE user_id = ?9))",
             )?
-            .execute(values)?;
+            .execute(params![
+                id,
+                c.name,
+                sort_name,
+                c.domain,
+                c.industry,
+                size,
+                c.phone,
+                address,
+                c.owner_id,
+                now,
+                actor,
+                custom,
+                name_key
+            ])?;
         }
         Ok(())
     }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::error::{AppError, AppResult, Problems};
-use crate::record::{Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT};
+use crate::record::{
+    Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, store,
+};
 use crate::search::SearchDoc;
 use crate::values::{self, Address, LabeledEmail, LabeledPhone};
 
@@ -443,43 +445,46 @@ impl RecordKind for Contacts {
         let emails = to_json(&c.emails)?;
         let phones = to_json(&c.phones)?;
         let address = c.address.as_ref().map(to_json).transpose()?;
-        let values = params![
-            id,
-            c.first_name,
-            c.last_name,
-            sort_name,
-            c.last_name.to_lowercase(),
-            emails,
-            phones,
-            c.job_title,
-            c.company_id,
-            address,
-            c.owner_id,
-            c.stage.as_str(),
-            c.source,
-            now,
-            actor,
-            custom,
-            c.birthday,
-            name_key,
-            email_key
-        ];
+        let last_key = c.last_name.to_lowercase();
         if existing {
-            // Deals are found by their contacts' names.
-            crate::search::enqueue_select(
+            let stage = c.stage.as_str();
+            let changed = store::update_changed(
                 conn,
-                "deal",
-                "SELECT deal_id AS id FROM deal_contacts WHERE contact_id = ?2",
+                "contacts",
                 id,
+                &[
+                    ("first_name", &c.first_name),
+                    ("last_name", &c.last_name),
+                    ("sort_name", &sort_name),
+                    ("last_key", &last_key),
+                    ("emails", &emails),
+                    ("phones", &phones),
+                    ("job_title", &c.job_title),
+                    ("company_id", &c.company_id),
+                    ("address", &address),
+                    ("owner_id", &c.owner_id),
+                    ("stage", &stage),
+                    ("source", &c.source),
+                    ("updated_at", &now),
+                    ("updated_by", &actor),
+                    ("custom", &custom),
+                    ("birthday", &c.birthday),
+                    ("name_key", &name_key),
+                    ("email_key", &email_key),
+                ],
             )?;
-            conn.prepare_cached(
-                "UPDATE contacts SET first_name = ?2, last_name = ?3, sort_name = ?4, last_key = ?5,
-                   emails = ?6, phones = ?7, job_title = ?8, company_id = ?9, address = ?10,
-                   owner_id = ?11, stage = ?12, source = ?13, updated_at = ?14, updated_by = ?15,
-                   custom = ?16, birthday = ?17, name_key = ?18, email_key = ?19
-                 WHERE id = ?1 AND deleted_at IS NULL",
-            )?
-            .execute(values)?;
+            if changed.any(&["sort_name"]) {
+                // Deals are found by their contacts' names.
+                crate::search::enqueue_select(
+                    conn,
+                    "deal",
+                    "SELECT deal_id AS id FROM deal_contacts WHERE contact_id = ?2",
+                    id,
+                )?;
+            }
+            if !changed.any(&["emails"]) {
+                return Ok(());
+            }
             conn.prepare_cached("DELETE FROM contact_emails WHERE contact_id = ?1")?
                 .execute([id])?;
         } else {
@@ -492,7 +497,27 @@ impl RecordKind for Contacts {
                    ?17, ?18, ?19, (SELECT name_key FROM companies WHERE id = ?9),
                    (SELECT name_key FROM people WHERE user_id = ?11))",
             )?
-            .execute(values)?;
+            .execute(params![
+                id,
+                c.first_name,
+                c.last_name,
+                sort_name,
+                last_key,
+                emails,
+                phones,
+                c.job_title,
+                c.company_id,
+                address,
+                c.owner_id,
+                c.stage.as_str(),
+                c.source,
+                now,
+                actor,
+                custom,
+                c.birthday,
+                name_key,
+                email_key
+            ])?;
         }
         let mut add_email = conn.prepare_cached(
             "INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)",

@@ -69,6 +69,7 @@ pub fn tenant_hooks() -> crate::tenant::TenantHooks {
     crate::tenant::TenantHooks {
         sources: &SOURCES,
         purge_trash: files::purge_all_trash,
+        after_migrations: crate::record::store::after_migrations,
     }
 }
 

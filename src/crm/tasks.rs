@@ -343,34 +343,46 @@ impl RecordKind for Tasks {
             None
         };
         notify(conn, id, c, before, actor)?;
-        let values = params![
-            id,
-            c.title,
-            c.title.to_lowercase(),
-            c.description,
-            c.due.as_ref().map(Due::stored),
-            c.assignee_id,
-            c.priority.as_str(),
-            repeat,
-            now,
-            actor,
-            custom
-        ];
+        let sort_title = c.title.to_lowercase();
+        let due = c.due.as_ref().map(Due::stored);
+        let priority = c.priority.as_str();
         if existing {
-            conn.prepare_cached(
-                "UPDATE tasks SET title = ?2, sort_title = ?3, description = ?4, due = ?5,
-                   assignee_id = ?6, priority = ?7, repeat = ?8, updated_at = ?9, updated_by = ?10,
-                   custom = ?11
-                 WHERE id = ?1 AND deleted_at IS NULL",
-            )?
-            .execute(values)?;
+            store::update_changed(
+                conn,
+                "tasks",
+                id,
+                &[
+                    ("title", &c.title),
+                    ("sort_title", &sort_title),
+                    ("description", &c.description),
+                    ("due", &due),
+                    ("assignee_id", &c.assignee_id),
+                    ("priority", &priority),
+                    ("repeat", &repeat),
+                    ("updated_at", &now),
+                    ("updated_by", &actor),
+                    ("custom", &custom),
+                ],
+            )?;
         } else {
             conn.prepare_cached(
                 "INSERT INTO tasks (id, title, sort_title, description, due, assignee_id, priority,
                    repeat, created_at, updated_at, created_by, updated_by, custom)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)",
             )?
-            .execute(values)?;
+            .execute(params![
+                id,
+                c.title,
+                sort_title,
+                c.description,
+                due,
+                c.assignee_id,
+                priority,
+                repeat,
+                now,
+                actor,
+                custom
+            ])?;
         }
         LINKS.save(conn, id, &c.links)
     }

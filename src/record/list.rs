@@ -13,7 +13,7 @@ use crate::idset;
 use crate::record::catalogue::Catalogue;
 use crate::record::custom::{self, CustomField};
 use crate::record::filter::{Context, Filter};
-use crate::record::sort::{self, Sorts};
+use crate::record::sort::{self, Range, Sorts};
 use crate::record::{RecordKind, store};
 use crate::search::index::Matches;
 
@@ -398,10 +398,13 @@ impl ListQuery {
     /// The ids of every record of the list, in its order (a bulk action on
     /// a whole filtered list), at most `max`.
     pub fn ids<K: RecordKind>(&self, conn: &Connection, max: usize) -> AppResult<Vec<String>> {
-        let (from, filter, args) = self.source_and_args::<K>(None)?;
+        let (source, filter, base_args) = self.source_and_args::<K>(None)?;
+        let ranges = self.sorts.ranges(None)?;
+        let columns = self.sorts.page_columns();
+        let (arms, args) = arms(&ranges, &source, &filter, &base_args, &columns, max);
         let sql = format!(
-            "SELECT t.id FROM {from} WHERE {filter} ORDER BY {} LIMIT {max}",
-            self.sorts.order_by()
+            "SELECT p.kid FROM ({arms}) p ORDER BY {} LIMIT {max}",
+            self.sorts.order_by_page()
         );
         let mut stmt = conn.prepare(&sql)?;
         let ids = stmt
@@ -442,10 +445,7 @@ impl ListQuery {
         // index ranges after the cursor (`Sorts::after_ranges`), each at
         // most a page long.
         let cursor = self.cursor.take();
-        let ranges = match &cursor {
-            Some(c) => self.sorts.after_ranges(c)?,
-            None => vec![(String::new(), Vec::new(), self.sorts.order_by())],
-        };
+        let ranges = self.sorts.ranges(cursor.as_deref())?;
         let shape = Shape {
             columns,
             from,
@@ -486,7 +486,7 @@ impl ListQuery {
         &self,
         conn: &Connection,
         cursor: Option<&str>,
-        ranges: &[(String, Vec<Sql>, String)],
+        ranges: &[Range],
         shape: &Shape,
         read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Option<Page<T>>> {
@@ -525,29 +525,19 @@ impl ListQuery {
         &self,
         conn: &Connection,
         how: Option<Read>,
-        ranges: &[(String, Vec<Sql>, String)],
+        ranges: &[Range],
         shape: &Shape,
         read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
         let (source, filter, base_args) = self.source_and_args::<K>(how)?;
-        let page_columns = self.sorts.page_columns();
-        let n = self.limit + 1;
-        let mut args = Vec::new();
-        let arms: Vec<String> = ranges
-            .iter()
-            .map(|(cond, cond_args, order)| {
-                args.extend(base_args.iter().cloned());
-                args.extend(cond_args.iter().cloned());
-                let filter = match cond.is_empty() {
-                    true => filter.clone(),
-                    false => format!("{filter} AND {cond}"),
-                };
-                format!(
-                    "SELECT * FROM (SELECT {page_columns} FROM {source} WHERE {filter}
-                     ORDER BY {order} LIMIT {n})"
-                )
-            })
-            .collect();
+        let (arms, args) = arms(
+            ranges,
+            &source,
+            &filter,
+            &base_args,
+            &self.sorts.page_columns(),
+            self.limit + 1,
+        );
         let keys = self.sorts.len();
         let count = shape.count;
         let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
@@ -563,7 +553,7 @@ impl ListQuery {
                 .iter()
                 .map(|k| format!("{k}, "))
                 .collect::<String>(),
-            arms = arms.join(" UNION ALL "),
+            arms = arms,
             page_order = self.sorts.order_by_page(),
         );
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -591,6 +581,37 @@ impl ListQuery {
             },
         })
     }
+}
+
+/// The ranges of a list as one `UNION ALL` of walks, each at most `n`
+/// rows of `columns` over `source` where `filter` and the range's condition
+/// hold; and every argument in placeholder order.
+fn arms(
+    ranges: &[Range],
+    source: &str,
+    filter: &str,
+    base_args: &[Sql],
+    columns: &str,
+    n: usize,
+) -> (String, Vec<Sql>) {
+    let mut args = Vec::new();
+    let arms: Vec<String> = ranges
+        .iter()
+        .map(|r| {
+            args.extend(base_args.iter().cloned());
+            args.extend(r.args.iter().cloned());
+            let filter = match r.cond.is_empty() {
+                true => filter.to_string(),
+                false => format!("{filter} AND {}", r.cond),
+            };
+            format!(
+                "SELECT * FROM (SELECT {columns} FROM {source} WHERE {filter}
+                 ORDER BY {} LIMIT {n})",
+                r.order
+            )
+        })
+        .collect();
+    (arms.join(" UNION ALL "), args)
 }
 
 /// What a page reads of each row: `count` columns over `from`.

@@ -167,8 +167,7 @@ pub async fn create<K: RecordKind>(
         .tenant
         .write(move |tx| {
             store::check_custom::<K>(tx, &custom, "")?;
-            let id = store::insert::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())?;
-            store::get::<K>(tx, &id)?.ok_or(AppError::NotFound)
+            store::insert_shown::<K>(tx, &clean, &custom, &actor, &clock::now_stamp())
         })
         .await?;
     deliver(state, access).await;
@@ -257,7 +256,7 @@ pub(super) fn write_patch<K: RecordKind>(
     );
     if !changes.is_empty() {
         history::record(tx, K::KIND, id, actor, &now, "updated", &changes)?;
-        store::emit::<K>(tx, "updated", id, Some(&changes))?;
+        store::emit::<K>(tx, "updated", id, Some(&changes), Some(&after))?;
     }
     Ok(after)
 }

@@ -20,6 +20,31 @@ pub struct SortKey {
 
 pub struct Sorts(pub Vec<SortKey>);
 
+/// Part of a list read in one walk: a condition over `t` (empty for none),
+/// its arguments, and the `ORDER BY` of the walk.
+pub struct Range {
+    pub cond: String,
+    pub args: Vec<Sql>,
+    pub order: String,
+}
+
+/// How the first key takes part in an order: as itself, known not to be
+/// empty (the values' range), or left out (the empty ones').
+#[derive(Clone, Copy, PartialEq)]
+enum First {
+    Whole,
+    Values,
+    Left,
+}
+
+fn join(a: &str, b: &str) -> String {
+    if b.is_empty() {
+        a.to_string()
+    } else {
+        format!("{a} AND {b}")
+    }
+}
+
 fn bad(problem: impl Into<String>) -> AppError {
     AppError::field("sort", problem)
 }
@@ -56,22 +81,25 @@ impl Sorts {
     }
 
     /// `ORDER BY` terms. A nullable key orders `(e) IS NULL, e` ascending and
-    /// `(e) IS NOT NULL DESC, e DESC` descending — nulls last both ways, in
-    /// the shapes the custom-field indexes are built for.
+    /// `(e) IS NOT NULL DESC, e DESC` descending — nulls last both ways.
     pub fn order_by(&self) -> String {
-        self.order_by_with(|i| self.0[i].field.sql.clone(), "t.id")
+        self.order_by_with(|i| self.0[i].field.sql.clone(), "t.id", First::Whole)
     }
 
     /// The same order over a page's own columns (`p.k0`, …, `p.kid`).
     pub fn order_by_page(&self) -> String {
-        self.order_by_with(|i| format!("p.k{i}"), "p.kid")
+        self.order_by_with(|i| format!("p.k{i}"), "p.kid", First::Whole)
     }
 
-    fn order_by_with(&self, expr: impl Fn(usize) -> String, id: &str) -> String {
+    fn order_by_with(&self, expr: impl Fn(usize) -> String, id: &str, first: First) -> String {
         let mut terms = Vec::new();
         for (i, k) in self.0.iter().enumerate() {
             let e = expr(i);
-            match (k.field.not_null, k.desc) {
+            let not_null = k.field.not_null || (i == 0 && first == First::Values);
+            if i == 0 && first == First::Left {
+                continue;
+            }
+            match (not_null, k.desc) {
                 (true, false) => terms.push(e),
                 (true, true) => terms.push(format!("{e} DESC")),
                 (false, false) => {
@@ -110,46 +138,61 @@ impl Sorts {
         self.0.is_empty()
     }
 
-    /// The rest of the list after `cursor` as index ranges, each read in
-    /// its own order: `(condition, arguments, ORDER BY)`, in list order.
-    /// One nullable key (owner, company, job title, a custom field) is two
-    /// ranges — the rest of the values, then the empty ones — each a seek
-    /// into the key's index (`(e) IS NULL, e, id` ascending, `(e) IS NOT
-    /// NULL, e, id` descending). As one condition with `OR … IS NULL` SQLite
-    /// walked the index from its start: a page half-way down 200,000
-    /// contacts took 350–420 ms instead of a fraction of one.
-    pub fn after_ranges(&self, cursor: &str) -> AppResult<Vec<(String, Vec<Sql>, String)>> {
-        let single_nullable = self.0.len() == 1 && !self.0[0].field.not_null;
-        if !single_nullable {
-            let (cond, args) = self.after(cursor)?;
-            return Ok(vec![(cond, args, self.order_by())]);
+    /// The list — all of it, or the rest after `cursor` — as index ranges,
+    /// each read in its own order, in list order. A list whose first key is
+    /// nullable (owner, company, job title, a custom field) is two ranges:
+    /// the values, then the empty ones, each a walk of the key's one index
+    /// `(e, id)` — the values forwards or backwards from the cursor, the
+    /// empty ones (a run of equal keys) by id. One index a column: SQLite
+    /// keeps every index on every insert, and two a column (flagged so that
+    /// empty values came last both ways) cost a contact four more. As one
+    /// condition with `OR … IS NULL` SQLite walked the index from its
+    /// start: a page half-way down 200,000 contacts took 350–420 ms.
+    pub fn ranges(&self, cursor: Option<&str>) -> AppResult<Vec<Range>> {
+        let nullable_first = self.0.first().is_some_and(|k| !k.field.not_null);
+        if !nullable_first {
+            let (cond, args) = match cursor {
+                Some(c) => self.after(c)?,
+                None => (String::new(), Vec::new()),
+            };
+            return Ok(vec![Range {
+                cond,
+                args,
+                order: self.order_by(),
+            }]);
         }
-        let (values, id) = decode(cursor, 1)?;
         let k = &self.0[0];
         let e = &k.field.sql;
-        let (flag, op, dir) = if k.desc {
-            (format!("({e}) IS NOT NULL"), "<", " DESC")
-        } else {
-            (format!("({e}) IS NULL"), ">", "")
+        let values = |cond: String, args: Vec<Sql>| Range {
+            cond: join(&format!("{e} IS NOT NULL"), &cond),
+            args,
+            order: self.order_by_with(|i| self.0[i].field.sql.clone(), "t.id", First::Values),
         };
-        // The flag column is 0 for values and 1 for empties ascending, the
-        // other way round descending.
-        let (values_flag, nulls_flag) = if k.desc { (1, 0) } else { (0, 1) };
-        let nulls = |id_cond: &str| format!("{flag} = {nulls_flag} AND {e} IS NULL{id_cond}");
-        let nulls_order = format!("t.id{dir}");
-        Ok(match values.into_iter().next() {
-            Some(Sql::Null) | None => vec![(
-                nulls(&format!(" AND t.id {op} ?")),
-                vec![Sql::Text(id)],
-                nulls_order,
-            )],
-            Some(v) => vec![
-                (
-                    format!("{flag} = {values_flag} AND ({e}, t.id) {op} (?, ?)"),
-                    vec![v, Sql::Text(id)],
-                    format!("{e}{dir}, t.id{dir}"),
-                ),
-                (nulls(""), Vec::new(), nulls_order),
+        let empties = |cond: String, args: Vec<Sql>| Range {
+            cond: join(&format!("{e} IS NULL"), &cond),
+            args,
+            order: self.order_by_with(|i| self.0[i].field.sql.clone(), "t.id", First::Left),
+        };
+        let Some(c) = cursor else {
+            return Ok(vec![
+                values(String::new(), Vec::new()),
+                empties(String::new(), Vec::new()),
+            ]);
+        };
+        let (after, after_args) = self.after(c)?;
+        let (at, id) = decode(c, self.0.len())?;
+        let op = if k.desc { "<" } else { ">" };
+        Ok(match at.into_iter().next() {
+            // Past the values: the rest of the empty ones.
+            Some(Sql::Null) | None => vec![empties(after, after_args)],
+            // One key: a seek into the index.
+            Some(v) if self.0.len() == 1 => vec![
+                values(format!("({e}, t.id) {op} (?, ?)"), vec![v, Sql::Text(id)]),
+                empties(String::new(), Vec::new()),
+            ],
+            Some(_) => vec![
+                values(after, after_args),
+                empties(String::new(), Vec::new()),
             ],
         })
     }

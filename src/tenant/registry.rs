@@ -5,7 +5,7 @@
 //! with thousands of organizations on disk.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -136,6 +136,18 @@ pub struct TenantHooks {
     pub sources: Sources,
     /// Erases the records that stayed in the trash past their time.
     pub purge_trash: fn(&rusqlite::Connection) -> AppResult<usize>,
+    /// Run once a database has opened and migrated: what the kinds' schema
+    /// needs that SQL migrations cannot do (custom fields' indexes).
+    pub after_migrations: fn(&rusqlite::Connection) -> AppResult<()>,
+}
+
+/// Opens (and migrates) an organization's database, then runs the kinds'
+/// own step (`TenantHooks::after_migrations`).
+fn open_migrated(path: &Path, opts: &DbOptions, hooks: TenantHooks) -> anyhow::Result<Db> {
+    let db = Db::open(path, Schema::Tenant, opts)?;
+    db.write_blocking(move |c| (hooks.after_migrations)(c))
+        .map_err(|e| anyhow::anyhow!("preparing {}: {e}", path.display()))?;
+    Ok(db)
 }
 
 pub struct Tenants {
@@ -232,13 +244,13 @@ impl Tenants {
         let path = self.db_path(org_id);
         let index_dir = self.dir(org_id).join("index");
         let opts = self.opts.clone();
-        let sources = self.hooks.sources;
+        let hooks = self.hooks;
         let (db, search) = tokio::task::spawn_blocking(move || {
             if !path.exists() {
                 anyhow::bail!("organization database {} is missing", path.display());
             }
-            let db = Db::open(&path, Schema::Tenant, &opts)?;
-            let search = TenantSearch::open(index_dir, &db, sources);
+            let db = open_migrated(&path, &opts, hooks)?;
+            let search = TenantSearch::open(index_dir, &db, hooks.sources);
             Ok((db, search))
         })
         .await
@@ -288,7 +300,7 @@ impl Tenants {
     /// Opens (and so migrates) an organization's database outside the set of
     /// open organizations, with no indexer (CLI tools, the demo generator).
     pub fn open_db_blocking(&self, org_id: &str) -> anyhow::Result<Db> {
-        Db::open(&self.db_path(org_id), Schema::Tenant, &self.opts)
+        open_migrated(&self.db_path(org_id), &self.opts, self.hooks)
     }
 
     /// Closes organizations nobody has used for `idle`.

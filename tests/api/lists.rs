@@ -138,6 +138,18 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
             assert!(keys.contains(&"company_id".to_string()), "{keys:?}");
         }
         assert!(keys.len() >= 5, "{path}: {keys:?}");
+        // Sorts whose first key may be empty are read as two ranges (the
+        // values, then the empty ones); later keys order within each.
+        if path == "contacts" {
+            keys.extend(
+                [
+                    "job_title,name",
+                    "custom.tier,-created",
+                    "owner_id,-job_title",
+                ]
+                .map(String::from),
+            );
+        }
         for key in keys {
             for dir in ["", "-"] {
                 let list = format!("{O}/{path}?sort={dir}{key}");
@@ -171,6 +183,36 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
     assert_eq!(down.first(), Some(&json!("CEO")));
     assert_eq!(up.last(), Some(&Value::Null));
     assert_eq!(down.last(), Some(&Value::Null));
+    // Two keys: titles descending with the empty ones last, names
+    // descending within each title (and within the empty ones).
+    let (_, page) = s
+        .get(&format!("{O}/contacts?sort=-job_title,-name&limit=200"))
+        .await;
+    let rows: Vec<(Option<String>, String)> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let name = format!(
+                "{} {}",
+                i["first_name"].as_str().unwrap_or(""),
+                i["last_name"].as_str().unwrap_or("")
+            );
+            (
+                i["job_title"].as_str().map(str::to_lowercase),
+                name.to_lowercase(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 13);
+    let mut want = rows.clone();
+    want.sort_by(|a, b| match (&a.0, &b.0) {
+        (Some(x), Some(y)) => y.cmp(x).then(b.1.cmp(&a.1)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => b.1.cmp(&a.1),
+    });
+    assert_eq!(rows, want);
 }
 
 /// Names sort as people read them (accents folded, numbers as numbers),
@@ -884,4 +926,76 @@ async fn a_search_matching_many_pages_in_the_lists_order() {
     assert_eq!(want.len(), 16);
     let list = format!("{O}/contacts?q=quagga&stage=lead&sort=name");
     assert_eq!(all_pages(&s, &list).await, want, "{list}");
+}
+
+/// A custom field indexed by an earlier version (two indexes, `_asc` and
+/// `_desc`) gets today's one index when its organization opens, and sorts
+/// the same both ways, empty values last.
+#[tokio::test]
+async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (status, _) = s
+        .post(
+            &format!("{O}/fields"),
+            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "number"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for (name, tier) in [
+        ("A", json!(2)),
+        ("B", Value::Null),
+        ("C", json!(10)),
+        ("D", json!(1)),
+    ] {
+        let (status, c) = s
+            .post(
+                &format!("{O}/contacts"),
+                json!({"first_name": name, "custom": {"tier": tier}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+    }
+    let (_, org) = s.get(O).await;
+    let org_id = org["id"].as_str().expect("id").to_string();
+    let (dir, config) = app.stop().await;
+    let indexes = |db: &rusqlite::Connection| -> Vec<String> {
+        db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'cf_%' ORDER BY name")
+            .expect("sql")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("names")
+    };
+    let path = dir.path().join("tenants").join(&org_id).join("crm.db");
+    {
+        let db = rusqlite::Connection::open(&path).expect("open");
+        assert_eq!(indexes(&db), ["cf_contacts_tier"]);
+        // As versions before tenant migration 22 made them.
+        let e = "CAST(json_extract(custom, '$.tier') AS REAL)";
+        db.execute_batch(&format!(
+            "DROP INDEX cf_contacts_tier;
+             CREATE INDEX cf_contacts_tier_asc ON contacts(({e}) IS NULL, {e}, id) WHERE deleted_at IS NULL;
+             CREATE INDEX cf_contacts_tier_desc ON contacts(({e}) IS NOT NULL, {e}, id) WHERE deleted_at IS NULL;"
+        ))
+        .expect("old shape");
+    }
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    for (sort, want) in [
+        ("custom.tier", ["D", "A", "C", "B"]),
+        ("-custom.tier", ["C", "A", "D", "B"]),
+    ] {
+        let (status, page) = s.get(&format!("{O}/contacts?sort={sort}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let names: Vec<&str> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| c["first_name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(names, want, "{sort}");
+    }
+    let db = rusqlite::Connection::open(&path).expect("open");
+    assert_eq!(indexes(&db), ["cf_contacts_tier"]);
 }

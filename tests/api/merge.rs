@@ -189,6 +189,54 @@ async fn duplicates_are_grouped_with_their_reasons() {
     }
 }
 
+/// An update writes only the columns it changes (`store::update_changed`);
+/// the emails' lookup rows follow the emails, and only them.
+#[tokio::test]
+async fn duplicates_by_email_follow_patches() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let ann = created(
+        &s,
+        "contacts",
+        person("Ann", "Lee", "ann@x.com", "+1 415 555 0100"),
+    )
+    .await;
+    let ann2 = created(
+        &s,
+        "contacts",
+        person("Anne", "Lee", "ann@x.com", "+1 650 555 0101"),
+    )
+    .await;
+    let by_email = || async {
+        let (status, page) = s.get(&format!("{O}/contacts/duplicates")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        groups_of(&page)
+    };
+    let same = vec![(vec!["email".to_string()], sorted(&[&ann, &ann2]))];
+    assert_eq!(by_email().await, same);
+    // A patch that leaves the emails alone keeps the pair.
+    let (status, v) = s
+        .patch(
+            &format!("{O}/contacts/{ann2}"),
+            json!({"job_title": "CFO", "first_name": "Annie"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["emails"][0]["email"], "ann@x.com", "{v}");
+    assert_eq!(by_email().await, same);
+    // A new address ends it; the old one back makes it again.
+    for (email, want) in [("annie@y.com", vec![]), ("ANN@x.com", same.clone())] {
+        let (status, v) = s
+            .patch(
+                &format!("{O}/contacts/{ann2}"),
+                json!({"emails": [{"label": "work", "email": email}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(by_email().await, want, "{email}");
+    }
+}
+
 #[tokio::test]
 async fn a_merge_moves_every_link_to_the_survivor_and_trashes_the_others() {
     let app = spawn_app().await;

@@ -24,7 +24,9 @@ use crate::clock;
 use crate::crm::contacts::CompanyRef;
 use crate::error::{AppError, AppResult, Problems};
 use crate::platform::orgs::Org;
-use crate::record::{Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT};
+use crate::record::{
+    Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, store,
+};
 use crate::search::SearchDoc;
 use crate::state::AppState;
 use crate::values;
@@ -538,39 +540,36 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
         (Some(x), false) => (x.position, x.stage_entered_at.clone()),
         _ => (moves::top_of(conn, &stage.id)?, now.to_string()),
     };
-    let values = params![
-        id,
-        c.title,
-        c.title.to_lowercase(),
-        stage.pipeline_id,
-        stage.id,
-        e.status,
-        position,
-        c.amount,
-        c.currency,
-        c.close_date,
-        c.owner_id,
-        c.company_id,
-        c.source,
-        c.next_step,
-        lost_reason,
-        e.closed_at,
-        entered,
-        custom,
-        now,
-        actor,
-        crate::order::natural_key(&c.title)
-    ];
+    let sort_title = c.title.to_lowercase();
+    let title_key = crate::order::natural_key(&c.title);
     if existing {
-        conn.prepare_cached(
-            "UPDATE deals SET title = ?2, sort_title = ?3, pipeline_id = ?4, stage_id = ?5,
-               status = ?6, position = ?7, amount = ?8, currency = ?9, close_date = ?10,
-               owner_id = ?11, company_id = ?12, source = ?13, next_step = ?14,
-               lost_reason = ?15, closed_at = ?16, stage_entered_at = ?17, custom = ?18,
-               updated_at = ?19, updated_by = ?20, title_key = ?21
-             WHERE id = ?1 AND deleted_at IS NULL",
-        )?
-        .execute(values)?;
+        store::update_changed(
+            conn,
+            "deals",
+            id,
+            &[
+                ("title", &c.title),
+                ("sort_title", &sort_title),
+                ("pipeline_id", &stage.pipeline_id),
+                ("stage_id", &stage.id),
+                ("status", &e.status),
+                ("position", &position),
+                ("amount", &c.amount),
+                ("currency", &c.currency),
+                ("close_date", &c.close_date),
+                ("owner_id", &c.owner_id),
+                ("company_id", &c.company_id),
+                ("source", &c.source),
+                ("next_step", &c.next_step),
+                ("lost_reason", &lost_reason),
+                ("closed_at", &e.closed_at),
+                ("stage_entered_at", &entered),
+                ("custom", &custom),
+                ("updated_at", &now),
+                ("updated_by", &actor),
+                ("title_key", &title_key),
+            ],
+        )?;
     } else {
         conn.prepare_cached(
             "INSERT INTO deals (id, title, sort_title, pipeline_id, stage_id, status, position,
@@ -581,7 +580,29 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
                ?17, ?18, ?19, ?19, ?20, ?20, ?21, (SELECT name_key FROM people WHERE user_id = ?11),
                (SELECT name_key FROM companies WHERE id = ?12))",
         )?
-        .execute(values)?;
+        .execute(params![
+            id,
+            c.title,
+            sort_title,
+            stage.pipeline_id,
+            stage.id,
+            e.status,
+            position,
+            c.amount,
+            c.currency,
+            c.close_date,
+            c.owner_id,
+            c.company_id,
+            c.source,
+            c.next_step,
+            lost_reason,
+            e.closed_at,
+            entered,
+            custom,
+            now,
+            actor,
+            title_key
+        ])?;
     }
     save_contacts(conn, id, &c.contacts)?;
     notify_owner(conn, id, c, cur.as_ref(), actor)?;

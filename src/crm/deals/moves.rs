@@ -250,7 +250,7 @@ pub fn move_deal(conn: &Connection, deal_id: &str, m: &MoveDeal, actor: &str) ->
         changes.insert("lost_reason".into(), json!([old_reason, lost_reason]));
     }
     history::record(conn, "deal", deal_id, actor, &now, "updated", &changes)?;
-    crate::record::store::emit::<super::Deals>(conn, "updated", deal_id, Some(&changes))?;
+    crate::record::store::emit::<super::Deals>(conn, "updated", deal_id, Some(&changes), None)?;
     crate::search::enqueue(conn, "deal", deal_id)
 }
 

@@ -155,8 +155,8 @@ fn index_name(table: &str, key: &str) -> String {
 }
 
 /// Indexes the field's values so that filters and sorts on it cost what a
-/// built-in column's do: ascending with nulls last, and (read backwards)
-/// descending with nulls last.
+/// built-in column's do: one index `(value, id)`, which a list reads in two
+/// ranges, the values then the empty ones (`sort::Sorts::ranges`).
 pub fn create_index(conn: &Connection, table: &str, f: &CustomField) -> AppResult<()> {
     drop_index(conn, table, &f.key)?;
     if f.ty == FieldType::MultiSelect || f.ty == FieldType::LongText {
@@ -165,8 +165,7 @@ pub fn create_index(conn: &Connection, table: &str, f: &CustomField) -> AppResul
     let e = custom_sql(&f.key, f.ty);
     let name = index_name(table, &f.key);
     conn.execute_batch(&format!(
-        "CREATE INDEX \"{name}_asc\" ON {table}(({e}) IS NULL, {e}, id) WHERE deleted_at IS NULL;
-         CREATE INDEX \"{name}_desc\" ON {table}(({e}) IS NOT NULL, {e}, id) WHERE deleted_at IS NULL;",
+        "CREATE INDEX \"{name}\" ON {table}({e}, id) WHERE deleted_at IS NULL;",
         e = e.replace("t.custom", "custom")
     ))?;
     Ok(())
@@ -175,9 +174,44 @@ pub fn create_index(conn: &Connection, table: &str, f: &CustomField) -> AppResul
 pub fn drop_index(conn: &Connection, table: &str, key: &str) -> AppResult<()> {
     let name = index_name(table, key);
     conn.execute_batch(&format!(
-        "DROP INDEX IF EXISTS \"{name}_asc\"; DROP INDEX IF EXISTS \"{name}_desc\";"
+        "DROP INDEX IF EXISTS \"{name}\";
+         DROP INDEX IF EXISTS \"{name}_asc\"; DROP INDEX IF EXISTS \"{name}_desc\";"
     ))?;
     Ok(())
+}
+
+/// Rebuilds in today's shape the fields' indexes an earlier version made
+/// as a pair (`…_asc` and `…_desc`, before tenant migration 22, which SQL
+/// alone cannot do for fields); run when an organization's database opens.
+/// Returns how many fields it rebuilt: none, after the first time.
+pub fn reshape_indexes(
+    conn: &Connection,
+    table_of: impl Fn(&str) -> Option<&'static str>,
+) -> AppResult<usize> {
+    let pairs: std::collections::HashSet<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master
+             WHERE type = 'index' AND name LIKE 'cf\\_%\\_asc' ESCAPE '\\'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if pairs.is_empty() {
+        return Ok(0);
+    }
+    let mut rebuilt = 0;
+    for f in all(conn, None, false)?
+        .into_iter()
+        .chain(all(conn, None, true)?)
+    {
+        let Some(table) = table_of(&f.kind) else {
+            continue;
+        };
+        if pairs.contains(&format!("{}_asc", index_name(table, &f.key))) {
+            create_index(conn, table, &f)?;
+            rebuilt += 1;
+        }
+    }
+    Ok(rebuilt)
 }
 
 pub struct NewField {
