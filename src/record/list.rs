@@ -530,47 +530,48 @@ impl ListQuery {
         read: &impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
     ) -> AppResult<Page<T>> {
         let (source, filter, base_args) = self.source_and_args::<K>(how)?;
-        let (arms, args) = arms(
-            ranges,
-            &source,
-            &filter,
-            &base_args,
-            &self.sorts.page_columns(),
-            self.limit + 1,
-        );
+        let page_columns = self.sorts.page_columns();
         let keys = self.sorts.len();
         let count = shape.count;
-        let page_keys: Vec<String> = (0..keys).map(|i| format!("p.k{i}")).collect();
-        let sql = format!(
-            "SELECT {columns}, {keys_out}p.kid
-             FROM ({arms}) p,
-                  {from}
-             WHERE t.rowid = p.rid
-             ORDER BY {page_order}",
-            columns = shape.columns,
-            from = shape.from,
-            keys_out = page_keys
-                .iter()
-                .map(|k| format!("{k}, "))
-                .collect::<String>(),
-            arms = arms,
-            page_order = self.sorts.order_by_page(),
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let keys_out: String = (0..keys).map(|i| format!("p.k{i}, ")).collect();
+        let page_order = self.sorts.order_by_page();
         let mut items = Vec::with_capacity(self.limit + 1);
         let mut last: Option<(Vec<Sql>, String)> = None;
         let mut more = false;
-        while let Some(r) = rows.next()? {
-            if items.len() == self.limit {
-                more = true;
-                break;
+        // Range after range, in list order, until the page (and one row
+        // more) is full: a first page of a sort by job title reads the
+        // values and never the empty ones.
+        'ranges: for range in ranges {
+            let (arm, args) = arms(
+                std::slice::from_ref(range),
+                &source,
+                &filter,
+                &base_args,
+                &page_columns,
+                self.limit + 1,
+            );
+            let sql = format!(
+                "SELECT {columns}, {keys_out}p.kid
+                 FROM ({arm}) p,
+                      {from}
+                 WHERE t.rowid = p.rid
+                 ORDER BY {page_order}",
+                columns = shape.columns,
+                from = shape.from,
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            while let Some(r) = rows.next()? {
+                if items.len() == self.limit {
+                    more = true;
+                    break 'ranges;
+                }
+                items.push(read(r)?);
+                let values = (0..keys)
+                    .map(|i| r.get::<_, Sql>(count + i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                last = Some((values, r.get(count + keys)?));
             }
-            items.push(read(r)?);
-            let values = (0..keys)
-                .map(|i| r.get::<_, Sql>(count + i))
-                .collect::<Result<Vec<_>, _>>()?;
-            last = Some((values, r.get(count + keys)?));
         }
         Ok(Page {
             items,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -244,15 +244,22 @@ fn spawn_one(
     });
 }
 
-/// The body receivers get.
-pub fn payload(d: &Due, org_id: &str, slug: &str) -> Value {
-    json!({
+/// The body receivers get: `{id, type, created_at, org, data}`. The
+/// event's data is kept as the JSON text the change wrote; it goes in as it
+/// is, not parsed and written out again for every delivery.
+pub fn body(d: &Due, org_id: &str, slug: &str) -> Vec<u8> {
+    let head = json!({
         "id": d.event_id,
         "type": d.event_type,
         "created_at": d.event_at,
         "org": {"id": org_id, "slug": slug},
-        "data": serde_json::from_str::<Value>(&d.data).unwrap_or(Value::Null),
-    })
+    });
+    let mut out = head.to_string().into_bytes();
+    out.pop(); // its closing brace
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(d.data.as_bytes());
+    out.push(b'}');
+    out
 }
 
 async fn send_one(hook: &Hook, d: Due, org_id: &str, slug: &str, base: Duration) -> Outcome {
@@ -262,7 +269,7 @@ async fn send_one(hook: &Hook, d: Due, org_id: &str, slug: &str, base: Duration)
         (Err(e), _) => Err(e.clone()),
         (_, None) => Err("the signing secret cannot be read (see the server log)".into()),
         (Ok(client), Some(secret)) => {
-            let body = serde_json::to_vec(&payload(&d, org_id, slug)).unwrap_or_default();
+            let body = body(&d, org_id, slug);
             let t = clock::now().unix_timestamp();
             let sent = client
                 .post(&d.url)
@@ -339,4 +346,39 @@ fn describe(e: reqwest::Error) -> String {
 
 fn parse(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn the_body_carries_the_events_data_as_written() {
+        let data = r#"{"kind":"contact","id":"c1","record":{"first_name":"Zoë \"Z\" <b>"}}"#;
+        let d = Due {
+            id: "evt_1.h1".into(),
+            hook_id: "h1".into(),
+            event_id: "evt_1".into(),
+            attempts: 0,
+            created_at: "2026-12-06T00:00:00Z".into(),
+            event_type: "contact.created".into(),
+            event_at: "2026-12-06T00:00:00Z".into(),
+            data: data.into(),
+            url: "http://127.0.0.1:9/".into(),
+            secret_id: "s1".into(),
+            enabled: true,
+        };
+        let body: Value = serde_json::from_slice(&body(&d, "o1", "acme")).expect("JSON");
+        assert_eq!(
+            body,
+            json!({
+                "id": "evt_1",
+                "type": "contact.created",
+                "created_at": "2026-12-06T00:00:00Z",
+                "org": {"id": "o1", "slug": "acme"},
+                "data": serde_json::from_str::<Value>(data).expect("data"),
+            })
+        );
+    }
 }
