@@ -999,3 +999,102 @@ async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
     let db = rusqlite::Connection::open(&path).expect("open");
     assert_eq!(indexes(&db), ["cf_contacts_tier"]);
 }
+
+/// The EXPLAIN QUERY PLAN lines of `sql` on `db`.
+fn plan(db: &rusqlite::Connection, sql: &str) -> String {
+    let mut stmt = db
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+    let lines: Vec<String> = stmt
+        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("lines");
+    lines.join(" / ")
+}
+
+/// The sorts a contact list offers in the UI walk an index — each range the
+/// list reads (`Sorts::ranges`), first page and after a cursor, both ways —
+/// and never sort the table: the shapes of the indexes (tenant migrations)
+/// and of the queries (`record::sort`) have to keep matching, or a sort
+/// costs seconds at a million contacts while every test still passes.
+#[tokio::test]
+async fn contact_sorts_walk_an_index() {
+    use harmonia::record::RecordKind;
+    use harmonia::record::catalogue::Catalogue;
+    use harmonia::record::sort::{self, Sorts};
+    use rusqlite::types::Value as Sql;
+
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let (status, _) = s
+        .post(
+            &format!("{O}/fields"),
+            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, org) = s.get(O).await;
+    let org_id = org["id"].as_str().expect("id").to_string();
+    let path = app.dir.path().join("tenants").join(&org_id).join("crm.db");
+    let db = rusqlite::Connection::open(&path).expect("open");
+    // Without statistics the planner takes tables to be large, as they are
+    // where this matters (an empty table may be scanned, rightly).
+    let has_stats: bool = db
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("stats");
+    if has_stats {
+        db.execute_batch("DELETE FROM sqlite_stat1; ANALYZE sqlite_schema;")
+            .expect("no stats");
+    }
+    let fields = harmonia::record::custom::of_kind(&db, "contact").expect("fields");
+    let cat = Catalogue {
+        builtins: harmonia::crm::contacts::Contacts::fields(),
+        custom: &fields,
+    };
+    for key in [
+        "name",
+        "company_id",
+        "stage",
+        "owner_id",
+        "job_title",
+        "emails",
+        "created",
+        "updated",
+        "custom.tier",
+    ] {
+        for dir in ["", "-"] {
+            let sort = format!("{dir}{key}");
+            let sorts = Sorts::parse(Some(&sort), &cat).expect("sort");
+            let at = [Sql::Text("m".into()), Sql::Null];
+            let cursors = [
+                None,
+                Some(sort::encode(&at[..1], "x")),
+                Some(sort::encode(&at[1..], "x")),
+            ];
+            for cursor in &cursors {
+                for range in sorts.ranges(cursor.as_deref()).expect("ranges") {
+                    let cond = match range.cond.is_empty() {
+                        true => String::new(),
+                        false => format!(" AND {}", range.cond),
+                    };
+                    let sql = format!(
+                        "SELECT t.id FROM contacts t WHERE t.deleted_at IS NULL{cond}
+                         ORDER BY {} LIMIT 51",
+                        range.order
+                    );
+                    let p = plan(&db, &sql);
+                    assert!(
+                        p.contains("INDEX") && !p.contains("TEMP B-TREE"),
+                        "{sort} after {cursor:?}: {p}\n{sql}"
+                    );
+                }
+            }
+        }
+    }
+}
