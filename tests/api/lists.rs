@@ -57,6 +57,24 @@ async fn all_pages(s: &Session, path: &str) -> Vec<String> {
     panic!("{path}: more than 100 pages");
 }
 
+/// Adds the custom field `tier` of type `ty` to contacts.
+async fn tier_field(s: &Session, ty: &str) {
+    let (status, f) = s
+        .post(
+            &format!("{O}/fields"),
+            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": ty}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+}
+
+/// The organization's database file.
+async fn crm_db(app: &TestApp, s: &Session) -> std::path::PathBuf {
+    let (_, org) = s.get(O).await;
+    let org_id = org["id"].as_str().expect("id");
+    app.dir.path().join("tenants").join(org_id).join("crm.db")
+}
+
 /// The keys of a kind's sortable fields, as `GET /schema` lists them.
 async fn sortable_keys(s: &Session, path: &str) -> Vec<String> {
     let (_, schema) = s.get(&format!("{O}/schema")).await;
@@ -77,13 +95,7 @@ async fn sortable_keys(s: &Session, path: &str) -> Vec<String> {
 async fn every_sortable_column_pages_each_row_once_both_ways() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let (status, _) = s
-        .post(
-            &format!("{O}/fields"),
-            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    tier_field(&s, "text").await;
     let mut companies = Vec::new();
     for (i, (name, industry)) in [
         ("Atlas 10", Some("Energy")),
@@ -935,13 +947,7 @@ async fn a_search_matching_many_pages_in_the_lists_order() {
 async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let (status, _) = s
-        .post(
-            &format!("{O}/fields"),
-            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "number"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    tier_field(&s, "number").await;
     for (name, tier) in [
         ("A", json!(2)),
         ("B", Value::Null),
@@ -956,8 +962,7 @@ async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{c}");
     }
-    let (_, org) = s.get(O).await;
-    let org_id = org["id"].as_str().expect("id").to_string();
+    let path = crm_db(&app, &s).await;
     let (dir, config) = app.stop().await;
     let indexes = |db: &rusqlite::Connection| -> Vec<String> {
         db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'cf_%' ORDER BY name")
@@ -967,7 +972,6 @@ async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
             .collect::<Result<_, _>>()
             .expect("names")
     };
-    let path = dir.path().join("tenants").join(&org_id).join("crm.db");
     {
         let db = rusqlite::Connection::open(&path).expect("open");
         assert_eq!(indexes(&db), ["cf_contacts_tier"]);
@@ -1028,16 +1032,8 @@ async fn contact_sorts_walk_an_index() {
 
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let (status, _) = s
-        .post(
-            &format!("{O}/fields"),
-            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (_, org) = s.get(O).await;
-    let org_id = org["id"].as_str().expect("id").to_string();
-    let path = app.dir.path().join("tenants").join(&org_id).join("crm.db");
+    tier_field(&s, "text").await;
+    let path = crm_db(&app, &s).await;
     let db = rusqlite::Connection::open(&path).expect("open");
     // Without statistics the planner takes tables to be large, as they are
     // where this matters (an empty table may be scanned, rightly).
