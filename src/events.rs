@@ -1,8 +1,10 @@
 //! Record events for outbound webhooks. A change writes its event into the
-//! organization's outbox (`webhook_events`, one `webhook_deliveries` row per
-//! subscribed hook) in the same transaction as the change itself, so a
-//! committed change never loses its event and a rolled-back one never sends
-//! one. Nothing is written while no enabled hook subscribes to the event's
+//! organization's outbox (`webhook_events`) in the same transaction as the
+//! change itself, so a committed change never loses its event and a
+//! rolled-back one never sends one. Events are numbered in the order they
+//! commit (`seq`); each hook follows that order from the last event it
+//! handled, so a change writes one row whatever the number of hooks (the
+//! delivery job writes a `webhook_deliveries` row only for a retry). Nothing is written while no enabled hook subscribes to the event's
 //! type: which types are subscribed is cached per database (and forgotten by
 //! every hook change, inside its own transaction), so a write in an
 //! organization without hooks costs one hash lookup.
@@ -72,9 +74,9 @@ pub fn forget_subscriptions(conn: &Connection) {
         .remove(&key(conn));
 }
 
-/// Writes an event — its data built only when some hook wants it — and
-/// one delivery per subscribed hook, in the caller's transaction; the
-/// delivery job is made due. Returns the event id when one was written.
+/// Writes an event — its data built only when some hook wants it — in
+/// the caller's transaction; the delivery job is made due. Returns the
+/// event id when one was written.
 pub fn emit(
     conn: &Connection,
     event_type: &str,
@@ -86,37 +88,27 @@ pub fn emit(
     let data = data()?;
     let id = format!("evt_{}", clock::new_id());
     let now = clock::now_stamp();
-    write_event(conn, &id, event_type, &now, &data, None)?;
+    write_event(conn, &id, event_type, &now, &data)?;
+    wake(conn, &now)?;
     Ok(Some(id))
 }
 
-/// Writes an event for the hooks that want it (or only for `only_hook`,
-/// a test event), with their deliveries due now.
+/// Writes an event into the outbox; returns its `seq`. The hooks that
+/// subscribe to its type reach it in order (a test event is instead queued
+/// for its one hook by the caller).
 pub fn write_event(
     conn: &Connection,
     id: &str,
     event_type: &str,
     now: &str,
     data: &Value,
-    only_hook: Option<&str>,
-) -> AppResult<usize> {
+) -> AppResult<i64> {
     let body = serde_json::to_string(data).map_err(|e| AppError::Internal(e.into()))?;
     conn.prepare_cached(
         "INSERT INTO webhook_events (id, type, created_at, data) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![id, event_type, now, body])?;
-    let n = conn
-        .prepare_cached(
-            "INSERT INTO webhook_deliveries (id, hook_id, event_id, state, attempts, next_at, created_at)
-             SELECT ?1 || '.' || w.id, w.id, ?1, 'pending', 0, ?3, ?3 FROM webhooks w
-             WHERE CASE WHEN ?4 IS NULL
-                   THEN w.enabled = 1 AND EXISTS (SELECT 1 FROM json_each(w.events) e
-                                                  WHERE e.value IN ('*', ?2))
-                   ELSE w.id = ?4 END",
-        )?
-        .execute(params![id, event_type, now, only_hook])?;
-    wake(conn, now)?;
-    Ok(n)
+    Ok(conn.last_insert_rowid())
 }
 
 /// Makes the delivery job due at `at` unless it already is sooner. A run
@@ -134,16 +126,19 @@ pub fn wake(conn: &Connection, at: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Withdraws the deliveries still waiting of events about record `id` (its
-/// created, updated and deleted events): a record restricted by a privacy
-/// request sends nothing more, not even what was queued before. A delivery
-/// already on the wire finishes.
+/// Withdraws the events about record `id` (its created, updated and
+/// deleted events) with their deliveries still waiting: a record restricted
+/// by a privacy request sends nothing more, not even what was queued
+/// before, and the outbox keeps no copy of it. A delivery already on the
+/// wire finishes. (`seq` is AUTOINCREMENT: deleting the newest event does
+/// not let the next one take its number, which a hook may have handled.)
 pub fn withdraw(conn: &Connection, id: &str) -> AppResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM webhook_deliveries WHERE state = 'pending' AND event_seq IN (
+           SELECT seq FROM webhook_events WHERE json_extract(data, '$.id') = ?1)",
+    )?
+    .execute([id])?;
     Ok(conn
-        .prepare_cached(
-            "DELETE FROM webhook_deliveries WHERE state = 'pending' AND event_id IN (
-               SELECT e.id FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-               WHERE d.state = 'pending' AND json_extract(e.data, '$.id') = ?1)",
-        )?
+        .prepare_cached("DELETE FROM webhook_events WHERE json_extract(data, '$.id') = ?1")?
         .execute([id])?)
 }

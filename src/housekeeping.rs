@@ -22,6 +22,7 @@ pub const ARCHIVES: &str = "orgs.archives";
 pub const SIGNIN_ACTIVITY: &str = "housekeeping.signin_activity";
 pub const REMINDERS: &str = "notifications.reminders";
 pub const FILES: &str = "files.upkeep";
+pub const WEBHOOK_PRUNE: &str = "webhooks.prune";
 pub const AUDIT: &str = "audit.retention";
 pub const ORG_AUDIT: &str = "audit.org_retention";
 pub const API_REQUESTS: &str = "audit.api_requests";
@@ -260,6 +261,24 @@ pub fn runner(
                     if let Some(at) = next {
                         ctx.run_again_at(at);
                     }
+                    Ok(())
+                }
+            }
+        })
+        // Webhook events a week old, finished retries, the 30-day log.
+        .org_job(JobSpec::new(WEBHOOK_PRUNE, Schedule::every(3600)))
+        .handler(WEBHOOK_PRUNE, {
+            let (state, clock) = (state.clone(), clock.clone());
+            move |ctx| {
+                let (state, now) = (state.clone(), clock.now());
+                async move {
+                    let org_id = ctx.org_id.ok_or_else(|| {
+                        anyhow::anyhow!("the webhook prune job belongs to an organization")
+                    })?;
+                    let tenant = state.tenants.get(&org_id).await?;
+                    tenant
+                        .write(move |tx| crate::crm::webhooks::queue::prune(tx, now))
+                        .await?;
                     Ok(())
                 }
             }

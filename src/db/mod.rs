@@ -45,6 +45,18 @@ impl Schema {
     }
 }
 
+/// An organization's schema in memory, for unit tests of its SQL.
+#[cfg(test)]
+pub fn tenant_in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("in-memory database");
+    crate::order::register_sql(&conn).expect("natural key function");
+    Schema::Tenant
+        .migrations()
+        .run(&mut conn)
+        .expect("tenant schema");
+    conn
+}
+
 mod control_migrations {
     refinery::embed_migrations!("migrations/control");
 }

@@ -50,13 +50,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("in-memory database");
-        crate::order::register_sql(&conn).expect("natural key function");
-        crate::db::Schema::Tenant
-            .migrations()
-            .run(&mut conn)
-            .expect("tenant schema");
-        conn
+        crate::db::tenant_in_memory()
     }
 
     fn person(id: &str, name: &str) -> Person {

@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::store::{self, Due, Outcome};
+use super::queue::{self, Due, Outcome};
+use super::store;
 use super::{secret_purpose, sign, ssrf};
 use crate::clock;
 use crate::state::AppState;
@@ -37,7 +38,8 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
     base.saturating_mul(1u32 << doublings.min(20)).min(MAX_WAIT)
 }
 
-/// Delivers everything due; returns when the next pending delivery is due.
+/// Delivers everything due — retries whose time has come and the events
+/// the hooks have not handled yet — and returns when the next retry is due.
 pub async fn run(
     state: &AppState,
     tenant: &Arc<Tenant>,
@@ -61,15 +63,27 @@ pub async fn run(
     let mut now = now;
     loop {
         let at = clock::stamp(now);
-        let due = tenant.db.read(move |c| store::due(c, &at, BATCH)).await?;
-        if due.is_empty() {
+        let (retries, fresh) = tenant
+            .db
+            .read(move |c| Ok((queue::retries(c, &at, BATCH)?, queue::fresh(c, BATCH)?)))
+            .await?;
+        let full = retries.len() as i64 == BATCH || fresh.full;
+        let through = fresh.through;
+        let mut due = retries;
+        due.extend(fresh.due);
+        if due.is_empty() && through.is_none() {
             break;
         }
-        let full = due.len() as i64 == BATCH;
         let outcomes = send_all(state, &org_id, &org, due).await;
         let give_up_before = clock::stamp(clock::now() - GIVE_UP_AFTER);
         let disabled = tenant
-            .write(move |tx| store::record(tx, &outcomes, &give_up_before))
+            .write(move |tx| {
+                let disabled = queue::record(tx, &outcomes, &give_up_before)?;
+                if let Some(seq) = through {
+                    queue::advance(tx, seq)?;
+                }
+                Ok(disabled)
+            })
             .await?;
         for hook in disabled {
             tell_admins(state, &org_id, &org, &hook).await;
@@ -79,12 +93,7 @@ pub async fn run(
             break;
         }
     }
-    let next = tenant
-        .write(move |tx| {
-            store::prune(tx, clock::now())?;
-            store::next_pending(tx)
-        })
-        .await?;
+    let next = tenant.db.read(queue::next_pending).await?;
     Ok(next.as_deref().and_then(parse))
 }
 
@@ -357,8 +366,9 @@ mod tests {
     fn the_body_carries_the_events_data_as_written() {
         let data = r#"{"kind":"contact","id":"c1","record":{"first_name":"Zoë \"Z\" <b>"}}"#;
         let d = Due {
-            id: "evt_1.h1".into(),
+            delivery_id: None,
             hook_id: "h1".into(),
+            event_seq: 1,
             event_id: "evt_1".into(),
             attempts: 0,
             created_at: "2026-12-06T00:00:00Z".into(),

@@ -9,6 +9,7 @@ pub mod deliver;
 pub mod inbound;
 pub mod inbound_routes;
 pub mod inbound_store;
+pub mod queue;
 pub mod routes;
 pub mod sign;
 pub mod ssrf;

@@ -9,6 +9,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::queue;
 use super::store::{self, Attempt, Webhook};
 use super::{TEST_EVENT, event_types, secret_purpose, ssrf};
 use crate::audit;
@@ -408,7 +409,9 @@ async fn send_test(
     access
         .tenant
         .write(move |tx| {
-            events::write_event(tx, &eid, TEST_EVENT, &clock::now_stamp(), &data, Some(&hid))
+            let now = clock::now_stamp();
+            let seq = events::write_event(tx, &eid, TEST_EVENT, &now, &data)?;
+            queue::queue(tx, &hid, &eid, seq, &now)
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(TestSent { event_id })))

@@ -1,5 +1,6 @@
-//! The SQL of webhooks: subscriptions, deliveries and the delivery log
-//! (all in the organization's database; secrets are in the vault).
+//! The SQL of webhooks: subscriptions and the delivery log (in the
+//! organization's database; secrets are in the vault). What is waiting to
+//! be delivered is in `queue`.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -76,8 +77,9 @@ fn events_json(events: &[String]) -> String {
 pub fn insert(conn: &Connection, h: &Webhook) -> AppResult<()> {
     conn.execute(
         "INSERT INTO webhooks (id, url, description, events, enabled, secret_id, secret_last4,
-             created_at, created_by, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8)",
+             created_at, created_by, updated_at, handled_through)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8,
+                 (SELECT coalesce(max(seq), 0) FROM webhook_events))",
         params![
             h.id,
             h.url,
@@ -94,11 +96,15 @@ pub fn insert(conn: &Connection, h: &Webhook) -> AppResult<()> {
     Ok(())
 }
 
-/// Writes a changed hook. Enabling one clears its failure state.
+/// Writes a changed hook. Enabling one clears its failure state; it gets
+/// the events written from then on (not those of the time it was off).
 pub fn update(conn: &Connection, h: &Webhook) -> AppResult<()> {
     let n = conn.execute(
         "UPDATE webhooks SET url = ?2, description = ?3, events = ?4, enabled = ?5,
              failing_since = CASE WHEN ?5 AND enabled = 0 THEN NULL ELSE failing_since END,
+             handled_through = CASE WHEN ?5 AND enabled = 0
+                 THEN (SELECT coalesce(max(seq), 0) FROM webhook_events)
+                 ELSE handled_through END,
              disabled_reason = CASE WHEN ?5 THEN NULL ELSE disabled_reason END,
              updated_at = ?6
          WHERE id = ?1",
@@ -173,173 +179,4 @@ pub fn attempts(conn: &Connection, hook_id: &str, limit: i64) -> AppResult<Vec<A
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
-}
-
-/// A delivery whose time has come, with its event and hook.
-#[derive(Clone, Debug)]
-pub struct Due {
-    pub id: String,
-    pub hook_id: String,
-    pub event_id: String,
-    pub attempts: i64,
-    pub created_at: String,
-    pub event_type: String,
-    pub event_at: String,
-    pub data: String,
-    pub url: String,
-    pub secret_id: String,
-    pub enabled: bool,
-}
-
-pub fn due(conn: &Connection, now: &str, limit: i64) -> AppResult<Vec<Due>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.id, d.hook_id, d.event_id, d.attempts, d.created_at, e.type, e.created_at,
-                e.data, w.url, w.secret_id, w.enabled
-         FROM webhook_deliveries d
-         JOIN webhook_events e ON e.id = d.event_id
-         JOIN webhooks w ON w.id = d.hook_id
-         WHERE d.state = 'pending' AND d.next_at <= ?1
-         ORDER BY d.next_at, d.id LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![now, limit], |r| {
-            Ok(Due {
-                id: r.get(0)?,
-                hook_id: r.get(1)?,
-                event_id: r.get(2)?,
-                attempts: r.get(3)?,
-                created_at: r.get(4)?,
-                event_type: r.get(5)?,
-                event_at: r.get(6)?,
-                data: r.get(7)?,
-                url: r.get(8)?,
-                secret_id: r.get(9)?,
-                enabled: r.get(10)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// The earliest pending delivery's time.
-pub fn next_pending(conn: &Connection) -> AppResult<Option<String>> {
-    Ok(conn.query_row(
-        "SELECT min(next_at) FROM webhook_deliveries WHERE state = 'pending'",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
-/// How one attempt ended.
-pub struct Outcome {
-    pub due: Due,
-    pub at: String,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub response: String,
-    /// Delivered (2xx).
-    pub ok: bool,
-    /// When to try again (None: no more tries).
-    pub retry_at: Option<String>,
-    /// Not even tried (the hook was disabled meanwhile).
-    pub skipped: bool,
-}
-
-/// Records attempts and moves deliveries on; returns the hooks whose
-/// failures have lasted longer than `give_up_before` (they are disabled).
-pub fn record(
-    conn: &Connection,
-    outcomes: &[Outcome],
-    give_up_before: &str,
-) -> AppResult<Vec<Webhook>> {
-    let mut disabled = Vec::new();
-    for o in outcomes {
-        let d = &o.due;
-        if o.skipped {
-            conn.prepare_cached(
-                "UPDATE webhook_deliveries SET state = 'failed', next_at = NULL WHERE id = ?1",
-            )?
-            .execute([&d.id])?;
-            continue;
-        }
-        conn.prepare_cached(
-            "INSERT INTO webhook_attempts (id, hook_id, event_id, event_type, attempt, at,
-                 status_code, latency_ms, error, response)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-            clock::new_id(),
-            d.hook_id,
-            d.event_id,
-            d.event_type,
-            d.attempts + 1,
-            o.at,
-            o.status_code,
-            o.latency_ms,
-            o.error,
-            o.response
-        ])?;
-        let (state, next) = match (o.ok, &o.retry_at) {
-            (true, _) => ("delivered", None),
-            (false, Some(t)) => ("pending", Some(t.as_str())),
-            (false, None) => ("failed", None),
-        };
-        conn.prepare_cached(
-            "UPDATE webhook_deliveries SET state = ?2, attempts = attempts + 1, next_at = ?3
-             WHERE id = ?1",
-        )?
-        .execute(params![d.id, state, next])?;
-        if d.event_type == super::TEST_EVENT {
-            continue;
-        }
-        if o.ok {
-            conn.prepare_cached(
-                "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
-            )?
-            .execute([&d.hook_id])?;
-            continue;
-        }
-        conn.prepare_cached(
-            "UPDATE webhooks SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
-        )?
-        .execute(params![d.hook_id, o.at])?;
-        let n = conn
-            .prepare_cached(
-                "UPDATE webhooks SET enabled = 0, updated_at = ?3,
-                     disabled_reason = 'its deliveries failed for three days'
-                 WHERE id = ?1 AND enabled = 1 AND failing_since <= ?2",
-            )?
-            .execute(params![d.hook_id, give_up_before, o.at])?;
-        if n > 0 {
-            events::forget_subscriptions(conn);
-            // Its other pending deliveries are given up with it.
-            conn.prepare_cached(
-                "UPDATE webhook_deliveries SET state = 'failed', next_at = NULL
-                 WHERE hook_id = ?1 AND state = 'pending'",
-            )?
-            .execute([&d.hook_id])?;
-            if let Some(h) = get(conn, &d.hook_id)? {
-                disabled.push(h);
-            }
-        }
-    }
-    Ok(disabled)
-}
-
-/// Forgets delivered events after a week and the log after 30 days.
-pub fn prune(conn: &Connection, now: time::OffsetDateTime) -> AppResult<()> {
-    let week = clock::stamp(now - time::Duration::days(7));
-    let month = clock::stamp(now - time::Duration::days(30));
-    conn.execute(
-        "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?1",
-        [&week],
-    )?;
-    conn.execute(
-        "DELETE FROM webhook_events WHERE created_at < ?1
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-        [&week],
-    )?;
-    conn.execute("DELETE FROM webhook_attempts WHERE at < ?1", [&month])?;
-    Ok(())
 }
