@@ -279,6 +279,8 @@ fn main() -> ExitCode {
             .with_span_list(false)
             .init(),
     }
+    // Before any command opens a database (SQLite takes it only then).
+    harmonia::db::prepare_sqlite();
     let result = match cli.command {
         None => serve(cli.data_dir, cli.serve),
         Some(Command::Serve(args)) => serve(cli.data_dir, args),
@@ -905,5 +907,63 @@ mod tests {
         }
         return_freed_memory_soon();
         assert_eq!(get(), PURGE_DELAY_MS);
+    }
+
+    /// The page cache skips a commit's truncation only when nothing is past
+    /// the database's end. Here, not in the library's tests: SQLite takes a
+    /// page cache only before its first connection, and this process opens
+    /// none elsewhere.
+    #[test]
+    fn commits_skip_the_page_cache_scan_and_rollbacks_do_not() {
+        use harmonia::db::pagecache::counts;
+        assert!(harmonia::db::prepare_sqlite(), "installed first");
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t(k BLOB); CREATE INDEX t_k ON t(k);",
+        )
+        .expect("schema");
+        // One statement a row: a statement over a CTE would bring its own
+        // temporary caches (and their truncations) into the counts.
+        let add = |rows: u32| {
+            conn.execute_batch("BEGIN").expect("begin");
+            let mut insert = conn
+                .prepare_cached("INSERT INTO t VALUES (randomblob(200))")
+                .expect("prepare");
+            for _ in 0..rows {
+                insert.execute([]).expect("insert");
+            }
+        };
+        let commit = || conn.execute_batch("COMMIT").expect("commit");
+        // Random keys split index pages, and balancing them parks pages on
+        // the lock page's number (the case SQLite's cache scans for).
+        let before = counts();
+        for _ in 0..30 {
+            add(300);
+            commit();
+        }
+        let grown = counts();
+        assert!(grown.parked > before.parked, "{before:?} {grown:?}");
+        assert_eq!(grown.passed, before.passed, "nothing past the end");
+        assert!(grown.skipped >= before.skipped + 30, "{before:?} {grown:?}");
+
+        // A rollback of a transaction that grew the file leaves pages past
+        // the end: those must go.
+        add(3_000);
+        conn.execute_batch("ROLLBACK").expect("rollback");
+        assert!(
+            counts().passed > grown.passed,
+            "the rollback's pages dropped"
+        );
+        add(3_000);
+        commit();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 30 * 300 + 3_000);
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("check");
+        assert_eq!(check, "ok");
     }
 }

@@ -26,6 +26,7 @@ use crate::error::{AppError, AppResult};
 
 mod batch;
 pub mod definitions;
+pub mod pagecache;
 use batch::{Job, job, run_batch};
 
 /// Which schema a database file carries.
@@ -45,9 +46,25 @@ impl Schema {
     }
 }
 
+/// What SQLite accepts only before its first connection in the process: our
+/// page cache (see `pagecache`). The binary calls this first thing and
+/// `Db::open` again (for the tests and the benchmark); later calls change
+/// nothing. Without it writes are correct, only slower: say so once.
+pub fn prepare_sqlite() -> bool {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let installed = pagecache::install();
+    if !installed {
+        SAID.call_once(|| {
+            tracing::warn!("SQLite was initialised before Harmonia set up its page cache; commits scan the whole cache");
+        });
+    }
+    installed
+}
+
 /// An organization's schema in memory, for unit tests of its SQL.
 #[cfg(test)]
 pub fn tenant_in_memory() -> Connection {
+    prepare_sqlite();
     let mut conn = Connection::open_in_memory().expect("in-memory database");
     crate::order::register_sql(&conn).expect("natural key function");
     Schema::Tenant
@@ -237,6 +254,7 @@ fn spawn_drainer(db: Arc<Db>) {
 impl Db {
     /// Opens (creating if needed) a database and applies pending migrations.
     pub fn open(path: &Path, schema: Schema, opts: &DbOptions) -> anyhow::Result<Db> {
+        prepare_sqlite();
         let mut writer =
             Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         // WAL is a property of the file: set it once here, before the pool
