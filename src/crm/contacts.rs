@@ -371,6 +371,8 @@ static FIELDS: &[Builtin] = &[
         not_null: true,
         options: STAGES,
         param: Some("stage"),
+        // A stage's contacts by name: the filter's index serves the sort.
+        then: Some("name"),
         ..Builtin::column("stage", "Stage", FieldType::Select, "t.stage")
     },
     Builtin::column("source", "Source", FieldType::Text, "t.source"),

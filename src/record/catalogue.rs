@@ -104,6 +104,11 @@ pub struct Builtin {
     /// natural key (`crate::order`), a contact's company by that company's
     /// name, the first email. Filters still compare `sql`.
     pub order_by: Option<&'static str>,
+    /// The field that orders records this one ties (before the id), when a
+    /// list is sorted by this one last: a contact's stage, then the name.
+    /// Its index is then the filter's `(stage, name_key, id)` and the list
+    /// needs none of its own (SQLite keeps every index on every insert).
+    pub then: Option<&'static str>,
 }
 
 impl Builtin {
@@ -126,6 +131,7 @@ impl Builtin {
             aliases: &[],
             param: None,
             order_by: None,
+            then: None,
         }
     }
 }
@@ -227,6 +233,12 @@ impl Catalogue<'_> {
 
     /// The field a list sorts by under `name`: as `resolve`, but a built-in
     /// field with its own order (`Builtin::order_by`) sorts by that.
+    /// The field that breaks ties of sort field `key` (`Builtin::then`).
+    pub fn tie_break(&self, key: &str) -> Option<AppResult<FieldRef>> {
+        let b = self.builtins.iter().find(|b| b.key == key)?;
+        b.then.map(|then| self.resolve_sort(then))
+    }
+
     pub fn resolve_sort(&self, name: &str) -> AppResult<FieldRef> {
         let ordered = self
             .builtins

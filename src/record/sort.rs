@@ -73,6 +73,18 @@ impl Sorts {
                 return Err(bad(format!("sort by at most {MAX_KEYS} fields")));
             }
         }
+        // A field whose ties another orders (a stage, by name) brings it
+        // along, in the same direction so that one index serves both; the
+        // cursor carries its value like any key's.
+        let last = keys.last().map(|k| (k.field.key.clone(), k.desc));
+        if let Some((key, desc)) = last
+            && let Some(tie) = cat.tie_break(&key)
+        {
+            let field = tie?;
+            if !keys.iter().any(|k| k.field.key == field.key) {
+                keys.push(SortKey { field, desc });
+            }
+        }
         Ok(Sorts(keys))
     }
 
@@ -201,13 +213,19 @@ impl Sorts {
     pub fn after(&self, cursor: &str) -> AppResult<(String, Vec<Sql>)> {
         let (values, id) = decode(cursor, self.0.len())?;
         let mut args = Vec::new();
-        // One non-null key that is never null: a row-value comparison, which
-        // an index on (key, id) serves directly.
-        if self.0.len() == 1 && self.0[0].field.not_null {
-            let op = if self.0[0].desc { "<" } else { ">" };
-            args.push(values[0].clone());
+        // Keys that are never null, all one way: a row-value comparison,
+        // which an index on (keys…, id) serves with one seek.
+        let desc = self.id_desc();
+        if self.0.iter().all(|k| k.field.not_null && k.desc == desc)
+            && values.iter().all(|v| *v != Sql::Null)
+        {
+            let op = if desc { "<" } else { ">" };
+            let mut cols: Vec<&str> = self.0.iter().map(|k| k.field.sql.as_str()).collect();
+            cols.push("t.id");
+            let marks = vec!["?"; cols.len()].join(", ");
+            args.extend(values);
             args.push(Sql::Text(id));
-            return Ok((format!("({}, t.id) {op} (?, ?)", self.0[0].field.sql), args));
+            return Ok((format!("({}) {op} ({marks})", cols.join(", ")), args));
         }
         let id_op = if self.id_desc() { "<" } else { ">" };
         let mut sql = format!("t.id {id_op} ?");

@@ -225,6 +225,33 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
         (None, None) => b.1.cmp(&a.1),
     });
     assert_eq!(rows, want);
+    // A stage's contacts come by name, both ways (the stage's tie-break).
+    for dir in ["", "-"] {
+        let (_, page) = s
+            .get(&format!("{O}/contacts?sort={dir}stage&limit=200"))
+            .await;
+        let rows: Vec<(String, String)> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                let name = format!(
+                    "{} {}",
+                    i["first_name"].as_str().unwrap_or(""),
+                    i["last_name"].as_str().unwrap_or("")
+                );
+                let stage = i["stage"].as_str().unwrap_or("").to_string();
+                (stage, name.to_lowercase())
+            })
+            .collect();
+        assert_eq!(rows.len(), 13);
+        let mut want = rows.clone();
+        want.sort();
+        if dir == "-" {
+            want.reverse();
+        }
+        assert_eq!(rows, want, "sort={dir}stage");
+    }
 }
 
 /// Names sort as people read them (accents folded, numbers as numbers),
@@ -1067,12 +1094,13 @@ async fn contact_sorts_walk_an_index() {
         for dir in ["", "-"] {
             let sort = format!("{dir}{key}");
             let sorts = Sorts::parse(Some(&sort), &cat).expect("sort");
-            let at = [Sql::Text("m".into()), Sql::Null];
-            let cursors = [
-                None,
-                Some(sort::encode(&at[..1], "x")),
-                Some(sort::encode(&at[1..], "x")),
-            ];
+            // After a row with values, and after one with an empty first key.
+            let n = sorts.len();
+            let mut valued = vec![Sql::Text("m".into()); n];
+            let cursors = [None, Some(sort::encode(&valued, "x")), {
+                valued[0] = Sql::Null;
+                Some(sort::encode(&valued, "x"))
+            }];
             for cursor in &cursors {
                 for range in sorts.ranges(cursor.as_deref()).expect("ranges") {
                     let cond = match range.cond.is_empty() {
@@ -1092,5 +1120,23 @@ async fn contact_sorts_walk_an_index() {
                 }
             }
         }
+    }
+    // A stage sorts by name within it: the stage filter's index, one seek
+    // after a cursor (there is no index of its own).
+    for (sort, op) in [("stage", ">"), ("-stage", "<")] {
+        let sorts = Sorts::parse(Some(sort), &cat).expect("sort");
+        let at = [Sql::Text("lead".into()), Sql::Text("m".into())];
+        let cursor = sort::encode(&at, "x");
+        let range = &sorts.ranges(Some(&cursor)).expect("ranges")[0];
+        let p = plan(
+            &db,
+            &format!(
+                "SELECT t.id FROM contacts t WHERE t.deleted_at IS NULL AND {}
+                 ORDER BY {} LIMIT 51",
+                range.cond, range.order
+            ),
+        );
+        let seek = format!("contacts_by_stage ((stage,name_key,id){op}(?,?,?))");
+        assert!(p.contains(&seek), "{sort}: {p}");
     }
 }
