@@ -114,12 +114,16 @@ pub fn write_event(
 /// Makes the delivery job due at `at` unless it already is sooner. A run
 /// going on now is made due again after it (`jobs::store::finish` keeps a
 /// time set meanwhile), so an event that arrived during a run is not left
-/// for the next regular time. (The jobs table's SQL is here, not in
-/// `jobs`, because `jobs` sits above this layer: its routes use platform.)
+/// for the next regular time — once: later events of the same run find it
+/// due already and leave the row alone (under a stream of creates every
+/// create's transaction rewrote the row and its `jobs_due` entry). (The
+/// jobs table's SQL is here, not in `jobs`, because `jobs` sits above this
+/// layer: its routes use platform.)
 pub fn wake(conn: &Connection, at: &str) -> AppResult<()> {
     conn.prepare_cached(
         "UPDATE jobs SET next_run_at = ?2 WHERE name = ?1
-           AND (next_run_at IS NULL OR next_run_at > ?2 OR lease_owner IS NOT NULL)",
+           AND (next_run_at IS NULL OR next_run_at > ?2
+                OR lease_owner IS NOT NULL AND next_run_at <= last_started_at)",
     )?
     .execute(params![DELIVER_JOB, at])?;
     crate::tenant::jobs_due_after_commit();
@@ -141,4 +145,68 @@ pub fn withdraw(conn: &Connection, id: &str) -> AppResult<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM webhook_events WHERE json_extract(data, '$.id') = ?1")?
         .execute([id])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::store;
+
+    fn due(conn: &Connection) -> Option<String> {
+        conn.query_row(
+            "SELECT next_run_at FROM jobs WHERE name = ?1",
+            [DELIVER_JOB],
+            |r| r.get(0),
+        )
+        .expect("job")
+    }
+
+    /// Events during a run make the delivery job due once, for after it;
+    /// the run's end keeps that time; an idle job is made due sooner only.
+    #[test]
+    fn a_run_is_made_due_again_once_and_kept_due_after_it() {
+        let conn = crate::db::tenant_in_memory();
+        let t = |s: u32| format!("2026-12-06T10:00:{s:02}.000000Z");
+        store::ensure(
+            &conn,
+            DELIVER_JOB,
+            DELIVER_JOB,
+            "every 60s",
+            "{}",
+            Some(&t(30)),
+            &t(0),
+        )
+        .expect("job");
+        wake(&conn, &t(20)).expect("wake");
+        assert_eq!(due(&conn), Some(t(20)), "sooner");
+        wake(&conn, &t(25)).expect("wake");
+        assert_eq!(due(&conn), Some(t(20)), "not later");
+
+        let job = store::claim(&conn, "me", &[DELIVER_JOB], &t(21), &t(59))
+            .expect("claim")
+            .expect("due");
+        wake(&conn, &t(22)).expect("wake");
+        assert_eq!(due(&conn), Some(t(22)), "due again after the run");
+        let writes = conn.total_changes();
+        wake(&conn, &t(23)).expect("wake");
+        assert_eq!(
+            conn.total_changes(),
+            writes,
+            "already due: the row is left alone"
+        );
+        assert_eq!(due(&conn), Some(t(22)));
+
+        let f = store::Finish {
+            error: None,
+            attempts: 0,
+            next_run_at: Some(&t(50)),
+            now: &t(24),
+        };
+        store::finish(&conn, &job, "me", &f).expect("finish");
+        assert_eq!(
+            due(&conn),
+            Some(t(22)),
+            "the time set during the run stands"
+        );
+    }
 }

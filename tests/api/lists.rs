@@ -200,22 +200,7 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
     let (_, page) = s
         .get(&format!("{O}/contacts?sort=-job_title,-name&limit=200"))
         .await;
-    let rows: Vec<(Option<String>, String)> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| {
-            let name = format!(
-                "{} {}",
-                i["first_name"].as_str().unwrap_or(""),
-                i["last_name"].as_str().unwrap_or("")
-            );
-            (
-                i["job_title"].as_str().map(str::to_lowercase),
-                name.to_lowercase(),
-            )
-        })
-        .collect();
+    let rows = column_and_name(&page, "job_title");
     assert_eq!(rows.len(), 13);
     let mut want = rows.clone();
     want.sort_by(|a, b| match (&a.0, &b.0) {
@@ -230,20 +215,7 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
         let (_, page) = s
             .get(&format!("{O}/contacts?sort={dir}stage&limit=200"))
             .await;
-        let rows: Vec<(String, String)> = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|i| {
-                let name = format!(
-                    "{} {}",
-                    i["first_name"].as_str().unwrap_or(""),
-                    i["last_name"].as_str().unwrap_or("")
-                );
-                let stage = i["stage"].as_str().unwrap_or("").to_string();
-                (stage, name.to_lowercase())
-            })
-            .collect();
+        let rows = column_and_name(&page, "stage");
         assert_eq!(rows.len(), 13);
         let mut want = rows.clone();
         want.sort();
@@ -252,6 +224,26 @@ async fn every_sortable_column_pages_each_row_once_both_ways() {
         }
         assert_eq!(rows, want, "sort={dir}stage");
     }
+}
+
+/// Each contact of a page as (its `column`, lowercased; its name, lowercased).
+fn column_and_name(page: &Value, column: &str) -> Vec<(Option<String>, String)> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let name = format!(
+                "{} {}",
+                i["first_name"].as_str().unwrap_or(""),
+                i["last_name"].as_str().unwrap_or("")
+            );
+            (
+                i[column].as_str().map(str::to_lowercase),
+                name.to_lowercase(),
+            )
+        })
+        .collect()
 }
 
 /// Names sort as people read them (accents folded, numbers as numbers),
