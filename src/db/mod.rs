@@ -27,7 +27,9 @@ use crate::error::{AppError, AppResult};
 mod batch;
 pub mod definitions;
 pub mod pagecache;
+mod settings;
 use batch::{Job, job, run_batch};
+pub use settings::{apply_pragmas, prepare_sqlite, refresh_statistics};
 
 /// Which schema a database file carries.
 #[derive(Clone, Copy, Debug)]
@@ -44,21 +46,6 @@ impl Schema {
             Schema::Tenant => tenant_migrations::migrations::runner(),
         }
     }
-}
-
-/// What SQLite accepts only before its first connection in the process: our
-/// page cache (see `pagecache`). The binary calls this first thing and
-/// `Db::open` again (for the tests and the benchmark); later calls change
-/// nothing. Without it writes are correct, only slower: say so once.
-pub fn prepare_sqlite() -> bool {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    let installed = pagecache::install();
-    if !installed {
-        SAID.call_once(|| {
-            tracing::warn!("SQLite was initialised before Harmonia set up its page cache; commits scan the whole cache");
-        });
-    }
-    installed
 }
 
 /// An organization's schema in memory, for unit tests of its SQL.
@@ -79,17 +66,6 @@ mod control_migrations {
 }
 mod tenant_migrations {
     refinery::embed_migrations!("migrations/tenant");
-}
-
-/// Bounds the rows `PRAGMA optimize` reads per index (milliseconds, not a
-/// full scan, at any size).
-const STATISTICS_LIMIT: &str = "PRAGMA analysis_limit=1000;";
-
-/// Brings the query planner's statistics up to date where they are stale
-/// (bounded work; a daily job runs it for every organization).
-pub fn refresh_statistics(conn: &Connection) -> AppResult<()> {
-    conn.execute_batch(&format!("{STATISTICS_LIMIT} PRAGMA optimize=0x10002;"))?;
-    Ok(())
 }
 
 /// Settings shared by every database the process opens.
@@ -185,35 +161,6 @@ fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: std::os::raw::c_int) -> rusql
 /// Batches one caller runs before it leaves the rest to their own callers.
 const BATCHES_PER_TURN: usize = 4;
 
-/// How much of a database file a connection reads through a memory map
-/// (SQLite's own ceiling, 2 GB). Without it every page missing from the
-/// connection's small cache is a `pread` copied out of the kernel's page
-/// cache: a list's search box reading 4,000 records spent most of its time
-/// in those copies. Mapped pages are the page cache itself — shared, and
-/// dropped by the kernel under memory pressure, not the server's memory.
-const MMAP_BYTES: u64 = 0x7fff_0000;
-
-/// The per-connection settings every Harmonia connection gets (public for the
-/// benchmark's raw-SQLite baseline).
-pub fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
-    crate::order::register_sql(conn)?;
-    crate::idset::register_sql(conn)?;
-    let sync = if synchronous_full { "FULL" } else { "NORMAL" };
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous={sync};
-         PRAGMA foreign_keys=ON;
-         PRAGMA temp_store=MEMORY;
-         PRAGMA trusted_schema=OFF;
-         PRAGMA mmap_size={MMAP_BYTES};"
-    ))?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    // Every kind's list, record, tag and field statements stay prepared
-    // (rusqlite keeps 16 by default; re-preparing a list's SELECT costs more
-    // than running it).
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
-}
-
 /// Runs CPU-heavy work (validation with phone-number parsing, hashing) on the
 /// blocking pool so the async workers keep serving other requests.
 ///
@@ -277,7 +224,7 @@ impl Db {
         // without them a list filtered by one column and sorted by another
         // picks the filter's index and sorts every match (seconds at 100,000
         // rows) instead of walking the sort's index.
-        writer.execute_batch(&format!("{STATISTICS_LIMIT} PRAGMA optimize=0x10002;"))?;
+        refresh_statistics(&writer)?;
 
         let sync_full = opts.synchronous_full;
         let manager = SqliteConnectionManager::file(path)
