@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use crate::clock;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// The job that delivers webhooks (an organization job).
 pub const DELIVER_JOB: &str = "webhooks.deliver";
@@ -82,6 +82,16 @@ pub fn emit(
     event_type: &str,
     data: impl FnOnce() -> AppResult<Value>,
 ) -> AppResult<Option<String>> {
+    emit_json(conn, event_type, || Ok(data()?.to_string()))
+}
+
+/// `emit` with the data already written as JSON text: a record's event is
+/// serialized straight from the record, with no `Value` tree between.
+pub fn emit_json(
+    conn: &Connection,
+    event_type: &str,
+    data: impl FnOnce() -> AppResult<String>,
+) -> AppResult<Option<String>> {
     if !subscribed(conn, event_type)? {
         return Ok(None);
     }
@@ -101,13 +111,12 @@ pub fn write_event(
     id: &str,
     event_type: &str,
     now: &str,
-    data: &Value,
+    data: &str,
 ) -> AppResult<i64> {
-    let body = serde_json::to_string(data).map_err(|e| AppError::Internal(e.into()))?;
     conn.prepare_cached(
         "INSERT INTO webhook_events (id, type, created_at, data) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![id, event_type, now, body])?;
+    .execute(params![id, event_type, now, data])?;
     Ok(conn.last_insert_rowid())
 }
 

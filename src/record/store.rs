@@ -347,24 +347,31 @@ pub fn emit<K: RecordKind>(
     if !crate::events::subscribed(conn, &event_type)? || restrict::since(conn, id)?.is_some() {
         return Ok(());
     }
-    crate::events::emit(conn, &event_type, || {
-        let to_value =
-            |r: &K::Record| serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()));
+    crate::events::emit_json(conn, &event_type, || {
+        fn json<T: serde::Serialize + ?Sized>(v: &T) -> AppResult<String> {
+            serde_json::to_string(v).map_err(|e| AppError::Internal(e.into()))
+        }
         let record = match shown {
-            Some(r) => to_value(r)?,
+            Some(r) => json(r)?,
             None => match get::<K>(conn, id)? {
-                Some(r) => to_value(&r)?,
-                None => Value::Null,
+                Some(r) => json(&r)?,
+                None => "null".into(),
             },
         };
-        let mut data = Map::new();
-        data.insert("kind".into(), Value::from(K::KIND));
-        data.insert("id".into(), Value::from(id));
-        data.insert("record".into(), record);
+        // `{"kind":…,"id":…,"record":…,"changes":…}`, written as text.
+        let mut data = String::with_capacity(record.len() + 96);
+        data.push_str("{\"kind\":");
+        data.push_str(&json(K::KIND)?);
+        data.push_str(",\"id\":");
+        data.push_str(&json(id)?);
+        data.push_str(",\"record\":");
+        data.push_str(&record);
         if let Some(c) = changes {
-            data.insert("changes".into(), Value::Object(c.clone()));
+            data.push_str(",\"changes\":");
+            data.push_str(&json(c)?);
         }
-        Ok(Value::Object(data))
+        data.push('}');
+        Ok(data)
     })?;
     Ok(())
 }

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::queue::{self, Due, Outcome};
 use super::store;
@@ -118,10 +117,11 @@ async fn tell_admins(state: &AppState, org_id: &str, slug: &str, hook: &store::W
     tracing::warn!(org = %org_id, hook = %hook.id, "webhook disabled after three days of failures");
 }
 
-/// A hook's client: its secret and the addresses it may reach (or why not).
+/// A hook's client: its secret, its URL parsed once for all its deliveries,
+/// and the addresses it may reach (or why not).
 struct Hook {
-    secret: Option<Arc<zeroize::Zeroizing<String>>>,
-    client: Result<reqwest::Client, String>,
+    secret: Option<zeroize::Zeroizing<String>>,
+    client: Result<(reqwest::Client, reqwest::Url), String>,
 }
 
 async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
@@ -134,8 +134,7 @@ async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
     let secret = state
         .control
         .read(move |c| st.vault.reveal(c, &id, &org, &purpose))
-        .await
-        .map(Arc::new);
+        .await;
     let secret = match secret {
         Ok(s) => Some(s),
         Err(e) => {
@@ -147,7 +146,7 @@ async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
         Err(e) => Err(format!("the URL {e}")),
         Ok(url) => match ssrf::resolve(&url, state.config.webhooks_allow_private).await {
             Err(e) => Err(format!("refused: {e}")),
-            Ok(target) => client_for(&target),
+            Ok(target) => client_for(&target).map(|c| (c, target.url)),
         },
     };
     Hook { secret, client }
@@ -189,37 +188,33 @@ fn client_for(target: &ssrf::Target) -> Result<reqwest::Client, String> {
     Ok(client)
 }
 
+/// Sends `due` with up to `IN_FLIGHT` requests on the wire at once, all
+/// from this task (a task per delivery cost a spawn, a semaphore and a
+/// wake-up each, for nothing: sending is waiting).
 async fn send_all(state: &AppState, org_id: &str, slug: &str, due: Vec<Due>) -> Vec<Outcome> {
-    let mut hooks: HashMap<String, Arc<Hook>> = HashMap::new();
+    let mut hooks: HashMap<String, Hook> = HashMap::new();
     for d in &due {
-        if !hooks.contains_key(&d.hook_id) && d.enabled {
-            let h = prepare(state, org_id, d).await;
-            hooks.insert(d.hook_id.clone(), Arc::new(h));
-        }
-    }
-    let limit = Arc::new(Semaphore::new(IN_FLIGHT));
-    let base = state.config.webhook_retry_base;
-    let mut running = JoinSet::new();
-    let mut outcomes = Vec::with_capacity(due.len());
-    for d in due {
         // A disabled hook gets only test events.
-        let Some(hook) = hooks.get(&d.hook_id).cloned().filter(|_| d.enabled) else {
-            if d.event_type == super::TEST_EVENT {
-                let h = Arc::new(prepare(state, org_id, &d).await);
-                spawn_one(&mut running, &limit, h, d, org_id, slug, base);
-                continue;
-            }
-            outcomes.push(skipped(d));
-            continue;
-        };
-        spawn_one(&mut running, &limit, hook, d, org_id, slug, base);
-    }
-    while let Some(done) = running.join_next().await {
-        if let Ok(o) = done {
-            outcomes.push(o);
+        if !hooks.contains_key(&d.hook_id) && (d.enabled || d.event_type == super::TEST_EVENT) {
+            let h = prepare(state, org_id, d).await;
+            hooks.insert(d.hook_id.clone(), h);
         }
     }
-    outcomes
+    let base = state.config.webhook_retry_base;
+    let hooks = &hooks;
+    let sends = due.into_iter().map(|d| async move {
+        match hooks
+            .get(&d.hook_id)
+            .filter(|_| d.enabled || d.event_type == super::TEST_EVENT)
+        {
+            Some(hook) => send_one(hook, d, org_id, slug, base).await,
+            None => skipped(d),
+        }
+    });
+    futures_util::stream::iter(sends)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await
 }
 
 fn skipped(d: Due) -> Outcome {
@@ -234,23 +229,6 @@ fn skipped(d: Due) -> Outcome {
         retry_at: None,
         skipped: true,
     }
-}
-
-fn spawn_one(
-    running: &mut JoinSet<Outcome>,
-    limit: &Arc<Semaphore>,
-    hook: Arc<Hook>,
-    d: Due,
-    org_id: &str,
-    slug: &str,
-    base: Duration,
-) {
-    let limit = limit.clone();
-    let (org_id, slug) = (org_id.to_string(), slug.to_string());
-    running.spawn(async move {
-        let _permit = limit.acquire_owned().await;
-        send_one(&hook, d, &org_id, &slug, base).await
-    });
 }
 
 /// The body receivers get: `{id, type, created_at, org, data}`. The
@@ -277,11 +255,11 @@ async fn send_one(hook: &Hook, d: Due, org_id: &str, slug: &str, base: Duration)
     let result: Result<(u16, String), String> = match (&hook.client, &hook.secret) {
         (Err(e), _) => Err(e.clone()),
         (_, None) => Err("the signing secret cannot be read (see the server log)".into()),
-        (Ok(client), Some(secret)) => {
+        (Ok((client, url)), Some(secret)) => {
             let body = body(&d, org_id, slug);
             let t = clock::now().unix_timestamp();
             let sent = client
-                .post(&d.url)
+                .post(url.clone())
                 .header("content-type", "application/json")
                 .header(sign::HEADER, sign::header_value(secret, t, &body))
                 .header("Harmonia-Event-Id", &d.event_id)

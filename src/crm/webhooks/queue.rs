@@ -206,6 +206,9 @@ pub fn record(
     give_up_before: &str,
 ) -> AppResult<Vec<Webhook>> {
     let mut disabled = Vec::new();
+    // Hooks whose `failing_since` this call has cleared with no failure
+    // since: clearing again would find nothing to clear.
+    let mut cleared: std::collections::HashSet<&str> = Default::default();
     for o in outcomes {
         let d = &o.due;
         if o.skipped {
@@ -268,12 +271,16 @@ pub fn record(
             continue;
         }
         if o.ok {
-            conn.prepare_cached(
-                "UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
-            )?
-            .execute([&d.hook_id])?;
+            if cleared.insert(&d.hook_id) {
+                conn.prepare_cached(
+                    "UPDATE webhooks SET failing_since = NULL
+                     WHERE id = ?1 AND failing_since IS NOT NULL",
+                )?
+                .execute([&d.hook_id])?;
+            }
             continue;
         }
+        cleared.remove(d.hook_id.as_str());
         conn.prepare_cached(
             "UPDATE webhooks SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
         )?
@@ -358,7 +365,8 @@ mod tests {
     }
 
     fn event(conn: &Connection, id: &str, kind: &str, at: &str) -> i64 {
-        events::write_event(conn, id, kind, at, &json!({"id": format!("rec-{id}")})).expect("event")
+        let data = json!({"id": format!("rec-{id}")}).to_string();
+        events::write_event(conn, id, kind, at, &data).expect("event")
     }
 
     /// (hook, event id) of every first attempt waiting.

@@ -410,7 +410,7 @@ async fn send_test(
         .tenant
         .write(move |tx| {
             let now = clock::now_stamp();
-            let seq = events::write_event(tx, &eid, TEST_EVENT, &now, &data)?;
+            let seq = events::write_event(tx, &eid, TEST_EVENT, &now, &data.to_string())?;
             queue::queue(tx, &hid, &eid, seq, &now)
         })
         .await?;
