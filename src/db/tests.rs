@@ -158,7 +158,10 @@ async fn a_stream_of_writes_keeps_the_wal_bounded() {
     // Every background checkpoint used the connection the first one opened.
     let (runs, opens) = db.checkpoint_counts();
     assert!(runs >= 2, "{runs} background checkpoints");
-    assert_eq!(opens, 1, "{opens} connections opened for {runs} checkpoints");
+    assert_eq!(
+        opens, 1,
+        "{opens} connections opened for {runs} checkpoints"
+    );
 }
 
 /// Bulk commits (an import's batches, the demo generator) keep the WAL

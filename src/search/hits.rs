@@ -27,19 +27,21 @@ pub fn top_hits(
         .sources()
         .iter()
         .all(|s| kinds.iter().any(|k| k == s.kind()));
+    // Each query with its twin kept to whole-word matches (see `capped`).
+    let run = |kinds: &[String], wide: usize, keep: &dyn Fn(&str) -> bool| {
+        let q = || query::build(&fields, parsed, kinds, fuzzy);
+        let whole = query::whole_words(&fields, parsed, q());
+        search.run_where(q().as_ref(), whole.as_deref(), wide, limit, keep)
+    };
     if kinds.is_empty() || every_kind {
-        return search.run(query::build(&fields, parsed, &[], fuzzy).as_ref(), limit);
+        return Ok(run(&[], limit, &|_| true)?.0);
     }
-    let filtered = || search.run(query::build(&fields, parsed, kinds, fuzzy).as_ref(), limit);
+    let filtered = || Ok(run(kinds, limit, &|_| true)?.0);
     if search.share_of(kinds)? < 0.5 {
         return filtered();
     }
-    let (kept, seen_every_match) = search.run_where(
-        query::build(&fields, parsed, &[], fuzzy).as_ref(),
-        limit * WIDEN,
-        limit,
-        |kind| kinds.iter().any(|k| k == kind),
-    )?;
+    let (kept, seen_every_match) =
+        run(&[], limit * WIDEN, &|kind| kinds.iter().any(|k| k == kind))?;
     if kept.len() == limit || seen_every_match {
         return Ok(kept);
     }

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::search::{SearchDoc, Sources, source, text};
+use crate::search::{SearchDoc, Sources, capped, source, text};
 
 static REBUILDS: Mutex<()> = Mutex::new(());
 
@@ -87,7 +87,7 @@ pub struct Fields {
     pub phone: Field,
 }
 
-fn schema() -> (Schema, Fields) {
+pub(super) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     // Terms are computed in Rust (search::text); the index only splits on spaces.
     let ws = |opt| {
@@ -120,7 +120,7 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-fn register_tokenizer(index: &Index) {
+pub(super) fn register_tokenizer(index: &Index) {
     index
         .tokenizers()
         .register("ws", TextAnalyzer::from(WhitespaceTokenizer::default()));
@@ -634,20 +634,26 @@ impl TenantSearch {
     }
 
     /// Runs a query (blocking) and returns the stored documents with scores.
+    /// `whole` is the same query kept to whole-word matches (see `run_where`).
     pub fn run(
         &self,
         q: &dyn tantivy::query::Query,
+        whole: Option<&dyn tantivy::query::Query>,
         limit: usize,
     ) -> AppResult<Vec<(f32, Stored)>> {
-        Ok(self.run_where(q, limit, limit, |_| true)?.0)
+        Ok(self.run_where(q, whole, limit, limit, |_| true)?.0)
     }
 
     /// Runs a query for its best `wide` hits and returns, best first, the
     /// first `limit` whose kind passes `keep` (documents are loaded one by one
     /// until there are enough), and whether those hits were every match.
+    /// At most `capped::CAP` matches are scored; when a query matches more,
+    /// `whole` (the query kept to whole-word matches) runs too, so that the
+    /// records named in full are among the hits whatever the cap left out.
     pub fn run_where(
         &self,
         q: &dyn tantivy::query::Query,
+        whole: Option<&dyn tantivy::query::Query>,
         wide: usize,
         limit: usize,
         keep: impl Fn(&str) -> bool,
@@ -659,13 +665,9 @@ impl TenantSearch {
                 None => return Ok((Vec::new(), true)),
             }
         };
-        let top = searcher
-            .search(
-                q,
-                &tantivy::collector::TopDocs::with_limit(wide).order_by_score(),
-            )
-            .map_err(search_err)?;
-        let seen_every_match = top.len() < wide;
+        let (top, capped) =
+            capped::best(&searcher, q, whole, wide, capped::CAP).map_err(search_err)?;
+        let seen_every_match = top.len() < wide && !capped;
         let f = self.fields;
         let mut out = Vec::with_capacity(limit.min(top.len()));
         for (score, addr) in top {

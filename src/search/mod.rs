@@ -7,6 +7,7 @@
 //! behind. Records join search by implementing `Source`; the list of sources
 //! is handed in at start-up — there is no second search path.
 
+pub mod capped;
 pub mod hits;
 pub mod index;
 pub mod query;

@@ -139,6 +139,24 @@ pub fn build(f: &Fields, p: &Parsed, kinds: &[String], fuzzy: bool) -> Box<dyn Q
     Box::new(BooleanQuery::new(must))
 }
 
+/// `q` kept to the records where every query word is a whole word, scored
+/// as `q` alone scores them (the words' own clause counts nothing): the
+/// matches a cap on scoring must not leave out (`search::capped`). None
+/// for a query without words (a phone number).
+pub fn whole_words(f: &Fields, p: &Parsed, q: Box<dyn Query>) -> Option<Box<dyn Query>> {
+    if p.words.is_empty() {
+        return None;
+    }
+    let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, q)];
+    for w in &p.words {
+        must.push((
+            Occur::Must,
+            Box::new(BoostQuery::new(term_query(f.words, w), 0.0)),
+        ));
+    }
+    Some(Box::new(BooleanQuery::new(must)))
+}
+
 /// A stored value and the parts of it that matched, as [start, end) offsets
 /// in UTF-16 code units (JavaScript string indices), for the UI to mark.
 #[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
