@@ -20,7 +20,7 @@ use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 /// Matches scored at most per query, shared by the segments by size.
-pub const CAP: usize = 2_048;
+pub const CAP: usize = 1_024;
 
 pub struct CappedTop {
     /// Hits kept.
@@ -62,6 +62,12 @@ pub struct Segment {
 impl Segment {
     fn offer(&mut self, doc: DocId, score: Score) {
         self.seen += 1;
+        // Matches come in index order, so one that only ties the worst hit
+        // kept comes after it and loses: most of a flat query's matches
+        // end here.
+        if self.hits.len() == self.wide && self.hits.last().is_some_and(|w| score <= w.0) {
+            return;
+        }
         let hit = (score, DocAddress::new(self.ord, doc));
         if self.hits.len() < self.wide {
             self.hits.push(hit);
