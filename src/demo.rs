@@ -335,6 +335,13 @@ struct Progress {
     shown: usize,
 }
 
+/// A 25-character bar for a percentage (capped at 100: a count that grew
+/// while it was shown must not underflow the bar).
+pub fn progress_bar(pct: usize) -> String {
+    let filled = pct.min(100) / 4;
+    "#".repeat(filled) + &".".repeat(25 - filled)
+}
+
 impl Progress {
     fn update(&mut self, done: usize) {
         let pct = done * 100 / self.total.max(1);
@@ -342,7 +349,7 @@ impl Progress {
             return;
         }
         self.shown = pct;
-        let bar = "#".repeat(pct / 4) + &".".repeat(25 - pct / 4);
+        let bar = progress_bar(pct);
         eprint!(
             "\r{:<10} [{bar}] {pct:>3}% {done}/{}",
             self.label, self.total
@@ -564,6 +571,14 @@ pub fn check_sizes(contacts_n: usize, companies_n: usize) -> AppResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_progress_bar_stays_25_wide_past_100_percent() {
+        assert_eq!(progress_bar(0), ".".repeat(25));
+        assert_eq!(progress_bar(50), "#".repeat(12) + &".".repeat(13));
+        assert_eq!(progress_bar(100), "#".repeat(25));
+        assert_eq!(progress_bar(108), "#".repeat(25));
+    }
 
     #[test]
     fn accented_names_make_plain_email_local_parts() {

@@ -624,7 +624,7 @@ fn reindex(data_dir: PathBuf, only: Option<String>) -> anyhow::Result<()> {
             .rebuild(&db, &|done, total| {
                 let pct = done * 100 / total.max(1);
                 if shown.swap(pct, std::sync::atomic::Ordering::Relaxed) != pct {
-                    let bar = "#".repeat(pct / 4) + &".".repeat(25 - pct / 4);
+                    let bar = harmonia::demo::progress_bar(pct);
                     eprint!("\r{slug:<16} [{bar}] {pct:>3}% {done}/{total}");
                 }
             })

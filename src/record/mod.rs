@@ -273,6 +273,9 @@ impl<K: RecordKind> Source for KindOf<K> {
             serde_json::to_string(ids).map_err(|e| crate::error::AppError::Internal(e.into()))?;
         store::search_docs::<K>(conn, "t.id IN (SELECT value FROM json_each(?1))", [ids])
     }
+    fn count(&self, conn: &Connection) -> AppResult<usize> {
+        store::live_count::<K>(conn)
+    }
     fn docs_after(
         &self,
         conn: &Connection,

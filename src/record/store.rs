@@ -63,6 +63,17 @@ pub fn version<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<S
         .optional()?)
 }
 
+/// How many live records of the kind there are.
+pub fn live_count<K: RecordKind>(conn: &Connection) -> AppResult<usize> {
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM {} WHERE deleted_at IS NULL",
+            K::TABLE
+        ))?
+        .query_row([], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// A live record as the API shows it.
 pub fn get<K: RecordKind>(conn: &Connection, id: &str) -> AppResult<Option<K::Record>> {
     let Some(rec) = load::<K>(conn, id)? else {

@@ -54,6 +54,8 @@ pub trait Source: Sync {
     fn kind(&self) -> &'static str;
     /// Documents for those of `ids` that are live (trashed or missing ones are left out).
     fn docs(&self, conn: &Connection, ids: &[String]) -> AppResult<Vec<SearchDoc>>;
+    /// How many live records there are (a rebuild's progress).
+    fn count(&self, conn: &Connection) -> AppResult<usize>;
     /// The next `limit` live documents with an id greater than `after`, by id (rebuilds).
     fn docs_after(&self, conn: &Connection, after: &str, limit: usize)
     -> AppResult<Vec<SearchDoc>>;

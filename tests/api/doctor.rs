@@ -175,3 +175,34 @@ async fn a_missing_backup_key_fails_when_backups_need_it() {
     assert!(t.contains("ok    backup key "), "{t}");
     assert!(t.contains("ok    backups: the newest"), "{t}");
 }
+
+/// `harmonia reindex` counts every searchable kind in its progress: with
+/// more deals than contacts and companies it once showed more than 100 %
+/// and panicked drawing the bar.
+#[tokio::test]
+async fn reindex_counts_every_kind_it_indexes() {
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    let (status, body) = owner
+        .post("/api/v1/orgs/acme/contacts", json!({"first_name": "Ada"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for title in ["Renewal", "Expansion", "Pilot"] {
+        let (status, body) = owner
+            .post("/api/v1/orgs/acme/deals", json!({"title": title}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (dir, _) = app.stop().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_harmonia"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("reindex")
+        .env("HARMONIA_LOG", "warn")
+        .output()
+        .expect("run harmonia reindex");
+    let (stdout, stderr) = (text(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("acme: 4 records indexed"), "{stdout}");
+    assert!(stderr.contains("100% 4/4"), "{stderr}");
+}

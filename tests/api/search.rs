@@ -384,6 +384,40 @@ async fn a_deleted_or_corrupt_index_is_rebuilt_complete() {
     let (status, body) = s.get("/api/v1/orgs/acme/contacts?q=rebuild3").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+
+    // An index an older build wrote with Tantivy's default settings (16 KB
+    // blocks of stored documents): rebuilt with this build's, found meanwhile.
+    let (dir, config) = app.stop().await;
+    let meta_path = tenant_db(dir.path()).join("index").join("meta.json");
+    // (Null while a rebuild swaps the folders.)
+    let block_size = |path: &std::path::Path| -> Value {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .map_or(Value::Null, |meta| {
+                meta["index_settings"]["docstore_blocksize"].clone()
+            })
+    };
+    let ours = block_size(&meta_path);
+    assert_ne!(ours, json!(16_384), "this build writes smaller blocks");
+    let mut meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).expect("meta")).expect("json");
+    meta["index_settings"]["docstore_blocksize"] = json!(16_384);
+    std::fs::write(&meta_path, meta.to_string()).expect("older settings");
+    let app = start(dir, config).await;
+    let s = app.login("owner@example.com", PASSWORD).await;
+    eventually(&s, "acme", "rebuild11", |f| f.len() == 1).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while block_size(&meta_path) != ours {
+        assert!(
+            Instant::now() < deadline,
+            "an index with older settings was not rebuilt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually(&s, "acme", "rebuild12", |f| f.len() == 1).await;
+    let (_, body) = s.get("/api/v1/orgs/acme/search?q=x").await;
+    assert_eq!(body["rebuilding"], Value::Bool(false));
 }
 
 /// Filtering by kind takes one of two paths (the unfiltered query widened, or

@@ -93,6 +93,14 @@ fn load(conn: &Connection, cond: &str, args: impl rusqlite::Params) -> AppResult
     Ok(found)
 }
 
+/// How many live files there are.
+pub fn live_count(conn: &Connection) -> AppResult<usize> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM files WHERE deleted_at IS NULL")?
+        .query_row([], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// A live file (not in the trash), or None.
 pub fn get(conn: &Connection, id: &str) -> AppResult<Option<FileInfo>> {
     Ok(load(conn, "f.id = ?1 AND f.deleted_at IS NULL", [id])?.pop())
@@ -457,6 +465,9 @@ impl Source for FileSource {
         .into_iter()
         .map(search_doc)
         .collect())
+    }
+    fn count(&self, conn: &Connection) -> AppResult<usize> {
+        live_count(conn)
     }
     fn docs_after(
         &self,
