@@ -286,6 +286,25 @@ impl Db {
         .await
     }
 
+    /// A read that takes microseconds — a lookup by key through an index,
+    /// never a scan — run on the calling thread when a pooled connection is
+    /// idle, otherwise like `read`. Handing a read to the blocking pool and
+    /// back costs two thread switches (futex wake-ups and a parked thread);
+    /// a GET by id made two such hand-offs (the caller's credentials, then
+    /// the record), and the switches were a third of its CPU. A panic in `f`
+    /// is an internal error, as it is in the pool.
+    pub async fn lookup<T, F>(self: &Arc<Self>, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        let Some(conn) = self.readers.try_get() else {
+            return self.read(f).await;
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| in_snapshot(&conn, f)))
+            .unwrap_or_else(|_| Err(AppError::Internal(anyhow::anyhow!("a lookup panicked"))))
+    }
+
     /// Runs `f` inside a transaction on the single writer, off the async
     /// runtime. Its changes are committed when it returns Ok (and only then is
     /// the value returned); they are rolled back when it returns Err.

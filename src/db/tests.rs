@@ -195,3 +195,53 @@ fn bulk_commits_keep_the_wal_bounded() {
         "the WAL grew to {largest} bytes over {commits} bulk commits"
     );
 }
+
+/// A lookup runs on the caller's thread once a reader is idle (the hand-off
+/// to the blocking pool is what it spares), falls back to the pool when
+/// none is, sees committed rows, and survives a panic in its closure: the
+/// caller hears an internal error and the connection serves the next read.
+#[tokio::test]
+async fn a_lookup_runs_in_place_when_a_reader_is_idle() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open(dir.path());
+    db.write(insert_then(5, false)).await.expect("row");
+    let here = std::thread::current().id();
+    let on_thread = |db: &Arc<Db>| {
+        let db = db.clone();
+        async move {
+            db.lookup(|c| {
+                let n: i64 = c.query_row("SELECT n FROM t", [], |r| r.get(0))?;
+                Ok((std::thread::current().id(), n))
+            })
+            .await
+            .expect("lookup")
+        }
+    };
+    // A fresh pool has no idle connection: the first lookup goes through
+    // the pool (and leaves a connection behind).
+    let (first, n) = on_thread(&db).await;
+    assert_eq!(n, 5);
+    assert_ne!(first, here, "no idle reader yet: through the blocking pool");
+    let (second, n) = on_thread(&db).await;
+    assert_eq!(n, 5);
+    assert_eq!(second, here, "an idle reader: run in place");
+
+    let err = db
+        .lookup(|c| -> AppResult<()> {
+            c.query_row("SELECT n FROM t", [], |r| r.get::<_, i64>(0))?;
+            panic!("a bug in a lookup");
+        })
+        .await;
+    assert!(matches!(err, Err(AppError::Internal(_))), "{err:?}");
+    db.write(insert_then(6, false)).await.expect("row");
+    let (_, n) = db
+        .lookup(|c| {
+            Ok((
+                (),
+                c.query_row("SELECT max(n) FROM t", [], |r| r.get::<_, i64>(0))?,
+            ))
+        })
+        .await
+        .expect("after the panic");
+    assert_eq!(n, 6, "the panicked read's snapshot was let go");
+}

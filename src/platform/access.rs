@@ -135,7 +135,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
     let config = state.config.clone();
     let (caller, org, role, closure, time_zone) = state
         .control
-        .read(move |conn| {
+        .lookup(move |conn| {
             let caller = Caller::resolve(conn, &creds, &config)?;
             let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
             let role = match &caller {
@@ -189,7 +189,7 @@ impl FromRequestParts<AppState> for Caller {
         let config = state.config.clone();
         let caller = state
             .control
-            .read(move |conn| Caller::resolve(conn, &creds, &config))
+            .lookup(move |conn| Caller::resolve(conn, &creds, &config))
             .await?;
         caller.check_csrf(parts, &state.config.public_url)?;
         caller.touch(&state.control).await;

@@ -96,7 +96,7 @@ async fn get_one<K: RecordKind>(
     let rec = access
         .tenant
         .db
-        .read(move |c| store::get::<K>(c, &id))
+        .lookup(move |c| store::get::<K>(c, &id))
         .await?;
     rec.map(Json).ok_or(AppError::NotFound)
 }
