@@ -151,6 +151,27 @@ async fn an_index_from_an_older_version_is_reported_stale() {
     );
 }
 
+/// An index with this schema but the stored-document blocks of builds
+/// before 2 KB ones: the server rebuilds it, and doctor says so.
+#[tokio::test]
+async fn an_index_with_older_settings_is_reported_stale() {
+    let (dir, org) = instance().await;
+    let healthy = text(&doctor(dir.path(), &[]));
+    assert!(!healthy.contains("search index was built"), "{healthy}");
+    let meta_path = org.join("index").join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).expect("meta")).expect("json");
+    meta["index_settings"]["docstore_blocksize"] = json!(16_384);
+    std::fs::write(&meta_path, meta.to_string()).expect("older settings");
+    let out = doctor(dir.path(), &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("WARN  organization acme: search index was built for another generation of its database or by an older version"),
+        "{t}"
+    );
+}
+
 #[tokio::test]
 async fn a_missing_backup_key_fails_when_backups_need_it() {
     let (dir, _) = instance().await;
