@@ -122,6 +122,17 @@ async fn a_deleted_index_is_reported_with_how_it_comes_back() {
     assert!(t.contains("harmonia reindex --org acme"), "{t}");
 }
 
+/// Doctor passes with a warning that the organization's index will be rebuilt.
+fn assert_reported_stale(dir: &std::path::Path) {
+    let out = doctor(dir, &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("WARN  organization acme: search index was built for another generation of its database or by an older version"),
+        "{t}"
+    );
+}
+
 #[tokio::test]
 async fn an_index_from_an_older_version_is_reported_stale() {
     let (dir, org) = instance().await;
@@ -142,13 +153,7 @@ async fn an_index_from_an_older_version_is_reported_stale() {
     prepared.set_payload(&epoch);
     prepared.commit().expect("commit");
     drop(w);
-    let out = doctor(dir.path(), &[]);
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(
-        t.contains("WARN  organization acme: search index was built for another generation of its database or by an older version"),
-        "{t}"
-    );
+    assert_reported_stale(dir.path());
 }
 
 /// An index with this schema but the stored-document blocks of builds
@@ -163,13 +168,7 @@ async fn an_index_with_older_settings_is_reported_stale() {
         serde_json::from_str(&std::fs::read_to_string(&meta_path).expect("meta")).expect("json");
     meta["index_settings"]["docstore_blocksize"] = json!(16_384);
     std::fs::write(&meta_path, meta.to_string()).expect("older settings");
-    let out = doctor(dir.path(), &[]);
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(
-        t.contains("WARN  organization acme: search index was built for another generation of its database or by an older version"),
-        "{t}"
-    );
+    assert_reported_stale(dir.path());
 }
 
 #[tokio::test]
