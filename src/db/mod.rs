@@ -28,6 +28,7 @@ mod batch;
 pub mod definitions;
 pub mod pagecache;
 mod settings;
+pub mod walfile;
 use batch::{Job, job, run_batch};
 pub use settings::{apply_pragmas, prepare_sqlite, refresh_statistics};
 

@@ -5,19 +5,27 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::pagecache;
+use super::{pagecache, walfile};
 use crate::error::AppResult;
 
 /// What SQLite accepts only before its first connection in the process: our
-/// page cache (see `pagecache`). The binary calls this first thing and
-/// `Db::open` again (for the tests and the benchmark); later calls change
-/// nothing. Without it writes are correct, only slower: say so once.
+/// page cache (see `pagecache`), then our VFS (see `walfile`; registering
+/// it initialises SQLite, so it comes second). The binary calls this first
+/// thing and `Db::open` again (for the tests and the benchmark); later calls
+/// change nothing. Without them writes are correct, only slower: say so once.
+/// Returns whether the page cache is in place.
 pub fn prepare_sqlite() -> bool {
     static SAID: std::sync::Once = std::sync::Once::new();
     let installed = pagecache::install();
-    if !installed {
+    let wal = walfile::install();
+    if !installed || !wal {
         SAID.call_once(|| {
-            tracing::warn!("SQLite was initialised before Harmonia set up its page cache; commits scan the whole cache");
+            if !installed {
+                tracing::warn!("SQLite was initialised before Harmonia set up its page cache; commits scan the whole cache");
+            }
+            if !wal {
+                tracing::warn!("Harmonia's WAL writer is not SQLite's default VFS; each WAL frame is written on its own");
+            }
         });
     }
     installed
