@@ -30,6 +30,7 @@
 use std::cell::Cell;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rusqlite::ffi;
 
@@ -62,18 +63,18 @@ struct WalFile {
 /// Where the default VFS's file starts inside ours (16-aligned).
 const INNER_AT: usize = std::mem::size_of::<WalFile>().next_multiple_of(16);
 
-/// The default VFS as it was, and ours.
-struct Vfs {
-    base: *mut ffi::sqlite3_vfs,
-    ours: *mut ffi::sqlite3_vfs,
-}
-// SAFETY: both are VFS objects SQLite keeps for the life of the process and
-// calls from any thread; we never write through the pointers after
-// registration.
+/// Our VFS, once registered (a VFS object SQLite keeps for the life of the
+/// process and calls from any thread; never written after registration).
+struct Vfs(*mut ffi::sqlite3_vfs);
+// SAFETY: see above.
 unsafe impl Send for Vfs {}
 unsafe impl Sync for Vfs {}
 
 static VFS: OnceLock<Option<Vfs>> = OnceLock::new();
+
+/// The default VFS as it was, which ours opens files with. Set before ours
+/// is registered, so `open` always finds it.
+static BASE: AtomicPtr<ffi::sqlite3_vfs> = AtomicPtr::new(std::ptr::null_mut());
 
 thread_local! {
     /// Writes this thread passed to the file system, for tests.
@@ -106,27 +107,20 @@ pub(super) fn install() -> bool {
             ours.zName = c"harmonia".as_ptr() as *const c_char;
             ours.pNext = std::ptr::null_mut();
             ours.xOpen = Some(open);
+            BASE.store(base, Ordering::Release);
             let ours = Box::into_raw(Box::new(ours));
             if ffi::sqlite3_vfs_register(ours, 1) != ffi::SQLITE_OK {
                 drop(Box::from_raw(ours));
                 return None;
             }
-            Some(Vfs { base, ours })
+            Some(Vfs(ours))
         }
     })
     .as_ref()
     .is_some_and(|vfs| {
         // SAFETY: asking for the default VFS has no preconditions.
-        unsafe { ffi::sqlite3_vfs_find(std::ptr::null()) == vfs.ours }
+        unsafe { ffi::sqlite3_vfs_find(std::ptr::null()) == vfs.0 }
     })
-}
-
-fn base() -> *mut ffi::sqlite3_vfs {
-    // `open` is reachable only through our registered VFS.
-    match VFS.get() {
-        Some(Some(vfs)) => vfs.base,
-        _ => unreachable!("our VFS opens files only once installed"),
-    }
 }
 
 unsafe extern "C" fn open(
@@ -136,7 +130,10 @@ unsafe extern "C" fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let base = base();
+    let base = BASE.load(Ordering::Acquire);
+    if base.is_null() {
+        return ffi::SQLITE_CANTOPEN;
+    }
     // SAFETY: SQLite gives us `szOsFile` bytes at `file`, enough for the
     // default VFS's file at `file` itself or `INNER_AT` bytes in.
     unsafe {
@@ -233,9 +230,6 @@ fn flush(w: &mut WalFile) -> c_int {
     }
     let rc = write_through(w, &w.buf, w.start);
     w.buf.clear();
-    if w.buf.capacity() > CAP {
-        w.buf = Vec::new();
-    }
     rc
 }
 
@@ -268,6 +262,11 @@ unsafe extern "C" fn write(
     }
     if w.buf.is_empty() {
         w.start = offset;
+    }
+    if w.buf.capacity() == 0 {
+        // Once, at its full size: it never holds more than `CAP`, and
+        // growing it step by step was half of its cost.
+        w.buf.reserve_exact(CAP);
     }
     w.buf.extend_from_slice(bytes);
     if w.commit_at
