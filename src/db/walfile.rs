@@ -422,13 +422,20 @@ mod tests {
         conn
     }
 
-    fn schema(conn: &Connection) {
-        conn.execute_batch(
-            "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);
+    /// A new database in WAL mode with a table and two indexes, one row in
+    /// it, and the writer's `pragmas` set.
+    fn database(pragmas: &str) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("dir");
+        let writer = open(&dir.path().join("t.db"));
+        writer
+            .execute_batch(
+                "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);
              CREATE INDEX t_a ON t(a); CREATE INDEX t_b ON t(b);
              INSERT INTO t(a, b) VALUES ('first', 'row');",
-        )
-        .expect("schema");
+            )
+            .expect("schema");
+        writer.execute_batch(pragmas).expect("pragmas");
+        (dir, writer)
     }
 
     fn insert(conn: &Connection, rows: u32, seed: u32) {
@@ -446,9 +453,7 @@ mod tests {
 
     #[test]
     fn a_commit_reaches_the_file_in_one_write_and_readers_see_it() {
-        let dir = tempfile::tempdir().expect("dir");
-        let writer = open(&dir.path().join("t.db"));
-        schema(&writer);
+        let (dir, writer) = database("");
         let reader = Connection::open(dir.path().join("t.db")).expect("reader");
         let before = writes_on_this_thread();
         for commit in 1..=40 {
@@ -463,9 +468,7 @@ mod tests {
 
     #[test]
     fn a_commit_larger_than_the_buffer_reaches_the_file_in_pieces() {
-        let dir = tempfile::tempdir().expect("dir");
-        let writer = open(&dir.path().join("t.db"));
-        schema(&writer);
+        let (dir, writer) = database("");
         insert(&writer, 10, 1);
         let before = writes_on_this_thread();
         // Over 100 pages (500 KB of frames) in one commit, none spilled.
@@ -484,17 +487,12 @@ mod tests {
 
     #[test]
     fn a_commit_that_spilled_and_rewrote_frames_is_whole_in_the_file() {
-        let dir = tempfile::tempdir().expect("dir");
-        let writer = open(&dir.path().join("t.db"));
-        schema(&writer);
-        insert(&writer, 10, 1);
         // A cache of a few pages: the transaction writes frames before its
         // commit, dirties those pages again, and SQLite overwrites them in
         // place and rewrites the checksums of every frame after its commit
         // frame — the last write of the commit is a header, with no page.
-        writer
-            .execute_batch("PRAGMA cache_size=4")
-            .expect("small cache");
+        let (dir, writer) = database("PRAGMA cache_size=4");
+        insert(&writer, 10, 1);
         insert(&writer, 3_000, 2);
         let reader = Connection::open(dir.path().join("t.db")).expect("reader");
         assert_eq!(count(&reader), 3_011);
@@ -503,12 +501,7 @@ mod tests {
 
     #[test]
     fn a_rolled_back_transaction_leaves_nothing_and_the_next_commit_is_whole() {
-        let dir = tempfile::tempdir().expect("dir");
-        let writer = open(&dir.path().join("t.db"));
-        schema(&writer);
-        writer
-            .execute_batch("PRAGMA cache_size=4")
-            .expect("small cache");
+        let (dir, writer) = database("PRAGMA cache_size=4");
         {
             let tx = writer.unchecked_transaction().expect("begin");
             for i in 0..2_000 {
@@ -523,12 +516,7 @@ mod tests {
 
     #[test]
     fn full_sync_commits_are_whole_across_checkpoints() {
-        let dir = tempfile::tempdir().expect("dir");
-        let writer = open(&dir.path().join("t.db"));
-        writer
-            .execute_batch("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=20;")
-            .expect("full");
-        schema(&writer);
+        let (dir, writer) = database("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=20;");
         for commit in 1..=60 {
             insert(&writer, 25, commit);
         }
