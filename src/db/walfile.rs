@@ -246,6 +246,11 @@ unsafe extern "C" fn write(
     // SAFETY: SQLite passes `amount` readable bytes.
     let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, len) };
     let rewrite = w.read_at.take() == Some(offset);
+    // Decided before anything below flushes (which forgets `commit_at`):
+    // the commit frame's page may not fit beside its header.
+    let completes_commit = w
+        .commit_at
+        .is_some_and(|at| at + FRAME_HEADER as i64 == offset);
     let end = w.start + w.buf.len() as i64;
     if !w.buffered || rewrite || len >= CAP {
         let rc = flush(w);
@@ -269,9 +274,7 @@ unsafe extern "C" fn write(
         w.buf.reserve_exact(CAP);
     }
     w.buf.extend_from_slice(bytes);
-    if w.commit_at
-        .is_some_and(|at| at + FRAME_HEADER as i64 == offset)
-    {
+    if completes_commit {
         // The commit frame's page: the transaction is complete.
         return flush(w);
     }
@@ -483,6 +486,32 @@ mod tests {
             "{writes} writes for {frames} frames"
         );
         assert_eq!(count(&as_after_a_crash(dir.path())), 8_011);
+    }
+
+    #[test]
+    fn a_commit_frame_whose_page_fills_the_buffer_is_written() {
+        // The buffer fills at its 32nd frame's page; commits of every size
+        // from 20 to 70 pages put their commit frame there at least once.
+        // A reader then reads every page, the newest from the WAL.
+        let (dir, writer) = database("");
+        writer
+            .execute_batch("CREATE TABLE big(b BLOB)")
+            .expect("table");
+        let reader = Connection::open(dir.path().join("t.db")).expect("reader");
+        let mut total = 0;
+        for pages in 20..=70 {
+            let tx = writer.unchecked_transaction().expect("begin");
+            for _ in 0..pages {
+                tx.execute("INSERT INTO big(b) VALUES (zeroblob(3000))", [])
+                    .expect("insert");
+            }
+            tx.commit().expect("commit");
+            total += pages;
+            let read: i64 = reader
+                .query_row("SELECT sum(length(b)) FROM big", [], |r| r.get(0))
+                .expect("the reader reads every page");
+            assert_eq!(read, 3000 * total);
+        }
     }
 
     #[test]
