@@ -26,7 +26,10 @@ impl Raw {
 /// HTTP create writes: the contact, its outbox entry, its email keys.
 pub fn inserts(path: &Path, rows: &[DemoContact], duration: Duration) -> anyhow::Result<Raw> {
     drop(Db::open(path, Schema::Tenant, &DbOptions::new(false))?);
-    let conn = Connection::open(path)?;
+    // SQLite's own unix VFS, as a plain rusqlite program gets it: Harmonia
+    // registers its WAL writer (`db::walfile`) as the process's default,
+    // and this baseline measures SQLite, not Harmonia's write path.
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), c"unix")?;
     harmonia::db::apply_pragmas(&conn, false)?;
     let mut lat = Vec::new();
     let start = Instant::now();
