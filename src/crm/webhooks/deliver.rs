@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::client::{Answer, Endpoint};
 use super::queue::{self, Due, Outcome};
 use super::store;
 use super::{secret_purpose, sign, ssrf};
@@ -22,14 +22,12 @@ use crate::tenant::Tenant;
 pub const GIVE_UP_AFTER: time::Duration = time::Duration::days(3);
 /// The longest wait between two tries.
 const MAX_WAIT: Duration = Duration::from_secs(6 * 3600);
-/// Deliveries taken per batch, and at most in flight at once.
+/// Deliveries taken per batch.
 const BATCH: i64 = 500;
-const IN_FLIGHT: usize = 32;
 /// A run stops taking new batches after this long (the job runs again).
 const RUN_FOR: Duration = Duration::from_secs(50);
 /// At most this much of an answer is kept in the log.
 pub const EXCERPT: usize = 1024;
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The wait before try number `attempts + 1` (after `attempts` failures).
 pub fn backoff(base: Duration, attempts: i64) -> Duration {
@@ -117,11 +115,11 @@ async fn tell_admins(state: &AppState, org_id: &str, slug: &str, hook: &store::W
     tracing::warn!(org = %org_id, hook = %hook.id, "webhook disabled after three days of failures");
 }
 
-/// A hook's client: its secret, its URL parsed once for all its deliveries,
-/// and the addresses it may reach (or why not).
+/// A hook as a run sends to it: its secret, and its receiver with the URL
+/// parsed once for all its deliveries (or why it cannot be reached).
 struct Hook {
     secret: Option<zeroize::Zeroizing<String>>,
-    client: Result<(reqwest::Client, reqwest::Url), String>,
+    endpoint: Result<(Arc<Endpoint>, url::Url), String>,
 }
 
 async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
@@ -142,55 +140,50 @@ async fn prepare(state: &AppState, org_id: &str, d: &Due) -> Hook {
             None
         }
     };
-    let client = match ssrf::check_syntax(&d.url) {
+    let endpoint = match ssrf::check_syntax(&d.url) {
         Err(e) => Err(format!("the URL {e}")),
         Ok(url) => match ssrf::resolve(&url, state.config.webhooks_allow_private).await {
             Err(e) => Err(format!("refused: {e}")),
-            Ok(target) => client_for(&target).map(|c| (c, target.url)),
+            Ok(target) => endpoint_for(&target).map(|e| (e, target.url)),
         },
     };
-    Hook { secret, client }
+    Hook { secret, endpoint }
 }
 
-/// Clients kept between delivery runs, by host and the addresses it was
-/// checked to reach. Building one parses the system's root certificates (a
-/// few milliseconds, on every run for every hook before), and a kept client
-/// keeps its connections to the receiver open. The addresses are in the key:
-/// a host that now resolves elsewhere gets a new client, and `ssrf::resolve`
-/// checks every run's answer before a client is looked up.
-type Clients = lru::LruCache<(String, Vec<std::net::SocketAddr>), reqwest::Client>;
-static CLIENTS: std::sync::LazyLock<std::sync::Mutex<Clients>> = std::sync::LazyLock::new(|| {
-    std::sync::Mutex::new(lru::LruCache::new(
-        std::num::NonZeroUsize::new(256).unwrap_or(std::num::NonZeroUsize::MIN),
-    ))
-});
+/// Receivers kept between delivery runs, by scheme, host, port and the
+/// addresses they were checked to reach: a kept one keeps its connections
+/// open. The addresses are in the key: a host that now resolves elsewhere
+/// gets a new endpoint, and `ssrf::resolve` checks every run's answer
+/// before an endpoint is looked up.
+type Endpoints = lru::LruCache<(String, String, u16, Vec<std::net::SocketAddr>), Arc<Endpoint>>;
+static ENDPOINTS: std::sync::LazyLock<std::sync::Mutex<Endpoints>> =
+    std::sync::LazyLock::new(|| {
+        std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(256).unwrap_or(std::num::NonZeroUsize::MIN),
+        ))
+    });
 
-/// A client that connects only to the checked addresses, follows no
-/// redirect and uses no proxy.
-fn client_for(target: &ssrf::Target) -> Result<reqwest::Client, String> {
-    let key = (target.host.clone(), target.addrs.clone());
-    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(client) = clients.get(&key) {
-        return Ok(client.clone());
+fn endpoint_for(target: &ssrf::Target) -> Result<Arc<Endpoint>, String> {
+    let key = (
+        target.url.scheme().to_string(),
+        target.host.clone(),
+        target.url.port_or_known_default().unwrap_or(0),
+        target.addrs.clone(),
+    );
+    let mut endpoints = ENDPOINTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = endpoints.get(&key) {
+        return Ok(e.clone());
     }
-    // reqwest takes the process's provider (ring): the binary carries one.
-    crate::crypto::install_default_provider();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("Harmonia-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .resolve_to_addrs(&target.host, &target.addrs)
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-    clients.put(key, client.clone());
-    Ok(client)
+    let e = Arc::new(Endpoint::new(target)?);
+    endpoints.put(key, e.clone());
+    Ok(e)
 }
 
-/// Sends `due` with up to `IN_FLIGHT` requests on the wire at once, all
-/// from this task (a task per delivery cost a spawn, a semaphore and a
-/// wake-up each, for nothing: sending is waiting).
+/// A receiver's share of a run: each delivery with its request.
+type Batch = Vec<(Due, Vec<u8>)>;
+
+/// Sends `due`: the deliveries to each receiver together (see `client`:
+/// pipelined over a few connections), the receivers at once.
 async fn send_all(state: &AppState, org_id: &str, slug: &str, due: Vec<Due>) -> Vec<Outcome> {
     let mut hooks: HashMap<String, Hook> = HashMap::new();
     for d in &due {
@@ -201,22 +194,60 @@ async fn send_all(state: &AppState, org_id: &str, slug: &str, due: Vec<Due>) -> 
         }
     }
     let base = state.config.webhook_retry_base;
-    let hooks = &hooks;
-    let sends = due.into_iter().map(|d| async move {
-        match hooks
+    let mut out = Vec::with_capacity(due.len());
+    // Requests by receiver, in the order of `due`.
+    let mut batches: Vec<(Arc<Endpoint>, Batch)> = Vec::new();
+    for d in due {
+        let hook = hooks
             .get(&d.hook_id)
-            .filter(|_| d.enabled || d.event_type == super::TEST_EVENT)
-        {
-            Some(hook) => send_one(hook, d, org_id, slug, base).await,
-            None => skipped(d),
+            .filter(|_| d.enabled || d.event_type == super::TEST_EVENT);
+        let Some(hook) = hook else {
+            out.push(skipped(d));
+            continue;
+        };
+        let request = match (&hook.endpoint, &hook.secret) {
+            (Err(e), _) => Err(e.clone()),
+            (_, None) => Err("the signing secret cannot be read (see the server log)".into()),
+            (Ok((endpoint, url)), Some(secret)) => {
+                let body = body(&d, org_id, slug);
+                let t = clock::now().unix_timestamp();
+                let signature = sign::header_value(secret, t, &body);
+                let request = endpoint.post(
+                    url,
+                    &[
+                        ("content-type", "application/json"),
+                        (sign::HEADER, &signature),
+                        ("harmonia-event-id", &d.event_id),
+                        ("harmonia-event-type", &d.event_type),
+                    ],
+                    &body,
+                );
+                Ok((endpoint, request))
+            }
+        };
+        match request {
+            Err(why) => out.push(outcome(d, Err(why), Duration::ZERO, base)),
+            Ok((endpoint, request)) => {
+                match batches.iter_mut().find(|(e, _)| Arc::ptr_eq(e, endpoint)) {
+                    Some((_, batch)) => batch.push((d, request)),
+                    None => batches.push((endpoint.clone(), vec![(d, request)])),
+                }
+            }
         }
+    }
+    let sent = batches.into_iter().map(|(endpoint, batch)| async move {
+        let (due, requests): (Vec<Due>, Vec<Vec<u8>>) = batch.into_iter().unzip();
+        let answers = endpoint.send(requests).await;
+        due.into_iter()
+            .zip(answers)
+            .map(|(d, (answer, took))| outcome(d, answer, took, base))
+            .collect::<Vec<_>>()
     });
-    futures_util::stream::iter(sends)
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await
+    for outcomes in futures_util::future::join_all(sent).await {
+        out.extend(outcomes);
+    }
+    out
 }
-
 fn skipped(d: Due) -> Outcome {
     Outcome {
         due: d,
@@ -249,49 +280,21 @@ pub fn body(d: &Due, org_id: &str, slug: &str) -> Vec<u8> {
     out
 }
 
-async fn send_one(hook: &Hook, d: Due, org_id: &str, slug: &str, base: Duration) -> Outcome {
-    let at = clock::now_stamp();
-    let started = Instant::now();
-    let result: Result<(u16, String), String> = match (&hook.client, &hook.secret) {
-        (Err(e), _) => Err(e.clone()),
-        (_, None) => Err("the signing secret cannot be read (see the server log)".into()),
-        (Ok((client, url)), Some(secret)) => {
-            let body = body(&d, org_id, slug);
-            let t = clock::now().unix_timestamp();
-            let sent = client
-                .post(url.clone())
-                .header("content-type", "application/json")
-                .header(sign::HEADER, sign::header_value(secret, t, &body))
-                .header("Harmonia-Event-Id", &d.event_id)
-                .header("Harmonia-Event-Type", &d.event_type)
-                .body(body)
-                .send()
-                .await;
-            match sent {
-                Err(e) => Err(describe(e)),
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let mut excerpt = Vec::new();
-                    while excerpt.len() < EXCERPT {
-                        match resp.chunk().await {
-                            Ok(Some(c)) => excerpt.extend_from_slice(&c),
-                            _ => break,
-                        }
-                    }
-                    excerpt.truncate(EXCERPT);
-                    Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
-                }
-            }
+/// How a delivery ended, from its answer (or why there was none).
+fn outcome(d: Due, answer: Result<Answer, String>, took: Duration, base: Duration) -> Outcome {
+    // The attempt's time is when it was sent.
+    let at = clock::stamp(clock::now() - time::Duration::try_from(took).unwrap_or_default());
+    let latency_ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
+    let (status_code, error, response, ok) = match answer {
+        Ok(a) => {
+            let ok = (200..300).contains(&a.status);
+            (
+                Some(i64::from(a.status)),
+                (!ok).then(|| format!("the receiver answered {}", a.status)),
+                String::from_utf8_lossy(&a.excerpt).into_owned(),
+                ok,
+            )
         }
-    };
-    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let (status_code, error, response, ok) = match result {
-        Ok((s, r)) => (
-            Some(i64::from(s)),
-            (!(200..300).contains(&s)).then(|| format!("the receiver answered {s}")),
-            r,
-            (200..300).contains(&s),
-        ),
         Err(e) => (None, Some(e), String::new(), false),
     };
     let retry_at = if ok {
@@ -317,17 +320,6 @@ async fn send_one(hook: &Hook, d: Due, org_id: &str, slug: &str, base: Duration)
         ok,
         retry_at,
         skipped: false,
-    }
-}
-
-/// A transport error in a sentence (no URL repeated, no secret).
-fn describe(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer within 10 s".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("request failed: {}", e.without_url())
     }
 }
 

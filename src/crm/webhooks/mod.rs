@@ -5,6 +5,7 @@
 //! refused (at creation and again after DNS resolution at each delivery)
 //! unless the server runs with `--webhooks-allow-private`.
 
+pub mod client;
 pub mod deliver;
 pub mod inbound;
 pub mod inbound_routes;
