@@ -1,6 +1,8 @@
 //! Outbound webhooks end to end: a receiver on 127.0.0.1 checks each
 //! signature with its own HMAC, fails the first tries and sees the retries;
-//! SSRF refusals at creation and at delivery; roles and isolation of every
+//! many events to one receiver arrive pipelined on few connections, each
+//! request whole and signed; SSRF refusals at creation and at delivery;
+//! roles and isolation of every
 //! route; the vault (no plaintext secret on disk, a ciphertext moved to
 //! another organization or purpose fails).
 
@@ -337,6 +339,152 @@ async fn a_deal_stage_change_and_members_are_events() {
         .expect("event");
     assert_eq!(ev["data"]["id"], json!(deal_id));
     assert_eq!(ev["data"]["to"]["stage_id"], stages[1]["id"]);
+    runner.abort();
+}
+
+/// A request as a raw receiver read it: event id, signature, body.
+type Request = (String, String, Vec<u8>);
+/// The requests one read of connection number `.0` carried.
+type Read = (usize, Vec<Request>);
+
+/// What a raw receiver saw: per read of a connection (numbered), the
+/// requests it carried.
+#[derive(Clone, Default)]
+struct Wire {
+    reads: Arc<Mutex<Vec<Read>>>,
+}
+
+/// A receiver that reads the socket itself, so that it sees how requests
+/// arrive, and answers every whole request of a read in one write.
+async fn wire_receiver() -> (String, Wire) {
+    let wire = Wire::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = wire.clone();
+    tokio::spawn(async move {
+        let mut conn_no = 0;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            conn_no += 1;
+            let (seen, conn) = (seen.clone(), conn_no);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 1 << 16];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut got = Vec::new();
+                    loop {
+                        let mut headers = [httparse::EMPTY_HEADER; 32];
+                        let mut req = httparse::Request::new(&mut headers);
+                        let Ok(httparse::Status::Complete(head)) = req.parse(&buf) else {
+                            break;
+                        };
+                        let header = |name: &str| {
+                            req.headers
+                                .iter()
+                                .find(|h| h.name.eq_ignore_ascii_case(name))
+                                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                                .unwrap_or_default()
+                        };
+                        let len: usize = header("content-length").parse().expect("length");
+                        if buf.len() < head + len {
+                            break;
+                        }
+                        let (id, sig) = (header("harmonia-event-id"), header("harmonia-signature"));
+                        got.push((id, sig, buf[head..head + len].to_vec()));
+                        buf.drain(..head + len);
+                    }
+                    if got.is_empty() {
+                        continue;
+                    }
+                    let answers =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".repeat(got.len());
+                    seen.reads.lock().expect("lock").push((conn, got));
+                    if sock.write_all(answers.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/in"), wire)
+}
+
+#[tokio::test]
+async fn many_events_to_one_receiver_go_pipelined_on_few_connections() {
+    let (app, runner) = hooks_app(true).await;
+    let s = app.setup_owner().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let (status, c) = s
+            .post(
+                "/api/v1/orgs/acme/contacts",
+                sample_contact(&format!("Pipe{i}")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        ids.push(c["id"].as_str().expect("id").to_string());
+    }
+    let (url, wire) = wire_receiver().await;
+    let (status, hook) = s
+        .post(
+            "/api/v1/orgs/acme/webhooks",
+            json!({"url": url, "events": ["contact.updated"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let secret = hook["secret"].as_str().expect("secret").to_string();
+    let (status, done) = s
+        .post(
+            "/api/v1/orgs/acme/contacts/bulk",
+            json!({"ids": ids, "set": {"job_title": "Piped"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let delivered = || {
+        wire.reads
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|r| r.1.len())
+            .sum::<usize>()
+    };
+    wait_for("24 deliveries", || delivered() >= 24).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reads = wire.reads.lock().expect("lock").clone();
+    // Every event once, each signed over its own body.
+    let mut events = std::collections::BTreeSet::new();
+    for (_, got) in &reads {
+        for (id, sig, body) in got {
+            assert!(signature_ok(&secret, sig, body), "bad signature {sig}");
+            let v: Value = serde_json::from_slice(body).expect("json");
+            assert_eq!(v["id"], json!(id));
+            assert_eq!(v["data"]["record"]["job_title"], "Piped");
+            assert!(events.insert(id.clone()), "{id} twice");
+        }
+    }
+    assert_eq!(events.len(), 24);
+    // Several requests in one read of one connection, and fewer
+    // connections than events.
+    let most = reads.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    assert!(most >= 2, "no read carried two requests: {most}");
+    let conns = reads
+        .iter()
+        .map(|r| r.0)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(
+        conns.len() <= 12,
+        "{} connections for 24 events",
+        conns.len()
+    );
     runner.abort();
 }
 
