@@ -52,6 +52,18 @@ struct Conn {
     idle_since: Instant,
 }
 
+impl Conn {
+    /// Whether a kept connection is still open and has said nothing since
+    /// its last answer. Answers pair with requests by their order alone: a
+    /// receiver that sent more than it was asked is out of step, and one
+    /// that has closed the connection is gone.
+    fn quiet(&mut self) -> bool {
+        use futures_util::FutureExt;
+        let mut probe = [0u8; 1];
+        self.buf.is_empty() && self.io.read(&mut probe).now_or_never().is_none()
+    }
+}
+
 /// A receiver's answer: its status and the start of its body.
 #[derive(Debug)]
 pub struct Answer {
@@ -266,7 +278,7 @@ impl Endpoint {
                     }
                 }
             }
-            if reusable {
+            if reusable && conn.buf.is_empty() {
                 self.checkin(conn);
             }
             match broke {
@@ -290,8 +302,8 @@ impl Endpoint {
 
     fn checkout(&self) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(c) = idle.pop() {
-            if c.idle_since.elapsed() < IDLE_FOR {
+        while let Some(mut c) = idle.pop() {
+            if c.idle_since.elapsed() < IDLE_FOR && c.quiet() {
                 return Some(c);
             }
         }

@@ -195,6 +195,47 @@ async fn the_connection_is_kept_and_a_stale_one_is_replaced() {
 }
 
 #[tokio::test]
+async fn an_answer_nobody_asked_for_retires_its_connection() {
+    // The first connection answers its request, then sends an answer more
+    // (at once, or a moment later); every later connection answers right.
+    for delay in [0, 100] {
+        let (addr, conns) = receiver(move |mut sock, nth| async move {
+            let mut buf = Vec::new();
+            loop {
+                let (reqs, _) = read_requests(&mut sock, &mut buf, 1).await;
+                if reqs.is_empty() {
+                    return;
+                }
+                let mut answers = reqs.iter().map(|_| ok("ok")).collect::<String>();
+                if nth == 0 && delay == 0 {
+                    answers += "HTTP/1.1 500 Out of step\r\ncontent-length: 0\r\n\r\n";
+                }
+                let _ = sock.write_all(answers.as_bytes()).await;
+                if nth == 0 && delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 500 Out of step\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                }
+            }
+        })
+        .await;
+        let url = format!("http://127.0.0.1:{}/", addr.port());
+        let e = Endpoint::new(&target(&url, addr)).expect("endpoint");
+        for round in 0..2 {
+            let (a, _) = e.send(requests(&e, &url, 1)).await.remove(0);
+            assert_eq!(
+                a.expect("answered").status,
+                200,
+                "delay {delay}, round {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(delay + 50)).await;
+        }
+        assert_eq!(conns.load(Ordering::SeqCst), 2, "delay {delay}");
+    }
+}
+
+#[tokio::test]
 async fn a_receiver_closing_midway_gets_the_rest_on_a_new_connection() {
     // Two answers per connection, then `Connection: close` or a plain close.
     let (addr, conns) = receiver(|mut sock, nth| async move {
