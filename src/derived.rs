@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
-/// Distinct figures kept per database (boards × filters, forecasts).
-const CAPACITY: usize = 64;
+/// Distinct figures kept per database (boards × filters, forecasts; in the
+/// control database, a grant per credential and organization in use).
+const CAPACITY: usize = 256;
 
 type Entry = (u64, Arc<dyn Any + Send + Sync>);
 

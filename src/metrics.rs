@@ -58,6 +58,7 @@ pub struct Metrics {
     pub jobs: Family<JobLabels, Counter>,
     pub open_organizations: Gauge,
     pub writer_queue_depth: Gauge,
+    pub read_queue_depth: Gauge,
     pub indexer_lag: Gauge,
     pub database_bytes: Family<DatabaseLabels, Gauge>,
     pub index_bytes: Gauge,
@@ -106,6 +107,12 @@ impl Metrics {
             "Write jobs waiting for a database writer (control and open organizations)",
             writer_queue_depth.clone(),
         );
+        let read_queue_depth = Gauge::default();
+        registry.register(
+            "read_queue_depth",
+            "Reads waiting for a database connection (control and open organizations)",
+            read_queue_depth.clone(),
+        );
         let indexer_lag = Gauge::default();
         registry.register(
             "indexer_lag_records",
@@ -132,6 +139,7 @@ impl Metrics {
             jobs,
             open_organizations,
             writer_queue_depth,
+            read_queue_depth,
             indexer_lag,
             database_bytes,
             index_bytes,

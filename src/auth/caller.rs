@@ -67,14 +67,25 @@ pub enum Caller {
 impl Caller {
     /// Looks the credentials up (blocking; runs inside a `read`).
     pub fn resolve(conn: &Connection, creds: &Credentials, config: &Config) -> AppResult<Caller> {
+        Ok(Caller::resolve_until(conn, creds, config)?.0)
+    }
+
+    /// `resolve`, with the session's expiry stamp (None for an API key,
+    /// which lasts until revoked), for callers that keep the answer.
+    pub fn resolve_until(
+        conn: &Connection,
+        creds: &Credentials,
+        config: &Config,
+    ) -> AppResult<(Caller, Option<String>)> {
         match creds {
             Credentials::Session(token) => {
                 let found = session::find(conn, token, config)?.ok_or(AppError::Unauthenticated)?;
-                Ok(Caller::User {
+                let caller = Caller::User {
                     user: found.user,
                     session_token: token.clone(),
                     last_seen_at: found.last_seen_at,
-                })
+                };
+                Ok((caller, Some(found.expires_at)))
             }
             Credentials::ApiKey(secret) => conn
                 .prepare_cached(
@@ -96,7 +107,7 @@ impl Caller {
                     })
                 })
                 .optional()?
-                .map(Caller::ApiKey)
+                .map(|key| (Caller::ApiKey(key), None))
                 .ok_or(AppError::Unauthenticated),
         }
     }

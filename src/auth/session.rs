@@ -129,29 +129,51 @@ pub fn revoke_by_id(conn: &Connection, user_id: &str, id: &str) -> AppResult<boo
 pub struct Found {
     pub user: User,
     pub last_seen_at: String,
+    pub expires_at: String,
+}
+
+/// The stamps a live session's must be past now: its expiry must be after
+/// `now`, its last use after `idle_cutoff`.
+struct Cutoffs {
+    now: String,
+    idle_cutoff: String,
+}
+
+impl Cutoffs {
+    fn now(config: &Config) -> Cutoffs {
+        let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::DAY);
+        let now = clock::now();
+        Cutoffs {
+            now: clock::stamp(now),
+            idle_cutoff: clock::stamp(now - idle),
+        }
+    }
 }
 
 /// The live session behind a token, if any (expired ones count as absent).
 pub fn find(conn: &Connection, token: &str, config: &Config) -> AppResult<Option<Found>> {
-    let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::DAY);
-    let now = clock::now();
-    let idle_cutoff = clock::stamp(now - idle);
+    let cut = Cutoffs::now(config);
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT {}, s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_seen_at > ?3",
             users::COLUMNS
         ))?
-        .query_row(
-            params![tokens::sha256(token), clock::stamp(now), idle_cutoff],
-            |r| {
-                Ok(Found {
-                    user: users::from_row(r, 0)?,
-                    last_seen_at: r.get(users::WIDTH)?,
-                })
-            },
-        )
+        .query_row(params![tokens::sha256(token), cut.now, cut.idle_cutoff], |r| {
+            Ok(Found {
+                user: users::from_row(r, 0)?,
+                last_seen_at: r.get(users::WIDTH)?,
+                expires_at: r.get(users::WIDTH + 1)?,
+            })
+        })
         .optional()?)
+}
+
+/// Whether a session `find` found earlier is still live now: the same
+/// test, on the stamps it read (for callers that keep what it found).
+pub fn still_live(expires_at: &str, last_seen_at: &str, config: &Config) -> bool {
+    let cut = Cutoffs::now(config);
+    expires_at > cut.now.as_str() && last_seen_at > cut.idle_cutoff.as_str()
 }
 
 pub fn touch(conn: &Connection, token_hash: &[u8]) -> AppResult<()> {

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::clock;
 use crate::crm::contacts::{Contact, Contacts};
-use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
+use crate::error::{AppError, AppResult, ErrorBody, JsonBytes, Path, Problems, Query};
 use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::list::{Page, Params};
@@ -470,7 +470,7 @@ async fn company_contacts(
     access: OrgAccess,
     Path(path): Path<IdPath>,
     Query(params): Query<Params>,
-) -> AppResult<Json<Page<Contact>>> {
+) -> AppResult<JsonBytes> {
     let id = path.id;
     let lookup = id.clone();
     access
@@ -479,7 +479,5 @@ async fn company_contacts(
         .read(move |c| store::load::<Companies>(c, &lookup))
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(
-        list_page::<Contacts>(&access, params, Some(("t.company_id = ?", id))).await?,
-    ))
+    list_page::<Contacts>(&access, params, Some(("t.company_id = ?", id))).await
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{AppError, AppResult, ErrorBody, Json, Query};
+use crate::error::{AppError, AppResult, ErrorBody, JsonBytes, Query};
 use crate::platform::access::OrgAccess;
 use crate::search::hits::top_hits;
 use crate::search::query::{self, Snippet};
@@ -52,10 +52,7 @@ pub struct SearchResults {
 #[utoipa::path(get, path = "/search", tag = "search",
     params(("org" = String, Path, description = "organization slug"), SearchParams),
     responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
-async fn search(
-    access: OrgAccess,
-    Query(params): Query<SearchParams>,
-) -> AppResult<Json<SearchResults>> {
+async fn search(access: OrgAccess, Query(params): Query<SearchParams>) -> AppResult<JsonBytes> {
     let limit = match params.limit {
         None => 20,
         Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -83,13 +80,14 @@ async fn search(
     let parsed = query::parse(params.q.as_deref().unwrap_or(""))?;
     let rebuilding = access.tenant.search.is_rebuilding();
     if parsed.is_empty() {
-        return Ok(Json(SearchResults {
+        return JsonBytes::of(&SearchResults {
             items: Vec::new(),
             rebuilding,
-        }));
+        });
     }
     let tenant = access.tenant.clone();
-    let items = crate::db::off_runtime(move || {
+    // The answer is written where the hits were read (see `JsonBytes`).
+    crate::db::off_runtime(move || {
         let search = &tenant.search;
         let mut hits = top_hits(search, &parsed, &kinds, false, limit)?;
         if hits.len() < limit && query::has_fuzzy_words(&parsed) {
@@ -102,7 +100,7 @@ async fn search(
                 }
             }
         }
-        Ok(hits
+        let items = hits
             .into_iter()
             .map(|(score, d)| {
                 // The stored values first, then the title: a name match is marked too.
@@ -118,10 +116,10 @@ async fn search(
                     score,
                 }
             })
-            .collect())
+            .collect();
+        JsonBytes::of(&SearchResults { items, rebuilding })
     })
-    .await?;
-    Ok(Json(SearchResults { items, rebuilding }))
+    .await
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

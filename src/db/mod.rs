@@ -27,6 +27,7 @@ use crate::error::{AppError, AppResult};
 mod batch;
 pub mod definitions;
 pub mod pagecache;
+mod reads;
 mod settings;
 pub mod walfile;
 use batch::{Job, job, run_batch};
@@ -113,6 +114,8 @@ pub struct Db {
     writer: Mutex<Connection>,
     queue: Mutex<Queue>,
     readers: Pool<SqliteConnectionManager>,
+    /// Reads waiting for a pooled connection, and the threads taking them.
+    reads: reads::Reads,
     commits: AtomicU32,
     checkpointing: Arc<AtomicBool>,
     /// The background checkpoints' connection, kept from one to the next:
@@ -254,6 +257,7 @@ impl Db {
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             readers,
+            reads: reads::Reads::new(opts.readers as usize),
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
             checkpointer: Arc::new(Mutex::new(None)),
@@ -270,21 +274,27 @@ impl Db {
         &self.path
     }
 
-    /// Runs `f` on a read-only connection, off the async runtime.
+    /// Runs `f` on a read-only connection, off the async runtime: the read
+    /// joins this database's queue of reads (see `reads`).
     pub async fn read<T, F>(self: &Arc<Self>, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let db = self.clone();
-        off_runtime(move || {
-            let conn = db
-                .readers
-                .get()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("read pool: {e}")))?;
-            in_snapshot(&conn, f)
-        })
-        .await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        reads::queue(
+            self,
+            Box::new(move |conn: Result<&Connection, String>| {
+                let answer = match conn {
+                    Ok(conn) => in_snapshot(conn, f),
+                    Err(why) => Err(AppError::Internal(anyhow::anyhow!(why))),
+                };
+                // The caller may have stopped waiting (a dropped request).
+                let _ = tx.send(answer);
+            }),
+        );
+        rx.await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a read ended without a result")))?
     }
 
     /// A read that takes microseconds — a lookup by key through an index,
@@ -584,6 +594,11 @@ impl Db {
     /// `g` is at least as new as `g`.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Reads waiting for a pooled connection now (for /metrics).
+    pub fn reads_waiting(&self) -> usize {
+        self.reads.waiting()
     }
 
     /// Write jobs waiting for the writer now (for /metrics).

@@ -245,3 +245,75 @@ async fn a_lookup_runs_in_place_when_a_reader_is_idle() {
         .expect("after the panic");
     assert_eq!(n, 6, "the panicked read's snapshot was let go");
 }
+
+/// Reads beyond the pool's connections wait in the database's queue, not
+/// on threads of their own: however many are asked at once, no more run
+/// together than there are connections, a few threads take them all, and
+/// every one is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_beyond_the_pool_queue_and_all_are_answered() {
+    use std::sync::atomic::AtomicUsize;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut opts = DbOptions::new(false);
+    opts.readers = 2;
+    let db = Arc::new(Db::open(&dir.path().join("r.db"), Schema::Control, &opts).expect("open"));
+    let now = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let reads = (0..40).map(|i| {
+        let (db, now, most) = (db.clone(), now.clone(), most.clone());
+        let threads = threads.clone();
+        tokio::spawn(async move {
+            db.read(move |c| {
+                threads
+                    .lock()
+                    .expect("threads")
+                    .insert(std::thread::current().id());
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                let n: i64 = c.query_row("SELECT ?1", [i], |r| r.get(0))?;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(n)
+            })
+            .await
+        })
+    });
+    let answers: Vec<i64> = futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task").expect("read"))
+        .collect();
+    assert_eq!(answers, (0..40).collect::<Vec<i64>>());
+    let most = most.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "{most} reads ran at once");
+    // Two threads took them, give or take one that found the queue empty
+    // for a moment (a thread per read would be 40).
+    let threads = threads.lock().expect("threads").len();
+    assert!(threads <= 4, "40 reads ran on {threads} threads");
+    assert_eq!(db.reads_waiting(), 0);
+}
+
+/// A read that panics answers its caller with an error; the reads queued
+/// behind it are answered on the same connection, which is usable again.
+#[tokio::test]
+async fn a_read_that_panics_fails_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut opts = DbOptions::new(false);
+    opts.readers = 1;
+    let db = Arc::new(Db::open(&dir.path().join("p.db"), Schema::Control, &opts).expect("open"));
+    let bad = db.read(|c| -> AppResult<i64> {
+        c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        panic!("a bug in a read");
+    });
+    let good = db.read(|c| Ok(c.query_row("SELECT 2", [], |r| r.get::<_, i64>(0))?));
+    let (bad, good) = tokio::join!(bad, good);
+    assert!(matches!(bad, Err(AppError::Internal(_))), "{bad:?}");
+    assert_eq!(good.expect("the next read"), 2);
+    assert_eq!(
+        db.read(|c| Ok(c.query_row("SELECT 3", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .expect("later"),
+        3
+    );
+}

@@ -96,6 +96,9 @@ fn refresh(state: &AppState) {
     let queued: usize =
         state.control.queue_depth() + open.iter().map(|t| t.db.queue_depth()).sum::<usize>();
     m.writer_queue_depth.set(queued as i64);
+    let waiting: usize =
+        state.control.reads_waiting() + open.iter().map(|t| t.db.reads_waiting()).sum::<usize>();
+    m.read_queue_depth.set(waiting as i64);
     let lag: i64 = open
         .iter()
         .filter_map(|t| {

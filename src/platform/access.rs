@@ -5,15 +5,19 @@
 //! Only after that does it hand out the organization's `Tenant`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use rusqlite::Connection;
 
 use crate::audit;
 use crate::audit::requests::RequestSlot;
 use crate::auth::caller::{Caller, Credentials};
 use crate::auth::mfa;
 use crate::auth::roles::Role;
+use crate::auth::{session, tokens};
+use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::platform::closure::{self, Closure};
 use crate::platform::members;
@@ -122,6 +126,117 @@ impl FromRequestParts<AppState> for OrgAccessEvenIfClosed {
     }
 }
 
+/// What one credential may do in one organization, as the control
+/// database said at one write generation: kept so that a burst of requests
+/// with the same key or session reads the control database once, not five
+/// statements each.
+struct Grant {
+    caller: Caller,
+    org: Org,
+    role: Role,
+    closure: Option<Closure>,
+    time_zone: Option<String>,
+    /// A session's expiry stamp (an API key's grant has none).
+    session_expires_at: Option<String>,
+    made: Instant,
+}
+
+/// How long a grant is served, however quiet the control database: writes
+/// by this process end it at once (its generation moves); this bounds what
+/// another process's write (`harmonia import-org`, `setup`) could leave
+/// unseen.
+const GRANT_LIFETIME: Duration = Duration::from_secs(5);
+
+impl Grant {
+    fn key(creds: &Credentials, slug: &str) -> String {
+        let (kind, secret) = match creds {
+            Credentials::Session(t) => ('s', t),
+            Credentials::ApiKey(k) => ('k', k),
+        };
+        format!(
+            "grant:{kind}:{}:{slug}",
+            hex::encode(tokens::sha256(secret))
+        )
+    }
+
+    /// Still good now: young enough, and a session's stamps still those of
+    /// a live session (the test `session::find` makes in SQL).
+    fn holds(&self, config: &Config) -> bool {
+        if self.made.elapsed() > GRANT_LIFETIME {
+            return false;
+        }
+        match (&self.caller, &self.session_expires_at) {
+            (Caller::User { last_seen_at, .. }, Some(expires_at)) => {
+                session::still_live(expires_at, last_seen_at, config)
+            }
+            (Caller::ApiKey(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Reads the grant from the control database (blocking).
+    fn read(
+        conn: &Connection,
+        creds: &Credentials,
+        slug: &str,
+        config: &Config,
+    ) -> AppResult<Grant> {
+        let (caller, session_expires_at) = Caller::resolve_until(conn, creds, config)?;
+        let org = orgs::by_slug(conn, slug)?.ok_or(AppError::NotFound)?;
+        let role = match &caller {
+            Caller::User { user, .. } => members::active_role(conn, &org.id, &user.id)?,
+            Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
+        }
+        .ok_or(AppError::NotFound)?;
+        // The organization's two-factor policy binds people, not API keys.
+        if let Caller::User { user, .. } = &caller
+            && org.require_mfa
+            && !mfa::has_factor(conn, &user.id)?
+        {
+            return Err(AppError::MfaEnrollmentRequired);
+        }
+        let closure = closure::of_org(conn, &org.id)?.map(|r| r.closure);
+        let person = match &caller {
+            Caller::User { user, .. } => user.id.as_str(),
+            Caller::ApiKey(key) => key.owner_user_id.as_str(),
+        };
+        let time_zone = crate::platform::notifications::zone_of(conn, person)?;
+        Ok(Grant {
+            caller,
+            org,
+            role,
+            closure,
+            time_zone,
+            session_expires_at,
+            made: Instant::now(),
+        })
+    }
+}
+
+/// The caller's grant in the organization: kept from an earlier request
+/// while the control database has not changed since, else read anew.
+/// Only grants are kept; a refusal is read again every time.
+async fn grant(creds: Credentials, slug: String, state: &AppState) -> AppResult<Arc<Grant>> {
+    let control = &state.control;
+    let key = Grant::key(&creds, &slug);
+    // The generation first: a grant read after it reflects every write up
+    // to it (see `derived`).
+    let generation = control.generation();
+    if let Some(kept) = control.derived.get::<Grant>(&key, generation)
+        && kept.holds(&state.config)
+    {
+        return Ok(kept);
+    }
+    let config = state.config.clone();
+    let grant = Arc::new(
+        control
+            .lookup(move |conn| Grant::read(conn, &creds, &slug, &config))
+            .await?,
+    );
+    control.derived.put(key, generation, grant.clone());
+    Ok(grant)
+}
+
 async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
     let creds = Credentials::from_parts(parts)?;
     let params = RawPathParams::from_request_parts(parts, state)
@@ -132,33 +247,15 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
         .find(|(k, _)| *k == "org")
         .map(|(_, v)| v.to_string())
         .ok_or(AppError::NotFound)?;
-    let config = state.config.clone();
-    let (caller, org, role, closure, time_zone) = state
-        .control
-        .lookup(move |conn| {
-            let caller = Caller::resolve(conn, &creds, &config)?;
-            let org = orgs::by_slug(conn, &slug)?.ok_or(AppError::NotFound)?;
-            let role = match &caller {
-                Caller::User { user, .. } => members::active_role(conn, &org.id, &user.id)?,
-                Caller::ApiKey(key) => (key.org_id == org.id).then_some(key.role),
-            }
-            .ok_or(AppError::NotFound)?;
-            // The organization's two-factor policy binds people, not API keys.
-            if let Caller::User { user, .. } = &caller
-                && org.require_mfa
-                && !mfa::has_factor(conn, &user.id)?
-            {
-                return Err(AppError::MfaEnrollmentRequired);
-            }
-            let closure = closure::of_org(conn, &org.id)?.map(|r| r.closure);
-            let person = match &caller {
-                Caller::User { user, .. } => user.id.as_str(),
-                Caller::ApiKey(key) => key.owner_user_id.as_str(),
-            };
-            let zone = crate::platform::notifications::zone_of(conn, person)?;
-            Ok((caller, org, role, closure, zone))
-        })
-        .await?;
+    let grant = grant(creds, slug, state).await?;
+    let Grant {
+        caller,
+        org,
+        role,
+        closure,
+        time_zone,
+        ..
+    } = &*grant;
     // From here on the request belongs to this organization's request log.
     if let Some(slot) = parts.extensions.get::<RequestSlot>() {
         slot.set(&org.id, caller.audit_actor());
@@ -169,12 +266,12 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> AppResult<OrgAccess> {
     let crate::platform::client_ip::ClientIp(ip) =
         crate::platform::client_ip::ClientIp::from_request_parts(parts, state).await?;
     Ok(OrgAccess {
-        org,
-        role,
-        caller,
+        org: org.clone(),
+        role: *role,
+        caller: caller.clone(),
         tenant,
-        time_zone,
-        closure,
+        time_zone: time_zone.clone(),
+        closure: closure.clone(),
         ip,
         user_agent: parts.headers.get(axum::http::header::USER_AGENT).cloned(),
     })

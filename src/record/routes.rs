@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::caller::Caller;
 use crate::auth::roles::Role;
-use crate::error::{AppError, AppResult, Json, Path, Query};
+use crate::error::{AppError, AppResult, Json, JsonBytes, Path, Query};
 use crate::paths::{IdPath, TagPath};
 use crate::platform::access::OrgAccess;
 use crate::record::history::{self, Change};
@@ -32,12 +32,13 @@ pub fn me(access: &OrgAccess) -> Viewer {
     }
 }
 
-/// A list page of any kind: the query checked against its fields, then read.
+/// A list page of any kind: the query checked against its fields, then read
+/// and written as JSON on the reading thread (see `JsonBytes`).
 pub async fn list_page<K: RecordKind>(
     access: &OrgAccess,
     params: Params,
     narrow: Option<(&'static str, String)>,
-) -> AppResult<Page<K::Record>> {
+) -> AppResult<JsonBytes> {
     let me = me(access);
     let found = find::found::<K>(access, &params).await?;
     access
@@ -49,7 +50,7 @@ pub async fn list_page<K: RecordKind>(
             if let Some((sql, v)) = narrow {
                 q.and(sql, rusqlite::types::Value::Text(v));
             }
-            q.page::<K>(c)
+            JsonBytes::of(&q.page::<K>(c)?)
         })
         .await
 }
@@ -57,8 +58,8 @@ pub async fn list_page<K: RecordKind>(
 async fn list<K: RecordKind>(
     access: OrgAccess,
     Query(params): Query<Params>,
-) -> AppResult<Json<Page<K::Record>>> {
-    Ok(Json(list_page::<K>(&access, params, None).await?))
+) -> AppResult<JsonBytes> {
+    list_page::<K>(&access, params, None).await
 }
 
 async fn count<K: RecordKind>(

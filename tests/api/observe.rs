@@ -233,6 +233,7 @@ async fn metrics_need_the_token_and_parse_as_openmetrics() {
         "harmonia_writer_commit_duration_seconds",
         "harmonia_open_organizations",
         "harmonia_writer_queue_depth",
+        "harmonia_read_queue_depth",
         "harmonia_indexer_lag_records",
         "harmonia_database_size_bytes",
         "harmonia_search_index_size_bytes",

@@ -199,6 +199,23 @@ async fn unsafe_methods_without_the_csrf_token_are_refused_and_write_nothing() {
     );
 }
 
+/// What a request learned of its caller is kept for the next (see
+/// `platform::access::grant`); a session that goes idle meanwhile must
+/// still end on time, though nothing was written in between.
+#[tokio::test]
+async fn an_idle_session_ends_on_time_though_its_grant_was_kept() {
+    let app = spawn_app_with(|c| c.session_idle = std::time::Duration::from_secs(2)).await;
+    let s = app.setup_owner().await;
+    for _ in 0..3 {
+        let (status, body) = s.get("/api/v1/orgs/acme/contacts").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let (status, body) = s.get("/api/v1/orgs/acme/contacts").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "unauthenticated");
+}
+
 #[tokio::test]
 async fn api_keys_need_no_csrf_and_stop_working_when_revoked() {
     let app = spawn_app().await;

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::audit;
 use crate::auth::roles::Role;
-use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems, Query};
+use crate::error::{AppError, AppResult, ErrorBody, Json, JsonBytes, Path, Problems, Query};
 use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::list::{Items, Page, Params};
@@ -334,7 +334,7 @@ async fn contact_deals(
     access: OrgAccess,
     Path(path): Path<IdPath>,
     Query(params): Query<Params>,
-) -> AppResult<Json<Page<Deal>>> {
+) -> AppResult<JsonBytes> {
     related(
         &access,
         "contacts",
@@ -358,7 +358,7 @@ async fn company_deals(
     access: OrgAccess,
     Path(path): Path<IdPath>,
     Query(params): Query<Params>,
-) -> AppResult<Json<Page<Deal>>> {
+) -> AppResult<JsonBytes> {
     related(&access, "companies", path.id, params, "t.company_id = ?").await
 }
 
@@ -370,7 +370,7 @@ async fn related(
     id: String,
     mut params: Params,
     narrow: &'static str,
-) -> AppResult<Json<Page<Deal>>> {
+) -> AppResult<JsonBytes> {
     if let Some(k) = params
         .keys()
         .find(|k| !["limit", "cursor", "sort"].contains(&k.as_str()))
@@ -390,7 +390,5 @@ async fn related(
     params
         .entry("sort".into())
         .or_insert_with(|| "-open,close_date".into());
-    Ok(Json(
-        list_page::<Deals>(access, params, Some((narrow, id))).await?,
-    ))
+    list_page::<Deals>(access, params, Some((narrow, id))).await
 }

@@ -1,0 +1,103 @@
+//! Reads queued for a few blocking threads per database, as writes are
+//! queued for one.
+//!
+//! A read used to be its own blocking task that then waited for one of the
+//! pool's four connections. Under load that parked a thread per waiting
+//! request: 32 concurrent list requests ran on 33 threads in turn, each
+//! with its own allocator heap and stack gone cold by its next turn (a
+//! profile of a list storm on one core put an eighth of the core in the
+//! allocator's first touch of cold free lists). Now a read joins the
+//! database's queue, and at most as many threads as it has connections take
+//! reads from it one after the other until it is empty, each on a
+//! connection it holds meanwhile.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::Db;
+
+/// A queued read: handed the connection, or why there is none.
+pub(super) type ReadJob = Box<dyn FnOnce(Result<&Connection, String>) + Send>;
+
+pub(super) struct Reads {
+    queue: Mutex<Queue>,
+    /// Threads taking reads at once: the connections of the pool.
+    max_running: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<ReadJob>,
+    running: usize,
+}
+
+impl Reads {
+    pub(super) fn new(max_running: usize) -> Reads {
+        Reads {
+            queue: Mutex::new(Queue::default()),
+            max_running: max_running.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a read; true when the caller must start a thread for it.
+    fn push(&self, job: ReadJob) -> bool {
+        let mut q = self.lock();
+        q.jobs.push_back(job);
+        if q.running < self.max_running {
+            q.running += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The next read, or None — and then the caller's thread is no longer
+    /// counted as running (decided under the lock, so no read is left
+    /// queued with nobody to take it).
+    fn next(&self) -> Option<ReadJob> {
+        let mut q = self.lock();
+        let job = q.jobs.pop_front();
+        if job.is_none() {
+            q.running -= 1;
+        }
+        job
+    }
+
+    /// Reads waiting for a thread now (for /metrics).
+    pub(super) fn waiting(&self) -> usize {
+        self.lock().jobs.len()
+    }
+}
+
+/// Queues `job` on `db`, starting a thread to take reads if fewer than its
+/// connections are running.
+pub(super) fn queue(db: &Arc<Db>, job: ReadJob) {
+    if db.reads.push(job) {
+        let db = db.clone();
+        // Not generic: one blocking task type for every database.
+        drop(tokio::task::spawn_blocking(move || take_reads(&db)));
+    }
+}
+
+/// Runs queued reads on one pooled connection until none is left.
+fn take_reads(db: &Db) {
+    let conn = db.readers.get();
+    while let Some(job) = db.reads.next() {
+        match &conn {
+            Ok(c) => {
+                // A read that panics answers its caller with an error (its
+                // answer's sender is dropped while unwinding) and leaves
+                // its transaction open, which the next read rolls back
+                // (`in_snapshot`); this thread goes on with the queue.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c))));
+            }
+            Err(e) => job(Err(format!("read pool: {e}"))),
+        }
+    }
+}
