@@ -290,7 +290,7 @@ impl Db {
                     Err(why) => Err(AppError::Internal(anyhow::anyhow!(why))),
                 };
                 // The caller may have stopped waiting (a dropped request).
-                let _ = tx.send(answer);
+                Box::new(move || drop(tx.send(answer))) as reads::Answer
             }),
         );
         rx.await

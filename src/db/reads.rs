@@ -18,8 +18,12 @@ use rusqlite::Connection;
 
 use super::Db;
 
-/// A queued read: handed the connection, or why there is none.
-pub(super) type ReadJob = Box<dyn FnOnce(Result<&Connection, String>) + Send>;
+/// A queued read: handed the connection, or why there is none, it reads
+/// and returns how to answer its caller. The answer is given only once
+/// the thread knows whether it still needs the connection: a caller that
+/// goes on to a `lookup` finds it back in the pool.
+pub(super) type ReadJob = Box<dyn FnOnce(Result<&Connection, String>) -> Answer + Send>;
+pub(super) type Answer = Box<dyn FnOnce() + Send>;
 
 pub(super) struct Reads {
     queue: Mutex<Queue>,
@@ -85,19 +89,32 @@ pub(super) fn queue(db: &Arc<Db>, job: ReadJob) {
     }
 }
 
-/// Runs queued reads on one pooled connection until none is left.
+/// Runs queued reads on one pooled connection until none is left, and
+/// gives the connection back before answering the last.
 fn take_reads(db: &Db) {
     let conn = db.readers.get();
-    while let Some(job) = db.reads.next() {
-        match &conn {
-            Ok(c) => {
-                // A read that panics answers its caller with an error (its
-                // answer's sender is dropped while unwinding) and leaves
-                // its transaction open, which the next read rolls back
-                // (`in_snapshot`); this thread goes on with the queue.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c))));
+    let Some(mut job) = db.reads.next() else {
+        return;
+    };
+    loop {
+        let answer = match &conn {
+            // A read that panics answers its caller with an error (its
+            // answer's sender is dropped while unwinding) and leaves its
+            // transaction open, which the next read rolls back
+            // (`in_snapshot`); this thread goes on with the queue.
+            Ok(c) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c)))).ok(),
+            Err(e) => Some(job(Err(format!("read pool: {e}")))),
+        };
+        match db.reads.next() {
+            Some(next) => {
+                answer.into_iter().for_each(|a| a());
+                job = next;
             }
-            Err(e) => job(Err(format!("read pool: {e}"))),
+            None => {
+                drop(conn);
+                answer.into_iter().for_each(|a| a());
+                return;
+            }
         }
     }
 }
