@@ -256,3 +256,77 @@ async fn lists_page_sort_and_filter() {
     .await;
     assert_eq!(companies["items"][0]["contact_count"], 2);
 }
+
+/// A body of a few values is validated where the request is served; one of
+/// many (here twenty phone numbers) on the blocking pool. Both answer the
+/// same: the record, or a 422 naming the bad value, with nothing written.
+#[tokio::test]
+async fn small_and_large_bodies_are_validated_alike() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let many = |bad: Option<usize>| {
+        (0..20)
+            .map(|i| {
+                let phone = if Some(i) == bad {
+                    "not a phone".to_string()
+                } else {
+                    format!("+1 415 555 01{i:02}")
+                };
+                json!({"label": "work", "phone": phone})
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut made: Vec<String> = Vec::new();
+    for (phones, bad) in [
+        (json!([{"phone": "+1 415 555 0100"}]), None),
+        (json!([{"phone": "nope"}]), Some(0)),
+        (json!(many(Some(17))), Some(17)),
+        (json!(many(None)), None),
+    ] {
+        let mut input = sample_contact("Grace");
+        input["phones"] = phones.clone();
+        let (status, body) = s.post("/api/v1/orgs/acme/contacts", input).await;
+        match bad {
+            None => {
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                let n = phones.as_array().map_or(0, Vec::len);
+                assert_eq!(body["phones"].as_array().map(Vec::len), Some(n), "{body}");
+                // The same body again as a PATCH of what was made.
+                let id = body["id"].as_str().expect("id");
+                let (status, patched) = s
+                    .patch(
+                        &format!("/api/v1/orgs/acme/contacts/{id}"),
+                        json!({"phones": phones, "job_title": "Admiral"}),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{patched}");
+                assert_eq!(patched["job_title"], "Admiral");
+                made.push(id.to_string());
+            }
+            Some(i) => {
+                assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+                let named = |body: &Value| {
+                    body["error"]["fields"]
+                        .as_object()
+                        .map(|f| f.keys().any(|k| k.starts_with("phones")))
+                        .unwrap_or(false)
+                };
+                assert!(named(&body), "the bad phone #{i} is named: {body}");
+                // The same phones as a PATCH of the first contact: refused, nothing changed.
+                let first = made.first().expect("a contact was made first");
+                let (status, body) = s
+                    .patch(
+                        &format!("/api/v1/orgs/acme/contacts/{first}"),
+                        json!({"phones": phones, "job_title": "Rear admiral"}),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+                assert!(named(&body), "the bad phone #{i} is named: {body}");
+                let (_, got) = s.get(&format!("/api/v1/orgs/acme/contacts/{first}")).await;
+                assert_eq!(got["job_title"], "Admiral", "{got}");
+            }
+        }
+    }
+    let (_, list) = s.get("/api/v1/orgs/acme/contacts").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2), "{list}");
+}
