@@ -155,23 +155,39 @@ pub(super) fn register_tokenizer(index: &Index) {
 }
 
 fn to_document(f: &Fields, d: &SearchDoc) -> TantivyDocument {
+    // Every text's words once (the title's last); the terms below borrow
+    // from them.
+    let texts: Vec<Vec<String>> = d
+        .texts
+        .iter()
+        .chain([&d.title])
+        .map(|t| text::words(t))
+        .collect();
     let mut words = BTreeSet::new();
     let mut prefixes = BTreeSet::new();
-    for t in d.texts.iter().chain([&d.title]) {
-        for w in text::words(t) {
-            text::prefixes_of(&w, &mut prefixes);
-            words.insert(w);
-        }
+    for w in texts.iter().flatten() {
+        text::prefixes_of(w, &mut prefixes);
+        words.insert(w.as_str());
     }
     let mut title_prefixes = BTreeSet::new();
-    for w in text::words(&d.title) {
-        text::prefixes_of(&w, &mut title_prefixes);
+    for w in texts.last().into_iter().flatten() {
+        text::prefixes_of(w, &mut title_prefixes);
     }
+    let digits: Vec<String> = d.phones.iter().map(|p| text::digits(p)).collect();
     let mut phones = BTreeSet::new();
-    for p in &d.phones {
+    for p in &digits {
         text::phone_terms(p, &mut phones);
     }
-    let join = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>().join(" ");
+    let join = |terms: BTreeSet<&str>| {
+        let mut out = String::with_capacity(terms.iter().map(|t| t.len() + 1).sum());
+        for t in terms {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+        out
+    };
     let mut doc = TantivyDocument::default();
     doc.add_text(f.key, key(d.kind, &d.id));
     doc.add_text(f.kind, d.kind);
