@@ -276,6 +276,16 @@ async fn small_and_large_bodies_are_validated_alike() {
             })
             .collect::<Vec<_>>()
     };
+    let patch_phones = |id: String, phones: Value, title: &'static str| {
+        let s = &s;
+        async move {
+            s.patch(
+                &format!("/api/v1/orgs/acme/contacts/{id}"),
+                json!({"phones": phones, "job_title": title}),
+            )
+            .await
+        }
+    };
     let mut made: Vec<String> = Vec::new();
     for (phones, bad) in [
         (json!([{"phone": "+1 415 555 0100"}]), None),
@@ -293,12 +303,7 @@ async fn small_and_large_bodies_are_validated_alike() {
                 assert_eq!(body["phones"].as_array().map(Vec::len), Some(n), "{body}");
                 // The same body again as a PATCH of what was made.
                 let id = body["id"].as_str().expect("id");
-                let (status, patched) = s
-                    .patch(
-                        &format!("/api/v1/orgs/acme/contacts/{id}"),
-                        json!({"phones": phones, "job_title": "Admiral"}),
-                    )
-                    .await;
+                let (status, patched) = patch_phones(id.to_string(), phones, "Admiral").await;
                 assert_eq!(status, StatusCode::OK, "{patched}");
                 assert_eq!(patched["job_title"], "Admiral");
                 made.push(id.to_string());
@@ -314,12 +319,7 @@ async fn small_and_large_bodies_are_validated_alike() {
                 assert!(named(&body), "the bad phone #{i} is named: {body}");
                 // The same phones as a PATCH of the first contact: refused, nothing changed.
                 let first = made.first().expect("a contact was made first");
-                let (status, body) = s
-                    .patch(
-                        &format!("/api/v1/orgs/acme/contacts/{first}"),
-                        json!({"phones": phones, "job_title": "Rear admiral"}),
-                    )
-                    .await;
+                let (status, body) = patch_phones(first.clone(), phones, "Rear admiral").await;
                 assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
                 assert!(named(&body), "the bad phone #{i} is named: {body}");
                 let (_, got) = s.get(&format!("/api/v1/orgs/acme/contacts/{first}")).await;
