@@ -317,3 +317,19 @@ async fn a_read_that_panics_fails_alone() {
         3
     );
 }
+
+/// The writer keeps a larger page cache than SQLite's 2 MB default (a
+/// record's indexes are written at random places), the readers the
+/// default (they read through the memory map).
+#[test]
+fn the_writer_keeps_a_larger_page_cache_than_the_readers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = open(dir.path());
+    let cache = |c: &Connection| -> AppResult<i64> {
+        Ok(c.query_row("PRAGMA cache_size", [], |r| r.get(0))?)
+    };
+    let writer = db.write_now(cache).expect("writer");
+    let reader = db.read_blocking(cache).expect("reader");
+    assert_eq!(writer, -WRITER_CACHE_KIB);
+    assert!(writer < reader, "writer {writer} KiB, reader {reader}");
+}
