@@ -79,23 +79,69 @@ pub(super) fn validate<K: RecordKind>(
 /// is served (see `where_cheap`): a contact with a few emails and phones
 /// has about twenty.
 const SMALL_BODY_VALUES: usize = 64;
+/// Bytes of text in such a body at most (keys and strings): a note's or an
+/// email's HTML is one value but is sanitized in time that grows with it.
+const SMALL_BODY_TEXT: usize = 8 << 10;
 
-/// Whether `body` holds at most `SMALL_BODY_VALUES` values, counted until
-/// there are more.
+/// Whether `body` holds at most `SMALL_BODY_VALUES` values and
+/// `SMALL_BODY_TEXT` bytes of text, counted until it does not.
 fn is_small(body: &Value) -> bool {
-    fn count(v: &Value, left: &mut usize) -> bool {
-        if *left == 0 {
+    Budget::new().fits(body)
+}
+
+/// Whether a kind's merged input, the custom values sent and those stored
+/// are small together (see `is_small`).
+fn is_small_input(
+    input: &Map<String, Value>,
+    custom: Option<&Value>,
+    stored: &Map<String, Value>,
+) -> bool {
+    let mut left = Budget::new();
+    let mut fits_map = |m: &Map<String, Value>| {
+        m.iter()
+            .all(|(k, v)| left.take_text(k.len()) && left.fits(v))
+    };
+    fits_map(input) && fits_map(stored) && custom.is_none_or(|c| left.fits(c))
+}
+
+/// What is left of a small body's values and text while it is counted.
+struct Budget {
+    values: usize,
+    text: usize,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            values: SMALL_BODY_VALUES,
+            text: SMALL_BODY_TEXT,
+        }
+    }
+
+    fn take_text(&mut self, len: usize) -> bool {
+        match self.text.checked_sub(len) {
+            Some(rest) => {
+                self.text = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn fits(&mut self, v: &Value) -> bool {
+        if self.values == 0 {
             return false;
         }
-        *left -= 1;
+        self.values -= 1;
         match v {
-            Value::Array(items) => items.iter().all(|i| count(i, left)),
-            Value::Object(map) => map.values().all(|i| count(i, left)),
+            Value::Array(items) => items.iter().all(|i| self.fits(i)),
+            Value::Object(map) => map
+                .iter()
+                .all(|(k, i)| self.take_text(k.len()) && self.fits(i)),
+            Value::String(s) => self.take_text(s.len()),
             _ => true,
         }
     }
-    let mut left = SMALL_BODY_VALUES;
-    count(body, &mut left)
 }
 
 /// Runs a validation where it is cheapest. A small body's takes tens of
@@ -314,15 +360,17 @@ async fn optimistic<K: RecordKind>(
 ) -> AppResult<K::Record> {
     let lookup = id.clone();
     let region = access.org.default_country.clone();
-    let small = is_small(&patch);
     let (current, fields) = access
         .tenant
         .db
         .lookup(move |c| Ok((store::load::<K>(c, &lookup)?, custom::of_kind(c, K::KIND)?)))
         .await?;
     let current = current.ok_or(AppError::NotFound)?;
+    // The whole record is validated again, not only what the patch names
+    // (a note's title changed re-reads its body): its size decides.
+    let (input, custom_sent) = merged::<K>(&current, patch)?;
+    let small = is_small_input(&input, custom_sent.as_ref(), &current.extras().custom);
     let (current, clean, custom, fields) = where_cheap(small, move || {
-        let (input, custom_sent) = merged::<K>(&current, patch)?;
         let stored = current.extras().custom.clone();
         let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &region)?;
         Ok((current, clean, custom, fields))

@@ -61,6 +61,26 @@ async fn note_bodies_keep_nothing_of_the_xss_corpus() {
         );
     }
     assert_eq!(stored, PAYLOADS.len());
+    // A body past what is validated where the request is served (8 KiB of
+    // text) is sanitized on the blocking pool: the same answer, as a create
+    // and as a PATCH that names another field (the whole note is checked).
+    let long: String = PAYLOADS
+        .iter()
+        .map(|p| format!("<p>before</p>{p}"))
+        .collect::<String>()
+        .repeat(8);
+    assert!(long.len() > 8 << 10, "{}", long.len());
+    let (status, note) = s.post(&format!("{O}/notes"), json!({"body": long})).await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let html = note["body"].as_str().expect("body").to_string();
+    assert!(unsafe_parts(&html).is_empty(), "{html}");
+    let id = note["id"].as_str().expect("id");
+    let (status, pinned) = s
+        .patch(&format!("{O}/notes/{id}"), json!({"pinned": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pinned}");
+    assert_eq!(pinned["pinned"], true);
+    assert_eq!(pinned["body"], html.as_str());
     // The checker itself catches what it must.
     assert!(!unsafe_parts("<img src=x onerror=y>").is_empty());
     assert!(!unsafe_parts("<a href=\"javascript:x\">").is_empty());
