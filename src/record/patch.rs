@@ -148,8 +148,9 @@ impl Budget {
 /// microseconds (phone numbers are the slow part) and runs right here:
 /// handing it to the blocking pool and back cost a create two thread
 /// switches and a turn on the pool's lock, on one core more than the
-/// validation itself. A large body's (hundreds of phone numbers) goes off
-/// the async workers. A panic is an internal error either way.
+/// validation itself. A large body's (many values, or long HTML to
+/// sanitize) goes off the async workers. A panic is an internal error
+/// either way.
 async fn where_cheap<T, F>(small: bool, f: F) -> AppResult<T>
 where
     T: Send + 'static,
@@ -595,6 +596,27 @@ mod tests {
         assert!(!is_small(&nested));
         assert!(is_small(
             &serde_json::json!({"first_name": "Ada", "phones": [{"phone": "1"}]})
+        ));
+    }
+
+    #[test]
+    fn a_body_is_small_up_to_its_limit_of_text() {
+        // One long text (a note's HTML) is not small, however few its values.
+        let body = |n: usize| serde_json::json!({ "body": "x".repeat(n) });
+        assert!(is_small(&body(SMALL_BODY_TEXT - "body".len())));
+        assert!(!is_small(&body(SMALL_BODY_TEXT - "body".len() + 1)));
+        // A PATCH counts the merged record, the values sent and those stored together.
+        let half = |k: &str| {
+            let mut m = Map::new();
+            m.insert(k.to_string(), Value::from("x".repeat(SMALL_BODY_TEXT / 2)));
+            m
+        };
+        assert!(is_small_input(&half("a"), None, &Map::new()));
+        assert!(!is_small_input(&half("a"), None, &half("b")));
+        assert!(!is_small_input(
+            &half("a"),
+            Some(&Value::Object(half("c"))),
+            &Map::new()
         ));
     }
 }
