@@ -106,6 +106,13 @@ struct Args {
     /// and report before/after.
     #[arg(long)]
     baseline_bin: Option<PathBuf>,
+    /// Run Harmonia's side-by-side scenarios this many times (with a
+    /// baseline, alternately: this build first in odd rounds, the baseline
+    /// first in even ones) and report each scenario's median round, with
+    /// every round's after / before. This VM's noise between two servers
+    /// run one after the other is ±20 %; one round cannot show less.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -322,14 +329,37 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     report.size = rows.len();
 
     if args.parts.contains(&Part::Compare) {
-        report.harmonia = compare_harmonia(&ctx, &ctx.bin, &dataset, &rows, &words).await?;
-        if let Some(old) = &args.baseline_bin {
-            eprintln!("baseline: {}", old.display());
-            let old_data = data::ensure(old, &args.cache.join("baseline"), args.size)?;
-            // Its own rows: ids are made when the data set is generated.
-            let old_rows = Arc::new(data::read_contacts(&old_data.tenant_db()?, args.size)?);
-            report.baseline = compare_harmonia(&ctx, old, &old_data, &old_rows, &words).await?;
+        let baseline = match &args.baseline_bin {
+            Some(old) => {
+                let old_data = data::ensure(old, &args.cache.join("baseline"), args.size)?;
+                // Its own rows: ids are made when the data set is generated.
+                let old_rows = Arc::new(data::read_contacts(&old_data.tenant_db()?, args.size)?);
+                Some((old, old_data, old_rows))
+            }
+            None => None,
+        };
+        let (mut after, mut before) = (Vec::new(), Vec::new());
+        for round in 0..args.rounds.max(1) {
+            if args.rounds > 1 {
+                eprintln!("round {} of {}", round + 1, args.rounds);
+            }
+            let baseline_first = round % 2 == 1;
+            for run_baseline in [baseline_first, !baseline_first] {
+                match (&baseline, run_baseline) {
+                    (Some((old, old_data, old_rows)), true) => {
+                        eprintln!("baseline: {}", old.display());
+                        before.push(compare_harmonia(&ctx, old, old_data, old_rows, &words).await?);
+                    }
+                    (_, false) => {
+                        after.push(compare_harmonia(&ctx, &ctx.bin, &dataset, &rows, &words).await?)
+                    }
+                    (None, true) => {}
+                }
+            }
         }
+        report.round_ratios = report::round_ratios(&after, &before);
+        report.harmonia = report::median_rounds(after);
+        report.baseline = report::median_rounds(before);
         compare_pocketbase(&ctx, &rows, &words, &mut report).await?;
         compare_trailbase(&ctx, &rows, &words, &mut report).await?;
     }
@@ -402,6 +432,16 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// Writes every dirty page on the machine to disk before a window opens,
+/// so that no window pays for the writeback of what ran before it: a
+/// create storm leaves hundreds of megabytes of WAL and database pages,
+/// and the next server (the baseline runs right after this build) met the
+/// kernel writing them back.
+async fn settle_disk() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    let _ = tokio::task::spawn_blocking(|| unsafe { libc::sync() }).await;
+}
+
 /// Runs one scenario against a server: its figures plus the server's peak
 /// RSS and CPU seconds over the measured window.
 pub(crate) async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -> Row {
@@ -410,6 +450,7 @@ pub(crate) async fn measure(ctx: &Ctx<'_>, server: &Server, make: MakeRequest) -
 
 /// `measure` with a plan of its own (a longer window).
 pub(crate) async fn measure_with(server: &Server, plan: load::Plan, make: MakeRequest) -> Row {
+    settle_disk().await;
     server.reset_peak();
     let cpu_start = std::cell::Cell::new(0.0);
     let m: Measured = load::run(&plan, make, || cpu_start.set(server.cpu_secs())).await;

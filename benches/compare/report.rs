@@ -38,6 +38,9 @@ pub struct Report {
     pub harmonia: Vec<(Scenario, Row)>,
     /// The same scenarios with `--baseline-bin` (before the change).
     pub baseline: Vec<(Scenario, Row)>,
+    /// With `--rounds` above 1 and a baseline: each scenario's after / before
+    /// in every round.
+    pub round_ratios: Vec<(Scenario, Vec<f64>)>,
     pub records: Option<crate::records::RecordsFigures>,
     pub deals: Option<crate::deals::DealsFigures>,
     pub work: Option<crate::work::WorkFigures>,
@@ -118,6 +121,7 @@ impl Report {
             size: 0,
             harmonia: Vec::new(),
             baseline: Vec::new(),
+            round_ratios: Vec::new(),
             records: None,
             deals: None,
             work: None,
@@ -461,6 +465,28 @@ impl Report {
                 ms(after.measured.quantile_ms(0.99)),
                 mark(ratio >= 0.9)
             );
+        }
+        o.push('\n');
+        if self.round_ratios.is_empty() {
+            return;
+        }
+        let rounds = self
+            .round_ratios
+            .iter()
+            .map(|(_, r)| r.len())
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "After / before in each of {rounds} rounds (this build ran first in odd rounds, \
+             the baseline in even ones; the table above shows each build's median round):\n"
+        );
+        let heads: String = (1..=rounds).map(|r| format!(" round {r} |")).collect();
+        let _ = writeln!(o, "| scenario |{heads} median |");
+        let _ = writeln!(o, "| --- |{} ---: |", " ---: |".repeat(rounds));
+        for (s, ratios) in &self.round_ratios {
+            let cells: String = ratios.iter().map(|r| format!(" {r:.2}× |")).collect();
+            let _ = writeln!(o, "| {} |{cells} {:.2}× |", s.label(), median(ratios));
         }
         o.push('\n');
     }
@@ -812,4 +838,69 @@ fn p99_table<'a>(o: &mut String, title: &str, rows: impl Iterator<Item = (&'a st
         );
     }
     o.push('\n');
+}
+
+/// Each scenario's row from the round with the median rate (so its p99 and
+/// memory are that round's), in the first round's order.
+pub fn median_rounds(rounds: Vec<Vec<(Scenario, Row)>>) -> Vec<(Scenario, Row)> {
+    let order: Vec<Scenario> = rounds
+        .first()
+        .map(|r| r.iter().map(|(s, _)| *s).collect())
+        .unwrap_or_default();
+    let mut by_scenario: Vec<(Scenario, Vec<Row>)> =
+        order.into_iter().map(|s| (s, Vec::new())).collect();
+    for round in rounds {
+        for (s, row) in round {
+            if let Some((_, rows)) = by_scenario.iter_mut().find(|(x, _)| *x == s) {
+                rows.push(row);
+            }
+        }
+    }
+    by_scenario
+        .into_iter()
+        .filter_map(|(s, mut rows)| {
+            rows.sort_by(|a, b| a.measured.rate().total_cmp(&b.measured.rate()));
+            let mid = rows.len() / 2;
+            (!rows.is_empty()).then(|| (s, rows.swap_remove(mid)))
+        })
+        .collect()
+}
+
+/// After / before of every scenario in every round (rounds paired in order);
+/// empty unless there are two rounds or more of each.
+pub fn round_ratios(
+    after: &[Vec<(Scenario, Row)>],
+    before: &[Vec<(Scenario, Row)>],
+) -> Vec<(Scenario, Vec<f64>)> {
+    if after.len() < 2 || before.len() != after.len() {
+        return Vec::new();
+    }
+    let Some(first) = after.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|(s, _)| {
+            let ratios = after
+                .iter()
+                .zip(before)
+                .filter_map(|(a, b)| {
+                    let a = a.iter().find(|(x, _)| x == s)?.1.measured.rate();
+                    let b = b.iter().find(|(x, _)| x == s)?.1.measured.rate();
+                    Some(a / b.max(1e-9))
+                })
+                .collect();
+            (*s, ratios)
+        })
+        .collect()
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
