@@ -82,6 +82,9 @@ pub struct DbOptions {
     /// Pages of WAL past which the writer finishes a checkpoint itself so
     /// that the WAL starts over (see `Db::catch_up`).
     pub wal_restart_pages: i64,
+    /// Pages appended to the WAL since the last background checkpoint began
+    /// that start the next one, however few commits they came in.
+    pub wal_pages_per_checkpoint: i64,
 }
 
 impl DbOptions {
@@ -96,6 +99,7 @@ impl DbOptions {
                     .build(),
             ),
             wal_restart_pages: WAL_RESTART_PAGES,
+            wal_pages_per_checkpoint: WAL_PAGES_PER_CHECKPOINT,
         }
     }
 }
@@ -131,6 +135,10 @@ pub struct Db {
     /// the writer makes it start over.
     wal_pages: std::sync::atomic::AtomicI64,
     wal_restart_pages: i64,
+    /// Pages in the WAL when the last background checkpoint began: the
+    /// next one is due when as many again have been appended.
+    checkpoint_from: std::sync::atomic::AtomicI64,
+    wal_pages_per_checkpoint: i64,
     /// Bumped after every write transaction, before its callers are
     /// answered: what was derived at one generation holds until the next.
     generation: AtomicU64,
@@ -145,7 +153,7 @@ pub struct Db {
 /// commit; ours runs beside the writer instead. (500 small commits alone
 /// made a 100 MB WAL.)
 const COMMITS_PER_CHECKPOINT: u32 = 500;
-const WAL_PAGES_PER_CHECKPOINT: i32 = 65_536;
+const WAL_PAGES_PER_CHECKPOINT: i64 = 65_536;
 /// A WAL longer than this (1 GB) is made to start over by the writer after
 /// the next background checkpoint (`Db::catch_up`).
 const WAL_RESTART_PAGES: i64 = 262_144;
@@ -272,6 +280,8 @@ impl Db {
             caught_up: Arc::new(AtomicBool::new(false)),
             wal_pages: std::sync::atomic::AtomicI64::new(0),
             wal_restart_pages: opts.wal_restart_pages,
+            checkpoint_from: std::sync::atomic::AtomicI64::new(0),
+            wal_pages_per_checkpoint: opts.wal_pages_per_checkpoint,
             generation: AtomicU64::new(0),
             derived: crate::derived::Derived::new(),
         })
@@ -525,15 +535,22 @@ impl Db {
     /// the database on a separate connection in the background (PASSIVE:
     /// never blocks writers).
     fn after_commit(&self) {
-        let pages = WAL_PAGES.with(|p| p.replace(0));
-        self.wal_pages.store(i64::from(pages), Ordering::Relaxed);
+        let pages = i64::from(WAL_PAGES.with(|p| p.replace(0)));
+        self.wal_pages.store(pages, Ordering::Relaxed);
+        // The WAL's length counts every page since it last started over,
+        // which under a stream of writes is only every gigabyte: measured
+        // from there, every commit past 256 MB began a checkpoint (one
+        // after the other, each with its fsyncs, for most of a storm).
+        let from = self.checkpoint_from.load(Ordering::Relaxed);
+        let appended = if pages >= from { pages - from } else { pages };
         if (self.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT
-            && pages < WAL_PAGES_PER_CHECKPOINT)
+            && appended < self.wal_pages_per_checkpoint)
             || self.checkpointing.swap(true, Ordering::AcqRel)
         {
             return;
         }
         self.commits.store(0, Ordering::Relaxed);
+        self.checkpoint_from.store(pages, Ordering::Relaxed);
         let path = self.path.clone();
         let running = self.checkpointing.clone();
         let kept = self.checkpointer.clone();
@@ -541,7 +558,7 @@ impl Db {
         let caught_up = self.caught_up.clone();
         // Going round again costs a sync each: only when the writer will
         // catch up after it.
-        let rounds = if i64::from(pages) >= self.wal_restart_pages {
+        let rounds = if pages >= self.wal_restart_pages {
             CHECKPOINT_ROUNDS
         } else {
             1

@@ -196,6 +196,55 @@ fn bulk_commits_keep_the_wal_bounded() {
     );
 }
 
+/// A long WAL is no reason by itself for another checkpoint: one is due
+/// after so many commits or so many pages appended since the last began.
+/// Counted from where the WAL last started over — only every gigabyte
+/// under a stream of writes — every commit past the threshold began one,
+/// each with its fsyncs, back to back for most of a create storm.
+#[test]
+fn a_long_wal_is_checkpointed_by_what_was_appended() {
+    let dir = tempfile::tempdir().expect("dir");
+    let opts = DbOptions {
+        wal_restart_pages: i64::MAX,
+        wal_pages_per_checkpoint: 100,
+        ..DbOptions::new(false)
+    };
+    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
+    db.write_now(|c| {
+        c.execute_batch("CREATE TABLE b (v TEXT NOT NULL)")?;
+        Ok(())
+    })
+    .expect("table");
+    // A reader's old snapshot keeps the WAL from starting over, as a
+    // stream of writes does.
+    let reader = Connection::open(dir.path().join("t.db")).expect("reader");
+    reader.execute_batch("BEGIN").expect("begin");
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM b", [], |r| r.get(0))
+        .expect("snapshot");
+    let blob = "x".repeat(6000);
+    for _ in 0..200 {
+        db.write_now(|c| {
+            for _ in 0..4 {
+                c.execute("INSERT INTO b (v) VALUES (?1)", [&blob])?;
+            }
+            Ok(())
+        })
+        .expect("write");
+    }
+    let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+        .expect("wal")
+        .len();
+    let frames = (wal.saturating_sub(32) / (4096 + 24)) as u32;
+    assert!(frames > 1000, "{frames} frames");
+    let (runs, _) = db.checkpoint_counts();
+    assert!(
+        runs <= frames / 100 + 1,
+        "{runs} background checkpoints for {frames} WAL pages"
+    );
+    reader.execute_batch("COMMIT").expect("end");
+}
+
 /// A lookup runs on the caller's thread once a reader is idle (the hand-off
 /// to the blocking pool is what it spares), falls back to the pool when
 /// none is, sees committed rows, and survives a panic in its closure: the
