@@ -531,7 +531,7 @@ impl Db {
         }
     }
 
-    /// Every few hundred commits (or 256 MB of WAL), copies the WAL back into
+    /// Every few hundred commits (or 256 MB appended to the WAL), copies it back into
     /// the database on a separate connection in the background (PASSIVE:
     /// never blocks writers).
     fn after_commit(&self) {
