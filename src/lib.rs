@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod idset;
 pub mod jobs;
+pub mod log_output;
 pub mod metrics;
 pub mod order;
 pub mod paths;

@@ -224,11 +224,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARMONIA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The server's lines go out in batches; a command's at once, as they
+    // interleave with what it prints.
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    let log = harmonia::log_output::LogOutput::new(
+        std::io::stdout(),
+        if serving {
+            harmonia::log_output::Batching::On
+        } else {
+            harmonia::log_output::Batching::Off
+        },
+    );
     match cli.log_format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_target(false)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_writer(log.clone())
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
@@ -236,6 +248,7 @@ fn main() -> ExitCode {
             .with_target(false)
             .with_current_span(true)
             .with_span_list(false)
+            .with_writer(log.clone())
             .init(),
     }
     // Before any command opens a database (SQLite takes it only then).
@@ -308,6 +321,8 @@ fn main() -> ExitCode {
             serve: args,
         }) => demo(cli.data_dir, contacts, companies, seed, no_serve, args),
     };
+    // The last lines gathered (the shutdown's) before the process ends.
+    let _ = log.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

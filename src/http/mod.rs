@@ -150,19 +150,9 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ready::readyz))
         .route("/metrics", get(metrics_route::metrics))
         .merge(assets::router())
-        .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::request_log,
-        ))
-        .layer(axum::middleware::from_fn(middleware::request_limits))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::security_headers,
+            middleware::edge,
         ))
         // Stored files are served as they are: compressing them would break
         // byte ranges and gain little (most are compressed already).
