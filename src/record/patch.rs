@@ -388,10 +388,13 @@ async fn optimistic<K: RecordKind>(
         |u| old_owner.as_deref() != Some(u) && !old_custom.values().any(|v| v.as_str() == Some(u)),
     )
     .await?;
-    // A user the record already names may have left; only new names are checked.
-    let old_json = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
+    // A user the record already names may have left; only new names are
+    // checked (and the record is written out to look only when some are).
     let named = K::members_named(&clean);
-    check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
+    if !named.is_empty() {
+        let old_json = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
+        check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
+    }
     let actor = access.actor().stamp();
     let seen = current.version().to_string();
     // Unchanged since it was read (same version): what was read is what is
@@ -435,12 +438,15 @@ async fn in_writer<K: RecordKind>(
         .read(move |c| store::load::<K>(c, &lookup))
         .await?
     {
-        let old_json = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
         let (input, _) = merged::<K>(&current, patch.clone())?;
         let clean = crate::error::from_value::<K::Input>(Value::Object(input))
             .and_then(|i| K::validate(i, &region))?;
         let named = K::members_named(&clean);
-        check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
+        if !named.is_empty() {
+            let old_json =
+                serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
+            check_named(state, &access.org.id, named, |u| !old_json.contains(u)).await?;
+        }
     }
     let actor = access.actor().stamp();
     access
