@@ -29,6 +29,7 @@ pub mod definitions;
 pub mod pagecache;
 mod reads;
 mod settings;
+mod trim;
 pub mod walfile;
 use batch::{Job, job, run_batch};
 pub use settings::{apply_pragmas, prepare_sqlite, refresh_statistics};
@@ -85,6 +86,10 @@ pub struct DbOptions {
     /// Pages appended to the WAL since the last background checkpoint began
     /// that start the next one, however few commits they came in.
     pub wal_pages_per_checkpoint: i64,
+    /// A WAL file longer than this is emptied once no write has committed
+    /// for `wal_quiet` (see `trim`).
+    pub wal_kept_bytes: i64,
+    pub wal_quiet: Duration,
 }
 
 impl DbOptions {
@@ -100,6 +105,8 @@ impl DbOptions {
             ),
             wal_restart_pages: WAL_RESTART_PAGES,
             wal_pages_per_checkpoint: WAL_PAGES_PER_CHECKPOINT,
+            wal_kept_bytes: WAL_KEPT_BYTES,
+            wal_quiet: WAL_QUIET,
         }
     }
 }
@@ -145,6 +152,8 @@ pub struct Db {
     /// Figures derived from the whole database (a board's stage totals, a
     /// forecast), each kept with the generation it was computed at.
     pub derived: crate::derived::Derived,
+    /// Empties a long WAL file once writes stop.
+    trim: trim::Trim,
 }
 
 /// Commits between two background checkpoints, or pages in the WAL,
@@ -162,8 +171,10 @@ const WAL_RESTART_PAGES: i64 = 262_144;
 /// more were appended during its last round.
 const CATCH_UP_PAGES: i64 = 1000;
 const CHECKPOINT_ROUNDS: usize = 8;
-/// The WAL file is cut back to this when it starts over.
+/// A WAL file longer than this is emptied once its database has been quiet
+/// for `WAL_QUIET` (`trim`), not each time the WAL starts over.
 const WAL_KEPT_BYTES: i64 = 64 << 20;
+const WAL_QUIET: Duration = Duration::from_secs(3);
 /// The writer's page cache, in KiB (SQLite's default is 2 MB). A write
 /// changes a leaf of each of a record's indexes at a random place (a
 /// contact has 15): with 2 MB the writer kept about 500 pages and read the
@@ -236,12 +247,12 @@ impl Db {
         }
         apply_pragmas(&writer, opts.synchronous_full)?;
         // Our own checkpoints (`after_commit`); the hook tells them how
-        // long the WAL is. A WAL made long by a burst is cut back to
-        // `WAL_KEPT_BYTES` when it next starts over.
+        // long the WAL is. No `journal_size_limit`: a WAL file made long by
+        // a burst is emptied once the burst is over (`trim`).
         writer.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_KEPT_BYTES};
-             PRAGMA cache_size=-{WRITER_CACHE_KIB};"
+            "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-{WRITER_CACHE_KIB};"
         ))?;
+        let page_bytes: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         writer.wal_hook(Some(note_wal_pages));
         crate::upgrade::migrate(&mut writer, path, schema.migrations())?;
         definitions::opened(&writer);
@@ -284,6 +295,7 @@ impl Db {
             wal_pages_per_checkpoint: opts.wal_pages_per_checkpoint,
             generation: AtomicU64::new(0),
             derived: crate::derived::Derived::new(),
+            trim: trim::Trim::new(path, opts.wal_kept_bytes, opts.wal_quiet, page_bytes),
         })
     }
 
@@ -537,6 +549,7 @@ impl Db {
     fn after_commit(&self) {
         let pages = i64::from(WAL_PAGES.with(|p| p.replace(0)));
         self.wal_pages.store(pages, Ordering::Relaxed);
+        self.trim.committed(pages, &self.checkpointer);
         // The WAL's length counts every page since it last started over,
         // which under a stream of writes is only every gigabyte: measured
         // from there, every commit past 256 MB began a checkpoint (one
@@ -604,6 +617,11 @@ impl Db {
         if spawned.is_err() {
             self.checkpointing.store(false, Ordering::Release);
         }
+    }
+
+    /// WAL files emptied once writes stopped (see `trim`).
+    pub fn wal_trims(&self) -> u32 {
+        self.trim.count()
     }
 
     /// Background checkpoints started so far, and the connections opened
