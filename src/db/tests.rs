@@ -114,6 +114,18 @@ fn wal_heavy() -> std::sync::MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One bulk commit of four 6,000-byte rows into table `b` (some 7 pages of WAL).
+fn four_blobs(db: &Db) {
+    let blob = "x".repeat(6000);
+    db.write_now(|c| {
+        for _ in 0..4 {
+            c.execute("INSERT INTO b (v) VALUES (?1)", [&blob])?;
+        }
+        Ok(())
+    })
+    .expect("write");
+}
+
 /// A database with one table whose writer makes the WAL start over past
 /// 4 MB (1 GB by default).
 fn open_restarting_early(dir: &Path, table: &str) -> Db {
@@ -121,7 +133,12 @@ fn open_restarting_early(dir: &Path, table: &str) -> Db {
         wal_restart_pages: 1000,
         ..DbOptions::new(false)
     };
-    let db = Db::open(&dir.join("t.db"), Schema::Control, &opts).expect("open");
+    open_with(dir, &opts, table)
+}
+
+/// `t.db` in `dir`, opened with `opts`, with one table.
+fn open_with(dir: &Path, opts: &DbOptions, table: &str) -> Db {
+    let db = Db::open(&dir.join("t.db"), Schema::Control, opts).expect("open");
     db.write_now(|c| {
         c.execute_batch(&format!("CREATE TABLE {table}"))?;
         Ok(())
@@ -185,17 +202,10 @@ fn bulk_commits_keep_the_wal_bounded() {
     let _heavy = wal_heavy();
     let dir = tempfile::tempdir().expect("dir");
     let db = open_restarting_early(dir.path(), "b (v TEXT NOT NULL)");
-    let blob = "x".repeat(6000);
     let commits = 4 * COMMITS_PER_CHECKPOINT as usize;
     let mut largest = 0;
     for _ in 0..commits {
-        db.write_now(|c| {
-            for _ in 0..4 {
-                c.execute("INSERT INTO b (v) VALUES (?1)", [&blob])?;
-            }
-            Ok(())
-        })
-        .expect("write");
+        four_blobs(&db);
         let wal = std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
         largest = largest.max(wal);
     }
@@ -225,12 +235,7 @@ fn a_long_wal_is_checkpointed_by_what_was_appended() {
         wal_pages_per_checkpoint: 200,
         ..DbOptions::new(false)
     };
-    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
-    db.write_now(|c| {
-        c.execute_batch("CREATE TABLE b (v TEXT NOT NULL)")?;
-        Ok(())
-    })
-    .expect("table");
+    let db = open_with(dir.path(), &opts, "b (v TEXT NOT NULL)");
     // A reader's old snapshot keeps the WAL from starting over, as a
     // stream of writes does.
     let reader = Connection::open(dir.path().join("t.db")).expect("reader");
@@ -238,15 +243,8 @@ fn a_long_wal_is_checkpointed_by_what_was_appended() {
     let _: i64 = reader
         .query_row("SELECT count(*) FROM b", [], |r| r.get(0))
         .expect("snapshot");
-    let blob = "x".repeat(6000);
     for _ in 0..200 {
-        db.write_now(|c| {
-            for _ in 0..4 {
-                c.execute("INSERT INTO b (v) VALUES (?1)", [&blob])?;
-            }
-            Ok(())
-        })
-        .expect("write");
+        four_blobs(&db);
         // Each checkpoint ends before the next commit: how many begin then
         // depends on the rule alone, not on how fast this disk syncs.
         let began = std::time::Instant::now();
@@ -423,24 +421,12 @@ fn a_long_wal_file_is_emptied_once_writes_stop() {
         wal_quiet: Duration::from_millis(300),
         ..DbOptions::new(false)
     };
-    let db = Db::open(&dir.path().join("t.db"), Schema::Control, &opts).expect("open");
-    db.write_now(|c| {
-        c.execute_batch("CREATE TABLE b (v TEXT NOT NULL)")?;
-        Ok(())
-    })
-    .expect("table");
+    let db = open_with(dir.path(), &opts, "b (v TEXT NOT NULL)");
     let wal_len = || std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
-    let blob = "x".repeat(6000);
     let commits = COMMITS_PER_CHECKPOINT as usize;
     let mut longest = 0;
     for _ in 0..commits {
-        db.write_now(|c| {
-            for _ in 0..4 {
-                c.execute("INSERT INTO b (v) VALUES (?1)", [&blob])?;
-            }
-            Ok(())
-        })
-        .expect("write");
+        four_blobs(&db);
         let len = wal_len();
         // Writes come faster than `wal_quiet`: nothing empties the file.
         assert!(
