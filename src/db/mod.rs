@@ -132,7 +132,7 @@ pub struct Db {
     /// The background checkpoints' connection, kept from one to the next:
     /// opening one parses the whole schema and closing it frees it again,
     /// 3 % of a create storm's core when every checkpoint did both.
-    checkpointer: Arc<Mutex<Option<Connection>>>,
+    checkpointer: trim::Kept,
     /// Background checkpoints run, and connections opened for them.
     checkpoint_counts: Arc<[AtomicU32; 2]>,
     /// Set when a background checkpoint has finished: once the WAL is long,

@@ -1,4 +1,4 @@
-//! The WAL file cut back once its database is quiet.
+//! The WAL file emptied once its database is quiet.
 //!
 //! SQLite can shorten the WAL file each time the WAL starts over
 //! (`journal_size_limit`). Under a stream of writes the WAL starts over
@@ -27,7 +27,8 @@ const WAIT: Duration = Duration::from_millis(200);
 /// Quiet spells tried before a busy database is left until its next write.
 const TRIES: usize = 3;
 
-/// The connection background checkpoints keep between runs.
+/// The connection background checkpoints keep between runs (the trim
+/// uses it too: one connection for both).
 pub(super) type Kept = Arc<Mutex<Option<Connection>>>;
 
 pub(super) struct Trim {
@@ -36,7 +37,7 @@ pub(super) struct Trim {
 
 struct State {
     path: PathBuf,
-    /// The file length past which it is cut back, and after how long
+    /// The file length past which it is emptied, and after how long
     /// without a commit.
     kept_bytes: i64,
     quiet: Duration,
