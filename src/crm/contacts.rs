@@ -354,6 +354,8 @@ static FIELDS: &[Builtin] = &[
         not_null: true,
         aliases: &[],
         order_by: Some("t.name_key"),
+        // `save` makes it from `sort_name`; `sort_name` has no index.
+        order_is_natural_key: true,
         ..Builtin::column("name", "Name", FieldType::Text, "t.sort_name")
     },
     Builtin::column("first_name", "First name", FieldType::Text, "t.first_name"),

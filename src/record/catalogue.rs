@@ -109,6 +109,11 @@ pub struct Builtin {
     /// Its index is then the filter's `(stage, name_key, id)` and the list
     /// needs none of its own (SQLite keeps every index on every insert).
     pub then: Option<&'static str>,
+    /// `order_by` is `crate::order::natural_key` of `sql`, kept with the
+    /// row (a name's `name_key`): an equality then also compares the key,
+    /// so the key's index, which the list's sort needs anyway, serves the
+    /// filter and `sql` needs no index of its own.
+    pub order_is_natural_key: bool,
 }
 
 impl Builtin {
@@ -132,6 +137,7 @@ impl Builtin {
             param: None,
             order_by: None,
             then: None,
+            order_is_natural_key: false,
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct FieldRef {
     /// For multi-valued fields, SQL of a table-valued source of the values
     /// (`json_each(…)` or a subquery with a `value` column).
     pub multi: Option<String>,
+    /// SQL of the value's natural key (`Builtin::order_is_natural_key`).
+    pub natural_key: Option<String>,
 }
 
 /// The fields of one kind in one organization.
@@ -194,6 +202,7 @@ impl Catalogue<'_> {
                 multi: Some(
                     "(SELECT tag_id AS value FROM record_tags WHERE record_id = t.id)".into(),
                 ),
+                natural_key: None,
             });
         }
         if let Some(key) = name.strip_prefix("custom.") {
@@ -212,6 +221,7 @@ impl Catalogue<'_> {
                 sortable: f.ty != FieldType::MultiSelect,
                 options: f.options.iter().map(|o| o.value.clone()).collect(),
                 multi,
+                natural_key: None,
             });
         }
         let b = self
@@ -228,6 +238,10 @@ impl Catalogue<'_> {
             sortable: b.sortable,
             options: b.options.iter().map(|o| o.to_string()).collect(),
             multi: None,
+            natural_key: b
+                .order_by
+                .filter(|_| b.order_is_natural_key)
+                .map(str::to_string),
         })
     }
 
@@ -255,6 +269,7 @@ impl Catalogue<'_> {
                 sortable: b.sortable,
                 options: Vec::new(),
                 multi: None,
+                natural_key: None,
             });
         }
         self.resolve(name)

@@ -154,7 +154,18 @@ fn condition(f: &FieldRef, op: &str, v: &Value, ctx: &Context, args: &mut Vec<Sq
         "is_empty" => empty_sql,
         "is_not_empty" => format!("NOT {empty_sql}"),
         "eq" | "neq" => {
-            args.push(scalar(f, v, ctx)?);
+            let value = scalar(f, v, ctx)?;
+            if op == "eq"
+                && let (Some(key), Sql::Text(text)) = (&f.natural_key, &value)
+            {
+                // The same rows (the key is made from the value), found
+                // through the key's index.
+                let natural = crate::order::natural_key(text);
+                args.push(value);
+                args.push(Sql::Text(natural));
+                return Ok(format!("({e} = ? AND {key} = ?)"));
+            }
+            args.push(value);
             if op == "eq" {
                 format!("{e} = ?")
             } else {
@@ -163,10 +174,25 @@ fn condition(f: &FieldRef, op: &str, v: &Value, ctx: &Context, args: &mut Vec<Sq
         }
         "in" | "not_in" => {
             let items = list(v)?;
+            let first = args.len();
             for i in items {
                 args.push(scalar(f, i, ctx)?);
             }
             let ph = placeholders(items.len());
+            if op == "in"
+                && let Some(key) = &f.natural_key
+                && let Some(keys) = args[first..]
+                    .iter()
+                    .map(|a| match a {
+                        Sql::Text(text) => Some(Sql::Text(crate::order::natural_key(text))),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<Sql>>>()
+            {
+                // As `eq`: the same rows, through the key's index.
+                args.extend(keys);
+                return Ok(format!("({e} IN ({ph}) AND {key} IN ({ph}))"));
+            }
             if op == "in" {
                 format!("{e} IN ({ph})")
             } else {

@@ -1132,3 +1132,115 @@ async fn contact_sorts_walk_an_index() {
         assert!(p.contains(&seek), "{sort}: {p}");
     }
 }
+
+/// A contact's name has one index, its natural key's (the lists' name
+/// order): a filter on the name by equality finds the same contacts as
+/// comparing the name itself — accents, case and numbers included — and
+/// seeks that index instead of reading every contact.
+#[tokio::test]
+async fn a_name_filter_seeks_the_name_key_index() {
+    use harmonia::record::RecordKind;
+    use harmonia::record::catalogue::Catalogue;
+    use harmonia::record::filter::{Context, Filter};
+
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mut ids = Vec::new();
+    for (first, last) in [
+        ("Ábel", "Nagy"),
+        ("Abel", "Nagy"),
+        ("Atlas", "2"),
+        ("Atlas", "02"),
+        ("Atlas", "10"),
+        ("", ""),
+    ] {
+        let body = match first.is_empty() {
+            true => json!({"emails": [{"label": "work", "email": "Only@Mail.test"}]}),
+            false => json!({"first_name": first, "last_name": last}),
+        };
+        let (status, c) = s.post(&format!("{O}/contacts"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        ids.push(c["id"].as_str().expect("id").to_string());
+    }
+    let found = |filter: Value| {
+        let s = &s;
+        async move {
+            let (status, page) = s
+                .get_query(
+                    &format!("{O}/contacts"),
+                    &[("filter", &filter.to_string()), ("sort", "created")],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {page}");
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|c| c["id"].as_str().expect("id").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let eq = |v: &str| json!({"field": "name", "op": "eq", "value": v});
+    // The name compares lowercased, as it always has; its key folds accents
+    // and reads numbers as numbers, but only narrows what the name matches.
+    assert_eq!(found(eq("ábel nagy")).await, [ids[0].clone()]);
+    assert_eq!(found(eq("abel nagy")).await, [ids[1].clone()]);
+    assert_eq!(found(eq("atlas 2")).await, [ids[2].clone()]);
+    assert_eq!(found(eq("atlas 02")).await, [ids[3].clone()]);
+    assert_eq!(found(eq("only@mail.test")).await, [ids[5].clone()]);
+    assert!(found(eq("Abel Nagy")).await.is_empty());
+    let within = json!({"field": "name", "op": "in", "value": ["atlas 10", "ábel nagy", "nobody"]});
+    assert_eq!(found(within).await, [ids[0].clone(), ids[4].clone()]);
+    let not_eq = json!({"field": "name", "op": "neq", "value": "atlas 2"});
+    assert_eq!(found(not_eq).await.len(), 5);
+
+    let db = rusqlite::Connection::open(crm_db(&app, &s).await).expect("open");
+    let dropped: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master
+             WHERE name IN ('contacts_by_name', 'contacts_by_last')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("indexes");
+    assert_eq!(dropped, 0, "the name's other indexes are gone");
+    // Six contacts: a planner with their statistics could rightly scan.
+    let has_stats: bool = db
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("stats");
+    if has_stats {
+        db.execute_batch("DELETE FROM sqlite_stat1; ANALYZE sqlite_schema;")
+            .expect("no stats");
+    }
+    let cat = Catalogue {
+        builtins: harmonia::crm::contacts::Contacts::fields(),
+        custom: &[],
+    };
+    let ctx = Context {
+        me: None,
+        now: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    for filter in [
+        eq("ábel nagy"),
+        json!({"field": "name", "op": "in", "value": ["a", "b"]}),
+    ] {
+        let (cond, _) = Filter::parse(&filter.to_string())
+            .and_then(|f| f.compile(&cat, &ctx))
+            .expect("compiles");
+        let p = plan(
+            &db,
+            &format!(
+                "SELECT t.id FROM contacts t WHERE t.deleted_at IS NULL AND {cond}
+                 ORDER BY t.created_at, t.id LIMIT 51"
+            ),
+        );
+        assert!(
+            p.contains("SEARCH t USING INDEX contacts_by_name_key (name_key=?)"),
+            "{filter}: {p}"
+        );
+    }
+}
