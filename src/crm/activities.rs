@@ -10,6 +10,7 @@ use crate::crm::links::{self, LinkInput, LinkTable};
 use crate::crm::rich;
 use crate::error::{AppError, AppResult, Problems};
 use crate::record::refs::RecordRef;
+use crate::record::store::Changed;
 use crate::record::{Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT};
 use crate::search::SearchDoc;
 
@@ -309,7 +310,7 @@ impl RecordKind for Activities {
         out.extend(crate::crm::notes::named(&clean.body.mentions));
         out
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
         let SaveRow {
             id,
             clean: c,
@@ -360,7 +361,9 @@ impl RecordKind for Activities {
             )?
             .execute(values)?;
         }
-        LINKS.save(conn, id, &c.links)
+        LINKS.save(conn, id, &c.links)?;
+        // Written whole (and links are not columns): searched again.
+        Ok(None)
     }
     fn decorate(conn: &Connection, recs: &mut [Activity]) -> AppResult<()> {
         links::name_all(conn, recs.iter_mut().map(|a| &mut a.links))

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult, ErrorBody, JsonBytes, Path, Problems, Qu
 use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::list::{Page, Params};
+use crate::record::store::Changed;
 use crate::record::{
     Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, routes::list_page,
     store,
@@ -293,6 +294,8 @@ impl RecordKind for Companies {
     const QUICK_SEARCH: &'static str =
         "t.sort_name >= {lo} AND t.sort_name < {hi} OR t.domain >= {lo} AND t.domain < {hi}";
     const READ_ONLY: &'static [&'static str] = &["contact_count"];
+    // `search_doc` reads the name, domain, industry, phone, address and tags.
+    const UNSEARCHED: &'static [&'static str] = &["size", "owner_id", "custom"];
 
     type Record = Company;
     type Input = CompanyInput;
@@ -313,7 +316,7 @@ impl RecordKind for Companies {
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
         let SaveRow {
             id,
             clean: c,
@@ -366,6 +369,7 @@ impl RecordKind for Companies {
                     id,
                 )?;
             }
+            return Ok(Some(changed));
         } else {
             conn.prepare_cached(
                 "INSERT INTO companies (id, name, sort_name, domain, industry, size, phone, address,
@@ -390,7 +394,7 @@ impl RecordKind for Companies {
                 name_key
             ])?;
         }
-        Ok(())
+        Ok(None)
     }
     fn search_doc(c: Company) -> SearchDoc {
         search_doc(c)

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::error::{AppError, AppResult, Problems};
+use crate::record::store::Changed;
 use crate::record::{
     Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, store,
 };
@@ -414,6 +415,9 @@ impl RecordKind for Contacts {
         OR t.last_key >= {lo} AND t.last_key < {hi}
         OR t.id IN (SELECT contact_id FROM contact_emails WHERE email >= {lo} AND email < {hi})";
     const READ_ONLY: &'static [&'static str] = &["name", "company"];
+    // `search_doc` reads names, emails, phones, job title, company,
+    // address, source and tags; the rank is the name's.
+    const UNSEARCHED: &'static [&'static str] = &["stage", "owner_id", "birthday", "custom"];
 
     type Record = Contact;
     type Input = ContactInput;
@@ -439,7 +443,7 @@ impl RecordKind for Contacts {
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
         let SaveRow {
             id,
             clean: c,
@@ -503,10 +507,12 @@ impl RecordKind for Contacts {
                 )?;
             }
             if !changed.any(&["emails"]) {
-                return Ok(());
+                return Ok(Some(changed));
             }
             conn.prepare_cached("DELETE FROM contact_emails WHERE contact_id = ?1")?
                 .execute([id])?;
+            add_emails(conn, id, &c.emails)?;
+            return Ok(Some(changed));
         } else {
             conn.prepare_cached(
                 "INSERT INTO contacts (id, first_name, last_name, sort_name, last_key, emails, phones,
@@ -539,17 +545,23 @@ impl RecordKind for Contacts {
                 email_key
             ])?;
         }
-        let mut add_email = conn.prepare_cached(
-            "INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
-        )?;
-        for e in &c.emails {
-            add_email.execute(params![e.email.to_lowercase(), id])?;
-        }
-        Ok(())
+        add_emails(conn, id, &c.emails)?;
+        Ok(None)
     }
     fn search_doc(c: Contact) -> SearchDoc {
         search_doc(c)
     }
+}
+
+/// A contact's email lookup rows (deduplication, a list's `q`).
+fn add_emails(conn: &Connection, id: &str, emails: &[LabeledEmail]) -> AppResult<()> {
+    let mut add = conn.prepare_cached(
+        "INSERT OR IGNORE INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
+    )?;
+    for e in emails {
+        add.execute(params![e.email.to_lowercase(), id])?;
+    }
+    Ok(())
 }
 
 crate::impl_record!(Contact);

@@ -11,6 +11,7 @@ use crate::crm::links::{self, LinkInput, LinkTable};
 use crate::crm::rich;
 use crate::error::{AppError, AppResult, Problems};
 use crate::record::refs::RecordRef;
+use crate::record::store::Changed;
 use crate::record::{Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT};
 use crate::search::SearchDoc;
 
@@ -167,7 +168,7 @@ impl RecordKind for Notes {
     fn members_named(clean: &Clean) -> Vec<(String, String)> {
         named(&clean.body.mentions)
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
         let SaveRow {
             id,
             clean: c,
@@ -212,7 +213,9 @@ impl RecordKind for Notes {
             )?
             .execute(values)?;
         }
-        LINKS.save(conn, id, &c.links)
+        LINKS.save(conn, id, &c.links)?;
+        // Written whole (and links are not columns): searched again.
+        Ok(None)
     }
     fn decorate(conn: &Connection, recs: &mut [Note]) -> AppResult<()> {
         links::name_all(conn, recs.iter_mut().map(|n| &mut n.links))

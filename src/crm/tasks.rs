@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult, ErrorBody, Json, Path, Problems};
 use crate::paths::IdPath;
 use crate::platform::access::OrgAccess;
 use crate::record::refs::RecordRef;
+use crate::record::store::Changed;
 use crate::record::{
     Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, history, store,
 };
@@ -320,7 +321,7 @@ impl RecordKind for Tasks {
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.assignee_id.as_deref()
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
         let SaveRow {
             id,
             clean: c,
@@ -384,7 +385,9 @@ impl RecordKind for Tasks {
                 custom
             ])?;
         }
-        LINKS.save(conn, id, &c.links)
+        LINKS.save(conn, id, &c.links)?;
+        // Written whole (and links are not columns): searched again.
+        Ok(None)
     }
     fn decorate(conn: &Connection, recs: &mut [Task]) -> AppResult<()> {
         links::name_all(conn, recs.iter_mut().map(|t| &mut t.links))

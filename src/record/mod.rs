@@ -41,6 +41,7 @@ use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppResult;
+use crate::record::store::Changed;
 use crate::search::{SearchDoc, Source};
 use crate::state::AppState;
 
@@ -70,6 +71,13 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     const READ_ONLY: &'static [&'static str];
     /// A list's order when none is asked for.
     const DEFAULT_SORT: &'static str = "name";
+    /// Columns that `search_doc` never reads, nor the rank it is given: an
+    /// update that changes only these (and `updated_at`/`updated_by`)
+    /// leaves the record's search document as it was, so the search index
+    /// is not asked to write it again (`store::replace`; a contact's stage,
+    /// a company's owner). Only for kinds whose `save` answers what
+    /// changed.
+    const UNSEARCHED: &'static [&'static str] = &[];
 
     /// What the API returns.
     type Record: Record;
@@ -88,8 +96,10 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     /// The member a clean input names as owner (checked against the members).
     fn owner_of(clean: &Self::Clean) -> Option<&str>;
     /// Inserts (or, with `existing`, replaces the fields of) a record whose
-    /// custom values are the JSON object `custom`.
-    fn save(conn: &Connection, row: SaveRow<'_, Self::Clean>) -> AppResult<()>;
+    /// custom values are the JSON object `custom`. An update answers the
+    /// columns it changed when the kind knows them (`store::update_changed`);
+    /// None: a new record, or one written whole.
+    fn save(conn: &Connection, row: SaveRow<'_, Self::Clean>) -> AppResult<Option<Changed>>;
     fn search_doc(r: Self::Record) -> SearchDoc;
     /// What else changes when a record goes to the trash (in its
     /// transaction). What it answers is kept with the deletion in the

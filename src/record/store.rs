@@ -234,6 +234,13 @@ impl Changed {
     pub fn any(&self, columns: &[&str]) -> bool {
         self.0.iter().any(|c| columns.contains(c))
     }
+    /// Whether every changed column is one of `columns` or a write's own
+    /// stamp (`updated_at`, `updated_by`); true when nothing changed.
+    pub fn only(&self, columns: &[&str]) -> bool {
+        self.0
+            .iter()
+            .all(|c| columns.contains(c) || matches!(*c, "updated_at" | "updated_by"))
+    }
 }
 
 /// Writes over live row `id` of `table` only the columns whose values differ
@@ -397,7 +404,7 @@ pub fn replace<K: RecordKind>(
     now: &str,
 ) -> AppResult<()> {
     restrict::ensure_writable(conn, K::LABEL, id)?;
-    K::save(
+    let changed = K::save(
         conn,
         SaveRow {
             id,
@@ -408,6 +415,11 @@ pub fn replace<K: RecordKind>(
             existing: true,
         },
     )?;
+    // A new stage or owner: the search document would come out the same,
+    // and writing it again is most of what such an update costs.
+    if changed.is_some_and(|c| c.only(K::UNSEARCHED)) {
+        return Ok(());
+    }
     crate::search::enqueue(conn, K::KIND, id)
 }
 

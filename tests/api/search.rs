@@ -481,3 +481,114 @@ async fn kind_filters_find_a_record_outranked_by_the_other_kind() {
         .await;
     assert_eq!(both["items"].as_array().map(Vec::len), Some(26), "{both}");
 }
+
+/// Every search-outbox row ever written (the table is `AUTOINCREMENT`, so
+/// rows the indexer has drained still count).
+fn outboxed(db: &rusqlite::Connection) -> i64 {
+    db.query_row(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0)",
+        [],
+        |r| r.get(0),
+    )
+    .expect("sequence")
+}
+
+/// The search document the index would build for record `id` now.
+fn doc<K: harmonia::record::RecordKind>(db: &rusqlite::Connection, id: &str) -> String {
+    let docs = harmonia::record::store::search_docs::<K>(db, "t.id = ?1", [id]).expect("docs");
+    assert_eq!(docs.len(), 1, "{id}");
+    format!("{:?}", docs[0])
+}
+
+/// An update of what search never shows — a contact's stage, owner,
+/// birthday and custom values, a company's size and owner — gives the same
+/// search document, so it is not written to the index again (most of such
+/// an update's cost); any other change still reaches search.
+#[tokio::test]
+async fn an_update_search_cannot_see_leaves_the_index_alone() {
+    use harmonia::crm::companies::Companies;
+    use harmonia::crm::contacts::Contacts;
+
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let o = "/api/v1/orgs/acme";
+    let (status, f) = s
+        .post(
+            &format!("{o}/fields"),
+            json!({"kind": "contact", "key": "tier", "label": "Tier", "type": "text"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    let (status, company) = s
+        .post(
+            &format!("{o}/companies"),
+            json!({"name": "Umbrella", "domain": "umbrella.example", "industry": "Pharma",
+                   "size": "11-50"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{company}");
+    let company_id = company["id"].as_str().expect("id").to_string();
+    let (status, contact) = s
+        .post(
+            &format!("{o}/contacts"),
+            json!({"first_name": "Alice", "last_name": "Abernathy", "company_id": company_id,
+                   "emails": [{"email": "alice@umbrella.example"}],
+                   "phones": [{"phone": "+1 415 555 0199"}], "job_title": "Analyst",
+                   "address": {"city": "Raccoon City", "country": "US"}, "source": "referral",
+                   "stage": "lead", "custom": {"tier": "silver"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let contact_id = contact["id"].as_str().expect("id").to_string();
+    eventually(&s, "acme", "abernathy", |f| f == ["Alice Abernathy"]).await;
+
+    let (_, org) = s.get(o).await;
+    let org_id = org["id"].as_str().expect("id");
+    let path = app.dir.path().join("tenants").join(org_id).join("crm.db");
+    let db = rusqlite::Connection::open(&path).expect("open");
+
+    let before = (outboxed(&db), doc::<Contacts>(&db, &contact_id));
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/contacts/{contact_id}"),
+            json!({"stage": "customer", "owner_id": s.user_id, "birthday": "1990-04-01",
+                   "custom": {"tier": "gold"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["stage"], "customer", "{changed}");
+    assert_eq!(changed["custom"]["tier"], "gold", "{changed}");
+    let after = (outboxed(&db), doc::<Contacts>(&db, &contact_id));
+    assert_eq!(after, before, "the contact's document and the outbox");
+
+    let before = (outboxed(&db), doc::<Companies>(&db, &company_id));
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/companies/{company_id}"),
+            json!({"size": "51-200", "owner_id": s.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let after = (outboxed(&db), doc::<Companies>(&db, &company_id));
+    assert_eq!(after, before, "the company's document and the outbox");
+
+    // What search shows still reaches it.
+    let outbox = outboxed(&db);
+    let (status, _) = s
+        .patch(
+            &format!("{o}/contacts/{contact_id}"),
+            json!({"job_title": "Virologist"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outboxed(&db), outbox + 1);
+    eventually(&s, "acme", "virologist", |f| f == ["Alice Abernathy"]).await;
+    let (status, _) = s
+        .patch(
+            &format!("{o}/companies/{company_id}"),
+            json!({"industry": "Biotech"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    eventually(&s, "acme", "biotech", |f| f == ["Umbrella"]).await;
+}

@@ -24,6 +24,7 @@ use crate::clock;
 use crate::crm::contacts::CompanyRef;
 use crate::error::{AppError, AppResult, Problems};
 use crate::platform::orgs::Org;
+use crate::record::store::Changed;
 use crate::record::{
     Builtin, CREATED_AT, Extras, FieldType, RecordKind, SaveRow, UPDATED_AT, store,
 };
@@ -805,8 +806,10 @@ impl RecordKind for Deals {
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()
     }
-    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
-        save(conn, row)
+    fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
+        // A deal's contacts are searched and are not columns: searched again.
+        save(conn, row)?;
+        Ok(None)
     }
     fn search_doc(d: Deal) -> SearchDoc {
         search_doc(d)
