@@ -386,7 +386,7 @@ impl RecordKind for Tasks {
             ])?;
         }
         LINKS.save(conn, id, &c.links)?;
-        // Written whole (and links are not columns): searched again.
+        // Its links are not columns: searched again.
         Ok(None)
     }
     fn decorate(conn: &Connection, recs: &mut [Task]) -> AppResult<()> {

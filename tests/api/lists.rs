@@ -1023,6 +1023,23 @@ async fn custom_fields_indexed_as_pairs_are_reindexed_when_the_org_opens() {
     assert_eq!(indexes(&db), ["cf_contacts_tier"]);
 }
 
+/// Forgets the planner's statistics: without them it takes tables to be
+/// large, as they are where a plan matters (a test's few rows may rightly be
+/// scanned).
+fn without_statistics(db: &rusqlite::Connection) {
+    let has_stats: bool = db
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("stats");
+    if has_stats {
+        db.execute_batch("DELETE FROM sqlite_stat1; ANALYZE sqlite_schema;")
+            .expect("no stats");
+    }
+}
+
 /// The EXPLAIN QUERY PLAN lines of `sql` on `db`.
 fn plan(db: &rusqlite::Connection, sql: &str) -> String {
     let mut stmt = db
@@ -1054,19 +1071,7 @@ async fn contact_sorts_walk_an_index() {
     tier_field(&s, "text").await;
     let path = crm_db(&app, &s).await;
     let db = rusqlite::Connection::open(&path).expect("open");
-    // Without statistics the planner takes tables to be large, as they are
-    // where this matters (an empty table may be scanned, rightly).
-    let has_stats: bool = db
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
-            [],
-            |r| r.get(0),
-        )
-        .expect("stats");
-    if has_stats {
-        db.execute_batch("DELETE FROM sqlite_stat1; ANALYZE sqlite_schema;")
-            .expect("no stats");
-    }
+    without_statistics(&db);
     let fields = harmonia::record::custom::of_kind(&db, "contact").expect("fields");
     let cat = Catalogue {
         builtins: harmonia::crm::contacts::Contacts::fields(),
@@ -1204,18 +1209,7 @@ async fn a_name_filter_seeks_the_name_key_index() {
         )
         .expect("indexes");
     assert_eq!(dropped, 0, "the name's other indexes are gone");
-    // Six contacts: a planner with their statistics could rightly scan.
-    let has_stats: bool = db
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
-            [],
-            |r| r.get(0),
-        )
-        .expect("stats");
-    if has_stats {
-        db.execute_batch("DELETE FROM sqlite_stat1; ANALYZE sqlite_schema;")
-            .expect("no stats");
-    }
+    without_statistics(&db);
     let cat = Catalogue {
         builtins: harmonia::crm::contacts::Contacts::fields(),
         custom: &[],
