@@ -234,6 +234,10 @@ impl Changed {
     pub fn any(&self, columns: &[&str]) -> bool {
         self.0.iter().any(|c| columns.contains(c))
     }
+    /// A change that is not a column of the row (a deal's contacts).
+    pub fn add(&mut self, what: &'static str) {
+        self.0.push(what);
+    }
     /// Whether every changed column is one of `columns` or a write's own
     /// stamp (`updated_at`, `updated_by`); true when nothing changed.
     pub fn only(&self, columns: &[&str]) -> bool {

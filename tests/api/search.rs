@@ -508,6 +508,7 @@ fn doc<K: harmonia::record::RecordKind>(db: &rusqlite::Connection, id: &str) -> 
 async fn an_update_search_cannot_see_leaves_the_index_alone() {
     use harmonia::crm::companies::Companies;
     use harmonia::crm::contacts::Contacts;
+    use harmonia::crm::deals::Deals;
 
     let app = spawn_app().await;
     let s = app.setup_owner().await;
@@ -591,4 +592,50 @@ async fn an_update_search_cannot_see_leaves_the_index_alone() {
         .await;
     assert_eq!(status, StatusCode::OK);
     eventually(&s, "acme", "biotech", |f| f == ["Umbrella"]).await;
+
+    // A deal: its amount, close date and owner are not searched; its
+    // contacts are, though they are not columns of its row.
+    let (status, deal) = s
+        .post(
+            &format!("{o}/deals"),
+            json!({"title": "Hive contract", "company_id": company_id, "amount": 1000,
+                   "contacts": [{"contact_id": contact_id, "role": "champion"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    let deal_id = deal["id"].as_str().expect("id").to_string();
+    eventually(&s, "acme", "hive", |f| f == ["Hive contract"]).await;
+    let before = (outboxed(&db), doc::<Deals>(&db, &deal_id));
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/deals/{deal_id}"),
+            json!({"amount": 2500, "close_date": "2031-06-30", "owner_id": s.user_id,
+                   "contacts": [{"contact_id": contact_id, "role": "champion"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["close_date"], "2031-06-30", "{changed}");
+    assert_eq!(changed["contacts"][0]["role"], "champion", "{changed}");
+    let after = (outboxed(&db), doc::<Deals>(&db, &deal_id));
+    assert_eq!(after, before, "the deal's document and the outbox");
+    let (status, other) = s
+        .post(
+            &format!("{o}/contacts"),
+            json!({"first_name": "Albert", "last_name": "Wesker"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/deals/{deal_id}"),
+            json!({"contacts": [{"contact_id": contact_id, "role": "champion"},
+                                {"contact_id": other["id"], "role": "user"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["contacts"][1]["role"], "user", "{changed}");
+    eventually(&s, "acme", "wesker", |f| {
+        f.contains(&"Hive contract".to_string())
+    })
+    .await;
 }

@@ -493,7 +493,28 @@ fn check_links(conn: &Connection, id: &str, c: &Clean, current: Option<&Current>
     Ok(())
 }
 
-fn save_contacts(conn: &Connection, id: &str, contacts: &[(String, ContactRole)]) -> AppResult<()> {
+/// A deal's contacts in their order; whether they changed. The same ones
+/// are left as they are: rewriting them put pages of `deal_contacts` and its
+/// index in the WAL at every update of the deal.
+fn save_contacts(
+    conn: &Connection,
+    id: &str,
+    contacts: &[(String, ContactRole)],
+) -> AppResult<bool> {
+    let stored: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT contact_id, role FROM deal_contacts WHERE deal_id = ?1 ORDER BY position",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let same = stored.len() == contacts.len()
+        && stored
+            .iter()
+            .zip(contacts)
+            .all(|((sid, srole), (cid, role))| sid == cid && srole == role.as_str());
+    if same {
+        return Ok(false);
+    }
     conn.prepare_cached("DELETE FROM deal_contacts WHERE deal_id = ?1")?
         .execute([id])?;
     let mut insert = conn.prepare_cached(
@@ -502,12 +523,12 @@ fn save_contacts(conn: &Connection, id: &str, contacts: &[(String, ContactRole)]
     for (i, (cid, role)) in contacts.iter().enumerate() {
         insert.execute(params![id, cid, role.as_str(), i as i64])?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Inserts or updates a deal: the record layer's `save`, plus what a stage
 /// change means (status, close time, column, the change recorded).
-fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
+fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
     let SaveRow {
         id,
         clean: c,
@@ -543,8 +564,9 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
     };
     let sort_title = c.title.to_lowercase();
     let title_key = crate::order::natural_key(&c.title);
+    let mut changed = None;
     if existing {
-        store::update_changed(
+        changed = Some(store::update_changed(
             conn,
             "deals",
             id,
@@ -570,7 +592,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
                 ("updated_by", &actor),
                 ("title_key", &title_key),
             ],
-        )?;
+        )?);
     } else {
         conn.prepare_cached(
             "INSERT INTO deals (id, title, sort_title, pipeline_id, stage_id, status, position,
@@ -605,7 +627,11 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
             title_key
         ])?;
     }
-    save_contacts(conn, id, &c.contacts)?;
+    if save_contacts(conn, id, &c.contacts)?
+        && let Some(changed) = &mut changed
+    {
+        changed.add("contacts");
+    }
     notify_owner(conn, id, c, cur.as_ref(), actor)?;
     if moved {
         let from = match &cur {
@@ -614,7 +640,7 @@ fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<()> {
         };
         moves::record_change(conn, id, from.as_ref(), &stage, actor, now)?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// A deal given to someone (created with them as owner, or its owner
@@ -764,6 +790,16 @@ impl RecordKind for Deals {
         "rotting",
         "last_activity_at",
     ];
+    // `search_doc` reads the title, company, stage, contacts, source, next
+    // step and tags; the rank is the title's.
+    const UNSEARCHED: &'static [&'static str] = &[
+        "amount",
+        "currency",
+        "close_date",
+        "owner_id",
+        "custom",
+        "lost_reason",
+    ];
 
     type Record = Deal;
     type Input = DealInput;
@@ -807,9 +843,7 @@ impl RecordKind for Deals {
         clean.owner_id.as_deref()
     }
     fn save(conn: &Connection, row: SaveRow<'_, Clean>) -> AppResult<Option<Changed>> {
-        // A deal's contacts are searched and are not columns: searched again.
-        save(conn, row)?;
-        Ok(None)
+        save(conn, row)
     }
     fn search_doc(d: Deal) -> SearchDoc {
         search_doc(d)
