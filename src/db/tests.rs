@@ -196,25 +196,30 @@ async fn a_stream_of_writes_keeps_the_wal_bounded() {
 /// Bulk commits (an import's batches, the demo generator) keep the WAL
 /// bounded too, though they no longer copy it back themselves after each
 /// one: the background checkpoints and the writer's catch-up do, as for
-/// queued writes. Without either, these commits leave 67 MB of WAL.
+/// queued writes. Without either, these commits leave 134 MB of WAL; with
+/// them it starts over once a checkpoint is done. They are paced, as an
+/// import's batches are (each takes milliseconds): back to back, 4,000 of
+/// them take half a second, and on a busy machine one checkpoint's fsyncs
+/// can take that long (the WAL reached 52 MB in CI with 2,000 of them).
 #[test]
 fn bulk_commits_keep_the_wal_bounded() {
     let _heavy = wal_heavy();
     let dir = tempfile::tempdir().expect("dir");
     let db = open_restarting_early(dir.path(), "b (v TEXT NOT NULL)");
-    let commits = 4 * COMMITS_PER_CHECKPOINT as usize;
+    let commits = 8 * COMMITS_PER_CHECKPOINT as usize;
     let mut largest = 0;
     for _ in 0..commits {
         four_blobs(&db);
         let wal = std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
         largest = largest.max(wal);
+        std::thread::sleep(Duration::from_micros(500));
     }
     let count: i64 = db
         .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM b", [], |r| r.get(0))?))
         .expect("count");
     assert_eq!(count, 4 * commits as i64);
     assert!(
-        largest < 48 << 20,
+        largest < 64 << 20,
         "the WAL grew to {largest} bytes over {commits} bulk commits"
     );
 }
