@@ -53,9 +53,11 @@ pub struct LinkTable {
 }
 
 impl LinkTable {
-    /// Replaces the links of `owner_id`. A new link must be to a live record;
-    /// one the owner already had may stay even if that record is in the trash.
-    pub fn save(&self, conn: &Connection, owner_id: &str, links: &[LinkInput]) -> AppResult<()> {
+    /// Replaces the links of `owner_id`; whether they changed. A new link
+    /// must be to a live record; one the owner already had may stay even if
+    /// that record is in the trash. The same links are left as they are:
+    /// rewriting them (and their triggers) came with every edit of a note.
+    pub fn save(&self, conn: &Connection, owner_id: &str, links: &[LinkInput]) -> AppResult<bool> {
         let before: Vec<String> = conn
             .prepare_cached(&format!(
                 "SELECT record_id FROM {} WHERE {} = ?1",
@@ -63,6 +65,10 @@ impl LinkTable {
             ))?
             .query_map([owner_id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        // Links are a set (`clean` drops repeats); record ids are unique.
+        if before.len() == links.len() && links.iter().all(|l| before.contains(&l.id)) {
+            return Ok(false);
+        }
         for l in links {
             let kind = crate::record::kind(&l.kind)
                 .ok_or_else(|| AppError::field("links", "unknown kind of record"))?;
@@ -89,7 +95,7 @@ impl LinkTable {
         for l in links {
             insert.execute(params![owner_id, l.kind, l.id])?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -291,6 +291,9 @@ impl RecordKind for Tasks {
     const NAME_SQL: &'static str = "t.title";
     const QUICK_SEARCH: &'static str = "t.sort_title >= {lo} AND t.sort_title < {hi}";
     const READ_ONLY: &'static [&'static str] = &["status", "done_at", "done_by", "repeat_of"];
+    // `search_doc` reads the title, the description and the links' names.
+    const UNSEARCHED: &'static [&'static str] =
+        &["due", "assignee_id", "priority", "repeat", "custom"];
     const DEFAULT_SORT: &'static str = "due,-created";
     const SHORTCUTS: &'static [&'static str] = &["due", "tz", "record"];
 
@@ -347,8 +350,9 @@ impl RecordKind for Tasks {
         let sort_title = c.title.to_lowercase();
         let due = c.due.as_ref().map(Due::stored);
         let priority = c.priority.as_str();
+        let mut changed = None;
         if existing {
-            store::update_changed(
+            changed = Some(store::update_changed(
                 conn,
                 "tasks",
                 id,
@@ -364,7 +368,7 @@ impl RecordKind for Tasks {
                     ("updated_by", &actor),
                     ("custom", &custom),
                 ],
-            )?;
+            )?);
         } else {
             conn.prepare_cached(
                 "INSERT INTO tasks (id, title, sort_title, description, due, assignee_id, priority,
@@ -385,9 +389,13 @@ impl RecordKind for Tasks {
                 custom
             ])?;
         }
-        LINKS.save(conn, id, &c.links)?;
-        // Its links are not columns: searched again.
-        Ok(None)
+        // Its search result shows the linked records' names.
+        if LINKS.save(conn, id, &c.links)?
+            && let Some(changed) = &mut changed
+        {
+            changed.add("links");
+        }
+        Ok(changed)
     }
     fn decorate(conn: &Connection, recs: &mut [Task]) -> AppResult<()> {
         links::name_all(conn, recs.iter_mut().map(|t| &mut t.links))

@@ -501,7 +501,8 @@ fn doc<K: harmonia::record::RecordKind>(db: &rusqlite::Connection, id: &str) -> 
 }
 
 /// An update of what search never shows — a contact's stage, owner,
-/// birthday and custom values, a company's size and owner — gives the same
+/// birthday and custom values, a company's size and owner, a deal's amount,
+/// a task's due date — gives the same
 /// search document, so it is not written to the index again (most of such
 /// an update's cost); any other change still reaches search.
 #[tokio::test]
@@ -509,6 +510,7 @@ async fn an_update_search_cannot_see_leaves_the_index_alone() {
     use harmonia::crm::companies::Companies;
     use harmonia::crm::contacts::Contacts;
     use harmonia::crm::deals::Deals;
+    use harmonia::crm::tasks::Tasks;
 
     let app = spawn_app().await;
     let s = app.setup_owner().await;
@@ -638,4 +640,47 @@ async fn an_update_search_cannot_see_leaves_the_index_alone() {
         f.contains(&"Hive contract".to_string())
     })
     .await;
+
+    // A task: its due date, priority and assignee are not searched; its
+    // links' names are.
+    let contact_link = json!([{"kind": "contact", "id": contact_id}]);
+    let (status, task) = s
+        .post(
+            &format!("{o}/tasks"),
+            json!({"title": "Quarantine review", "description": "T-virus samples",
+                   "due": "2027-01-31", "priority": "high", "links": contact_link}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let task_id = task["id"].as_str().expect("id").to_string();
+    eventually(&s, "acme", "quarantine", |f| f == ["Quarantine review"]).await;
+    let before = (outboxed(&db), doc::<Tasks>(&db, &task_id));
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/tasks/{task_id}"),
+            json!({"due": "2027-03-01", "priority": "low", "assignee_id": s.user_id,
+                   "links": contact_link}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["priority"], "low", "{changed}");
+    assert_eq!(changed["links"][0]["id"], json!(contact_id), "{changed}");
+    let after = (outboxed(&db), doc::<Tasks>(&db, &task_id));
+    assert_eq!(after, before, "the task's document and the outbox");
+    let outbox = outboxed(&db);
+    let (status, changed) = s
+        .patch(
+            &format!("{o}/tasks/{task_id}"),
+            json!({"links": [{"kind": "contact", "id": contact_id},
+                             {"kind": "company", "id": company_id}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        changed["links"].as_array().map(Vec::len),
+        Some(2),
+        "{changed}"
+    );
+    assert_eq!(outboxed(&db), outbox + 1);
+    assert_ne!(doc::<Tasks>(&db, &task_id), before.1);
 }
