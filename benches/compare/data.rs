@@ -217,8 +217,24 @@ impl Words {
     }
 }
 
-/// The body of the update scenario: a new job title (same for both systems).
-pub fn job_title_patch(rng: &mut crate::load::Rng) -> bytes::Bytes {
+/// The body of an update scenario, the same for every system: a new job
+/// title (`Update`: searched text) or a new stage (`StageUpdate`: a column
+/// Harmonia's search does not read, the commonest change in a CRM).
+pub fn patch_of(s: crate::Scenario) -> fn(&mut crate::load::Rng) -> bytes::Bytes {
+    match s {
+        crate::Scenario::StageUpdate => stage_patch,
+        _ => job_title_patch,
+    }
+}
+
+fn stage_patch(rng: &mut crate::load::Rng) -> bytes::Bytes {
+    const STAGES: [&str; 4] = ["lead", "prospect", "customer", "former_customer"];
+    serde_json::json!({"stage": rng.pick(&STAGES)})
+        .to_string()
+        .into()
+}
+
+fn job_title_patch(rng: &mut crate::load::Rng) -> bytes::Bytes {
     const TITLES: [&str; 4] = [
         "Account Manager",
         "Head of Sales",

@@ -271,11 +271,12 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
             Arc::new(move |_| request("GET", &host, &path, &auth, None))
         }
         Scenario::SearchPrefix | Scenario::SearchWord | Scenario::SearchTypo => search(s),
-        Scenario::Update => {
+        Scenario::Update | Scenario::StageUpdate => {
             let ids = t.ids.clone();
+            let patch = crate::data::patch_of(s);
             Arc::new(move |rng| {
                 let path = format!("{contacts}/{}", rng.pick(&ids));
-                let body = crate::data::job_title_patch(rng);
+                let body = patch(rng);
                 request("PATCH", &host, &path, &auth, Some(body))
             })
         }

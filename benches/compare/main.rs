@@ -156,10 +156,11 @@ pub enum Scenario {
     SearchTypo,
     Create,
     Update,
+    StageUpdate,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::SignIn,
         Scenario::Get,
         Scenario::ListFirst,
@@ -170,6 +171,7 @@ impl Scenario {
         Scenario::SearchTypo,
         Scenario::Create,
         Scenario::Update,
+        Scenario::StageUpdate,
     ];
     pub fn label(self) -> &'static str {
         match self {
@@ -183,10 +185,14 @@ impl Scenario {
             Scenario::SearchTypo => "search, with a typo",
             Scenario::Create => "create contact",
             Scenario::Update => "update contact",
+            Scenario::StageUpdate => "update contact stage",
         }
     }
     fn writes(self) -> bool {
-        matches!(self, Scenario::Create | Scenario::Update | Scenario::SignIn)
+        matches!(
+            self,
+            Scenario::Create | Scenario::Update | Scenario::StageUpdate | Scenario::SignIn
+        )
     }
 }
 

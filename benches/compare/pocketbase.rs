@@ -344,11 +344,12 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
         })),
         Scenario::ListStage => list(Some("stage = 'customer'".into())),
         Scenario::SearchPrefix | Scenario::SearchWord | Scenario::SearchTypo => search(s),
-        Scenario::Update => {
+        Scenario::Update | Scenario::StageUpdate => {
             let ids = t.ids.clone();
+            let patch = crate::data::patch_of(s);
             Arc::new(move |rng| {
                 let path = format!("{records}/{}", rng.pick(&ids));
-                let body = crate::data::job_title_patch(rng);
+                let body = patch(rng);
                 request("PATCH", &host, &path, &auth, Some(body))
             })
         }

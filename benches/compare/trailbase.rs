@@ -387,11 +387,12 @@ fn scenario(t: &Target, words: &Arc<Words>, s: Scenario) -> MakeRequest {
         Scenario::ListDeep => list(t.deep_after.as_ref().map(deep_filter).unwrap_or_default()),
         Scenario::ListStage => list(stage_filter()),
         Scenario::SearchPrefix | Scenario::SearchWord | Scenario::SearchTypo => search(s),
-        Scenario::Update => {
+        Scenario::Update | Scenario::StageUpdate => {
             let ids = t.ids.clone();
+            let patch = crate::data::patch_of(s);
             Arc::new(move |rng| {
                 let path = format!("{RECORDS}/{}", rng.pick(&ids));
-                let body = crate::data::job_title_patch(rng);
+                let body = patch(rng);
                 request("PATCH", &host, &path, "", Some(body))
             })
         }
