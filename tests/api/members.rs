@@ -514,3 +514,142 @@ async fn a_new_invitation_link_replaces_the_old_one() {
         "another organization's invitee is not there"
     );
 }
+
+/// A change checks only the users it newly names: a record whose owner,
+/// assignee, user field or mention has left the organization can still be
+/// edited (and sent back whole), but no one can newly name a non-member —
+/// refused with the field, nothing written.
+#[tokio::test]
+async fn a_change_checks_only_the_users_it_newly_names() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mia = app
+        .add_member(&s, "acme", "mia@example.com", "member")
+        .await;
+    const O: &str = "/api/v1/orgs/acme";
+    let (status, f) = s
+        .post(
+            &format!("{O}/fields"),
+            json!({"kind": "contact", "key": "manager", "label": "Manager", "type": "user"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    let mut body = sample_contact("Ada");
+    body["owner_id"] = json!(mia.user_id);
+    body["custom"] = json!({"manager": mia.user_id});
+    let (status, c) = s.post(&format!("{O}/contacts"), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let contact = format!("{O}/contacts/{}", c["id"].as_str().expect("id"));
+    let (status, t) = s
+        .post(
+            &format!("{O}/tasks"),
+            json!({"title": "call", "assignee_id": mia.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let task = format!("{O}/tasks/{}", t["id"].as_str().expect("id"));
+    let mention = |id: &str| format!("<p><span data-member=\"{id}\">@M</span> hi</p>");
+    let (status, n) = s
+        .post(
+            &format!("{O}/notes"),
+            json!({"body": mention(&mia.user_id)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{n}");
+    let note = format!("{O}/notes/{}", n["id"].as_str().expect("id"));
+    let (status, _) = s.delete(&format!("{O}/members/{}", mia.user_id)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Mia is named already: changes elsewhere, and the record sent back
+    // whole, are taken.
+    let (status, after) = s.patch(&contact, json!({"job_title": "CTO"})).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["owner_id"], json!(mia.user_id));
+    let (status, after) = s.patch(&contact, after.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    let (status, t2) = s.patch(&task, json!({"title": "call back"})).await;
+    assert_eq!(status, StatusCode::OK, "{t2}");
+    assert_eq!(t2["assignee_id"], json!(mia.user_id));
+    let (status, n2) = s.patch(&note, json!({"pinned": true})).await;
+    assert_eq!(status, StatusCode::OK, "{n2}");
+
+    // Newly naming a non-member is refused, with the field, and writes nothing.
+    let stranger = "01900000-0000-7000-8000-000000000000";
+    for (path, patch, field) in [
+        (
+            &contact,
+            json!({"owner_id": stranger, "job_title": "x"}),
+            "owner_id",
+        ),
+        (
+            &contact,
+            json!({"custom": {"manager": stranger}, "job_title": "x"}),
+            "custom.manager",
+        ),
+        (
+            &task,
+            json!({"assignee_id": stranger, "title": "x"}),
+            "owner_id",
+        ),
+        (
+            &note,
+            json!({"body": mention(stranger), "pinned": false}),
+            "body",
+        ),
+    ] {
+        let (_, before) = s.get(path).await;
+        let (status, err) = s.patch(path, patch.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {err}");
+        assert!(err["error"]["fields"][field].is_string(), "{patch}: {err}");
+        let (_, now) = s.get(path).await;
+        assert_eq!(now, before, "{patch} wrote something");
+    }
+
+    // Naming a member is taken (checked, then written); once Mia is no
+    // longer named, naming her again is refused.
+    let (status, after) = s
+        .patch(
+            &contact,
+            json!({"owner_id": s.user_id, "custom": {"manager": null}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["owner_id"], json!(s.user_id));
+    let (status, err) = s.patch(&contact, json!({"owner_id": mia.user_id})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(err["error"]["fields"]["owner_id"].is_string(), "{err}");
+}
+
+/// A change to a record too large to validate on the writer (here: twenty
+/// emails and twenty phones) is validated beside it and lands the same.
+#[tokio::test]
+async fn a_change_to_a_large_record_lands() {
+    let app = spawn_app().await;
+    let s = app.setup_owner().await;
+    let mut body = sample_contact("Many");
+    body["emails"] = json!(
+        (0..20)
+            .map(|i| json!({"label": "work", "email": format!("m{i}@example.com")}))
+            .collect::<Vec<_>>()
+    );
+    body["phones"] = json!(
+        (0..20)
+            .map(|i| json!({"label": "work", "phone": format!("+1 415 555 01{i:02}")}))
+            .collect::<Vec<_>>()
+    );
+    let (status, c) = s.post("/api/v1/orgs/acme/contacts", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let path = format!(
+        "/api/v1/orgs/acme/contacts/{}",
+        c["id"].as_str().expect("id")
+    );
+    let (status, after) = s.patch(&path, json!({"job_title": "Chief"})).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["job_title"], "Chief");
+    assert_eq!(after["emails"].as_array().map(Vec::len), Some(20));
+    assert_eq!(after["phones"].as_array().map(Vec::len), Some(20));
+    let (status, err) = s.patch(&path, json!({"stage": "nonsense"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, now) = s.get(&path).await;
+    assert_eq!(now["stage"], c["stage"]);
+}
