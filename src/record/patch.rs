@@ -1,12 +1,13 @@
 //! Creating and changing records of any kind.
 //!
-//! A PATCH is read, merged and validated outside the writer (validation can be
-//! slow: phone numbers), then written only if the record did not change
-//! meanwhile. If it did, the same patch is merged again inside the write
-//! transaction, where nothing can intervene. A PATCH names only the fields it
-//! changes and carries no version, so a concurrent write is not the caller's
-//! conflict: the patch lands on the newer record (per field, the last writer
-//! wins) and no caller is ever refused.
+//! A small PATCH is read, merged, validated and written in one turn of the
+//! writer (`in_writer`), where nothing can intervene. A large one (long
+//! HTML to sanitize, many values) is read, merged and validated outside the
+//! writer, then written only if the record did not change meanwhile; if it
+//! did, it goes to the writer after all. A PATCH names only the fields it
+//! changes and carries no version, so a concurrent write is not the
+//! caller's conflict: the patch lands on the newer record (per field, the
+//! last writer wins) and no caller is ever refused.
 
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -316,9 +317,9 @@ fn is_read_only<K: RecordKind>(key: &str) -> bool {
 /// the writer: the writer's own connection holds the record's pages
 /// already, where a reading connection starts each snapshot after a
 /// commit with an empty cache and the record's pages to find again in
-/// the write-ahead log (a fifth of an update's work on one core, for a
-/// validation of tens of microseconds the writer now runs). A record too
-/// large to validate quickly on the writer is validated off it first.
+/// the write-ahead log (11 % of an update storm's core, for a validation
+/// of tens of microseconds the writer now runs). A record too large to
+/// validate quickly on the writer is validated off it first.
 pub async fn update<K: RecordKind>(
     state: &AppState,
     access: &OrgAccess,
