@@ -233,6 +233,14 @@ fn spawn_drainer(db: Arc<Db>) {
     drop(tokio::task::spawn_blocking(move || db.drain_all()));
 }
 
+/// Whether a write may change what is derived from the database (and so
+/// moves its generation on).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Yes,
+    No,
+}
+
 impl Db {
     /// Opens (creating if needed) a database and applies pending migrations.
     pub fn open(path: &Path, schema: Schema, opts: &DbOptions) -> anyhow::Result<Db> {
@@ -464,10 +472,32 @@ impl Db {
         off_runtime(move || db.write_now(f)).await
     }
 
+    /// `write_alone` for rows nothing derived from this database reads (the
+    /// API request log): its commit leaves the generation as it was, so
+    /// what was derived before (every caller's organization grant) still
+    /// holds. Each flush of the request log made every caller's next
+    /// request read its grant again.
+    pub async fn write_unseen<T, F>(self: &Arc<Self>, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        off_runtime(move || db.write_now_as(f, Seen::No)).await
+    }
+
     /// One transaction run right away with the writer held, for bulk work on
     /// a blocking thread (the demo generator, the CLI) whose closure borrows
     /// from its caller. Queued jobs wait, then run.
     pub fn write_now<T>(&self, f: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
+        self.write_now_as(f, Seen::Yes)
+    }
+
+    fn write_now_as<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> AppResult<T>,
+        seen: Seen,
+    ) -> AppResult<T> {
         let result = {
             let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             (|| {
@@ -480,7 +510,9 @@ impl Db {
                 let out = out.and_then(|out| Ok(tx.commit().map(|()| out)?));
                 definitions::settle(&conn);
                 let out = out?;
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                if seen == Seen::Yes {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
                 // A bulk commit (the demo generator, an import) writes
                 // thousands of pages: they are copied back like any
                 // commit's, beside the writer, and the writer makes the WAL
