@@ -29,7 +29,7 @@ pub struct Inner {
     /// API requests to organizations, waiting to be written.
     pub api_requests: RequestLog,
     /// The secrets vault (its master key was checked at start-up).
-    pub vault: crate::vault::Vault,
+    pub vault: Arc<crate::vault::Vault>,
     setup_token: Mutex<Option<(Vec<u8>, Instant)>>,
 }
 
@@ -49,7 +49,15 @@ impl AppState {
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let opts = DbOptions::new(config.sync_full);
         let control = Db::open(&config.data_dir.join("harmonia.db"), Schema::Control, &opts)?;
-        let vault = crate::vault::Vault::open(&config.master_key_file, &control)?;
+        let vault = Arc::new(crate::vault::Vault::open(
+            &config.master_key_file,
+            &control,
+        )?);
+        let sealed = crate::auth::mfa::seal_plaintext_keys(&control, &vault)
+            .map_err(|e| anyhow::anyhow!("sealing authenticator keys in the vault: {e}"))?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed authenticator app keys in the vault");
+        }
         let tenants = Tenants::new(
             config.data_dir.join("tenants"),
             config.max_open_tenants,

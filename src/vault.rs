@@ -1,11 +1,12 @@
 //! The secrets vault: credentials Harmonia keeps for other systems (webhook
-//! signing secrets today) are stored encrypted with AES-256-GCM under a
-//! 256-bit master key that lives in a file — never in a database, never in a
-//! log, not in backups. Each value's associated data names its organization
-//! and purpose, so a ciphertext copied to another organization or another
-//! use fails to decrypt. Every value records the id of the key that sealed it
-//! (the first 8 bytes of the key's SHA-256): a server given the wrong key, or
-//! none, refuses to start instead of failing later, and `harmonia rotate-key`
+//! signing secrets) and the keys of people's authenticator apps are stored
+//! encrypted with AES-256-GCM under a 256-bit master key that lives in a
+//! file — never in a database, never in a log, not in backups. Each value's
+//! associated data names its organization and purpose, so a ciphertext
+//! copied to another organization or another use fails to decrypt. Every
+//! value records the id of the key that sealed it (the first 8 bytes of the
+//! key's SHA-256): a server given the wrong key, or none, refuses to start
+//! instead of failing later, and `harmonia rotate-key`
 //! can be re-run after a crash. The SQL of the `secrets` table (control
 //! database) lives here too.
 
@@ -200,7 +201,7 @@ pub fn mismatch(key: Option<&MasterKey>, path: &Path, ids: &[(String, i64)]) -> 
         None if total > 0 => Some(format!(
             "the master key {} is missing, but {total} secret(s) are encrypted with key {}: \
              restore the key file from where you keep its copy (or point HARMONIA_MASTER_KEY_FILE at it); \
-             without it webhook secrets cannot be read",
+             without it webhook secrets and authenticator app keys cannot be read",
             path.display(),
             ids.iter()
                 .map(|(id, _)| id.as_str())
@@ -272,12 +273,35 @@ impl Vault {
         purpose: &str,
         plain: &str,
     ) -> AppResult<String> {
+        self.insert(tx, org_id, purpose, plain, &last4(plain))
+    }
+
+    /// Stores a new secret no answer ever shows a part of (an authenticator
+    /// app's key: its last four characters would be 20 of its 160 bits).
+    pub fn put_unshown(
+        &self,
+        tx: &Connection,
+        org_id: &str,
+        purpose: &str,
+        plain: &str,
+    ) -> AppResult<String> {
+        self.insert(tx, org_id, purpose, plain, "")
+    }
+
+    fn insert(
+        &self,
+        tx: &Connection,
+        org_id: &str,
+        purpose: &str,
+        plain: &str,
+        shown: &str,
+    ) -> AppResult<String> {
         let id = clock::new_id();
         let (nonce, ct) = seal(&self.key, org_id, purpose, plain.as_bytes());
         tx.execute(
             "INSERT INTO secrets (id, org_id, purpose, key_id, nonce, ciphertext, last4, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id, org_id, purpose, self.key.id(), nonce, ct, last4(plain), clock::now_stamp()],
+            params![id, org_id, purpose, self.key.id(), nonce, ct, shown, clock::now_stamp()],
         )?;
         Ok(id)
     }

@@ -5,13 +5,18 @@
 //! row count decides, so two requests racing with the same code cannot both
 //! win.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use totp_rs::{Secret, Totp};
+use zeroize::Zeroizing;
 
 use crate::auth::session::Client;
 use crate::auth::tokens;
 use crate::clock;
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::vault::{self, Vault};
 
 pub const ISSUER: &str = "Harmonia";
 /// How long the second step of a sign-in may take.
@@ -52,19 +57,26 @@ pub fn clean_code(code: &str) -> String {
 }
 
 pub struct TotpFactor {
-    pub secret: String,
+    /// The vault's id of the sealed key (`key_purpose`).
+    secret_id: Option<String>,
     pub confirmed: bool,
     pub last_step: u64,
+}
+
+/// The vault purpose of a user's authenticator key: the ciphertext of one
+/// person's key does not open as another's.
+fn key_purpose(user_id: &str) -> String {
+    format!("totp:{user_id}")
 }
 
 pub fn totp_factor(conn: &Connection, user_id: &str) -> AppResult<Option<TotpFactor>> {
     Ok(conn
         .prepare_cached(
-            "SELECT secret, confirmed_at IS NOT NULL, last_step FROM totp_factors WHERE user_id = ?1",
+            "SELECT secret_id, confirmed_at IS NOT NULL, last_step FROM totp_factors WHERE user_id = ?1",
         )?
         .query_row([user_id], |r| {
             Ok(TotpFactor {
-                secret: r.get(0)?,
+                secret_id: r.get(0)?,
                 confirmed: r.get(1)?,
                 last_step: r.get::<_, i64>(2)?.max(0) as u64,
             })
@@ -72,19 +84,22 @@ pub fn totp_factor(conn: &Connection, user_id: &str) -> AppResult<Option<TotpFac
         .optional()?)
 }
 
-/// Starts setting up an authenticator: a new secret, not yet a factor.
-/// Refused while one is on (turn it off first, which needs a code).
-pub fn begin_totp(conn: &Connection, user_id: &str, secret: &str) -> AppResult<()> {
+/// Starts setting up an authenticator: a new secret, sealed in the vault,
+/// not yet a factor (a key set up before and not confirmed is replaced, and
+/// its sealed value goes, by trigger). Refused while one is on (turn it off
+/// first, which needs a code).
+pub fn begin_totp(conn: &Connection, vault: &Vault, user_id: &str, secret: &str) -> AppResult<()> {
     if totp_factor(conn, user_id)?.is_some_and(|f| f.confirmed) {
         return Err(AppError::Conflict(
             "an authenticator app is already on; turn it off first to set up another".into(),
         ));
     }
+    let secret_id = vault.put_unshown(conn, vault::PLATFORM, &key_purpose(user_id), secret)?;
     conn.execute(
-        "INSERT INTO totp_factors (user_id, secret, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
+        "INSERT INTO totp_factors (user_id, secret, secret_id, created_at) VALUES (?1, '', ?2, ?3)
+         ON CONFLICT (user_id) DO UPDATE SET secret = '', secret_id = excluded.secret_id,
              created_at = excluded.created_at, last_step = 0, confirmed_at = NULL",
-        params![user_id, secret, clock::now_stamp()],
+        params![user_id, secret_id, clock::now_stamp()],
     )?;
     Ok(())
 }
@@ -94,6 +109,7 @@ pub fn begin_totp(conn: &Connection, user_id: &str, secret: &str) -> AppResult<(
 /// last accepted one, and is recorded in the same statement.
 pub fn accept_totp(
     conn: &Connection,
+    vault: &Vault,
     user_id: &str,
     account: &str,
     code: &str,
@@ -105,8 +121,15 @@ pub fn accept_totp(
     if factor.confirmed == confirming {
         return Ok(false);
     }
+    // Every key is sealed at start (`seal_plaintext_keys`) and when set up.
+    let secret_id = factor.secret_id.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "the authenticator key of user {user_id} is not in the vault"
+        ))
+    })?;
+    let secret = vault.reveal(conn, &secret_id, vault::PLATFORM, &key_purpose(user_id))?;
     let code = clean_code(code);
-    let Some(step) = totp(&factor.secret, account)?.check(&code, unix_now()) else {
+    let Some(step) = totp(&secret, account)?.check(&code, unix_now()) else {
         return Ok(false);
     };
     let changed = conn.execute(
@@ -116,6 +139,29 @@ pub fn accept_totp(
         params![user_id, step as i64, clock::now_stamp()],
     )?;
     Ok(changed == 1)
+}
+
+/// Seals in the vault the authenticator keys that servers before control
+/// migration 15 stored as text, and empties the column: run at every start,
+/// before any request, in one transaction (a crash leaves every key either
+/// as it was or sealed). Returns how many it sealed.
+pub fn seal_plaintext_keys(control: &Db, vault: &Arc<Vault>) -> AppResult<usize> {
+    let vault = vault.clone();
+    control.write_blocking(move |tx| {
+        let rows: Vec<(String, String)> = tx
+            .prepare("SELECT user_id, secret FROM totp_factors WHERE secret_id IS NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (user_id, secret) in &rows {
+            let secret = Zeroizing::new(secret.clone());
+            let id = vault.put_unshown(tx, vault::PLATFORM, &key_purpose(user_id), &secret)?;
+            tx.execute(
+                "UPDATE totp_factors SET secret = '', secret_id = ?2 WHERE user_id = ?1",
+                params![user_id, id],
+            )?;
+        }
+        Ok(rows.len())
+    })
 }
 
 /// Turns the authenticator off. Recovery codes go too when no other factor remains.

@@ -85,10 +85,10 @@ async fn totp_setup(State(state): State<AppState>, caller: Caller) -> AppResult<
         .to_url()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("otpauth URI: {e:?}")))?;
     let qr_svg = mfa::qr_svg(&otpauth_uri)?;
-    let s = secret.clone();
+    let (s, vault) = (secret.clone(), state.vault.clone());
     state
         .control
-        .write(move |tx| mfa::begin_totp(tx, &user.id, &s))
+        .write(move |tx| mfa::begin_totp(tx, &vault, &user.id, &s))
         .await?;
     Ok(Json(TotpSetup {
         secret,
@@ -124,6 +124,7 @@ async fn totp_confirm(
     Json(body): Json<ConfirmTotp>,
 ) -> AppResult<Json<RecoveryCodes>> {
     let user = person(&caller)?;
+    let vault = state.vault.clone();
     let recovery_codes = state
         .control
         .write(move |tx| {
@@ -140,7 +141,7 @@ async fn totp_confirm(
                 }
                 Some(_) => {}
             }
-            if !mfa::accept_totp(tx, &user.id, &user.email, &body.code, true)? {
+            if !mfa::accept_totp(tx, &vault, &user.id, &user.email, &body.code, true)? {
                 return Err(AppError::field(
                     "code",
                     "not the code the app shows now; check the phone's clock",
@@ -189,11 +190,12 @@ async fn confirm_identity(
     }
     let (uid, email, from) = (user.id.clone(), user.email.clone(), from.clone());
     let code = body.code.unwrap_or_default();
+    let vault = state.vault.clone();
     let code_ok = state
         .control
         .write(move |tx| {
             let on = mfa::totp_factor(tx, &uid)?.is_some_and(|f| f.confirmed);
-            if !on || mfa::accept_totp(tx, &uid, &email, &code, false)? {
+            if !on || mfa::accept_totp(tx, &vault, &uid, &email, &code, false)? {
                 return Ok(true);
             }
             activity::record(tx, &uid, Event::SecondFactorFailed, &from, Some("totp"))?;
@@ -336,11 +338,12 @@ async fn verify(
         .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     let config = state.config.clone();
     let (u, f, challenge) = (user.clone(), from.clone(), body.challenge);
+    let vault = state.vault.clone();
     let outcome = state
         .control
         .write(move |tx| {
             let ok = match method {
-                "totp" => mfa::accept_totp(tx, &u.id, &u.email, &code, false)?,
+                "totp" => mfa::accept_totp(tx, &vault, &u.id, &u.email, &code, false)?,
                 _ => mfa::use_recovery_code(tx, &u.id, &code)?,
             };
             if !ok {

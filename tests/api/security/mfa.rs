@@ -428,3 +428,124 @@ async fn one_code_sent_twice_at_once_signs_in_once() {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED]);
 }
+
+/// The control database's authenticator rows and their sealed keys:
+/// (user id, `secret` column, `secret_id`) and (id, purpose, last4) of
+/// every `totp:` secret.
+type Keys = (
+    Vec<(String, String, Option<String>)>,
+    Vec<(String, String, String)>,
+);
+
+fn stored_keys(data: &std::path::Path) -> Keys {
+    let c = rusqlite::Connection::open(data.join("harmonia.db")).expect("control db");
+    let factors = c
+        .prepare("SELECT user_id, secret, secret_id FROM totp_factors ORDER BY user_id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let sealed = c
+        .prepare("SELECT id, purpose, last4 FROM secrets WHERE purpose LIKE 'totp:%' ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    (factors, sealed)
+}
+
+/// Whether `needle` is anywhere in the control database's files (the
+/// database and its write-ahead log), as bytes.
+fn control_files_contain(data: &std::path::Path, needle: &str) -> bool {
+    ["harmonia.db", "harmonia.db-wal"].iter().any(|f| {
+        std::fs::read(data.join(f))
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    })
+}
+
+#[tokio::test]
+async fn an_authenticator_key_is_stored_only_sealed_in_the_vault() {
+    early_in_a_step().await;
+    let app = spawn_app().await;
+    let owner = app.setup_owner().await;
+    // A setup that is never confirmed, then another: one sealed key remains.
+    let (status, first) = owner.post("/api/v1/auth/mfa/totp/setup", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (secret, _) = enable_totp(&owner).await;
+    assert_ne!(first["secret"].as_str(), Some(secret.as_str()));
+    let (factors, sealed) = stored_keys(app.dir.path());
+    assert_eq!(factors.len(), 1, "{factors:?}");
+    let (user_id, plain, secret_id) = &factors[0];
+    assert_eq!(plain, "", "no key as text");
+    assert_eq!(sealed.len(), 1, "the unconfirmed key went: {sealed:?}");
+    assert_eq!(secret_id.as_deref(), Some(sealed[0].0.as_str()));
+    assert_eq!(sealed[0].1, format!("totp:{user_id}"));
+    assert_eq!(sealed[0].2, "", "no part of the key is kept to show");
+    assert!(!control_files_contain(app.dir.path(), &secret));
+
+    // A row as a server before the vault kept it: the key as text. The next
+    // start seals it, and the app's codes still sign in.
+    let (dir, config) = app.stop().await;
+    {
+        let c = rusqlite::Connection::open(dir.path().join("harmonia.db")).expect("control db");
+        c.execute(
+            "UPDATE totp_factors SET secret = ?1, secret_id = NULL",
+            [&secret],
+        )
+        .expect("as before");
+        let left: i64 = c
+            .query_row(
+                "SELECT count(*) FROM secrets WHERE purpose LIKE 'totp:%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 0, "a replaced key's sealed value goes with it");
+    }
+    let app = start(dir, config).await;
+    let (factors, sealed) = stored_keys(app.dir.path());
+    assert_eq!(factors[0].1, "", "sealed at start");
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    assert_eq!(factors[0].2.as_deref(), Some(sealed[0].0.as_str()));
+    let anon = app.anon();
+    let challenge = first_step(&anon, "owner@example.com").await;
+    let (status, body, session) = second_step(
+        &anon,
+        json!({"challenge": challenge, "code": code_at(&secret, 0)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let owner = session.expect("signed in with the sealed key");
+
+    // A sealed key opens only as its own person's: the same ciphertext under
+    // a member's purpose fails to decrypt.
+    let member = app
+        .add_member(&owner, "acme", "mia@example.com", "member")
+        .await;
+    let (sid, vault) = (sealed[0].0.clone(), app.state.vault.clone());
+    let as_member = format!("totp:{}", member.user_id);
+    let moved = app
+        .state
+        .control
+        .read_blocking(move |c| vault.reveal(c, &sid, "", &as_member));
+    assert!(moved.is_err(), "a key is bound to its person");
+
+    // Turned off: the sealed key goes too.
+    let (status, body) = owner
+        .send(
+            Method::DELETE,
+            "/api/v1/auth/mfa/totp",
+            Some(json!({"password": PASSWORD, "code": code_at(&secret, 1)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (factors, sealed) = stored_keys(app.dir.path());
+    assert!(
+        factors.is_empty() && sealed.is_empty(),
+        "{factors:?} {sealed:?}"
+    );
+}
