@@ -103,11 +103,50 @@ pub fn phone_number(p: &mut Problems, field: &str, raw: &str, region: &str) -> S
     }
 }
 
+/// How one record's phone numbers are read: written without +country, in
+/// the organization's country; a number the record already holds, as it
+/// is. That one was read when it was stored, and reading an E.164 number
+/// again was half of an update's validation, for a number the change may
+/// not even name.
+pub struct Phones<'a> {
+    region: &'a str,
+    stored: Vec<&'a str>,
+}
+
+impl<'a> Phones<'a> {
+    /// For a new record.
+    pub fn new(region: &'a str) -> Phones<'a> {
+        Phones {
+            region,
+            stored: Vec::new(),
+        }
+    }
+
+    /// For a change of a record that holds the numbers `stored`.
+    pub fn with_stored(region: &'a str, stored: Vec<&'a str>) -> Phones<'a> {
+        Phones { region, stored }
+    }
+
+    /// The organization's country.
+    pub fn region(&self) -> &'a str {
+        self.region
+    }
+
+    /// `raw` in E.164, as `phone_number` reads it unless the record
+    /// already holds exactly this number.
+    pub fn read(&self, p: &mut Problems, field: &str, raw: &str) -> String {
+        match self.stored.iter().find(|s| **s == raw) {
+            Some(known) => (*known).to_string(),
+            None => phone_number(p, field, raw, self.region),
+        }
+    }
+}
+
 pub fn phones(
     p: &mut Problems,
     field: &str,
     list: Vec<LabeledPhone>,
-    region: &str,
+    read: &Phones<'_>,
 ) -> Vec<LabeledPhone> {
     if list.len() > MAX_LABELLED {
         p.add(field, format!("at most {MAX_LABELLED} entries"));
@@ -117,7 +156,7 @@ pub fn phones(
     let mut out = Vec::new();
     for (i, ph) in list.into_iter().enumerate() {
         let path = format!("{field}[{i}].phone");
-        let number = phone_number(p, &path, &ph.phone, region);
+        let number = read.read(p, &path, &ph.phone);
         if !seen.insert(number.clone()) {
             p.add(path, "listed twice");
         }
@@ -302,6 +341,41 @@ pub fn is_currency(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_takes_the_numbers_its_record_holds_as_they_are() {
+        // A number stored before (by rules since changed, say) is not read
+        // again; only exactly that text is taken on trust.
+        let held = "+1555";
+        let read = Phones::with_stored("US", vec![held, "+442079460958"]);
+        let mut p = Problems::new();
+        let list = |nums: &[&str]| {
+            nums.iter()
+                .map(|n| LabeledPhone {
+                    label: None,
+                    phone: n.to_string(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let out = phones(&mut p, "phones", list(&[held, "(415) 555-0132"]), &read);
+        assert!(p.is_empty(), "{:?}", p.into_result());
+        assert_eq!(out[0].phone, held);
+        assert_eq!(out[1].phone, "+14155550132", "a new number is read");
+        let mut p = Problems::new();
+        phones(&mut p, "phones", list(&[held]), &Phones::new("US"));
+        assert!(!p.is_empty(), "a new record's numbers are all read");
+        let mut p = Problems::new();
+        phones(&mut p, "phones", list(&["+1 555"]), &read);
+        assert!(!p.is_empty(), "the same digits written otherwise are read");
+        let mut p = Problems::new();
+        phones(
+            &mut p,
+            "phones",
+            list(&["+442079460958", "+442079460958"]),
+            &read,
+        );
+        assert!(!p.is_empty(), "a held number listed twice is still refused");
+    }
 
     #[test]
     fn phones_become_e164() {

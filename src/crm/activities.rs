@@ -295,7 +295,7 @@ impl RecordKind for Activities {
             links: Some(links::as_inputs(&a.links)),
         }
     }
-    fn validate(input: ActivityInput, _region: &str) -> AppResult<Clean> {
+    fn validate(input: ActivityInput, _phones: &crate::values::Phones<'_>) -> AppResult<Clean> {
         validate(input)
     }
     fn owner_of(_clean: &Clean) -> Option<&str> {

@@ -117,7 +117,7 @@ pub struct Clean {
 }
 
 impl CompanyInput {
-    fn validate(self, region: &str) -> AppResult<Clean> {
+    fn validate(self, read: &values::Phones<'_>) -> AppResult<Clean> {
         let mut p = Problems::new();
         let name = values::text(&mut p, "name", self.name, 200);
         if name.is_none() {
@@ -129,7 +129,7 @@ impl CompanyInput {
             industry: values::text(&mut p, "industry", self.industry, 100),
             size: self.size,
             phone: values::text(&mut p, "phone", self.phone, 40)
-                .map(|ph| values::phone_number(&mut p, "phone", &ph, region)),
+                .map(|ph| read.read(&mut p, "phone", &ph)),
             address: values::address(&mut p, "address", self.address),
             owner_id: values::text(&mut p, "owner_id", self.owner_id, 64),
         };
@@ -193,7 +193,7 @@ pub fn insert_at(
     actor: &str,
     at: &str,
 ) -> AppResult<String> {
-    let clean = input.validate(region)?;
+    let clean = input.validate(&values::Phones::new(region))?;
     let id = clock::new_id();
     let row = SaveRow {
         id: &id,
@@ -310,8 +310,11 @@ impl RecordKind for Companies {
     fn to_input(r: &Company) -> CompanyInput {
         r.as_input()
     }
-    fn validate(input: CompanyInput, region: &str) -> AppResult<Clean> {
-        input.validate(region)
+    fn validate(input: CompanyInput, phones: &values::Phones<'_>) -> AppResult<Clean> {
+        input.validate(phones)
+    }
+    fn stored_phones(r: &Company) -> Vec<&str> {
+        r.phone.as_deref().into_iter().collect()
     }
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()

@@ -124,13 +124,13 @@ pub struct Clean {
 }
 
 impl ContactInput {
-    fn validate(self, region: &str) -> AppResult<Clean> {
+    fn validate(self, read: &values::Phones<'_>) -> AppResult<Clean> {
         let mut p = Problems::new();
         let first_name =
             values::text(&mut p, "first_name", self.first_name, 100).unwrap_or_default();
         let last_name = values::text(&mut p, "last_name", self.last_name, 100).unwrap_or_default();
         let emails = values::emails(&mut p, "emails", self.emails.unwrap_or_default());
-        let phones = values::phones(&mut p, "phones", self.phones.unwrap_or_default(), region);
+        let phones = values::phones(&mut p, "phones", self.phones.unwrap_or_default(), read);
         if first_name.is_empty() && last_name.is_empty() && emails.is_empty() {
             p.add("first_name", "give a name or an email address");
         }
@@ -289,7 +289,7 @@ pub fn insert_at(
     actor: &str,
     at: &str,
 ) -> AppResult<String> {
-    let clean = input.validate(region)?;
+    let clean = input.validate(&values::Phones::new(region))?;
     let id = clock::new_id();
     let row = SaveRow {
         id: &id,
@@ -437,8 +437,11 @@ impl RecordKind for Contacts {
     fn to_input(r: &Contact) -> ContactInput {
         r.as_input()
     }
-    fn validate(input: ContactInput, region: &str) -> AppResult<Clean> {
-        input.validate(region)
+    fn validate(input: ContactInput, phones: &values::Phones<'_>) -> AppResult<Clean> {
+        input.validate(phones)
+    }
+    fn stored_phones(r: &Contact) -> Vec<&str> {
+        r.phones.iter().map(|p| p.phone.as_str()).collect()
     }
     fn owner_of(clean: &Clean) -> Option<&str> {
         clean.owner_id.as_deref()

@@ -159,7 +159,7 @@ impl RecordKind for Notes {
             links: Some(links::as_inputs(&n.links)),
         }
     }
-    fn validate(input: NoteInput, _region: &str) -> AppResult<Clean> {
+    fn validate(input: NoteInput, _phones: &crate::values::Phones<'_>) -> AppResult<Clean> {
         validate(input)
     }
     fn owner_of(_clean: &Clean) -> Option<&str> {

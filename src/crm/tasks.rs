@@ -318,7 +318,7 @@ impl RecordKind for Tasks {
             links: Some(links::as_inputs(&t.links)),
         }
     }
-    fn validate(input: TaskInput, _region: &str) -> AppResult<Clean> {
+    fn validate(input: TaskInput, _phones: &crate::values::Phones<'_>) -> AppResult<Clean> {
         validate(input)
     }
     fn owner_of(clean: &Clean) -> Option<&str> {

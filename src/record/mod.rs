@@ -44,6 +44,7 @@ use crate::error::AppResult;
 use crate::record::store::Changed;
 use crate::search::{SearchDoc, Source};
 use crate::state::AppState;
+use crate::values::Phones;
 
 pub use catalogue::{Builtin, CREATED_AT, FieldType, UPDATED_AT};
 
@@ -90,9 +91,13 @@ pub trait RecordKind: Send + Sync + Sized + 'static {
     fn fields() -> &'static [Builtin];
     fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Self::Record>;
     fn to_input(r: &Self::Record) -> Self::Input;
-    /// Checks and normalises an input; `region` is the organization's
-    /// country for phone numbers.
-    fn validate(input: Self::Input, region: &str) -> AppResult<Self::Clean>;
+    /// Checks and normalises an input; `phones` reads its phone numbers
+    /// (in the organization's country; those the record holds as they are).
+    fn validate(input: Self::Input, phones: &Phones<'_>) -> AppResult<Self::Clean>;
+    /// The phone numbers a record holds (in E.164, as validated when stored).
+    fn stored_phones(_r: &Self::Record) -> Vec<&str> {
+        Vec::new()
+    }
     /// The member a clean input names as owner (checked against the members).
     fn owner_of(clean: &Self::Clean) -> Option<&str>;
     /// Inserts (or, with `existing`, replaces the fields of) a record whose

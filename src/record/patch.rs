@@ -20,6 +20,7 @@ use crate::record::catalogue::FieldType;
 use crate::record::custom::{self, CustomField, values};
 use crate::record::{Record, RecordKind, history, store};
 use crate::state::AppState;
+use crate::values::Phones;
 
 /// Keys of a record a body may carry back but that are not the kind's input.
 const LAYER_KEYS: &[&str] = &["custom", "tags"];
@@ -45,7 +46,7 @@ pub(super) fn validate<K: RecordKind>(
     current_custom: Map<String, Value>,
     fields: &[CustomField],
     creating: bool,
-    region: &str,
+    phones: &Phones<'_>,
 ) -> AppResult<(K::Clean, Map<String, Value>)> {
     let mut p = Problems::new();
     let custom = values::merge(
@@ -53,11 +54,11 @@ pub(super) fn validate<K: RecordKind>(
         current_custom,
         custom_sent,
         creating,
-        region,
+        phones.region(),
         &mut p,
     );
     let clean = crate::error::from_value::<K::Input>(Value::Object(input))
-        .and_then(|i| K::validate(i, region));
+        .and_then(|i| K::validate(i, phones));
     match clean {
         Ok(c) => {
             p.into_result()?;
@@ -250,8 +251,14 @@ pub async fn create<K: RecordKind>(
         .lookup(|c| custom::of_kind(c, K::KIND))
         .await?;
     let (clean, custom, fields) = where_cheap(small, move || {
-        let (clean, custom) =
-            validate::<K>(input, custom_sent, Map::new(), &fields, true, &region)?;
+        let (clean, custom) = validate::<K>(
+            input,
+            custom_sent,
+            Map::new(),
+            &fields,
+            true,
+            &Phones::new(&region),
+        )?;
         Ok((clean, custom, fields))
     })
     .await?;
@@ -398,7 +405,8 @@ async fn optimistic<K: RecordKind>(
     let small = is_small_input(&input, custom_sent.as_ref(), &current.extras().custom);
     let (current, clean, custom, fields) = where_cheap(small, move || {
         let stored = current.extras().custom.clone();
-        let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &region)?;
+        let phones = Phones::with_stored(&region, K::stored_phones(&current));
+        let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &phones)?;
         Ok((current, clean, custom, fields))
     })
     .await?;
@@ -473,8 +481,9 @@ async fn in_writer<K: RecordKind>(
                 {
                     return Ok(Turn::Large);
                 }
+                let phones = Phones::with_stored(&region, K::stored_phones(&current));
                 let (clean, custom) =
-                    validate::<K>(input, custom_sent, stored, &fields, false, &region)?;
+                    validate::<K>(input, custom_sent, stored, &fields, false, &phones)?;
                 let unchecked: Vec<(String, String)> =
                     new_users::<K>(&current, &clean, &fields, &custom)?
                         .into_iter()
@@ -532,7 +541,7 @@ pub fn apply_in_tx<K: RecordKind>(
         current.extras().custom.clone(),
         fields,
         false,
-        region,
+        &Phones::with_stored(region, K::stored_phones(&current)),
     )?;
     write_patch::<K>(tx, current, &clean, &custom, actor)?;
     Ok(true)
@@ -562,8 +571,9 @@ pub async fn check_bulk_members<K: RecordKind>(
     if let Some(current) = sample {
         let region = access.org.default_country.clone();
         let (input, _) = merged::<K>(&current, patch.clone())?;
-        let clean = crate::error::from_value::<K::Input>(Value::Object(input))
-            .and_then(|i| K::validate(i, &region))?;
+        let clean = crate::error::from_value::<K::Input>(Value::Object(input)).and_then(|i| {
+            K::validate(i, &Phones::with_stored(&region, K::stored_phones(&current)))
+        })?;
         let named = patch.to_string();
         users.extend(
             K::members_named(&clean)
@@ -592,7 +602,7 @@ pub fn check_new<K: RecordKind>(
         Map::new(),
         fields,
         true,
-        &org.default_country,
+        &Phones::new(&org.default_country),
     )
 }
 

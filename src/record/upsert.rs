@@ -15,6 +15,7 @@ use super::{Record, RecordKind, store};
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::Org;
+use crate::values::Phones;
 
 /// Creates a record of kind `K` from `body`; returns its id.
 pub fn create_in_tx<K: RecordKind>(
@@ -32,7 +33,7 @@ pub fn create_in_tx<K: RecordKind>(
         Map::new(),
         &fields,
         true,
-        &org.default_country,
+        &Phones::new(&org.default_country),
     )?;
     refuse_users::<K>(&clean, &fields, &custom, None)?;
     store::check_custom::<K>(tx, &custom, "")?;
@@ -59,7 +60,7 @@ pub fn update_in_tx<K: RecordKind>(
         current.extras().custom.clone(),
         &fields,
         false,
-        &org.default_country,
+        &Phones::with_stored(&org.default_country, K::stored_phones(&current)),
     )?;
     refuse_users::<K>(&clean, &fields, &custom, Some(&before))?;
     write_patch::<K>(tx, current, &clean, &custom, actor)?;

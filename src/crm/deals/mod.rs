@@ -836,7 +836,7 @@ impl RecordKind for Deals {
             lost_reason: d.lost_reason.clone(),
         }
     }
-    fn validate(input: DealInput, _region: &str) -> AppResult<Clean> {
+    fn validate(input: DealInput, _phones: &crate::values::Phones<'_>) -> AppResult<Clean> {
         input.validate()
     }
     fn owner_of(clean: &Clean) -> Option<&str> {
