@@ -142,25 +142,36 @@ pub fn accept_totp(
 }
 
 /// Seals in the vault the authenticator keys that servers before control
-/// migration 15 stored as text, and empties the column: run at every start,
-/// before any request, in one transaction (a crash leaves every key either
-/// as it was or sealed). Returns how many it sealed.
+/// migration 15 stored as text, and empties the column (its old text zeroed
+/// in the file): run at every start, before any request, in one
+/// transaction (a crash leaves every key either as it was or sealed).
+/// Returns how many it sealed.
 pub fn seal_plaintext_keys(control: &Db, vault: &Arc<Vault>) -> AppResult<usize> {
     let vault = vault.clone();
     control.write_blocking(move |tx| {
-        let rows: Vec<(String, String)> = tx
+        let rows: Vec<(String, Zeroizing<String>)> = tx
             .prepare("SELECT user_id, secret FROM totp_factors WHERE secret_id IS NULL")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok((r.get(0)?, Zeroizing::new(r.get(1)?))))?
             .collect::<Result<_, _>>()?;
-        for (user_id, secret) in &rows {
-            let secret = Zeroizing::new(secret.clone());
-            let id = vault.put_unshown(tx, vault::PLATFORM, &key_purpose(user_id), &secret)?;
-            tx.execute(
-                "UPDATE totp_factors SET secret = '', secret_id = ?2 WHERE user_id = ?1",
-                params![user_id, id],
-            )?;
+        if rows.is_empty() {
+            return Ok(0);
         }
-        Ok(rows.len())
+        // The text each key leaves behind is overwritten with zeros, not
+        // left in the file's free space for a later page to carry along.
+        let was: bool = tx.pragma_query_value(None, "secure_delete", |r| r.get(0))?;
+        tx.pragma_update(None, "secure_delete", true)?;
+        let sealed = rows
+            .iter()
+            .try_for_each(|(user_id, secret)| -> AppResult<()> {
+                let id = vault.put_unshown(tx, vault::PLATFORM, &key_purpose(user_id), secret)?;
+                tx.execute(
+                    "UPDATE totp_factors SET secret = '', secret_id = ?2 WHERE user_id = ?1",
+                    params![user_id, id],
+                )?;
+                Ok(())
+            });
+        tx.pragma_update(None, "secure_delete", was)?;
+        sealed.map(|()| rows.len())
     })
 }
 

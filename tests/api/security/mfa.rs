@@ -511,6 +511,14 @@ async fn an_authenticator_key_is_stored_only_sealed_in_the_vault() {
     assert_eq!(factors[0].1, "", "sealed at start");
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert_eq!(factors[0].2.as_deref(), Some(sealed[0].0.as_str()));
+    // Folded from the log into the database, the text is in neither file.
+    let c = rusqlite::Connection::open(app.dir.path().join("harmonia.db")).expect("control db");
+    let busy: i64 = c
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .expect("checkpoint");
+    assert_eq!(busy, 0, "checkpointed");
+    drop(c);
+    assert!(!control_files_contain(app.dir.path(), &secret));
     let anon = app.anon();
     let challenge = first_step(&anon, "owner@example.com").await;
     let (status, body, session) = second_step(
