@@ -77,6 +77,9 @@ pub struct DbOptions {
     /// `synchronous=FULL` instead of NORMAL: survives power loss, not just a crash.
     pub synchronous_full: bool,
     pub readers: u32,
+    /// Threads that take one database's queued reads at once (at most
+    /// `readers`; see `reads::threads_for`).
+    pub reading_threads: u32,
     /// r2d2 runs its housekeeping on a thread pool; one shared pool keeps a
     /// thousand open tenants from each owning threads.
     pub pool_threads: Arc<ScheduledThreadPool>,
@@ -97,6 +100,7 @@ impl DbOptions {
         DbOptions {
             synchronous_full,
             readers: 4,
+            reading_threads: reads::threads_for(reads::cores(), 4),
             pool_threads: Arc::new(
                 ScheduledThreadPool::builder()
                     .num_threads(1)
@@ -291,7 +295,7 @@ impl Db {
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             readers,
-            reads: reads::Reads::new(opts.readers as usize),
+            reads: reads::Reads::new(opts.reading_threads.min(opts.readers) as usize),
             commits: AtomicU32::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
             checkpointer: Arc::new(Mutex::new(None)),

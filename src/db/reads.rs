@@ -7,9 +7,10 @@
 //! with its own allocator heap and stack gone cold by its next turn (a
 //! profile of a list storm on one core put an eighth of the core in the
 //! allocator's first touch of cold free lists). Now a read joins the
-//! database's queue, and at most as many threads as it has connections take
-//! reads from it one after the other until it is empty, each on a
-//! connection it holds meanwhile.
+//! database's queue, and a few threads (`threads_for`: the cores, two at
+//! least, no more than its connections) take reads from it one after the
+//! other until it is empty, each on a connection it holds meanwhile. The
+//! connections left over serve `Db::lookup` on the caller's thread.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -25,9 +26,27 @@ use super::Db;
 pub(super) type ReadJob = Box<dyn FnOnce(Result<&Connection, String>) -> Answer + Send>;
 pub(super) type Answer = Box<dyn FnOnce() + Send>;
 
+/// The cores this process may run on (its CPU affinity and quota).
+pub(super) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Threads to take one database's reads at once, given `cores` and its
+/// `connections`: as many as the cores, but at least two so that one long
+/// read never holds up all the others. More threads than cores only take
+/// turns on them, and a time slice that ends in the middle of a read holds
+/// that request while the others run: with a server on one core, four
+/// reading threads put a list's p99 at three times its median, two at
+/// under twice (docs/benchmarks.md, 2026-12-07 "the last hour").
+pub(super) fn threads_for(cores: usize, connections: u32) -> u32 {
+    let cores = u32::try_from(cores).unwrap_or(u32::MAX);
+    cores.max(2).min(connections).max(1)
+}
+
 pub(super) struct Reads {
     queue: Mutex<Queue>,
-    /// Threads taking reads at once: the connections of the pool.
+    /// Threads taking reads at once (`threads_for`).
     max_running: usize,
 }
 

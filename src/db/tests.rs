@@ -468,3 +468,22 @@ fn a_long_wal_file_is_emptied_once_writes_stop() {
     .expect("after");
     assert!(wal_len() > 0);
 }
+
+/// A database's reads run on as many threads as there are cores, two at
+/// least, never more than its connections.
+#[test]
+fn reading_threads_follow_the_cores() {
+    use super::reads::threads_for;
+    assert_eq!(
+        threads_for(1, 4),
+        2,
+        "one core: two, so a long read blocks none"
+    );
+    assert_eq!(threads_for(2, 4), 2);
+    assert_eq!(threads_for(3, 4), 3);
+    assert_eq!(threads_for(16, 4), 4, "no more than the connections");
+    assert_eq!(threads_for(1, 1), 1);
+    assert_eq!(threads_for(0, 4), 2);
+    let opts = DbOptions::new(false);
+    assert!((1..=opts.readers).contains(&opts.reading_threads));
+}
