@@ -7,10 +7,10 @@
 //! with its own allocator heap and stack gone cold by its next turn (a
 //! profile of a list storm on one core put an eighth of the core in the
 //! allocator's first touch of cold free lists). Now a read joins the
-//! database's queue, and a few threads (`threads_for`: the cores, two at
-//! least, no more than its connections) take reads from it one after the
-//! other until it is empty, each on a connection it holds meanwhile. The
-//! connections left over serve `Db::lookup` on the caller's thread.
+//! database's queue, and a few threads (`threads_for`: one per connection,
+//! two on a single core) take reads from it one after the other until it is
+//! empty, each on a connection it holds meanwhile. The connections left
+//! over serve `Db::lookup` on the caller's thread.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -33,15 +33,21 @@ pub(super) fn cores() -> usize {
 }
 
 /// Threads to take one database's reads at once, given `cores` and its
-/// `connections`: as many as the cores, but at least two so that one long
-/// read never holds up all the others. More threads than cores only take
-/// turns on them, and a time slice that ends in the middle of a read holds
-/// that request while the others run: with a server on one core, four
-/// reading threads put a list's p99 at three times its median, two at
-/// under twice (docs/benchmarks.md, 2026-12-07 "the last hour").
+/// `connections`: one per connection, except on a single core. There more
+/// threads only take turns, and a time slice that ends in the middle of a
+/// read holds that request while the others run: four reading threads put
+/// a list's p99 at three times its median, two at about twice, and two
+/// served 14–22 % more reads. Two, not one, so that one long read never
+/// holds up all the others. On two cores (shared with the load generator)
+/// four served 4–10 % more than two (docs/benchmarks.md, 2026-12-07 "the
+/// last hour").
 pub(super) fn threads_for(cores: usize, connections: u32) -> u32 {
-    let cores = u32::try_from(cores).unwrap_or(u32::MAX);
-    cores.max(2).min(connections).max(1)
+    if cores <= 1 {
+        connections.min(2)
+    } else {
+        connections
+    }
+    .max(1)
 }
 
 pub(super) struct Reads {
