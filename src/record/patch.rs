@@ -39,8 +39,34 @@ pub(super) fn split(
     Ok((fields, custom))
 }
 
+/// A new record's validation (see `validate`).
+pub(super) fn validate_new<K: RecordKind>(
+    input: Map<String, Value>,
+    custom_sent: Option<Value>,
+    fields: &[CustomField],
+    region: &str,
+) -> AppResult<(K::Clean, Map<String, Value>)> {
+    let phones = Phones::new(region);
+    validate::<K>(input, custom_sent, Map::new(), fields, true, &phones)
+}
+
+/// A change's validation (see `validate`): the sent custom values merge
+/// into those `current` stores, and the phone numbers it holds are taken
+/// as they are.
+pub(super) fn validate_change<K: RecordKind>(
+    input: Map<String, Value>,
+    custom_sent: Option<Value>,
+    current: &K::Record,
+    fields: &[CustomField],
+    region: &str,
+) -> AppResult<(K::Clean, Map<String, Value>)> {
+    let stored = current.extras().custom.clone();
+    let phones = Phones::with_stored(region, K::stored_phones(current));
+    validate::<K>(input, custom_sent, stored, fields, false, &phones)
+}
+
 /// A kind's validation and the custom values' checks, as one 422.
-pub(super) fn validate<K: RecordKind>(
+fn validate<K: RecordKind>(
     input: Map<String, Value>,
     custom_sent: Option<Value>,
     current_custom: Map<String, Value>,
@@ -251,14 +277,7 @@ pub async fn create<K: RecordKind>(
         .lookup(|c| custom::of_kind(c, K::KIND))
         .await?;
     let (clean, custom, fields) = where_cheap(small, move || {
-        let (clean, custom) = validate::<K>(
-            input,
-            custom_sent,
-            Map::new(),
-            &fields,
-            true,
-            &Phones::new(&region),
-        )?;
+        let (clean, custom) = validate_new::<K>(input, custom_sent, &fields, &region)?;
         Ok((clean, custom, fields))
     })
     .await?;
@@ -404,9 +423,7 @@ async fn optimistic<K: RecordKind>(
     let (input, custom_sent) = merged::<K>(&current, patch)?;
     let small = is_small_input(&input, custom_sent.as_ref(), &current.extras().custom);
     let (current, clean, custom, fields) = where_cheap(small, move || {
-        let stored = current.extras().custom.clone();
-        let phones = Phones::with_stored(&region, K::stored_phones(&current));
-        let (clean, custom) = validate::<K>(input, custom_sent, stored, &fields, false, &phones)?;
+        let (clean, custom) = validate_change::<K>(input, custom_sent, &current, &fields, &region)?;
         Ok((current, clean, custom, fields))
     })
     .await?;
@@ -476,14 +493,13 @@ async fn in_writer<K: RecordKind>(
                 let current = store::load::<K>(tx, &id)?.ok_or(AppError::NotFound)?;
                 let fields = custom::of_kind(tx, K::KIND)?;
                 let (input, custom_sent) = merged::<K>(&current, patch)?;
-                let stored = current.extras().custom.clone();
-                if size == Size::SmallOnly && !is_small_input(&input, custom_sent.as_ref(), &stored)
+                let stored = &current.extras().custom;
+                if size == Size::SmallOnly && !is_small_input(&input, custom_sent.as_ref(), stored)
                 {
                     return Ok(Turn::Large);
                 }
-                let phones = Phones::with_stored(&region, K::stored_phones(&current));
                 let (clean, custom) =
-                    validate::<K>(input, custom_sent, stored, &fields, false, &phones)?;
+                    validate_change::<K>(input, custom_sent, &current, &fields, &region)?;
                 let unchecked: Vec<(String, String)> =
                     new_users::<K>(&current, &clean, &fields, &custom)?
                         .into_iter()
@@ -535,14 +551,7 @@ pub fn apply_in_tx<K: RecordKind>(
     if Value::Object(input.clone()) == before && same_custom {
         return Ok(false);
     }
-    let (clean, custom) = validate::<K>(
-        input,
-        custom_sent,
-        current.extras().custom.clone(),
-        fields,
-        false,
-        &Phones::with_stored(region, K::stored_phones(&current)),
-    )?;
+    let (clean, custom) = validate_change::<K>(input, custom_sent, &current, fields, region)?;
     write_patch::<K>(tx, current, &clean, &custom, actor)?;
     Ok(true)
 }
@@ -596,14 +605,7 @@ pub fn check_new<K: RecordKind>(
 ) -> AppResult<(K::Clean, Map<String, Value>)> {
     let (mut input, custom_sent) = split(body, &[])?;
     K::org_defaults(&mut input, org);
-    validate::<K>(
-        input,
-        custom_sent,
-        Map::new(),
-        fields,
-        true,
-        &Phones::new(&org.default_country),
-    )
+    validate_new::<K>(input, custom_sent, fields, &org.default_country)
 }
 
 /// Writes a record `check_new` accepted, inside a write transaction: what

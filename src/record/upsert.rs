@@ -10,12 +10,11 @@ use rusqlite::Connection;
 
 use super::catalogue::FieldType;
 use super::custom::{self, CustomField};
-use super::patch::{merged, split, validate, write_patch};
-use super::{Record, RecordKind, store};
+use super::patch::{merged, split, validate_change, validate_new, write_patch};
+use super::{RecordKind, store};
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::platform::orgs::Org;
-use crate::values::Phones;
 
 /// Creates a record of kind `K` from `body`; returns its id.
 pub fn create_in_tx<K: RecordKind>(
@@ -27,14 +26,7 @@ pub fn create_in_tx<K: RecordKind>(
     let (mut input, custom_sent) = split(body, &[])?;
     K::org_defaults(&mut input, org);
     let fields = custom::of_kind(tx, K::KIND)?;
-    let (clean, custom) = validate::<K>(
-        input,
-        custom_sent,
-        Map::new(),
-        &fields,
-        true,
-        &Phones::new(&org.default_country),
-    )?;
+    let (clean, custom) = validate_new::<K>(input, custom_sent, &fields, &org.default_country)?;
     refuse_users::<K>(&clean, &fields, &custom, None)?;
     store::check_custom::<K>(tx, &custom, "")?;
     store::insert::<K>(tx, &clean, &custom, actor, &clock::now_stamp())
@@ -54,14 +46,8 @@ pub fn update_in_tx<K: RecordKind>(
     let fields = custom::of_kind(tx, K::KIND)?;
     let before = serde_json::to_string(&current).map_err(|e| AppError::Internal(e.into()))?;
     let (input, custom_sent) = merged::<K>(&current, patch)?;
-    let (clean, custom) = validate::<K>(
-        input,
-        custom_sent,
-        current.extras().custom.clone(),
-        &fields,
-        false,
-        &Phones::with_stored(&org.default_country, K::stored_phones(&current)),
-    )?;
+    let (clean, custom) =
+        validate_change::<K>(input, custom_sent, &current, &fields, &org.default_country)?;
     refuse_users::<K>(&clean, &fields, &custom, Some(&before))?;
     write_patch::<K>(tx, current, &clean, &custom, actor)?;
     Ok(true)
