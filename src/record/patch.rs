@@ -386,16 +386,14 @@ pub(super) fn write_patch<K: RecordKind>(
     store::check_custom::<K>(tx, custom, id)?;
     let mut shown_before = vec![before];
     store::decorate::<K>(tx, &mut shown_before)?;
+    let before = &shown_before[0];
     let now = clock::now_stamp();
-    store::replace::<K>(tx, id, clean, custom, actor, &now)?;
-    let after = store::get::<K>(tx, id)?.ok_or(AppError::NotFound)?;
+    store::replace::<K>(tx, before, clean, custom, actor, &now)?;
+    let mut after = store::load::<K>(tx, id)?.ok_or(AppError::NotFound)?;
+    store::decorate_changed::<K>(tx, &mut after, before)?;
     let to_value =
         |r: &K::Record| serde_json::to_value(r).map_err(|e| AppError::Internal(e.into()));
-    let changes = history::diff(
-        &to_value(&shown_before[0])?,
-        &to_value(&after)?,
-        K::READ_ONLY,
-    );
+    let changes = history::diff(&to_value(before)?, &to_value(&after)?, K::READ_ONLY);
     if !changes.is_empty() {
         history::record(tx, K::KIND, id, actor, &now, "updated", &changes)?;
         store::emit::<K>(tx, "updated", id, Some(&changes), Some(&after))?;

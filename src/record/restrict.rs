@@ -40,12 +40,14 @@ pub fn since(conn: &Connection, id: &str) -> AppResult<Option<String>> {
 /// 409 `restricted` if the record is restricted; `label` names its kind.
 pub fn ensure_writable(conn: &Connection, label: &str, id: &str) -> AppResult<()> {
     if since(conn, id)?.is_some() {
-        return Err(AppError::restricted(&format!(
-            "this {}",
-            label.to_lowercase()
-        )));
+        return Err(refusal(label));
     }
     Ok(())
+}
+
+/// The 409 a change of a restricted record of kind `label` gets.
+pub fn refusal(label: &str) -> AppError {
+    AppError::restricted(&format!("this {}", label.to_lowercase()))
 }
 
 /// 409 `restricted` if any of `ids` is restricted (a change to many

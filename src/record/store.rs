@@ -90,6 +90,48 @@ pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> App
     if recs.is_empty() {
         return Ok(());
     }
+    show_custom::<K>(conn, recs)?;
+    let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
+    let mut tags = tags::of_records(conn, &ids)?;
+    let mut restricted = restrict::of_records(conn, &ids)?;
+    for rec in recs.iter_mut() {
+        let id = rec.id().to_string();
+        rec.extras_mut().tags = tags.remove(&id).unwrap_or_default();
+        let since = restricted.remove(&id);
+        rec.extras_mut().restricted = since.is_some();
+        rec.extras_mut().restricted_at = since;
+    }
+    K::decorate(conn, recs)
+}
+
+/// `decorate` for `after`, just written over `before` (decorated) by a
+/// change: a change sets neither tags nor a restriction (they have routes
+/// of their own, and a restricted record is not written), so they are
+/// taken from `before` rather than asked again.
+pub fn decorate_changed<K: RecordKind>(
+    conn: &Connection,
+    after: &mut K::Record,
+    before: &K::Record,
+) -> AppResult<()> {
+    let recs = std::slice::from_mut(after);
+    show_custom::<K>(conn, recs)?;
+    let (from, to) = (before.extras(), recs[0].extras_mut());
+    to.tags = from.tags.clone();
+    to.restricted = from.restricted;
+    to.restricted_at = from.restricted_at.clone();
+    K::decorate(conn, recs)
+}
+
+/// `decorate` for a record just created: it has no tags and no
+/// restriction yet, so neither is asked.
+fn decorate_new<K: RecordKind>(conn: &Connection, rec: &mut K::Record) -> AppResult<()> {
+    let recs = std::slice::from_mut(rec);
+    show_custom::<K>(conn, recs)?;
+    K::decorate(conn, recs)
+}
+
+/// Custom values of live fields only, record references with their names.
+fn show_custom<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> AppResult<()> {
     // Records without custom values need no field definitions.
     let any_custom = recs.iter().any(|r| !r.extras().custom.is_empty());
     let fields = if any_custom {
@@ -98,19 +140,11 @@ pub fn decorate<K: RecordKind>(conn: &Connection, recs: &mut [K::Record]) -> App
         Vec::new()
     };
     let names = ref_names(conn, &fields, recs)?;
-    let ids: Vec<String> = recs.iter().map(|r| r.id().to_string()).collect();
-    let mut tags = tags::of_records(conn, &ids)?;
-    let mut restricted = restrict::of_records(conn, &ids)?;
     for rec in recs.iter_mut() {
         let stored = std::mem::take(&mut rec.extras_mut().custom);
         rec.extras_mut().custom = shown(&fields, stored, &names);
-        let id = rec.id().to_string();
-        rec.extras_mut().tags = tags.remove(&id).unwrap_or_default();
-        let since = restricted.remove(&id);
-        rec.extras_mut().restricted = since.is_some();
-        rec.extras_mut().restricted_at = since;
     }
-    K::decorate(conn, recs)
+    Ok(())
 }
 
 fn shown(
@@ -322,7 +356,8 @@ pub fn insert_shown<K: RecordKind>(
     now: &str,
 ) -> AppResult<K::Record> {
     let id = write_new::<K>(conn, clean, custom, actor, now)?;
-    let shown = get::<K>(conn, &id)?.ok_or(AppError::NotFound)?;
+    let mut shown = load::<K>(conn, &id)?.ok_or(AppError::NotFound)?;
+    decorate_new::<K>(conn, &mut shown)?;
     emit::<K>(conn, "created", &id, None, Some(&shown))?;
     Ok(shown)
 }
@@ -398,16 +433,20 @@ pub fn emit<K: RecordKind>(
     Ok(())
 }
 
-/// Writes a validated record over an existing one.
+/// Writes a validated record over `before`, the existing one as read in
+/// this transaction and decorated (which tells whether it is restricted).
 pub fn replace<K: RecordKind>(
     conn: &Connection,
-    id: &str,
+    before: &K::Record,
     clean: &K::Clean,
     custom: &Map<String, Value>,
     actor: &str,
     now: &str,
 ) -> AppResult<()> {
-    restrict::ensure_writable(conn, K::LABEL, id)?;
+    if before.extras().restricted {
+        return Err(restrict::refusal(K::LABEL));
+    }
+    let id = before.id();
     let changed = K::save(
         conn,
         SaveRow {

@@ -692,6 +692,15 @@ async fn tags_on_records_filter_and_merge() {
         .await;
     assert_eq!(status, StatusCode::OK, "{tagged}");
     assert_eq!(tagged["tags"][0]["name"], "VIP");
+    // A change answers with the tags, and cannot set them (they have routes
+    // of their own).
+    let (status, changed) = s
+        .patch(&a_path, json!({"job_title": "CTO", "tags": []}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["job_title"], "CTO", "{changed}");
+    assert_eq!(changed["tags"][0]["name"], "VIP", "{changed}");
+    assert_eq!(s.get(&a_path).await.1["tags"], changed["tags"]);
     let (status, bulk) = s
         .post(
             &format!("{O}/contacts/bulk/tags"),
