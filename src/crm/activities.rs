@@ -198,6 +198,7 @@ fn validate(input: ActivityInput) -> AppResult<Clean> {
 pub const LINKS: LinkTable = LinkTable {
     table: "activity_links",
     owner: "activity_id",
+    times: ("at", "(SELECT occurred_at FROM activities WHERE id = ?1)"),
 };
 
 const COLUMNS: &str = "t.id, t.type, t.subject, t.occurred_at, t.duration_min, t.outcome,

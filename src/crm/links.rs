@@ -50,6 +50,11 @@ pub fn check(p: &mut Problems, field: &str, links: Vec<LinkInput>) -> Vec<LinkIn
 pub struct LinkTable {
     pub table: &'static str,
     pub owner: &'static str,
+    /// The owner's times a link row carries for the timeline's index, as
+    /// `(columns, values)` with `?1` the owner's id: written by the insert
+    /// itself, since a trigger would make every insert into the table copy
+    /// its pages into a statement journal (see tenant migration V26).
+    pub times: (&'static str, &'static str),
 }
 
 impl LinkTable {
@@ -89,8 +94,8 @@ impl LinkTable {
         ))?
         .execute([owner_id])?;
         let mut insert = conn.prepare_cached(&format!(
-            "INSERT INTO {} ({}, kind, record_id) VALUES (?1, ?2, ?3)",
-            self.table, self.owner
+            "INSERT INTO {} ({}, kind, record_id, {}) VALUES (?1, ?2, ?3, {})",
+            self.table, self.owner, self.times.0, self.times.1
         ))?;
         for l in links {
             insert.execute(params![owner_id, l.kind, l.id])?;

@@ -61,6 +61,7 @@ pub struct Clean {
 pub const LINKS: LinkTable = LinkTable {
     table: "note_links",
     owner: "note_id",
+    times: ("at", "(SELECT created_at FROM notes WHERE id = ?1)"),
 };
 
 const COLUMNS: &str = "t.id, t.body, t.body_text, t.mentions, t.pinned,

@@ -210,6 +210,10 @@ fn validate(input: TaskInput) -> AppResult<Clean> {
 pub const LINKS: LinkTable = LinkTable {
     table: "task_links",
     owner: "task_id",
+    times: (
+        "created_at, done_at",
+        "(SELECT created_at FROM tasks WHERE id = ?1), (SELECT done_at FROM tasks WHERE id = ?1)",
+    ),
 };
 
 const COLUMNS: &str = "t.id, t.title, t.description, t.due, t.assignee_id, t.priority, t.status,
@@ -372,8 +376,9 @@ impl RecordKind for Tasks {
         } else {
             conn.prepare_cached(
                 "INSERT INTO tasks (id, title, sort_title, description, due, assignee_id, priority,
-                   repeat, created_at, updated_at, created_by, updated_by, custom)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)",
+                   repeat, created_at, updated_at, created_by, updated_by, custom, assignee_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11,
+                   (SELECT name_key FROM people WHERE user_id = ?6))",
             )?
             .execute(params![
                 id,

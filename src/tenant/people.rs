@@ -73,11 +73,13 @@ mod tests {
     #[test]
     fn records_follow_their_owners_name_whenever_it_becomes_known_or_changes() {
         let conn = db();
+        // As the API's inserts do: the owner's key if their name is known.
         let insert = |id: &str, owner: Option<&str>| {
             conn.execute(
                 "INSERT INTO companies (id, name, sort_name, owner_id, created_at, updated_at,
-                     created_by, updated_by)
-                 VALUES (?1, ?1, ?1, ?2, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'u', 'u')",
+                     created_by, updated_by, owner_key)
+                 VALUES (?1, ?1, ?1, ?2, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'u', 'u',
+                     (SELECT name_key FROM people WHERE user_id = ?2))",
                 params![id, owner],
             )
             .expect("insert company");

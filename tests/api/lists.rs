@@ -521,11 +521,14 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
     assert_eq!(beas, BTreeSet::from(["Bea's", "Olivia's"]), "{got:?}");
     assert_eq!(got[3], "Nobody's");
 
-    // The API's inserts carry the sort keys themselves; an insert that does
-    // not (the demo generator, an organization's import) gets them from the
-    // triggers. Both ways the key is the name's.
+    // Every insert carries the sort keys itself: no trigger sets them (a
+    // trigger on a table makes each insert into it copy every page it
+    // touches into a statement journal first).
     let (status, acme) = s
-        .post(&format!("{O}/companies"), json!({"name": "Acme 7"}))
+        .post(
+            &format!("{O}/companies"),
+            json!({"name": "Acme 7", "owner_id": cat.user_id}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{acme}");
     let (status, made) = s
@@ -542,6 +545,13 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{deal}");
+    let (status, task) = s
+        .post(
+            &format!("{O}/tasks"),
+            json!({"title": "Keyed", "assignee_id": bea.user_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
     let tenants = app.dir.path().join("tenants");
     let org = std::fs::read_dir(&tenants)
         .expect("tenants")
@@ -552,13 +562,6 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
     let db = rusqlite::Connection::open(org.join("crm.db")).expect("open");
     db.busy_timeout(std::time::Duration::from_secs(10))
         .expect("timeout");
-    db.execute(
-        "INSERT INTO contacts (id, first_name, sort_name, last_key, owner_id, company_id,
-           created_at, updated_at, created_by, updated_by)
-         VALUES ('raw', 'Raw', 'raw', '', ?1, ?2, 'now', 'now', 'test', 'test')",
-        rusqlite::params![bea.user_id, acme["id"].as_str()],
-    )
-    .expect("a raw insert");
     let keys = |table: &str, id: &str| -> (Option<String>, Option<String>) {
         db.query_row(
             &format!("SELECT owner_key, company_key FROM {table} WHERE id = ?1"),
@@ -585,7 +588,6 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
     assert!(!bea_key.is_empty() && !acme_key.is_empty());
     for (table, id, owner) in [
         ("contacts", made["id"].as_str().expect("id"), &bea_key),
-        ("contacts", "raw", &bea_key),
         ("deals", deal["id"].as_str().expect("id"), &cat_key),
     ] {
         assert_eq!(
@@ -594,6 +596,33 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
             "{table} {id}"
         );
     }
+    let one_key = |sql: &str, id: &str| -> Option<String> {
+        db.query_row(sql, [id], |r| r.get(0)).expect("key")
+    };
+    assert_eq!(
+        one_key(
+            "SELECT owner_key FROM companies WHERE id = ?1",
+            acme["id"].as_str().expect("id")
+        ),
+        Some(cat_key.clone())
+    );
+    assert_eq!(
+        one_key(
+            "SELECT assignee_key FROM tasks WHERE id = ?1",
+            task["id"].as_str().expect("id")
+        ),
+        Some(bea_key.clone())
+    );
+    let triggers: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%AFTER INSERT ON%'
+               AND tbl_name IN ('contacts', 'companies', 'deals', 'tasks',
+                 'note_links', 'task_links', 'activity_links')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("triggers");
+    assert_eq!(triggers, 0, "an insert trigger on a record table");
 }
 
 async fn seed_people(s: &Session) {

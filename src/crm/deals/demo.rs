@@ -162,9 +162,10 @@ pub fn fill(
             "INSERT INTO deals (id, title, sort_title, pipeline_id, stage_id, status, position,
                amount, currency, close_date, owner_id, company_id, source, next_step, lost_reason,
                closed_at, stage_entered_at, created_at, updated_at, created_by, updated_by,
-               title_key)
+               title_key, owner_key, company_key)
              VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-               ?16, ?17, ?16, ?18, ?18, ?19)",
+               ?16, ?17, ?16, ?18, ?18, ?19, (SELECT name_key FROM people WHERE user_id = ?10),
+               (SELECT name_key FROM companies WHERE id = ?11))",
         )?
         .execute(params![
             id,
