@@ -5,8 +5,8 @@
 -- insert into it, even one whose WHEN never holds: a statement that may
 -- write more than one row and may fail on a constraint runs in a statement
 -- transaction, and SQLite copies every page it touches (the row's, each
--- index's) into the statement journal first. Inserting a contact took 2.5
--- times as long with these two triggers as without them.
+-- index's) into the statement journal first. A contact's insert alone in
+-- its transaction took 37-40 us with these two triggers, 22-24 us without.
 -- `people_key_on_insert` stays: it fills the keys of records written
 -- before their owner's name was known (an archive, a new member).
 DROP TRIGGER contacts_company_key_on_insert;

@@ -76,14 +76,20 @@ where
     })
 }
 
+/// One transaction-control statement, kept prepared: `execute_batch`
+/// parsed it again for every job and every batch.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> AppResult<T>,
 ) -> AppResult<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+    control(conn, "SAVEPOINT job")?;
     match f(conn) {
         Ok(v) => {
-            conn.execute_batch("RELEASE job")?;
+            control(conn, "RELEASE job")?;
             Ok(v)
         }
         Err(e) => {
@@ -116,7 +122,7 @@ fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         // Dropping a job unrun answers its caller with an error.
         tracing::error!(error = %e, "cannot begin a write transaction");
         drop(jobs);
@@ -177,7 +183,7 @@ fn run_batch_timed(conn: &mut Connection, jobs: Vec<Job>, generation: &AtomicU64
             Outcome::Failed
         }
     } else {
-        match conn.execute_batch("COMMIT") {
+        match control(conn, "COMMIT") {
             Ok(()) => Outcome::Committed,
             Err(e) => {
                 let full = is_disk_full(&e);
