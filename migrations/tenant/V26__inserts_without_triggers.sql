@@ -7,8 +7,9 @@
 -- transaction, and SQLite copies every page it touches (the row's, each
 -- index's) into the statement journal first. A contact's insert alone in
 -- its transaction took 37-40 us with these two triggers, 22-24 us without.
--- `people_key_on_insert` stays: it fills the keys of records written
--- before their owner's name was known (an archive, a new member).
+-- `people_key_on_insert` stays: a person's row is written rarely, and it
+-- fills the keys of records written before that person's name was known
+-- here (V20).
 DROP TRIGGER contacts_company_key_on_insert;
 DROP TRIGGER contacts_owner_key_on_insert;
 DROP TRIGGER companies_owner_key_on_insert;
