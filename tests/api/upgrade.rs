@@ -1,19 +1,56 @@
 //! Upgrades through the real binary: `migrate --dry-run`, a pending migration
 //! applied after a snapshot, and a database newer than the binary refused.
 
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::helpers::PASSWORD;
 
+/// How long a command may run: a `serve` that should have refused to start
+/// would otherwise keep serving, and the suite would hang on it.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
 fn harmonia(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harmonia"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harmonia"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env("HARMONIA_LOG", "warn")
-        .output()
-        .expect("run harmonia")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run harmonia");
+    let drain = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            from.read_to_end(&mut bytes).expect("read its output");
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let until = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for harmonia") {
+            break status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`harmonia {}` still ran after {RUN_LIMIT:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    }
 }
 
 fn stdout(out: &Output) -> String {
