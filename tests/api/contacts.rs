@@ -344,12 +344,7 @@ async fn a_change_keeps_a_stored_number_it_does_not_touch() {
     assert_eq!(status, StatusCode::CREATED, "{c}");
     let id = c["id"].as_str().expect("id").to_string();
     // A number today's rules refuse, as if stored under older ones.
-    let org_dir = std::fs::read_dir(app.dir.path().join("tenants"))
-        .expect("tenants")
-        .flatten()
-        .next()
-        .expect("org")
-        .path();
+    let org_dir = app.only_org_dir();
     let db = rusqlite::Connection::open(org_dir.join("crm.db")).expect("crm db");
     db.execute(
         "UPDATE contacts SET phones = '[{\"label\":\"work\",\"phone\":\"+1555\"}]' WHERE id = ?1",

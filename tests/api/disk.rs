@@ -151,12 +151,7 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let org_dir = std::fs::read_dir(app.dir.path().join("tenants"))
-        .expect("tenants")
-        .flatten()
-        .next()
-        .expect("org")
-        .path();
+    let org_dir = app.only_org_dir();
     for db in [app.dir.path().join("harmonia.db"), org_dir.join("crm.db")] {
         let conn = rusqlite::Connection::open(&db).expect("open");
         let verdict: String = conn

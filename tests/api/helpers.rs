@@ -88,6 +88,16 @@ pub async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
 }
 
 impl TestApp {
+    /// The folder of the one organization this app holds (its `crm.db`).
+    pub fn only_org_dir(&self) -> std::path::PathBuf {
+        std::fs::read_dir(self.dir.path().join("tenants"))
+            .expect("tenants")
+            .next()
+            .expect("one organization")
+            .expect("entry")
+            .path()
+    }
+
     /// Stops the server gracefully and hands back the data directory.
     pub async fn stop(mut self) -> (tempfile::TempDir, Config) {
         if let Some(tx) = self.shutdown.take() {

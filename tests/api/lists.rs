@@ -552,13 +552,7 @@ async fn lists_sort_by_the_owners_name_and_follow_a_rename() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{task}");
-    let tenants = app.dir.path().join("tenants");
-    let org = std::fs::read_dir(&tenants)
-        .expect("tenants")
-        .next()
-        .expect("one organization")
-        .expect("entry")
-        .path();
+    let org = app.only_org_dir();
     let db = rusqlite::Connection::open(org.join("crm.db")).expect("open");
     db.busy_timeout(std::time::Duration::from_secs(10))
         .expect("timeout");

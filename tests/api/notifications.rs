@@ -449,13 +449,7 @@ async fn a_deal_assigned_to_you_notifies_once() {
 async fn notices_left_in_the_outbox_are_delivered_after_the_next_write() {
     let app = spawn_app().await;
     let s = app.setup_owner().await;
-    let tenants = app.dir.path().join("tenants");
-    let org_dir = std::fs::read_dir(&tenants)
-        .expect("tenants")
-        .next()
-        .expect("one organization")
-        .expect("entry")
-        .path();
+    let org_dir = app.only_org_dir();
     // As a write that committed just before a crash would have left it.
     let payload = json!({"title": "Left behind", "record_kind": "task",
         "record_id": "0190f0f0-0000-7000-8000-000000000001", "actor": s.user_id,
